@@ -1,0 +1,224 @@
+/* cl16.h - the one public header of cl16, a C11 runtime that continues the
+ * training of 32-bit pre-trained networks in 16-bit on any OpenCL device.
+ *
+ * Conventions:
+ *  - every function returns a cl16_status (or a plain value for accessors);
+ *  - constructors take an out-parameter; the caller owns what they return and
+ *    frees it with the matching *_free function;
+ *  - the detail of the last failure on a context is cl16_ctx_last_error(ctx);
+ *  - a context is used by one thread at a time; contexts are independent of
+ *    each other (there is no global mutable state), so one process may drive
+ *    several devices through several contexts;
+ *  - the library never exits or aborts the process on a runtime failure.
+ */
+#ifndef CL16_H
+#define CL16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Symbols of the shared library; everything else in it is hidden. */
+#if defined(CL16_BUILDING) && defined(__GNUC__)
+#define CL16_API __attribute__((visibility("default")))
+#else
+#define CL16_API
+#endif
+
+#define CL16_VERSION_MAJOR 0
+#define CL16_VERSION_MINOR 1
+#define CL16_VERSION_PATCH 0
+#define CL16_VERSION_STRING "0.1.0"
+
+/* Version of the library actually linked (may differ from the header's). */
+CL16_API const char *cl16_version(void);
+
+/* ---- status ------------------------------------------------------------- */
+
+typedef enum cl16_status {
+    CL16_OK = 0,
+    CL16_ERR_INVALID_ARG,  /* a caller-supplied argument is wrong (NULL, bad value) */
+    CL16_ERR_NO_DEVICE,    /* no OpenCL device, or the requested one does not exist */
+    CL16_ERR_UNSUPPORTED,  /* the device cannot do what was asked (e.g. native half) */
+    CL16_ERR_OPENCL,       /* an OpenCL call failed; the detail names call and code */
+    CL16_ERR_BUILD,        /* a kernel failed to build; the detail holds the build log */
+    CL16_ERR_OUT_OF_MEMORY,/* a device or host allocation failed; detail gives bytes */
+    CL16_ERR_IO,           /* reading or writing a file failed */
+    CL16_ERR_FORMAT,       /* a file or buffer is corrupt, truncated or malformed */
+    CL16_ERR_SHAPE,        /* tensor shapes or dtypes do not fit together */
+    CL16_ERR_NUMERIC,      /* NaN or infinity where finite values are required */
+    CL16_ERR_INTERNAL      /* a bug in cl16; please report it with the detail */
+} cl16_status;
+
+/* Static, never NULL, short description of a status ("out of memory"). */
+CL16_API const char *cl16_status_str(cl16_status s);
+
+/* ---- devices (no context needed) ---------------------------------------- */
+
+typedef enum cl16_device_type {
+    CL16_DEVICE_OTHER = 0,
+    CL16_DEVICE_CPU,
+    CL16_DEVICE_GPU,
+    CL16_DEVICE_ACCELERATOR
+} cl16_device_type;
+
+typedef struct cl16_device_info {
+    int index;               /* position in the flat list over all platforms */
+    int platform_index;
+    char platform[128];      /* platform name */
+    char platform_version[128];
+    char name[256];
+    char vendor[128];
+    char driver[128];        /* driver version */
+    char version[128];       /* device OpenCL version string */
+    char c_version[128];     /* OpenCL C version string */
+    cl16_device_type type;
+    uint64_t global_mem;     /* bytes */
+    uint64_t local_mem;      /* bytes */
+    uint64_t max_alloc;      /* largest single buffer, bytes */
+    size_t max_work_group;
+    unsigned compute_units;
+    unsigned max_clock_mhz;
+    int cl_major, cl_minor;  /* parsed from `version` */
+    int has_fp16_ext;        /* advertises cl_khr_fp16 (not trusted alone; see the probe) */
+    int has_fp64;
+    int has_subgroups;       /* cl_khr_subgroups / cl_intel_subgroups / OpenCL 3 feature */
+    int has_int64_atomics;
+    const char *extensions;  /* space-separated; owned by the list */
+} cl16_device_info;
+
+/* Lists every device of every OpenCL platform the ICD loader finds.
+ * On success *out is an array of *count entries, freed with cl16_devices_free.
+ * On failure *out is NULL and, if err is not NULL, err receives a message. */
+CL16_API cl16_status cl16_devices(cl16_device_info **out, size_t *count, char *err, size_t err_len);
+CL16_API void cl16_devices_free(cl16_device_info *list, size_t count);
+
+/* ---- context ------------------------------------------------------------ */
+
+typedef struct cl16_ctx cl16_ctx;
+
+typedef enum cl16_half_path {
+    CL16_HALF_AUTO = 0,  /* decided by the probe (or CL16_HALF in the environment) */
+    CL16_HALF_NATIVE,    /* the device computes in half (cl_khr_fp16 verified by a run) */
+    CL16_HALF_STORAGE    /* half in memory, float arithmetic (vload_half/vstore_half_rte) */
+} cl16_half_path;
+
+/* Called for warnings (e.g. an unwritable cache directory). Default: stderr. */
+typedef void (*cl16_log_fn)(void *user, const char *message);
+
+typedef struct cl16_ctx_opts {
+    const char *device;      /* index ("1") or case-insensitive name substring;
+                                NULL: CL16_DEVICE from the environment, else device 0 */
+    cl16_half_path half;     /* CL16_HALF_AUTO: CL16_HALF from the environment, else probe */
+    int cache;               /* -1: environment (CL16_CACHE, default on); 0 off; 1 on */
+    const char *cache_dir;   /* NULL: CL16_CACHE_DIR, $XDG_CACHE_HOME/cl16, ~/.cache/cl16 */
+    const char *kernel_dir;  /* NULL: CL16_KERNEL_DIR or the embedded sources (development switch) */
+    int profiling;           /* 1: command queue with profiling events (benchmarks) */
+    int prebuild;            /* 1: build every default program at creation (see docs/architecture.md) */
+    cl16_log_fn log;         /* NULL: warnings go to stderr */
+    void *log_user;
+} cl16_ctx_opts;
+
+/* Fills opts with the defaults (everything from the environment). */
+CL16_API void cl16_ctx_opts_init(cl16_ctx_opts *opts);
+
+/* Creates a context on one device: selects it, runs the half probe, opens the
+ * program cache. opts may be NULL (defaults).
+ * Like a database handle, *out is set even when creation fails (unless the
+ * host is out of memory, then NULL): read cl16_ctx_last_error(*out) for the
+ * reason, then cl16_ctx_free(*out). The caller owns *out. */
+CL16_API cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts);
+CL16_API void cl16_ctx_free(cl16_ctx *ctx);
+
+/* Detail of the last failure on ctx ("" if none). Valid until the next call on ctx. */
+CL16_API const char *cl16_ctx_last_error(const cl16_ctx *ctx);
+
+/* The device the context runs on (owned by the context). */
+CL16_API const cl16_device_info *cl16_ctx_device(const cl16_ctx *ctx);
+CL16_API cl16_half_path cl16_ctx_half_path(const cl16_ctx *ctx);
+/* Cache directory in use, or NULL when the disk cache is off. */
+CL16_API const char *cl16_ctx_cache_dir(const cl16_ctx *ctx);
+
+/* Device memory allocated through this context, in bytes: now and at the peak. */
+CL16_API void cl16_ctx_memory(const cl16_ctx *ctx, uint64_t *current, uint64_t *peak);
+
+typedef struct cl16_ctx_stats {
+    unsigned programs_built;    /* programs compiled from source */
+    unsigned cache_hits;        /* programs loaded from the disk cache */
+    unsigned cache_misses;      /* no usable entry on disk (absent or rejected) */
+    unsigned cache_rejected;    /* entries found but truncated, corrupt or refused by the driver */
+    unsigned cache_writes;      /* entries written */
+    double build_seconds;       /* wall time spent building or loading programs */
+    double probe_seconds;       /* wall time of the half-path probe */
+} cl16_ctx_stats;
+CL16_API void cl16_ctx_stats_get(const cl16_ctx *ctx, cl16_ctx_stats *out);
+
+/* Builds (or loads from the cache) every default program now. */
+CL16_API cl16_status cl16_ctx_prebuild(cl16_ctx *ctx);
+
+/* Waits until all work queued on the context is done. */
+CL16_API cl16_status cl16_ctx_finish(cl16_ctx *ctx);
+
+/* ---- tensors ------------------------------------------------------------ */
+
+typedef enum cl16_dtype {
+    CL16_F32 = 0,
+    CL16_F16 = 1
+} cl16_dtype;
+
+#define CL16_MAX_DIMS 4
+
+typedef struct cl16_tensor cl16_tensor;
+
+/* Contiguous device tensor of 1 to 4 dimensions (row-major, last fastest).
+ * Contents are undefined until written or filled. The caller owns *out and
+ * must free it before the context. */
+CL16_API cl16_status cl16_tensor_create(cl16_ctx *ctx, cl16_dtype dtype, int ndim,
+                               const int64_t *dims, cl16_tensor **out);
+CL16_API void cl16_tensor_free(cl16_tensor *t);
+
+CL16_API cl16_dtype cl16_tensor_dtype(const cl16_tensor *t);
+CL16_API int cl16_tensor_ndim(const cl16_tensor *t);
+CL16_API int64_t cl16_tensor_dim(const cl16_tensor *t, int i);
+CL16_API int64_t cl16_tensor_numel(const cl16_tensor *t);
+CL16_API size_t cl16_tensor_bytes(const cl16_tensor *t);
+CL16_API size_t cl16_dtype_size(cl16_dtype dtype);
+CL16_API const char *cl16_dtype_name(cl16_dtype dtype);
+
+/* Host float <-> tensor, converting to the tensor's dtype (float->half rounds
+ * to nearest even on the host). count must equal the number of elements. */
+CL16_API cl16_status cl16_tensor_write_f32(cl16_tensor *t, const float *src, size_t count);
+CL16_API cl16_status cl16_tensor_read_f32(const cl16_tensor *t, float *dst, size_t count);
+/* Raw bytes in the tensor's own dtype; bytes must equal cl16_tensor_bytes(t). */
+CL16_API cl16_status cl16_tensor_write_raw(cl16_tensor *t, const void *src, size_t bytes);
+CL16_API cl16_status cl16_tensor_read_raw(const cl16_tensor *t, void *dst, size_t bytes);
+/* Sets every element to value (rounded to nearest even for f16), on the device. */
+CL16_API cl16_status cl16_tensor_fill(cl16_tensor *t, float value);
+/* dst = src element-wise, converting dtype on the device (round to nearest even).
+ * Both tensors must hold the same number of elements. */
+CL16_API cl16_status cl16_tensor_copy(cl16_tensor *dst, const cl16_tensor *src);
+
+/* ---- GEMM --------------------------------------------------------------- */
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
+ * op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides in
+ * elements. All three tensors share one dtype; products are accumulated in
+ * float and rounded once on store. */
+CL16_API cl16_status cl16_gemm(cl16_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                      float alpha, const cl16_tensor *a, int64_t lda, const cl16_tensor *b,
+                      int64_t ldb, float beta, cl16_tensor *c, int64_t ldc);
+
+/* ---- host half conversion (exact, round to nearest even) ----------------- */
+
+CL16_API uint16_t cl16_float_to_half(float f);
+CL16_API float cl16_half_to_float(uint16_t h);
+CL16_API void cl16_floats_to_halves(const float *src, uint16_t *dst, size_t n);
+CL16_API void cl16_halves_to_floats(const uint16_t *src, float *dst, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CL16_H */

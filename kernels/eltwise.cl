@@ -1,0 +1,19 @@
+/* eltwise.cl - element-wise kernels of the runtime: dtype casts between f32 and
+ * f16 (round to nearest even on the device).
+ *
+ * Build parameters: those of common.cl (CL16_DTYPE etc.); the cast kernels do
+ * not depend on them, so any variant of this program provides them.
+ */
+#include "common.cl"
+
+/* dst[i] = (half)src[i], rounding to nearest even, for i < n. */
+__kernel void cl16_cast_f32_f16(__global const float *src, __global half *dst, const ulong n) {
+    size_t i = get_global_id(0);
+    if (i < n) vstore_half_rte(src[i], i, dst);
+}
+
+/* dst[i] = (float)src[i] (exact), for i < n. */
+__kernel void cl16_cast_f16_f32(__global const half *src, __global float *dst, const ulong n) {
+    size_t i = get_global_id(0);
+    if (i < n) dst[i] = vload_half(i, src);
+}

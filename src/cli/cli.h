@@ -1,0 +1,18 @@
+/* cli.h - what the cl16 sub-commands share: option helpers and the mapping of
+ * library statuses to process exit codes. */
+#ifndef CL16_CLI_H
+#define CL16_CLI_H
+#include "cl16.h"
+
+/* Exit codes: 0 success, 2 command-line usage, 10 + cl16_status for a library failure. */
+#define CL16_EXIT_USAGE 2
+int cli_exit_code(cl16_status s);
+/* Prints "cl16: <what>: <status>: <detail>" to stderr and returns the exit code. */
+int cli_fail(cl16_status s, const char *what, const char *detail);
+/* Creates a context on `device` (NULL = default), printing the error on failure. */
+int cli_ctx(cl16_ctx **ctx, const char *device, int prebuild, int profiling);
+
+int cmd_devices(int argc, char **argv, const char *device);
+int cmd_probe(int argc, char **argv, const char *device);
+int cmd_gemm(int argc, char **argv, const char *device);
+#endif

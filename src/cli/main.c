@@ -1,0 +1,95 @@
+/* main.c - the cl16 command line: global options, sub-command dispatch, and
+ * the one place where library statuses become exit codes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char *usage =
+    "usage: cl16 [--device D] COMMAND [options]\n"
+    "\n"
+    "Continue 32-bit pre-trained networks in 16-bit on any OpenCL device.\n"
+    "\n"
+    "commands:\n"
+    "  devices [--json] [--timing]   list every OpenCL device: platform, name, vendor,\n"
+    "                                driver, memory, half path (native/storage), cache\n"
+    "                                directory; --timing measures cold and warm start\n"
+    "  probe [--quiet]               check one device: select it, run the half probe,\n"
+    "                                build every kernel (or load it from the cache)\n"
+    "  gemm [--m M] [--n N] [--k K] [--dtype f16|f32|both] [--trans-a] [--trans-b] [--reps R]\n"
+    "                                run C = A*B on the device, check it against a\n"
+    "                                float64 host reference, report GFLOP/s\n"
+    "\n"
+    "global options:\n"
+    "  --device D     device index or case-insensitive name substring (env CL16_DEVICE)\n"
+    "  --help, -h     this text\n"
+    "  --version      print the version\n"
+    "\n"
+    "environment: CL16_DEVICE, CL16_HALF=native|storage|auto, CL16_CACHE=0,\n"
+    "  CL16_CACHE_DIR, XDG_CACHE_HOME, CL16_KERNEL_DIR (development: load kernels from a folder)\n"
+    "\n"
+    "exit codes: 0 success, 2 usage error, 10+N library status N (see README.md)\n";
+
+int cli_exit_code(cl16_status s) { return s == CL16_OK ? 0 : 10 + (int)s; }
+
+int cli_fail(cl16_status s, const char *what, const char *detail) {
+    fprintf(stderr, "cl16: %s: %s%s%s\n", what, cl16_status_str(s), detail && *detail ? ": " : "",
+            detail ? detail : "");
+    return cli_exit_code(s);
+}
+
+int cli_ctx(cl16_ctx **ctx, const char *device, int prebuild, int profiling) {
+    cl16_ctx_opts o;
+    cl16_ctx_opts_init(&o);
+    o.device = device;
+    o.prebuild = prebuild;
+    o.profiling = profiling;
+    cl16_status s = cl16_ctx_create(ctx, &o);
+    if (s) {
+        int rc = cli_fail(s, "cannot open the OpenCL device", cl16_ctx_last_error(*ctx));
+        cl16_ctx_free(*ctx);
+        *ctx = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *device = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("cl16 %s\n", cl16_version());
+            return 0;
+        } else if (!strcmp(argv[i], "--device")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cl16: --device needs a value (index or name)\n");
+                return CL16_EXIT_USAGE;
+            }
+            device = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "cl16: unknown option '%s' (see cl16 --help)\n", argv[i]);
+            return CL16_EXIT_USAGE;
+        } else
+            break;
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return CL16_EXIT_USAGE;
+    }
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    if (!strcmp(cmd, "devices")) return cmd_devices(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "probe")) return cmd_probe(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "gemm")) return cmd_gemm(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    fprintf(stderr, "cl16: unknown command '%s' (see cl16 --help)\n", cmd);
+    return CL16_EXIT_USAGE;
+}

@@ -1,0 +1,34 @@
+/* build_opts.c - the one function that composes OpenCL build options, from the
+ * kernel variant, its tuning parameters and the device's capabilities. The
+ * string it returns is also part of the program-cache key. Device quirks that
+ * change how kernels are compiled belong here, each with the reason. */
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf, size_t n) {
+    int native = ctx->half == CL16_HALF_NATIVE;
+    /* -cl-std=CL1.2: every kernel is OpenCL C 1.2 so 1.2-only devices (many
+     * mobile GPUs, NVIDIA before OpenCL 3) run the same sources; nothing from
+     * OpenCL 2/3 may creep in unnoticed on a newer driver. */
+    int w = snprintf(buf, n, "-cl-std=CL1.2 -DCL16_DTYPE=%d -DCL16_HALF_NATIVE=%d",
+                     v->dtype == CL16_F16 ? 1 : 0, (native && v->dtype == CL16_F16) ? 1 : 0);
+    /* Half arithmetic is only meaningful where the probe proved it works. */
+    if (native && v->dtype == CL16_F16 && v->half_arith && w >= 0 && (size_t)w < n)
+        w += snprintf(buf + w, n - (size_t)w, " -DCL16_HALF_ARITH=1");
+    /* Device class and limits kernels may size themselves by: CPUs (PoCL) want
+     * register tiles and no barriers; small local memory (mobile GPUs) and
+     * work-group limits below 256 must bound any local tiling. */
+    if (w >= 0 && (size_t)w < n)
+        w += snprintf(buf + w, n - (size_t)w, " -DCL16_DEVICE_CPU=%d -DCL16_MAX_WG=%zu -DCL16_LOCAL_MEM=%llu",
+                      ctx->dev.type == CL16_DEVICE_CPU ? 1 : 0, ctx->dev.max_work_group,
+                      (unsigned long long)ctx->dev.local_mem);
+    if (v->defines && *v->defines && w >= 0 && (size_t)w < n)
+        w += snprintf(buf + w, n - (size_t)w, " %s", v->defines);
+    if (w < 0) {
+        if (n) buf[0] = '\0';
+        return 0;
+    }
+    return (size_t)w;
+}

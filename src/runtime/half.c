@@ -1,0 +1,59 @@
+/* half.c - exact host conversion between IEEE binary32 and binary16:
+ * round to nearest, ties to even; subnormals, infinities and NaN payloads kept. */
+#include <string.h>
+
+#include "cl16.h"
+
+uint16_t cl16_float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+
+    if (ax >= 0x7f800000u) {               /* inf or NaN */
+        if (ax == 0x7f800000u) return (uint16_t)(sign | 0x7c00u);
+        uint32_t m = (ax >> 13) & 0x3ffu;  /* keep the top payload bits */
+        if (m == 0) m = 0x200u;            /* payload only in dropped bits: stay a NaN */
+        return (uint16_t)(sign | 0x7c00u | m);
+    }
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
+    if (ax < 0x38800000u) {                /* below 2^-14: half subnormal or zero */
+        if (ax <= 0x33000000u) return sign; /* <= 2^-25: ties to the even zero */
+        uint32_t e = ax >> 23;
+        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+        uint32_t shift = 126u - e;          /* 14..24: units of 2^-24 */
+        uint32_t r = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+        if (rem > halfway || (rem == halfway && (r & 1u))) r++;
+        return (uint16_t)(sign | r);        /* r == 0x400 is the smallest normal */
+    }
+    uint32_t r = ax - 0x38000000u;         /* rebias exponent 127 -> 15 */
+    uint32_t h = r >> 13, rem = r & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++; /* may carry into inf: correct */
+    return (uint16_t)(sign | h);
+}
+
+float cl16_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    if (e == 0) {
+        float v = (float)m * 0x1p-24f; /* exact: m < 2^10 */
+        memcpy(&x, &v, sizeof x);
+        x |= sign;
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13);
+    } else {
+        x = sign | ((e + 112u) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+void cl16_floats_to_halves(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = cl16_float_to_half(src[i]);
+}
+
+void cl16_halves_to_floats(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = cl16_half_to_float(src[i]);
+}

@@ -1,0 +1,154 @@
+/* internal.h - what the runtime's files share: the context and tensor structs,
+ * error helpers, the allocator, build options and program lookup. Not installed. */
+#ifndef CL16_INTERNAL_H
+#define CL16_INTERNAL_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#ifndef CL_USE_DEPRECATED_OPENCL_1_2_APIS
+#define CL_USE_DEPRECATED_OPENCL_1_2_APIS
+#endif
+#include <CL/cl.h>
+#include <stdarg.h>
+
+#include "cl16.h"
+
+#define CL16_PATH_MAX 4096
+#define CL16_CACHE_FORMAT_VERSION 1u
+
+#if defined(__GNUC__)
+#define CL16_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CL16_PRINTF(a, b)
+#endif
+
+/* ---- configuration from the environment (src/runtime/config.c) ---------- */
+typedef struct cl16_config {
+    char device[256];           /* "" = not set */
+    cl16_half_path half;        /* AUTO when unset */
+    int cache;                  /* 1 on, 0 off */
+    char cache_dir[CL16_PATH_MAX];
+    char kernel_dir[CL16_PATH_MAX]; /* "" = embedded */
+} cl16_config;
+
+/* Resolves opts (may be NULL) against the environment. Every environment
+ * variable cl16 reads is read here and nowhere else. */
+cl16_status cl16__config_resolve(const cl16_ctx_opts *opts, cl16_config *cfg, char *err,
+                                 size_t err_len);
+
+/* ---- programs ----------------------------------------------------------- */
+#define CL16_MAX_KERNELS_PER_PROGRAM 32
+
+typedef struct cl16_program {
+    char *file;     /* registry name, e.g. "gemm.cl" */
+    char *options;  /* the complete build option string */
+    cl_program prog;
+    int nkernels;
+    char kernel_names[CL16_MAX_KERNELS_PER_PROGRAM][64];
+    cl_kernel kernels[CL16_MAX_KERNELS_PER_PROGRAM];
+} cl16_program;
+
+/* A variant of a kernel file: what goes into its build options. */
+typedef struct cl16_variant {
+    cl16_dtype dtype;     /* storage type of the tensors the kernels see */
+    int half_arith;       /* native path only: 1 = arithmetic (not only storage) in half */
+    const char *defines;  /* extra "-DNAME=VALUE ..." (tuning parameters), may be NULL */
+} cl16_variant;
+
+/* ---- the context -------------------------------------------------------- */
+struct cl16_ctx {
+    cl16_status init_status;
+    cl16_device_info dev;
+    char *dev_extensions;       /* owned copy behind dev.extensions */
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    cl16_half_path half;
+    int profiling;
+
+    int cache_on;
+    int cache_warned;
+    char cache_dir[CL16_PATH_MAX];
+    char kernel_dir[CL16_PATH_MAX];
+
+    cl16_program *progs;
+    size_t nprogs, progs_cap;
+
+    uint64_t mem_cur, mem_peak;
+    cl16_ctx_stats stats;
+
+    char *err;
+    size_t err_cap;
+    cl16_log_fn log;
+    void *log_user;
+};
+
+struct cl16_tensor {
+    cl16_ctx *ctx;
+    cl16_dtype dtype;
+    int ndim;
+    int64_t dims[CL16_MAX_DIMS];
+    int64_t numel;
+    size_t bytes;
+    cl_mem mem;
+};
+
+/* ---- errors (src/runtime/status.c) -------------------------------------- */
+/* Records the detail on ctx and returns s, so callers write `return cl16__fail(...)`. */
+cl16_status cl16__fail(cl16_ctx *ctx, cl16_status s, const char *fmt, ...) CL16_PRINTF(3, 4);
+/* Maps an OpenCL error code of call `what` into a status and detail. */
+cl16_status cl16__cl_fail(cl16_ctx *ctx, cl_int code, const char *what, ...) CL16_PRINTF(3, 4);
+/* Appends text to the current detail (e.g. a build log). */
+void cl16__append_error(cl16_ctx *ctx, const char *text);
+const char *cl16__cl_error_name(cl_int code);
+void cl16__warn(cl16_ctx *ctx, const char *fmt, ...) CL16_PRINTF(2, 3);
+/* Turns an OpenCL code into the status it means (allocation failures -> OOM). */
+cl16_status cl16__status_of_cl(cl_int code);
+
+/* ---- devices (src/runtime/device.c) ------------------------------------- */
+/* Finds the device named by spec (index or name substring; "" = first). */
+cl16_status cl16__device_select(const char *spec, cl16_device_info *info, char **extensions,
+                                cl_platform_id *platform, cl_device_id *device, char *err,
+                                size_t err_len);
+
+/* ---- build options, programs, cache ------------------------------------- */
+size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf, size_t n);
+/* Returns the kernel `name` of embedded file `file` built for variant v,
+ * building or loading the program on first use. The kernel is owned by ctx. */
+cl16_status cl16__kernel(cl16_ctx *ctx, const char *file, const cl16_variant *v,
+                         const char *name, cl_kernel *out);
+/* Builds (or loads from cache) a program from explicit source text. */
+cl16_status cl16__program_build(cl16_ctx *ctx, const char *file, const char *source,
+                                size_t length, const char *options, cl_program *out);
+/* Text of an embedded (or kernel_dir) file; *owned set when the caller must free it. */
+cl16_status cl16__kernel_source(cl16_ctx *ctx, const char *file, const char **text,
+                                size_t *length, char **owned);
+void cl16__programs_release(cl16_ctx *ctx);
+
+/* Disk cache (src/runtime/program_cache.c). */
+void cl16__cache_key(const cl16_ctx *ctx, const char *source, size_t length,
+                     const char *options, uint8_t key[32]);
+/* Loads a verified entry; returns 0 and a malloc'd payload, or -1 (absent) / -2 (rejected). */
+int cl16__cache_load(cl16_ctx *ctx, const uint8_t key[32], unsigned char **payload, size_t *len);
+/* Writes an entry atomically (temporary file + rename); failures warn once and disable the cache. */
+void cl16__cache_store(cl16_ctx *ctx, const uint8_t key[32], const unsigned char *payload,
+                       size_t len);
+
+/* ---- memory (src/runtime/tensor.c) -------------------------------------- */
+cl16_status cl16__dev_alloc(cl16_ctx *ctx, size_t bytes, const char *what, cl_mem *out);
+void cl16__dev_free(cl16_ctx *ctx, cl_mem mem, size_t bytes);
+
+/* ---- misc --------------------------------------------------------------- */
+double cl16__now(void);
+/* SHA-256 (src/runtime/sha256.c). */
+typedef struct cl16_sha256 {
+    uint32_t h[8];
+    uint64_t len;
+    unsigned char buf[64];
+    size_t fill;
+} cl16_sha256;
+void cl16_sha256_init(cl16_sha256 *s);
+void cl16_sha256_update(cl16_sha256 *s, const void *data, size_t n);
+void cl16_sha256_final(cl16_sha256 *s, uint8_t out[32]);
+
+#endif

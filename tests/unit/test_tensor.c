@@ -1,0 +1,115 @@
+/* test_tensor.c - tensors move between host and device with conversion: host
+ * float->half rounds to nearest even, the device cast kernels agree with the
+ * host converter bit for bit (f32->f16 on edge cases, f16->f32 on all 65536
+ * patterns), fill and copy work, and wrong sizes are refused. */
+#include <math.h>
+#include <stdint.h>
+
+#include "check.h"
+
+int main(void) {
+    cl16_ctx *ctx = test_ctx(NULL);
+
+    /* f16 -> f32 on the device for every half pattern. */
+    int64_t n = 65536;
+    cl16_tensor *h, *f;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F16, 1, &n, &h));
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &n, &f));
+    uint16_t *bits = malloc(65536 * 2), *back = malloc(65536 * 2);
+    float *vals = malloc(65536 * 4);
+    for (uint32_t i = 0; i < 65536; i++) bits[i] = (uint16_t)i;
+    CHECK_OK(ctx, cl16_tensor_write_raw(h, bits, 65536 * 2));
+    CHECK_OK(ctx, cl16_tensor_copy(f, h));
+    CHECK_OK(ctx, cl16_tensor_read_raw(f, vals, 65536 * 4));
+    int bad = 0;
+    for (uint32_t i = 0; i < 65536; i++) {
+        float want = cl16_half_to_float((uint16_t)i);
+        if (isnan(want) ? !isnan(vals[i]) : memcmp(&want, &vals[i], 4)) bad++;
+    }
+    CHECK_MSG(bad == 0, "%d half patterns widened differently on the device", bad);
+
+    /* ... and back f32 -> f16 on the device: the identity (NaN stays NaN). */
+    CHECK_OK(ctx, cl16_tensor_copy(h, f));
+    CHECK_OK(ctx, cl16_tensor_read_raw(h, back, 65536 * 2));
+    bad = 0;
+    for (uint32_t i = 0; i < 65536; i++) {
+        int nan = (i & 0x7c00) == 0x7c00 && (i & 0x3ff);
+        if (nan ? !((back[i] & 0x7c00) == 0x7c00 && (back[i] & 0x3ff)) : back[i] != i) bad++;
+    }
+    CHECK_MSG(bad == 0, "%d halves did not survive f16->f32->f16 on the device", bad);
+    cl16_tensor_free(h), cl16_tensor_free(f);
+
+    /* Device rounding f32 -> f16 on edge cases and random floats equals the host's. */
+    enum { M = 4096 };
+    float src[M];
+    const float edges[] = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e6f, -1e6f, 0x1p-24f,
+                           0x1p-25f, 0x1.000002p-25f, 0x1.8p-24f, 0x1p-26f, 0x1.ffcp-15f,
+                           1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 2049.0f, 0.1f, INFINITY};
+    size_t ne = sizeof edges / sizeof *edges;
+    uint32_t s = 12345;
+    for (int i = 0; i < M; i++) {
+        if ((size_t)i < ne) src[i] = edges[i];
+        else {
+            s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+            uint32_t b = (s & 0x807fffffu) | ((100u + (s >> 24) % 50u) << 23); /* 2^-27 .. 2^22 */
+            memcpy(&src[i], &b, 4);
+        }
+    }
+    int64_t m = M;
+    cl16_tensor *a, *b;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &m, &a));
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F16, 1, &m, &b));
+    CHECK_OK(ctx, cl16_tensor_write_f32(a, src, M));
+    CHECK_OK(ctx, cl16_tensor_copy(b, a));
+    uint16_t got[M];
+    CHECK_OK(ctx, cl16_tensor_read_raw(b, got, sizeof got));
+    bad = 0;
+    for (int i = 0; i < M; i++)
+        if (got[i] != cl16_float_to_half(src[i])) {
+            if (bad++ < 5)
+                fprintf(stderr, "%a: device 0x%04x host 0x%04x\n", (double)src[i], got[i],
+                        cl16_float_to_half(src[i]));
+        }
+    CHECK_MSG(bad == 0, "%d device roundings differ from the host", bad);
+
+    /* write_f32 into an f16 tensor rounds on the host; read_f32 widens exactly. */
+    float rt[M];
+    CHECK_OK(ctx, cl16_tensor_write_f32(b, src, M));
+    CHECK_OK(ctx, cl16_tensor_read_f32(b, rt, M));
+    bad = 0;
+    for (int i = 0; i < M; i++)
+        if (rt[i] != cl16_half_to_float(cl16_float_to_half(src[i]))) bad++;
+    CHECK(bad == 0);
+
+    /* fill: f16 rounds the value, f32 keeps it. */
+    CHECK_OK(ctx, cl16_tensor_fill(b, 0.1f));
+    CHECK_OK(ctx, cl16_tensor_read_raw(b, got, sizeof got));
+    CHECK(got[0] == 0x2e66 && got[M - 1] == 0x2e66);
+    CHECK_OK(ctx, cl16_tensor_fill(a, 0.1f));
+    CHECK_OK(ctx, cl16_tensor_read_f32(a, rt, M));
+    CHECK(rt[0] == 0.1f && rt[M - 1] == 0.1f);
+
+    /* same-dtype copy */
+    cl16_tensor *c;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &m, &c));
+    CHECK_OK(ctx, cl16_tensor_write_f32(c, src, M));
+    CHECK_OK(ctx, cl16_tensor_copy(a, c));
+    CHECK_OK(ctx, cl16_tensor_read_f32(a, rt, M));
+    CHECK(memcmp(rt, src, sizeof rt) == 0);
+
+    /* wrong sizes */
+    CHECK(cl16_tensor_write_f32(a, src, M - 1) == CL16_ERR_SHAPE);
+    CHECK(strstr(cl16_ctx_last_error(ctx), "4095") != NULL);
+    CHECK(cl16_tensor_read_raw(b, got, sizeof got + 2) == CL16_ERR_SHAPE);
+    CHECK(cl16_tensor_write_f32(a, NULL, M) == CL16_ERR_INVALID_ARG);
+    int64_t small = 7;
+    cl16_tensor *d;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F16, 1, &small, &d));
+    CHECK(cl16_tensor_copy(d, a) == CL16_ERR_SHAPE);
+    cl16_tensor_free(d);
+
+    cl16_tensor_free(a), cl16_tensor_free(b), cl16_tensor_free(c);
+    free(bits), free(back), free(vals);
+    cl16_ctx_free(ctx);
+    return check_done("test_tensor");
+}
