@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
-libclblast-dev clinfo zlib1g-dev dataset-fashion-mnist libopenblas-dev"
+libclblast-dev clinfo zlib1g-dev dataset-fashion-mnist libopenblas-dev clang python3"
 
 missing=""
 for p in $PKGS; do

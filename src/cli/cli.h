@@ -12,6 +12,9 @@ int cli_fail(cl16_status s, const char *what, const char *detail);
 /* Creates a context on `device` (NULL = default), printing the error on failure. */
 int cli_ctx(cl16_ctx **ctx, const char *device, int prebuild, int profiling);
 
+/* cl16_ctx_create with the compiler's expected stderr noise filtered (see main.c). */
+cl16_status cli_ctx_opts(cl16_ctx **ctx, const cl16_ctx_opts *o);
+
 int cmd_devices(int argc, char **argv, const char *device);
 int cmd_probe(int argc, char **argv, const char *device);
 int cmd_gemm(int argc, char **argv, const char *device);

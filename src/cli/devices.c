@@ -156,7 +156,7 @@ int cmd_devices(int argc, char **argv, const char *device) {
         cl16_ctx_opts o;
         cl16_ctx_opts_init(&o);
         o.device = idx;
-        cl16_status cs = cl16_ctx_create(&ctx, &o);
+        cl16_status cs = cli_ctx_opts(&ctx, &o);
         cl16_half_path hp = cs ? CL16_HALF_AUTO : cl16_ctx_half_path(ctx);
         if (cs) rc = cli_fail(cs, d->name, cl16_ctx_last_error(ctx));
         else if (cl16_ctx_cache_dir(ctx)) {

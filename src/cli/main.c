@@ -2,6 +2,7 @@
  * the one place where library statuses become exit codes. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -38,13 +39,45 @@ int cli_fail(cl16_status s, const char *what, const char *detail) {
     return cli_exit_code(s);
 }
 
+/* An OpenCL compiler may print its diagnostics to stderr as well as into the
+ * build log; the half probe's native kernel is expected to fail on storage-path
+ * devices, so its "N errors generated." summary is noise. While the context is
+ * created the CLI (which owns the process, unlike the library) holds stderr in
+ * a temporary file, then replays it without those summary lines; on failure
+ * everything is replayed. */
+static int is_compiler_summary(const char *line) {
+    return strstr(line, " generated.") && (strstr(line, "error") || strstr(line, "warning")) &&
+           line[0] >= '0' && line[0] <= '9';
+}
+
+static cl16_status create_quietly(cl16_ctx **ctx, const cl16_ctx_opts *o) {
+    fflush(stderr);
+    FILE *hold = tmpfile();
+    int saved = hold ? dup(2) : -1;
+    if (saved < 0 || dup2(fileno(hold), 2) < 0) {
+        if (saved >= 0) close(saved);
+        if (hold) fclose(hold);
+        return cl16_ctx_create(ctx, o);
+    }
+    cl16_status s = cl16_ctx_create(ctx, o);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(hold);
+    char line[4096];
+    while (fgets(line, sizeof line, hold))
+        if (s || !is_compiler_summary(line)) fputs(line, stderr);
+    fclose(hold);
+    return s;
+}
+
 int cli_ctx(cl16_ctx **ctx, const char *device, int prebuild, int profiling) {
     cl16_ctx_opts o;
     cl16_ctx_opts_init(&o);
     o.device = device;
     o.prebuild = prebuild;
     o.profiling = profiling;
-    cl16_status s = cl16_ctx_create(ctx, &o);
+    cl16_status s = create_quietly(ctx, &o);
     if (s) {
         int rc = cli_fail(s, "cannot open the OpenCL device", cl16_ctx_last_error(*ctx));
         cl16_ctx_free(*ctx);
@@ -53,6 +86,8 @@ int cli_ctx(cl16_ctx **ctx, const char *device, int prebuild, int profiling) {
     }
     return 0;
 }
+
+cl16_status cli_ctx_opts(cl16_ctx **ctx, const cl16_ctx_opts *o) { return create_quietly(ctx, o); }
 
 int main(int argc, char **argv) {
     const char *device = NULL;

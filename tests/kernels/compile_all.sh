@@ -1,0 +1,27 @@
+#!/bin/sh
+# compile_all.sh CLANG KERNEL_DIR - compiles every kernel file in every variant
+# cl16 builds (f32; f16 storage path; f16 native path with float and with half
+# arithmetic, and half accumulation) with clang's OpenCL front end for SPIR,
+# which implements cl_khr_fp16. The native-half path cannot build on PoCL's CPU
+# device, so this is where its source is checked on every machine.
+CLANG=$1 KDIR=$2
+if [ -z "$CLANG" ] || ! command -v "$CLANG" >/dev/null 2>&1; then
+    echo "SKIP: clang not found (scripts/install-deps.sh installs it)"
+    exit 77
+fi
+fails=0 n=0
+for f in "$KDIR"/*.cl; do
+    [ "$(basename "$f")" = common.cl ] && continue
+    for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1"; do
+        set -- $v
+        n=$((n + 1))
+        if ! "$CLANG" -x cl -cl-std=CL1.2 -target spir64 -Xclang -finclude-default-header \
+            -fsyntax-only -Werror -I"$KDIR" -DCL16_DTYPE=$1 -DCL16_HALF_NATIVE=$2 \
+            -DCL16_HALF_ARITH=$3 -DCL16_HALF_ACC=$4 -DCL16_PROBE_NATIVE=$2 "$f"; then
+            echo "FAIL: $(basename "$f") with DTYPE=$1 NATIVE=$2 ARITH=$3 ACC=$4" >&2
+            fails=$((fails + 1))
+        fi
+    done
+done
+echo "kernels_compile: $n compilations, $fails failed"
+[ "$fails" -eq 0 ]
