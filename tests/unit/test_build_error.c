@@ -1,6 +1,8 @@
 /* test_build_error.c - a kernel file with a syntax error (test-only source,
  * loaded through the kernel-directory switch) yields CL16_ERR_BUILD and a
- * message holding the compiler's build log; the context stays usable. */
+ * message holding the compiler's build log; the context stays usable. A
+ * missing kernel file is an I/O error, and a device whose storage probe
+ * computes wrongly is refused. */
 #include <ftw.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -69,6 +71,18 @@ int main(void) {
     CHECK(strstr(cl16_ctx_last_error(ctx), "eltwise.cl") != NULL);
     cl16_tensor_free(a), cl16_tensor_free(b);
     cl16_ctx_free(ctx);
+    /* A device whose storage probe computes a wrong result (simulated with a
+     * test-only probe.cl) is refused with UNSUPPORTED and the first wrong element. */
+    write_file(dir, "probe.cl",
+               "__kernel void cl16_probe(__global const half *a, __global const half *b,\n"
+               "  __global const half *c, __global half *o) { size_t i = get_global_id(0);\n"
+               "  vstore_half_rte(vload_half(i,a)*vload_half(i,b), i, o); }\n");
+    cl16_status ps = cl16_ctx_create(&ctx, &o);
+    CHECK(ps == CL16_ERR_UNSUPPORTED);
+    msg = cl16_ctx_last_error(ctx);
+    CHECK_MSG(strstr(msg, "storage probe") && strstr(msg, "expected"), "message: %s", msg);
+    cl16_ctx_free(ctx);
+
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     return check_done("test_build_error");
 }
