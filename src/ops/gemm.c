@@ -42,24 +42,26 @@ cl16_status cl16_gemm(cl16_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_
                           cl16_dtype_name(a->dtype), cl16_dtype_name(b->dtype),
                           cl16_dtype_name(c->dtype));
 
-    cl16_variant v = {c->dtype, 0, NULL};
+    cl16_gemm_params gp;
+    cl16__gemm_defaults(ctx, &gp);
+    char defines[128];
+    cl16__gemm_defines(&gp, trans_a, trans_b, defines, sizeof defines);
+    cl16_variant v = {c->dtype, 0, defines};
     cl_kernel kern;
-    if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_ref", &kern))) return s;
-    /* op(A)[i][p] = A[i*a_rs + p*a_cs]; op(B)[p][j] = B[p*b_rs + j*b_cs]. */
+    if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_tile", &kern))) return s;
     cl_int im = (cl_int)m, in = (cl_int)n, ik = (cl_int)k;
-    cl_long zero = 0, a_rs = trans_a ? 1 : lda, a_cs = trans_a ? lda : 1;
-    cl_long b_rs = trans_b ? 1 : ldb, b_cs = trans_b ? ldb : 1, lc = ldc;
+    cl_long zero = 0, la = lda, lb = ldb, lc = ldc;
     cl_int err = 0;
     cl_uint i = 0;
 #define ARG(x) \
     if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
     ARG(im); ARG(in); ARG(ik); ARG(alpha);
-    ARG(a->mem); ARG(zero); ARG(a_rs); ARG(a_cs);
-    ARG(b->mem); ARG(zero); ARG(b_rs); ARG(b_cs);
+    ARG(a->mem); ARG(zero); ARG(la);
+    ARG(b->mem); ARG(zero); ARG(lb);
     ARG(beta); ARG(c->mem); ARG(zero); ARG(lc);
 #undef ARG
-    size_t local[2] = {16, 4};
-    size_t global[2] = {((size_t)n + 15) / 16 * 16, ((size_t)m + 3) / 4 * 4};
-    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, local, 0, NULL, NULL);
+    size_t global[2] = {((size_t)n + (size_t)gp.tn - 1) / (size_t)gp.tn,
+                        ((size_t)m + (size_t)gp.tm - 1) / (size_t)gp.tm};
+    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, NULL, 0, NULL, NULL);
     return err ? cl16__cl_fail(ctx, err, "gemm %" PRId64 "x%" PRId64 "x%" PRId64, m, n, k) : CL16_OK;
 }

@@ -138,6 +138,14 @@ void cl16__cache_store(cl16_ctx *ctx, const uint8_t key[32], const unsigned char
 cl16_status cl16__dev_alloc(cl16_ctx *ctx, size_t bytes, const char *what, cl_mem *out);
 void cl16__dev_free(cl16_ctx *ctx, cl_mem mem, size_t bytes);
 
+/* ---- tuning table (src/runtime/tune.c) --------------------------------- */
+typedef struct cl16_gemm_params {
+    int tm, tn, vw; /* rows and columns of C per work-item, vector width of B loads */
+} cl16_gemm_params;
+void cl16__gemm_defaults(const cl16_ctx *ctx, cl16_gemm_params *p);
+/* The -D string of a GEMM variant (tile parameters and transposes). */
+size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, char *buf, size_t n);
+
 /* ---- misc --------------------------------------------------------------- */
 double cl16__now(void);
 /* SHA-256 (src/runtime/sha256.c). */

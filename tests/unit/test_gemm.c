@@ -80,6 +80,11 @@ int main(void) {
             }
     run(ctx, CL16_F16, 0, 0, 33, 29, 257, 1.0f, 1.0f, 1);
     run(ctx, CL16_F16, 1, 1, 31, 37, 64, 1.0f, 0.0f, 1);
+    /* Wide enough for interior (vectorised) tiles on every default tile size. */
+    for (int t = 0; t < 4; t++) {
+        run(ctx, CL16_F16, t & 1, t >> 1, 9, 130, 77, 1.0f, 1.0f, 1);
+        run(ctx, CL16_F32, t & 1, t >> 1, 21, 257, 45, 0.5f, -1.0f, 0);
+    }
 
     /* Bad input: nothing launched, message names the argument. */
     int64_t d23[2] = {2, 3}, d33[2] = {3, 3};
