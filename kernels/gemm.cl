@@ -10,7 +10,8 @@
  * Each work-item computes a TM x TN tile of C: work-item (x, y) owns rows
  * y*TM .. y*TM+TM-1 and columns x*TN .. x*TN+TN-1. Rows of B are read as VW-wide
  * vectors (vload_half8/16 on the f16 paths, vload8/16 for f32); the TM values of
- * A per k are scalars broadcast into the vectors. No local memory and no
+ * A per k are scalars broadcast into the vectors (for op = NN, k is unrolled by
+ * 4 and A is read as 4-wide vectors along k). No local memory and no
  * barriers, which suits CPUs (PoCL) where local memory is ordinary cache and a
  * barrier splits the work-item loop. Tiles that cross the edge of C take a
  * scalar path with bounds checks, so any M, N, K works without padding.
@@ -47,9 +48,11 @@
 typedef CAT(float, VW) accv_t;
 #if CL16_DTYPE == 0
 #define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
+#define LD4V(p, i) vload4(0, (p) + (i))
 #define STV(v, p, i) CAT(vstore, VW)((v), 0, (p) + (i))
 #else
 #define LDV(p, i) CAT(vload_half, VW)(0, (p) + (i))
+#define LD4V(p, i) vload_half4(0, (p) + (i))
 #define STV(v, p, i) CAT(CAT(vstore_half, VW), _rte)((v), 0, (p) + (i))
 #endif
 
@@ -79,7 +82,29 @@ __kernel void cl16_gemm_tile(const int M, const int N, const int K, const float 
         accv_t acc[TM][NV];
         for (int r = 0; r < TM; r++)
             for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0.0f);
-        for (int p = 0; p < K; p++) {
+        int p = 0;
+#if !TRANS_A && !TRANS_B
+        /* K unrolled by 4: A read as 4-wide vectors along k (one conversion
+         * instruction instead of four scalar ones on the f16 paths). */
+        for (; p + 4 <= K; p += 4) {
+            accv_t b[4][NV];
+            for (int u = 0; u < 4; u++) {
+                const long brow = b_off + (long)(p + u) * ldb + j0;
+                for (int v = 0; v < NV; v++) b[u][v] = LDV(B, brow + v * VW);
+            }
+            for (int r = 0; r < TM; r++) {
+                const float4 a = convert_float4(LD4V(A, a_off + (long)(i0 + r) * lda + p));
+                for (int v = 0; v < NV; v++) {
+                    accv_t t = acc[r][v];
+                    t = mad((accv_t)(a.s0), b[0][v], t);
+                    t = mad((accv_t)(a.s1), b[1][v], t);
+                    t = mad((accv_t)(a.s2), b[2][v], t);
+                    acc[r][v] = mad((accv_t)(a.s3), b[3][v], t);
+                }
+            }
+        }
+#endif
+        for (; p < K; p++) {
             accv_t b[NV];
 #if TRANS_B
             for (int v = 0; v < NV; v++) {
