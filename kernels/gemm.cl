@@ -20,6 +20,8 @@
  *   TM       rows per work-item: 1..16.                         Default 8.
  *   TN       columns per work-item: a multiple of VW (<= 4*VW).  Default 32.
  *   VW       vector width of the B loads: 8 or 16.              Default 16.
+ *   KU       k unroll of the NN interior loop: 1 or 4 (4 reads A as
+ *            4-wide vectors along k).                            Default 4.
  *   TRANS_A  1: A is stored K x M (op(A) = A^T).                Default 0.
  *   TRANS_B  1: B is stored N x K (op(B) = B^T).                Default 0.
  */
@@ -32,6 +34,9 @@
 #ifndef TN
 #define TN 32
 #endif
+#ifndef KU
+#define KU 4
+#endif
 #ifndef TRANS_A
 #define TRANS_A 0
 #endif
@@ -41,6 +46,9 @@
 #define NV (TN / VW)
 #if TN % VW != 0 || NV < 1 || NV > 4
 #error "TN must be VW, 2*VW, 3*VW or 4*VW"
+#endif
+#if KU != 1 && KU != 4
+#error "KU must be 1 or 4"
 #endif
 
 #define CAT_(a, b) a##b
@@ -83,7 +91,7 @@ __kernel void cl16_gemm_tile(const int M, const int N, const int K, const float 
         for (int r = 0; r < TM; r++)
             for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0.0f);
         int p = 0;
-#if !TRANS_A && !TRANS_B
+#if KU == 4 && !TRANS_A && !TRANS_B
         /* K unrolled by 4: A read as 4-wide vectors along k (one conversion
          * instruction instead of four scalar ones on the f16 paths). */
         for (; p + 4 <= K; p += 4) {

@@ -50,7 +50,7 @@ static int is_compiler_summary(const char *line) {
            line[0] >= '0' && line[0] <= '9';
 }
 
-static cl16_status create_quietly(cl16_ctx **ctx, const cl16_ctx_opts *o) {
+cl16_status cli_ctx_opts(cl16_ctx **ctx, const cl16_ctx_opts *o) {
     fflush(stderr);
     FILE *hold = tmpfile();
     int saved = hold ? dup(2) : -1;
@@ -77,7 +77,7 @@ int cli_ctx(cl16_ctx **ctx, const char *device, int prebuild, int profiling) {
     o.device = device;
     o.prebuild = prebuild;
     o.profiling = profiling;
-    cl16_status s = create_quietly(ctx, &o);
+    cl16_status s = cli_ctx_opts(ctx, &o);
     if (s) {
         int rc = cli_fail(s, "cannot open the OpenCL device", cl16_ctx_last_error(*ctx));
         cl16_ctx_free(*ctx);
@@ -86,8 +86,6 @@ int cli_ctx(cl16_ctx **ctx, const char *device, int prebuild, int profiling) {
     }
     return 0;
 }
-
-cl16_status cli_ctx_opts(cl16_ctx **ctx, const cl16_ctx_opts *o) { return create_quietly(ctx, o); }
 
 int main(int argc, char **argv) {
     const char *device = NULL;

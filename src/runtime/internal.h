@@ -141,8 +141,13 @@ void cl16__dev_free(cl16_ctx *ctx, cl_mem mem, size_t bytes);
 /* ---- tuning table (src/runtime/tune.c) --------------------------------- */
 typedef struct cl16_gemm_params {
     int tm, tn, vw; /* rows and columns of C per work-item, vector width of B loads */
+    int ku;         /* k unroll of the NN loop (1 or 4) */
 } cl16_gemm_params;
 void cl16__gemm_defaults(const cl16_ctx *ctx, cl16_gemm_params *p);
+/* The variant of kernel file `file` that the ops use by default for dtype on
+ * this device (defines points into the caller's buffer): what prebuild builds. */
+void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dtype,
+                           cl16_variant *v, char *defines, size_t n);
 /* The -D string of a GEMM variant (tile parameters and transposes). */
 size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, char *buf, size_t n);
 

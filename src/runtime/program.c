@@ -251,13 +251,16 @@ void cl16__programs_release(cl16_ctx *ctx) {
 cl16_status cl16_ctx_prebuild(cl16_ctx *ctx) {
     if (!ctx) return CL16_ERR_INVALID_ARG;
     if (ctx->init_status) return ctx->init_status;
-    /* Every kernel file of the registry in both dtypes with default parameters.
-     * common.cl defines no kernels; the probe has options of its own. */
+    /* Every kernel file of the registry in both dtypes, in the variant the ops
+     * use by default (cl16__default_variant; a variant shared by both dtypes is
+     * built once). common.cl defines no kernels; the probe has options of its own. */
     for (size_t f = 0; f < cl16_kernel_source_count; f++) {
         const cl16_kernel_source *ks = &cl16_kernel_sources[f];
         if (!ks->kernels[0] || !strcmp(ks->file, "probe.cl")) continue;
         for (int d = 0; d < 2; d++) {
-            cl16_variant v = {d ? CL16_F16 : CL16_F32, 0, NULL};
+            cl16_variant v;
+            char defines[256];
+            cl16__default_variant(ctx, ks->file, d ? CL16_F16 : CL16_F32, &v, defines, sizeof defines);
             cl16_program *p;
             cl16_status s = get_program(ctx, ks->file, &v, &p);
             if (s) return s;

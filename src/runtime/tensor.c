@@ -179,7 +179,9 @@ cl16_status cl16_tensor_copy(cl16_tensor *dst, const cl16_tensor *src) {
         return err ? cl16__cl_fail(ctx, err, "clEnqueueCopyBuffer") : CL16_OK;
     }
     const char *name = src->dtype == CL16_F32 ? "cl16_cast_f32_f16" : "cl16_cast_f16_f32";
-    cl16_variant v = {CL16_F16, 0, NULL};
+    cl16_variant v;
+    char defines[256];
+    cl16__default_variant(ctx, "eltwise.cl", src->dtype, &v, defines, sizeof defines);
     cl_kernel k;
     cl16_status s = cl16__kernel(ctx, "eltwise.cl", &v, name, &k);
     if (s) return s;

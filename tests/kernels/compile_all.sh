@@ -12,12 +12,12 @@ fi
 fails=0 n=0
 for f in "$KDIR"/*.cl; do
     [ "$(basename "$f")" = common.cl ] && continue
-    for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1"; do
+    for v in "0 0 0 0 4" "1 0 0 0 1" "1 1 0 0 4" "1 1 1 0 1" "1 1 1 1 4"; do
         set -- $v
         n=$((n + 1))
         if ! "$CLANG" -x cl -cl-std=CL1.2 -target spir64 -Xclang -finclude-default-header \
             -fsyntax-only -Werror -I"$KDIR" -DCL16_DTYPE=$1 -DCL16_HALF_NATIVE=$2 \
-            -DCL16_HALF_ARITH=$3 -DCL16_HALF_ACC=$4 -DCL16_PROBE_NATIVE=$2 "$f"; then
+            -DCL16_HALF_ARITH=$3 -DCL16_HALF_ACC=$4 -DCL16_PROBE_NATIVE=$2 -DKU=$5 "$f"; then
             echo "FAIL: $(basename "$f") with DTYPE=$1 NATIVE=$2 ARITH=$3 ACC=$4" >&2
             fails=$((fails + 1))
         fi
