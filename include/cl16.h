@@ -153,6 +153,8 @@ typedef struct cl16_ctx_stats {
     unsigned cache_writes;      /* entries written */
     double build_seconds;       /* wall time spent building or loading programs */
     double probe_seconds;       /* wall time of the half-path probe */
+    uint64_t gemm_calls;        /* GEMMs enqueued (a batched call counts once) */
+    double gemm_flops;          /* 2*M*N*K*batch summed over those calls */
 } cl16_ctx_stats;
 CL16_API void cl16_ctx_stats_get(const cl16_ctx *ctx, cl16_ctx_stats *out);
 
@@ -206,10 +208,90 @@ CL16_API cl16_status cl16_tensor_copy(cl16_tensor *dst, const cl16_tensor *src);
 /* C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
  * op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides in
  * elements. All three tensors share one dtype; products are accumulated in
- * float and rounded once on store. */
+ * float and rounded once on store. Equivalent to cl16_gemm_ex with offsets 0,
+ * batch 1, no bias, no activation, backend AUTO. */
 CL16_API cl16_status cl16_gemm(cl16_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                       float alpha, const cl16_tensor *a, int64_t lda, const cl16_tensor *b,
                       int64_t ldb, float beta, cl16_tensor *c, int64_t ldc);
+
+/* Bias added by the GEMM epilogue. ROW: M values, bias[i] is added to row i
+ * (a convolution's output channels when C is channels x pixels). COL: N
+ * values, bias[j] is added to column j (a Linear layer, Y = X W^T + b). */
+typedef enum cl16_bias_mode { CL16_BIAS_NONE = 0, CL16_BIAS_ROW = 1, CL16_BIAS_COL = 2 } cl16_bias_mode;
+typedef enum cl16_activation { CL16_ACT_NONE = 0, CL16_ACT_RELU = 1 } cl16_activation;
+/* FLOAT (default): products summed in float, one rounding on store. HALF:
+ * summed in half (native-half devices only; faster on some mobile GPUs, error
+ * grows with K: see docs/numerics.md). */
+typedef enum cl16_accumulate { CL16_ACC_FLOAT = 0, CL16_ACC_HALF = 1 } cl16_accumulate;
+/* AUTO: CL16_GEMM from the environment if set, else the tuned choice for the
+ * shape class (cl16 tune gemm), else cl16's own kernel. OWN / CLBLAST force one. */
+typedef enum cl16_gemm_backend { CL16_GEMM_AUTO = 0, CL16_GEMM_OWN = 1, CL16_GEMM_CLBLAST = 2 } cl16_gemm_backend;
+
+/* The general form: for b in 0..batch-1, with X_b the view of tensor X that
+ * starts at element x_offset + b * x_stride,
+ *     C_b = act(alpha * op(A_b) * op(B_b) + beta * C_b + bias).
+ * A stride of 0 reuses one A (or B) for every batch entry. A C stride of 0
+ * with batch > 1 makes a batch-reduce GEMM: one C receives the sum of all
+ * entries, C = act(alpha * sum_b op(A_b) * op(B_b) + beta * C + bias) (weight
+ * gradients summed over a batch, no per-sample buffer). Otherwise the C views
+ * of different entries must not overlap. The bias (same dtype as C) is shared
+ * by all entries. Start from cl16_gemm_desc_init, which sets batch 1, alpha 1,
+ * beta 0 and everything else 0 / NONE / AUTO. */
+typedef struct cl16_gemm_desc {
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    int64_t batch;
+    float alpha, beta;
+    const cl16_tensor *a;
+    int64_t a_offset, lda, a_stride;
+    const cl16_tensor *b;
+    int64_t b_offset, ldb, b_stride;
+    cl16_tensor *c;
+    int64_t c_offset, ldc, c_stride;
+    const cl16_tensor *bias; /* NULL unless bias_mode != NONE */
+    int64_t bias_offset;
+    cl16_bias_mode bias_mode;
+    cl16_activation activation;
+    cl16_accumulate accumulate;
+    cl16_gemm_backend backend;
+} cl16_gemm_desc;
+
+CL16_API void cl16_gemm_desc_init(cl16_gemm_desc *d);
+CL16_API cl16_status cl16_gemm_ex(cl16_ctx *ctx, const cl16_gemm_desc *d);
+
+/* Strided-batched convenience form of cl16_gemm_ex (no epilogue). */
+CL16_API cl16_status cl16_gemm_strided_batched(cl16_ctx *ctx, int trans_a, int trans_b, int64_t m,
+                                               int64_t n, int64_t k, float alpha,
+                                               const cl16_tensor *a, int64_t a_offset, int64_t lda,
+                                               int64_t a_stride, const cl16_tensor *b,
+                                               int64_t b_offset, int64_t ldb, int64_t b_stride,
+                                               float beta, cl16_tensor *c, int64_t c_offset,
+                                               int64_t ldc, int64_t c_stride, int64_t batch);
+
+/* GEMM tuning: for each shape class (dtype x transposes x size), times a
+ * small grid of kernel parameters and CLBlast on representative shapes,
+ * verifies every candidate against a float64 reference before it may win, and
+ * stores the winners in the cache directory in a file keyed by device, driver
+ * and cl16 version; later contexts on that device load it. quick = a smaller
+ * grid and shapes (seconds, for tests). progress (may be NULL) receives one
+ * line per measurement. save = 0 keeps the result in this context only. */
+typedef struct cl16_tune_opts {
+    int quick;
+    int save;
+    int f32, f16;          /* which dtypes to tune (both 0 = both) */
+    cl16_log_fn progress;
+    void *progress_user;
+} cl16_tune_opts;
+CL16_API void cl16_tune_opts_init(cl16_tune_opts *o);
+CL16_API cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *o);
+/* Path of this device's tuning file (whether or not it exists yet); "" when
+ * the disk cache is off. */
+CL16_API const char *cl16_gemm_tune_path(const cl16_ctx *ctx);
+
+/* Which backend and kernel parameters a GEMM of this shape would use, as one
+ * line of text ("own tm=4 tn=64 vw=16 ku=4 lm=0 (tuned)"); for benchmarks and
+ * diagnostics. */
+CL16_API cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, size_t len);
 
 /* ---- host half conversion (exact, round to nearest even) ----------------- */
 

@@ -151,6 +151,18 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
 /* The -D string of a GEMM variant (tile parameters and transposes). */
 size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, char *buf, size_t n);
 
+/* ---- CLBlast backend (src/ops/gemm_clblast.c) --------------------------- */
+/* 1 when CLBlast can run GEMMs of dtype dt on this context's device (f32:
+ * always; f16: only when the device reports cl_khr_fp16); else 0 and, when
+ * why != NULL, a short reason in why[0..why_len). */
+int cl16__clblast_supports(const cl16_ctx *ctx, cl16_dtype dt, char *why, size_t why_len);
+/* Runs alpha*op(A)*op(B) + beta*C of an already validated descriptor through
+ * CLBlast (strided-batched when d->batch > 1; a batch-reduce desc, c_stride 0,
+ * is never passed here). Ignores bias/activation (the caller runs the
+ * epilogue kernel). Returns CL16_ERR_UNSUPPORTED with a message when CLBlast
+ * refuses the dtype on this device, CL16_ERR_OPENCL/OUT_OF_MEMORY on failure. */
+cl16_status cl16__gemm_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d);
+
 /* ---- misc --------------------------------------------------------------- */
 double cl16__now(void);
 /* SHA-256 (src/runtime/sha256.c). */
