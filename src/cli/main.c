@@ -20,6 +20,11 @@ static const char *usage =
     "  gemm [--m M] [--n N] [--k K] [--dtype f16|f32|both] [--trans-a] [--trans-b] [--reps R]\n"
     "                                run C = A*B on the device, check it against a\n"
     "                                float64 host reference, report GFLOP/s\n"
+    "  bench gemm [--json FILE] [--quick] [--reps R] [--shapes squares|nets|all]\n"
+    "                                GFLOP/s of cl16 f16 and f32, CLBlast SGEMM/HGEMM and\n"
+    "                                OpenBLAS SGEMM side by side on square and LeNet-5 /\n"
+    "                                ResNet-20 training shapes, every result verified;\n"
+    "                                table on stdout, progress on stderr, --json FILE\n"
     "\n"
     "global options:\n"
     "  --device D     device index or case-insensitive name substring (env CL16_DEVICE)\n"
@@ -119,6 +124,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "devices")) return cmd_devices(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "probe")) return cmd_probe(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "gemm")) return cmd_gemm(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "bench")) return cmd_bench(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "help")) {
         fputs(usage, stdout);
         return 0;

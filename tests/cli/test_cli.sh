@@ -1,12 +1,12 @@
 #!/bin/sh
 # test_cli.sh - the cl16 command line: help and version, the device list in
 # text and JSON, exit codes and messages for an unknown device and an
-# impossible half path, and the GEMM demo's self-check.
+# impossible half path, the GEMM demo's self-check and the quick GEMM benchmark.
 CL16="$1"
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-out=$(mktemp) err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+out=$(mktemp) err=$(mktemp) json=$(mktemp)
+trap 'rm -f "$out" "$err" "$json"' EXIT
 
 "$CL16" --help >"$out" || fail "--help exited non-zero"
 grep -q "devices" "$out" && grep -q "exit codes" "$out" || fail "--help lacks the commands"
@@ -52,6 +52,46 @@ fi
 # The demo GEMM checks itself against a float64 reference.
 "$CL16" gemm --m 33 --n 17 --k 65 --trans-b --reps 1 >"$out" 2>"$err" || fail "gemm: $(cat "$err")"
 [ "$(grep -c 'check passed' "$out")" = 2 ] || fail "gemm did not pass both dtypes: $(cat "$out")"
+
+# The GEMM benchmark: every peer's result verified (a wrong one exits non-zero),
+# a table with the goals, and the JSON document. Timings are not checked.
+"$CL16" bench gemm --quick --json "$json" >"$out" 2>"$err" || fail "bench gemm --quick: $(tail -20 "$err")"
+grep -q "f16 1024^3 vs OpenBLAS" "$out" && grep -q "^lenet5.conv2.bwd_w " "$out" ||
+    fail "bench gemm table: $(cat "$out")"
+python3 -m json.tool "$json" >/dev/null || fail "bench gemm --json is not valid JSON"
+python3 - "$json" <<'PY' || fail "bench gemm --json lacks the documented keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ("device", "platform", "driver", "half_path", "cl16_version", "date", "shapes", "summary"):
+    assert k in d, k
+names = [s["name"] for s in d["shapes"]]
+assert "square.256" in names and "resnet20.layer2.conv.bwd_data" in names, names
+for s in d["shapes"]:
+    for k in ("m", "n", "k", "batch", "flops", "plan_f16", "plan_f32", "peers", "ratios"):
+        assert k in s, (s["name"], k)
+    p = s["peers"]
+    for k in ("cl16_f16", "cl16_f32", "clblast_sgemm", "clblast_hgemm", "openblas_sgemm"):
+        assert p[k]["status"] in ("ok", "unsupported", "not built"), (s["name"], k, p[k])
+    for k in ("cl16_f16", "cl16_f32"):
+        r = p[k]
+        assert r["status"] == "ok" and r["gflops"] > 0 and r["ms_per_call"] > 0, (s["name"], k, r)
+        assert r["first_call_s"] >= 0 and 0 <= r["max_error_ratio"] <= 1, (s["name"], k, r)
+    if p["clblast_hgemm"]["status"] == "unsupported":
+        assert p["clblast_hgemm"]["reason"], "HGEMM unsupported without a reason"
+    for k in ("f16_f32", "f16_clblast_sgemm", "f16_openblas"):
+        assert k in s["ratios"], k
+    assert s["ratios"]["f16_f32"] > 0
+for k in ("f16_1024_vs_clblast_sgemm", "f16_1024_vs_openblas", "worst_f16_f32"):
+    assert k in d["summary"], k
+PY
+"$CL16" bench gemm --shapes cubes >/dev/null 2>&1
+[ $? = 2 ] || fail "bench gemm --shapes cubes not exit 2"
+"$CL16" bench >/dev/null 2>&1
+[ $? = 2 ] || fail "bench without a benchmark not exit 2"
+# An unwritable JSON path fails at once (10 + CL16_ERR_IO (7)), before any measurement.
+"$CL16" bench gemm --quick --json /nonexistent-dir-cl16/x.json >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 17 ] || fail "bench gemm with an unwritable --json: exit $rc, want 17"
 
 "$CL16" probe >"$out" 2>"$err" || fail "probe: $(cat "$err")"
 grep -q "half path:" "$out" || fail "probe output"
