@@ -179,7 +179,7 @@ static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params
         } else {
             b = CL16_GEMM_OWN;
         }
-    } else {
+    } else if (b == CL16_GEMM_CLBLAST) {
         *why = "forced";
     }
     p->backend = b;

@@ -109,6 +109,7 @@ cl16_status cl16__gemm_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d) {
     const size_t as = (size_t)d->a_stride, bs = (size_t)d->b_stride, cs = (size_t)d->c_stride;
     cl_mem A = d->a->mem, B = d->b->mem, C = d->c->mem;
     cl_command_queue q = ctx->queue;
+    ctx->clblast_used = 1;
     CLBlastStatusCode rc;
     const char *routine;
 
@@ -140,4 +141,11 @@ cl16_status cl16__gemm_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d) {
         }
     }
     return rc == CLBlastSuccess ? CL16_OK : clblast_fail(ctx, rc, routine, d);
+}
+
+void cl16__clblast_release(cl16_ctx *ctx) {
+    /* CLBlast keeps compiled programs (and with them the OpenCL context) for
+     * the whole process; let a freed context go. Other contexts' programs are
+     * rebuilt on their next CLBlast call. */
+    if (ctx->clblast_used) CLBlastClearCache();
 }

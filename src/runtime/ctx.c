@@ -190,7 +190,9 @@ cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts) {
 
 void cl16_ctx_free(cl16_ctx *ctx) {
     if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
     cl16__programs_release(ctx);
+    cl16__clblast_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx->dev_extensions);

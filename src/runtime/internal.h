@@ -104,6 +104,7 @@ struct cl16_ctx {
 
     cl16_gemm_backend gemm_force;          /* from opts / CL16_GEMM */
     int gemm_tune_loaded;
+    int clblast_used;
     char gemm_tune_path[CL16_PATH_MAX];    /* "" when the cache is off */
     cl16_gemm_choice gemm_tuned[CL16_GEMM_NCLASSES];
 
@@ -214,6 +215,8 @@ int cl16__clblast_supports(const cl16_ctx *ctx, cl16_dtype dt, char *why, size_t
  * epilogue kernel). Returns CL16_ERR_UNSUPPORTED with a message when CLBlast
  * refuses the dtype on this device, CL16_ERR_OPENCL/OUT_OF_MEMORY on failure. */
 cl16_status cl16__gemm_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d);
+/* Drops CLBlast's process-wide program cache if this context used CLBlast. */
+void cl16__clblast_release(cl16_ctx *ctx);
 
 /* ---- misc --------------------------------------------------------------- */
 double cl16__now(void);

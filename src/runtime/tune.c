@@ -42,12 +42,15 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
     if (ctx->dev.type == CL16_DEVICE_CPU) {
         /* PoCL turns a work-group into loops, so the per-work-item register
          * tile is what gets vectorised: 4 x 64 with 16-wide B rows (1024^3
-         * f16: 4x64 43-46 GFLOP/s, 8x32 39-42, 8x16 27). A * B^T reads both
-         * operands along k: the dot kernel. */
+         * f16: 4x64 43-46 GFLOP/s, 8x32 39-42, 8x16 27); small shapes need a
+         * narrower tile or everything takes the scalar edge path (f16
+         * 32x96x96: 4x16 40 GFLOP/s, 4x64 under 2). A * B^T reads both
+         * operands along k: the dot kernel (f16 NT 2-5x the tile kernel). */
+        const int size = cls % CL16_GEMM_NSIZES;
         if (!ta && tb) {
             p->kind = CL16_GK_DOT, p->tm = 4, p->tn = 4, p->vw = 16;
         } else {
-            p->tm = 4, p->tn = 64, p->vw = 16;
+            p->tm = 4, p->tn = size == 0 ? 16 : 64, p->vw = 16;
             /* k unrolled by 4 (NN): PoCL 1024^3 f16 40-46 -> 48-61 GFLOP/s;
              * Intel's CPU runtime drops from 96 to 25 with it. */
             if (!ta && !tb && has(ctx->dev.platform, "Portable Computing Language")) p->ku = 4;
@@ -347,27 +350,38 @@ static tune_shape rep_shape(int size, int quick) {
     return quick ? fast[size] : full[size];
 }
 
-/* Candidate parameters for op (ta, tb) on this device; returns the count. */
-static int candidates(const cl16_ctx *ctx, int ta, int tb, int quick, cl16_gemm_params *out, int max) {
+static int same(const cl16_gemm_params *a, cl16_gemm_params b) {
+    char x[128], y[128];
+    cl16__gemm_params_str(a, x, sizeof x);
+    cl16__gemm_params_str(&b, y, sizeof y);
+    return !strcmp(x, y);
+}
+
+/* Candidate parameters for class cls on this device, the built-in choice
+ * first (so tuning never loses to it); returns the count. */
+static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params *out, int max) {
+    const int t = (cls / CL16_GEMM_NSIZES) % 4, ta = t >> 1, tb = t & 1;
     int n = 0;
+    cl16__gemm_defaults(ctx, cls, &out[n++]);
 #define ADD(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_)                                             \
     do {                                                                                       \
         if (n < max) {                                                                         \
             cl16_gemm_params q = {CL16_GEMM_OWN, K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_};       \
             char w_[160];                                                                        \
-            if (!cl16__gemm_params_fit(ctx, &q, CL16_F32, w_, sizeof w_)) out[n++] = q;        \
+            if (!cl16__gemm_params_fit(ctx, &q, CL16_F32, w_, sizeof w_) && !same(&q, out[0]))  \
+                out[n++] = q;                                                                  \
         }                                                                                      \
     } while (0)
     const int nn = !ta && !tb, nt = !ta && tb;
     if (ctx->dev.type == CL16_DEVICE_CPU) {
-        if (nt) ADD(CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16);
-        ADD(CL16_GK_TILE, 4, 64, 16, nn ? 4 : 1, 8, 8, 16);
+        if (nt) ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
+        ADD(CL16_GK_TILE, 4, 16, 16, nn ? 4 : 1, 8, 8, 16);
         if (!quick) {
+            ADD(CL16_GK_TILE, 4, 64, 16, nn ? 4 : 1, 8, 8, 16);
             if (nn) ADD(CL16_GK_TILE, 4, 64, 16, 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 2, 64, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 8, 32, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 4, 32, 16, nn ? 4 : 1, 8, 8, 16);
-            ADD(CL16_GK_TILE, 4, 16, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 8, 16, 8, 1, 8, 8, 16);
             if (nt) {
                 ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
@@ -549,13 +563,13 @@ cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *opts) {
         const int cb = cl16__clblast_supports(ctx, dt, cb_why, sizeof cb_why);
         for (int op = 0; op < 4 && !s; op++) {
             const int ta = op >> 1, tb = op & 1;
-            cl16_gemm_params cand[24];
-            const int nc = candidates(ctx, ta, tb, o.quick, cand, 24);
             for (int size = 0; size < CL16_GEMM_NSIZES && !s; size++) {
                 tune_bufs t;
                 memset(&t, 0, sizeof t);
                 t.sh = rep_shape(size, o.quick), t.ta = ta, t.tb = tb, t.dt = dt;
                 const int cls = cl16__gemm_class(dt, ta, tb, t.sh.m, t.sh.n, t.sh.k);
+                cl16_gemm_params cand[24];
+                const int nc = candidates(ctx, cls, o.quick, cand, 24);
                 char cname[32];
                 cl16__gemm_class_name(cls, cname, sizeof cname);
                 if ((s = tune_bufs_make(ctx, &t))) {
