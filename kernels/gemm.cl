@@ -163,82 +163,108 @@ inline floatv epiv(floatv acc, int i, int j, long ci, const float alpha, const f
 /* ---- cl16_gemm_tile ---------------------------------------------------------- */
 #define NV (TN / VW)
 #if TN % VW == 0 && NV >= 1 && NV <= 4
+/* The tail of a tile: the tail = cv % VW columns past its whole vectors, as
+ * one more vector filled element by element (zeros past the edge). */
+#define TAIL_LOAD(dst, bo, p)                                                             \
+    do {                                                                                  \
+        sacc_t t_[VW];                                                                    \
+        for (int c_ = 0; c_ < VW; c_++) t_[c_] = c_ < tail ? B_AT(bo, p, jt + c_) : (sacc_t)0; \
+        dst = CAT(vload, VW)(0, t_);                                                      \
+    } while (0)
+
 __kernel void cl16_gemm_tile(GEMM_ARGS) {
     const int j0 = (int)get_global_id(0) * TN;
     const int i0 = (int)get_global_id(1) * TM;
     const long g = (long)get_global_id(2);
     if (i0 >= M || j0 >= N) return;
     const long a0 = a_off + g * a_str, b0 = b_off + g * b_str, c0 = c_off + g * c_str;
+    /* Tiles that cross the edge of C keep the vector path: rows past M re-read
+     * the last row and are not stored; the columns past the last whole
+     * VW-vector form one more vector loaded element by element. */
+    const int rv = min(TM, M - i0);     /* rows of C in this tile */
+    const int cv = min(TN, N - j0);     /* columns of C in this tile */
+    const int nvf = cv / VW;            /* whole vectors among them */
+    const int tail = cv - nvf * VW, jt = j0 + nvf * VW;
+    long arow[TM];
+    for (int r = 0; r < TM; r++) arow[r] = min(i0 + r, M - 1);
 
-    if (i0 + TM <= M && j0 + TN <= N) {
-        /* Interior tile: vector loads of B, TM x NV vector accumulators. */
-        accv_t acc[TM][NV];
-        for (int r = 0; r < TM; r++)
-            for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0);
-        for (int red = 0; red < nred; red++) {
-            const long ao = a0 + red * a_str, bo = b0 + red * b_str;
-            int p = 0;
-#if KU == 4 && !TRANS_A && !TRANS_B
-            /* k unrolled by 4, A read as 4-vectors along k. */
-            for (; p + 4 <= K; p += 4) {
-                accv_t b[4][NV];
-                for (int u = 0; u < 4; u++) {
-                    const long brow = bo + (long)(p + u) * ldb + j0;
-                    for (int v = 0; v < NV; v++) b[u][v] = LDV(B, brow + v * VW);
-                }
-                for (int r = 0; r < TM; r++) {
-                    const acc4_t a = LD4V(A, ao + (long)(i0 + r) * lda + p);
-                    for (int v = 0; v < NV; v++) {
-                        accv_t t = acc[r][v];
-                        t = mad((accv_t)(a.s0), b[0][v], t);
-                        t = mad((accv_t)(a.s1), b[1][v], t);
-                        t = mad((accv_t)(a.s2), b[2][v], t);
-                        acc[r][v] = mad((accv_t)(a.s3), b[3][v], t);
-                    }
-                }
-            }
-#endif
-            for (; p < K; p++) {
-                accv_t b[NV];
-#if TRANS_B
-                for (int v = 0; v < NV; v++) {
-                    sacc_t t[VW];
-                    for (int c = 0; c < VW; c++) t[c] = B_AT(bo, p, j0 + v * VW + c);
-                    b[v] = CAT(vload, VW)(0, t);
-                }
-#else
-                const long brow = bo + (long)p * ldb + j0;
-                for (int v = 0; v < NV; v++) b[v] = LDV(B, brow + v * VW);
-#endif
-                for (int r = 0; r < TM; r++) {
-                    const sacc_t a = A_AT(ao, i0 + r, p);
-                    for (int v = 0; v < NV; v++) acc[r][v] = mad((accv_t)(a), b[v], acc[r][v]);
-                }
-            }
-        }
-        for (int r = 0; r < TM; r++) {
-            const long crow = c0 + (long)(i0 + r) * ldc + j0;
-            for (int v = 0; v < NV; v++) {
-                floatv out = epiv(ACCV_TO_F(acc[r][v]), i0 + r, j0 + v * VW, crow + v * VW, alpha,
-                                  beta, C, bias, bias_off, bias_mode, relu);
-                STVF(out, C, crow + v * VW);
-            }
-        }
-        return;
+    accv_t acc[TM][NV], acct[TM];
+    for (int r = 0; r < TM; r++) {
+        acct[r] = (accv_t)(0);
+        for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0);
     }
-
-    /* Edge tile: scalar, bounds-checked. */
-    const int ie = min(i0 + TM, M), je = min(j0 + TN, N);
-    for (int i = i0; i < ie; i++)
-        for (int j = j0; j < je; j++) {
-            sacc_t s = 0;
-            for (int red = 0; red < nred; red++) {
-                const long ao = a0 + red * a_str, bo = b0 + red * b_str;
-                for (int p = 0; p < K; p++) s = mad(A_AT(ao, i, p), B_AT(bo, p, j), s);
+    for (int red = 0; red < nred; red++) {
+        const long ao = a0 + red * a_str, bo = b0 + red * b_str;
+        int p = 0;
+#if KU == 4 && !TRANS_A && !TRANS_B
+        /* k unrolled by 4, A read as 4-vectors along k. */
+        for (; p + 4 <= K; p += 4) {
+            accv_t b[4][NV];
+            for (int u = 0; u < 4; u++) {
+                const long brow = bo + (long)(p + u) * ldb + j0;
+                for (int v = 0; v < NV; v++) b[u][v] = v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
             }
-            const long ci = c0 + (long)i * ldc + j;
-            STF(epi1((float)s, i, j, ci, alpha, beta, C, bias, bias_off, bias_mode, relu), C, ci);
+            for (int r = 0; r < TM; r++) {
+                const acc4_t a = LD4V(A, ao + arow[r] * lda + p);
+                for (int v = 0; v < NV; v++) {
+                    accv_t t = acc[r][v];
+                    t = mad((accv_t)(a.s0), b[0][v], t);
+                    t = mad((accv_t)(a.s1), b[1][v], t);
+                    t = mad((accv_t)(a.s2), b[2][v], t);
+                    acc[r][v] = mad((accv_t)(a.s3), b[3][v], t);
+                }
+            }
+            if (tail) {
+                for (int u = 0; u < 4; u++) {
+                    accv_t bt;
+                    TAIL_LOAD(bt, bo, p + u);
+                    for (int r = 0; r < TM; r++)
+                        acct[r] = mad((accv_t)(A_AT(ao, arow[r], p + u)), bt, acct[r]);
+                }
+            }
         }
+#endif
+        for (; p < K; p++) {
+            accv_t b[NV];
+#if TRANS_B
+            for (int v = 0; v < NV; v++) {
+                sacc_t t[VW];
+                for (int c = 0; c < VW; c++) t[c] = v < nvf ? B_AT(bo, p, j0 + v * VW + c) : (sacc_t)0;
+                b[v] = CAT(vload, VW)(0, t);
+            }
+#else
+            const long brow = bo + (long)p * ldb + j0;
+            for (int v = 0; v < NV; v++) b[v] = v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
+#endif
+            accv_t bt = (accv_t)(0);
+            if (tail) TAIL_LOAD(bt, bo, p);
+            for (int r = 0; r < TM; r++) {
+                const sacc_t a = A_AT(ao, arow[r], p);
+                for (int v = 0; v < NV; v++) acc[r][v] = mad((accv_t)(a), b[v], acc[r][v]);
+                if (tail) acct[r] = mad((accv_t)(a), bt, acct[r]);
+            }
+        }
+    }
+    for (int r = 0; r < TM; r++) {
+        if (r >= rv) break;
+        const int i = i0 + r;
+        const long crow = c0 + (long)i * ldc;
+        for (int v = 0; v < NV; v++) {
+            if (v >= nvf) break;
+            const int j = j0 + v * VW;
+            STVF(epiv(ACCV_TO_F(acc[r][v]), i, j, crow + j, alpha, beta, C, bias, bias_off, bias_mode,
+                      relu),
+                 C, crow + j);
+        }
+        if (tail) {
+            float t[VW];
+            CAT(vstore, VW)(ACCV_TO_F(acct[r]), 0, t);
+            for (int c = 0; c < tail; c++)
+                STF(epi1(t[c], i, jt + c, crow + jt + c, alpha, beta, C, bias, bias_off, bias_mode,
+                         relu),
+                    C, crow + jt + c);
+        }
+    }
 }
 #endif
 
@@ -380,7 +406,7 @@ __kernel void cl16_gemm_epilogue(const int M, const int N, __global store_t *C, 
  * dst_g = src_g^T for rows x cols views (src row stride ld, entry stride
  * src_str; dst packed cols x rows, entry stride rows*cols): lets a GEMM with
  * op(B) = B^T run the kernels' fast B-row path on a transposed copy. Copies
- * bits (no conversion). Work-item (c, r, g). */
+ * bits (no conversion). */
 #if CL16_DTYPE == 0
 typedef uint raw_t;
 #else
@@ -389,11 +415,12 @@ typedef ushort raw_t;
 __kernel void cl16_gemm_pack_t(const int rows, const int cols, __global const store_t *src,
                                const long src_off, const long ld, const long src_str,
                                __global store_t *dst) {
-    const int c = (int)get_global_id(0), r = (int)get_global_id(1);
+    /* Work-item (x, r, g) copies columns 16x .. 16x+15 of row r. */
+    const int c0 = (int)get_global_id(0) * 16, r = (int)get_global_id(1);
     const long g = (long)get_global_id(2);
-    if (c >= cols || r >= rows) return;
-    __global const raw_t *s = (__global const raw_t *)src;
-    __global raw_t *d = (__global raw_t *)dst;
-    d[g * rows * cols + (long)c * rows + r] = s[src_off + g * src_str + (long)r * ld + c];
+    if (c0 >= cols || r >= rows) return;
+    __global const raw_t *s = (__global const raw_t *)src + src_off + g * src_str + (long)r * ld;
+    __global raw_t *d = (__global raw_t *)dst + g * rows * cols + r;
+    const int ce = min(c0 + 16, cols);
+    for (int c = c0; c < ce; c++) d[(long)c * rows] = s[c];
 }
-

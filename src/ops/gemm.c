@@ -167,6 +167,12 @@ static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params
         cl16__gemm_defaults(ctx, cls, p);
         *why = "built-in";
     }
+    /* Packing B^T costs about N*K*batch copies against M*N*K*batch products:
+     * with few rows of C it does not pay, and A * B^T takes the dot kernel. */
+    if (p->packb && !d->trans_a && d->m < 32) {
+        *p = (cl16_gemm_params){CL16_GEMM_OWN, CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16, 0};
+        *why = "built-in, few rows";
+    }
     cl16_gemm_backend b = d->backend != CL16_GEMM_AUTO ? d->backend : ctx->gemm_force;
     if (b == CL16_GEMM_AUTO) {
         /* CLBlast only where the tuner measured it faster and it passed
@@ -277,7 +283,7 @@ static cl16_status pack_b(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *de
     if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
     ARG(rows); ARG(cols); ARG(d->b->mem); ARG(off); ARG(ld); ARG(str); ARG(ctx->ws);
 #undef ARG
-    size_t global[3] = {(size_t)cols, (size_t)rows, (size_t)entries};
+    size_t global[3] = {((size_t)cols + 15) / 16, (size_t)rows, (size_t)entries};
     if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
     if (err) return cl16__cl_fail(ctx, err, "gemm: packing B^T (%" PRId64 "x%" PRId64 ")", d->n, d->k);
     memset(wt, 0, sizeof *wt);
@@ -289,10 +295,8 @@ static cl16_status pack_b(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *de
     return CL16_OK;
 }
 
-cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
     cl16_status s;
-    ctx->stats.gemm_calls++;
-    ctx->stats.gemm_flops += 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
     if (p->backend == CL16_GEMM_CLBLAST) return run_clblast(ctx, d, p);
     cl16_gemm_desc packed;
     struct cl16_tensor wt;
@@ -335,23 +339,38 @@ cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_ge
 #undef ARG
     size_t z = reduce ? 1 : (size_t)d->batch;
     size_t global[3], local[3] = {1, 1, 1};
-    int use_local = p->kind == CL16_GK_LMEM;
-    if (use_local) {
+    if (p->kind == CL16_GK_LMEM) {
         size_t bm_ = (size_t)(p->wgy * p->tm), bn_ = (size_t)(p->wgx * p->tn);
         global[0] = ((size_t)d->n + bn_ - 1) / bn_ * (size_t)p->wgx;
         global[1] = ((size_t)d->m + bm_ - 1) / bm_ * (size_t)p->wgy;
         local[0] = (size_t)p->wgx, local[1] = (size_t)p->wgy;
     } else {
+        /* An explicit, small work-group: left to itself PoCL groups up to
+         * 4096 work-items, whose register tiles then overflow a worker
+         * thread's stack (M or N of 2048 crashed). Work-items past the edge
+         * return at once, so the grid is rounded up to whole groups. */
+        if (ctx->dev.type == CL16_DEVICE_CPU || ctx->dev.max_work_group < 64)
+            local[0] = 8;
+        else
+            local[0] = 16, local[1] = 4;
         global[0] = ((size_t)d->n + (size_t)p->tn - 1) / (size_t)p->tn;
         global[1] = ((size_t)d->m + (size_t)p->tm - 1) / (size_t)p->tm;
+        for (int i2 = 0; i2 < 2; i2++) global[i2] = (global[i2] + local[i2] - 1) / local[i2] * local[i2];
     }
     global[2] = z;
-    if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, use_local ? local : NULL, 0,
-                                     NULL, NULL);
+    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
     return err ? cl16__cl_fail(ctx, err, "gemm %" PRId64 "x%" PRId64 "x%" PRId64 " (batch %" PRId64 ")",
                                d->m, d->n, d->k, d->batch)
                : CL16_OK;
+}
+
+cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+    cl16_status s = gemm_enqueue(ctx, d, p);
+    if (!s) { /* only what was enqueued counts */
+        ctx->stats.gemm_calls++;
+        ctx->stats.gemm_flops += 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
+    }
+    return s;
 }
 
 cl16_status cl16_gemm_ex(cl16_ctx *ctx, const cl16_gemm_desc *d) {
