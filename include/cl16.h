@@ -109,6 +109,10 @@ typedef enum cl16_half_path {
 /* Called for warnings (e.g. an unwritable cache directory). Default: stderr. */
 typedef void (*cl16_log_fn)(void *user, const char *message);
 
+/* GEMM backend. AUTO: per call, the tuned choice for the shape class (cl16
+ * tune gemm), else cl16's own kernel. OWN (cl16's kernels) / CLBLAST force one. */
+typedef enum cl16_gemm_backend { CL16_GEMM_AUTO = 0, CL16_GEMM_OWN = 1, CL16_GEMM_CLBLAST = 2 } cl16_gemm_backend;
+
 typedef struct cl16_ctx_opts {
     const char *device;      /* index ("1") or case-insensitive name substring;
                                 NULL: CL16_DEVICE from the environment, else device 0 */
@@ -120,6 +124,8 @@ typedef struct cl16_ctx_opts {
     int prebuild;            /* 1: build every default program at creation (see docs/architecture.md) */
     cl16_log_fn log;         /* NULL: warnings go to stderr */
     void *log_user;
+    cl16_gemm_backend gemm;  /* AUTO: CL16_GEMM (cl16|clblast|auto) from the environment, else
+                                per-shape choice; a GEMM call's own backend field overrides */
 } cl16_ctx_opts;
 
 /* Fills opts with the defaults (everything from the environment). */
@@ -223,9 +229,6 @@ typedef enum cl16_activation { CL16_ACT_NONE = 0, CL16_ACT_RELU = 1 } cl16_activ
  * summed in half (native-half devices only; faster on some mobile GPUs, error
  * grows with K: see docs/numerics.md). */
 typedef enum cl16_accumulate { CL16_ACC_FLOAT = 0, CL16_ACC_HALF = 1 } cl16_accumulate;
-/* AUTO: CL16_GEMM from the environment if set, else the tuned choice for the
- * shape class (cl16 tune gemm), else cl16's own kernel. OWN / CLBLAST force one. */
-typedef enum cl16_gemm_backend { CL16_GEMM_AUTO = 0, CL16_GEMM_OWN = 1, CL16_GEMM_CLBLAST = 2 } cl16_gemm_backend;
 
 /* The general form: for b in 0..batch-1, with X_b the view of tensor X that
  * starts at element x_offset + b * x_stride,
@@ -253,7 +256,7 @@ typedef struct cl16_gemm_desc {
     cl16_bias_mode bias_mode;
     cl16_activation activation;
     cl16_accumulate accumulate;
-    cl16_gemm_backend backend;
+    cl16_gemm_backend backend; /* AUTO: the context's choice (see cl16_ctx_opts.gemm) */
 } cl16_gemm_desc;
 
 CL16_API void cl16_gemm_desc_init(cl16_gemm_desc *d);

@@ -1,41 +1,56 @@
-/* gemm.cl - general matrix multiply C = alpha*op(A)*op(B) + beta*C on f32 or
- * f16 tensors (row-major), products accumulated in acc_t, one rounding on store.
+/* gemm.cl - general matrix multiply on f32 or f16 tensors (row-major):
  *
- * Build parameters: those of common.cl (CL16_DTYPE, CL16_HALF_NATIVE, ...) and
- * the tile parameters documented below.
+ *     C_g = act(alpha * sum_r op(A_gr) * op(B_gr) + beta * C_g + bias)
+ *
+ * for every batch entry g (get_global_id(2)), where X_gr starts at element
+ * x_off + (g + r) * x_str and r runs over 0..nred-1 (nred > 1 only for a
+ * batch-reduce GEMM, launched with one batch entry). Products are accumulated
+ * in acc_t (float unless CL16_HALF_ACC on a native-half device) and rounded
+ * once on store; alpha, beta, bias and ReLU are applied in float.
+ *
+ * Three kernels share the epilogue and the loads:
+ *   cl16_gemm_tile  register tile TM x TN per work-item, B rows read as VW-wide
+ *                   vectors, no local memory (CPUs, mobile GPUs).  Any op.
+ *   cl16_gemm_dot   op = A * B^T: TM x TN outputs per work-item, each a dot
+ *                   product of two rows read as VW-wide vectors along k (both
+ *                   operands contiguous in k).
+ *   cl16_gemm_lmem  work-group WGX x WGY stages KT-deep slices of A and B in
+ *                   local memory; work-item computes TM x TN outputs strided by
+ *                   the work-group shape (coalesced; desktop GPUs).  Any op.
+ * Every kernel handles any M, N, K (1 and primes included) without padding.
+ *
+ * Build parameters (-D), besides those of common.cl:
+ *   TM, TN    rows / columns of C per work-item. tile: TN a multiple of VW,
+ *             at most 4*VW. dot, lmem: 1..8 each.
+ *   VW        vector width: 4, 8 or 16 (tile: B loads; dot: k loads).
+ *   KU        tile kernel, op = NN: k unroll 1 or 4 (4 reads A as 4-vectors).
+ *   WGX, WGY  lmem work-group shape.   KT  lmem k slice depth.
+ *   TRANS_A, TRANS_B  1 = operand stored transposed.
+ * Runtime: bias_mode 0 none, 1 per row (M values), 2 per column (N values);
+ * relu 1 = max(x, 0) with NaN propagated (a NaN must reach the loss check).
  */
 #include "common.cl"
 
-/* ---- register-tiled GEMM ---------------------------------------------------
- * Each work-item computes a TM x TN tile of C: work-item (x, y) owns rows
- * y*TM .. y*TM+TM-1 and columns x*TN .. x*TN+TN-1. Rows of B are read as VW-wide
- * vectors (vload_half8/16 on the f16 paths, vload8/16 for f32); the TM values of
- * A per k are scalars broadcast into the vectors (for op = NN, k is unrolled by
- * 4 and A is read as 4-wide vectors along k). No local memory and no
- * barriers, which suits CPUs (PoCL) where local memory is ordinary cache and a
- * barrier splits the work-item loop. Tiles that cross the edge of C take a
- * scalar path with bounds checks, so any M, N, K works without padding.
- *
- * Build parameters (-D):
- *   TM       rows per work-item: 1..16.                         Default 8.
- *   TN       columns per work-item: a multiple of VW (<= 4*VW).  Default 32.
- *   VW       vector width of the B loads: 8 or 16.              Default 16.
- *   KU       k unroll of the NN interior loop: 1 or 4 (4 reads A as
- *            4-wide vectors along k).                            Default 4.
- *   TRANS_A  1: A is stored K x M (op(A) = A^T).                Default 0.
- *   TRANS_B  1: B is stored N x K (op(B) = B^T).                Default 0.
- */
 #ifndef TM
-#define TM 8
+#define TM 4
 #endif
 #ifndef VW
 #define VW 16
 #endif
 #ifndef TN
-#define TN 32
+#define TN 64
 #endif
 #ifndef KU
-#define KU 4
+#define KU 1
+#endif
+#ifndef WGX
+#define WGX 8
+#endif
+#ifndef WGY
+#define WGY 8
+#endif
+#ifndef KT
+#define KT 16
 #endif
 #ifndef TRANS_A
 #define TRANS_A 0
@@ -43,9 +58,8 @@
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
-#define NV (TN / VW)
-#if TN % VW != 0 || NV < 1 || NV > 4
-#error "TN must be VW, 2*VW, 3*VW or 4*VW"
+#if VW != 4 && VW != 8 && VW != 16
+#error "VW must be 4, 8 or 16"
 #endif
 #if KU != 1 && KU != 4
 #error "KU must be 1 or 4"
@@ -53,88 +67,161 @@
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
-typedef CAT(float, VW) accv_t;
-#if CL16_DTYPE == 0
+typedef CAT(float, VW) floatv;
+
+/* ---- element access --------------------------------------------------------
+ * ELT(p, i)   element i as the accumulation type (sacc_t)
+ * LDV(p, i)   VW elements from i as accv_t      LD4V: 4 elements as acc4_t
+ * LDF(p, i)   element i as float                LDVF: VW elements as floatv
+ * STF / STVF  store float / floatv, rounding to nearest even for f16. */
+#if CL16_DTYPE != 0 && CL16_HALF_NATIVE && CL16_HALF_ACC
+#define GEMM_HALF_ACC 1
+#define SACC_T half
+typedef half sacc_t;
+typedef CAT(half, VW) accv_t;
+typedef half4 acc4_t;
+#define ELT(p, i) ((p)[i])
 #define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
 #define LD4V(p, i) vload4(0, (p) + (i))
-#define STV(v, p, i) CAT(vstore, VW)((v), 0, (p) + (i))
+#define ACCV_TO_F(v) CAT(convert_float, VW)(v)
 #else
+#define GEMM_HALF_ACC 0
+#define SACC_T float
+typedef float sacc_t;
+typedef floatv accv_t;
+typedef float4 acc4_t;
+#define ACCV_TO_F(v) (v)
+#if CL16_DTYPE == 0
+#define ELT(p, i) ((p)[i])
+#define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
+#define LD4V(p, i) vload4(0, (p) + (i))
+#elif CL16_HALF_NATIVE
+/* Native path: half vectors loaded as such, widened for float accumulation. */
+#define ELT(p, i) convert_float((p)[i])
+#define LDV(p, i) CAT(convert_float, VW)(CAT(vload, VW)(0, (p) + (i)))
+#define LD4V(p, i) convert_float4(vload4(0, (p) + (i)))
+#else
+#define ELT(p, i) vload_half(0, (p) + (i))
 #define LDV(p, i) CAT(vload_half, VW)(0, (p) + (i))
 #define LD4V(p, i) vload_half4(0, (p) + (i))
-#define STV(v, p, i) CAT(CAT(vstore_half, VW), _rte)((v), 0, (p) + (i))
+#endif
+#endif
+#if CL16_DTYPE == 0
+#define LDF(p, i) ((p)[i])
+#define LDVF(p, i) CAT(vload, VW)(0, (p) + (i))
+#define STF(v, p, i) ((p)[i] = (v))
+#define STVF(v, p, i) CAT(vstore, VW)((v), 0, (p) + (i))
+#else
+#define LDF(p, i) vload_half(0, (p) + (i))
+#define LDVF(p, i) CAT(vload_half, VW)(0, (p) + (i))
+#define STF(v, p, i) vstore_half_rte((v), 0, (p) + (i))
+#define STVF(v, p, i) CAT(CAT(vstore_half, VW), _rte)((v), 0, (p) + (i))
 #endif
 
-/* op(A)[i][p] and op(B)[p][j] as scalars (float). */
+/* op(A)[i][p] and op(B)[p][j] of the matrices at offsets ao / bo. */
 #if TRANS_A
-#define A_AT(i, p) (float)LD(A, a_off + (long)(p) * lda + (i))
+#define A_AT(ao, i, p) ELT(A, (ao) + (long)(p) * lda + (i))
 #else
-#define A_AT(i, p) (float)LD(A, a_off + (long)(i) * lda + (p))
+#define A_AT(ao, i, p) ELT(A, (ao) + (long)(i) * lda + (p))
 #endif
 #if TRANS_B
-#define B_AT(p, j) (float)LD(B, b_off + (long)(j) * ldb + (p))
+#define B_AT(bo, p, j) ELT(B, (bo) + (long)(j) * ldb + (p))
 #else
-#define B_AT(p, j) (float)LD(B, b_off + (long)(p) * ldb + (j))
+#define B_AT(bo, p, j) ELT(B, (bo) + (long)(p) * ldb + (j))
 #endif
 
-__kernel void cl16_gemm_tile(const int M, const int N, const int K, const float alpha,
-                             __global const store_t *A, const long a_off, const long lda,
-                             __global const store_t *B, const long b_off, const long ldb,
-                             const float beta, __global store_t *C, const long c_off,
-                             const long ldc) {
+#define GEMM_ARGS                                                                              \
+    const int M, const int N, const int K, const float alpha, __global const store_t *A,       \
+        const long a_off, const long lda, const long a_str, __global const store_t *B,         \
+        const long b_off, const long ldb, const long b_str, const float beta,                  \
+        __global store_t *C, const long c_off, const long ldc, const long c_str, const int nred, \
+        __global const store_t *bias, const long bias_off, const int bias_mode, const int relu
+
+/* ---- epilogue -------------------------------------------------------------- */
+inline float epi1(float acc, int i, int j, long ci, const float alpha, const float beta,
+                  __global const store_t *C, __global const store_t *bias, const long bias_off,
+                  const int bias_mode, const int relu) {
+    float out = alpha * acc;
+    if (beta != 0.0f) out = mad(beta, LDF(C, ci), out);
+    if (bias_mode == 1) out += LDF(bias, bias_off + i);
+    else if (bias_mode == 2) out += LDF(bias, bias_off + j);
+    if (relu && out < 0.0f) out = 0.0f;
+    return out;
+}
+
+inline floatv epiv(floatv acc, int i, int j, long ci, const float alpha, const float beta,
+                   __global const store_t *C, __global const store_t *bias, const long bias_off,
+                   const int bias_mode, const int relu) {
+    floatv out = alpha * acc;
+    if (beta != 0.0f) out = mad((floatv)(beta), LDVF(C, ci), out);
+    if (bias_mode == 1) out += (floatv)(LDF(bias, bias_off + i));
+    else if (bias_mode == 2) out += LDVF(bias, bias_off + j);
+    if (relu) out = select(out, (floatv)(0.0f), isless(out, (floatv)(0.0f)));
+    return out;
+}
+
+/* ---- cl16_gemm_tile ---------------------------------------------------------- */
+#define NV (TN / VW)
+#if TN % VW == 0 && NV >= 1 && NV <= 4
+__kernel void cl16_gemm_tile(GEMM_ARGS) {
     const int j0 = (int)get_global_id(0) * TN;
     const int i0 = (int)get_global_id(1) * TM;
+    const long g = (long)get_global_id(2);
     if (i0 >= M || j0 >= N) return;
+    const long a0 = a_off + g * a_str, b0 = b_off + g * b_str, c0 = c_off + g * c_str;
 
     if (i0 + TM <= M && j0 + TN <= N) {
         /* Interior tile: vector loads of B, TM x NV vector accumulators. */
         accv_t acc[TM][NV];
         for (int r = 0; r < TM; r++)
-            for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0.0f);
-        int p = 0;
+            for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0);
+        for (int red = 0; red < nred; red++) {
+            const long ao = a0 + red * a_str, bo = b0 + red * b_str;
+            int p = 0;
 #if KU == 4 && !TRANS_A && !TRANS_B
-        /* K unrolled by 4: A read as 4-wide vectors along k (one conversion
-         * instruction instead of four scalar ones on the f16 paths). */
-        for (; p + 4 <= K; p += 4) {
-            accv_t b[4][NV];
-            for (int u = 0; u < 4; u++) {
-                const long brow = b_off + (long)(p + u) * ldb + j0;
-                for (int v = 0; v < NV; v++) b[u][v] = LDV(B, brow + v * VW);
+            /* k unrolled by 4, A read as 4-vectors along k. */
+            for (; p + 4 <= K; p += 4) {
+                accv_t b[4][NV];
+                for (int u = 0; u < 4; u++) {
+                    const long brow = bo + (long)(p + u) * ldb + j0;
+                    for (int v = 0; v < NV; v++) b[u][v] = LDV(B, brow + v * VW);
+                }
+                for (int r = 0; r < TM; r++) {
+                    const acc4_t a = LD4V(A, ao + (long)(i0 + r) * lda + p);
+                    for (int v = 0; v < NV; v++) {
+                        accv_t t = acc[r][v];
+                        t = mad((accv_t)(a.s0), b[0][v], t);
+                        t = mad((accv_t)(a.s1), b[1][v], t);
+                        t = mad((accv_t)(a.s2), b[2][v], t);
+                        acc[r][v] = mad((accv_t)(a.s3), b[3][v], t);
+                    }
+                }
             }
-            for (int r = 0; r < TM; r++) {
-                const float4 a = convert_float4(LD4V(A, a_off + (long)(i0 + r) * lda + p));
+#endif
+            for (; p < K; p++) {
+                accv_t b[NV];
+#if TRANS_B
                 for (int v = 0; v < NV; v++) {
-                    accv_t t = acc[r][v];
-                    t = mad((accv_t)(a.s0), b[0][v], t);
-                    t = mad((accv_t)(a.s1), b[1][v], t);
-                    t = mad((accv_t)(a.s2), b[2][v], t);
-                    acc[r][v] = mad((accv_t)(a.s3), b[3][v], t);
+                    sacc_t t[VW];
+                    for (int c = 0; c < VW; c++) t[c] = B_AT(bo, p, j0 + v * VW + c);
+                    b[v] = CAT(vload, VW)(0, t);
+                }
+#else
+                const long brow = bo + (long)p * ldb + j0;
+                for (int v = 0; v < NV; v++) b[v] = LDV(B, brow + v * VW);
+#endif
+                for (int r = 0; r < TM; r++) {
+                    const sacc_t a = A_AT(ao, i0 + r, p);
+                    for (int v = 0; v < NV; v++) acc[r][v] = mad((accv_t)(a), b[v], acc[r][v]);
                 }
             }
         }
-#endif
-        for (; p < K; p++) {
-            accv_t b[NV];
-#if TRANS_B
-            for (int v = 0; v < NV; v++) {
-                float t[VW];
-                for (int c = 0; c < VW; c++) t[c] = B_AT(p, j0 + v * VW + c);
-                b[v] = CAT(vload, VW)(0, t);
-            }
-#else
-            const long brow = b_off + (long)p * ldb + j0;
-            for (int v = 0; v < NV; v++) b[v] = LDV(B, brow + v * VW);
-#endif
-            for (int r = 0; r < TM; r++) {
-                const float a = A_AT(i0 + r, p);
-                for (int v = 0; v < NV; v++) acc[r][v] = mad((accv_t)(a), b[v], acc[r][v]);
-            }
-        }
         for (int r = 0; r < TM; r++) {
-            const long crow = c_off + (long)(i0 + r) * ldc + j0;
+            const long crow = c0 + (long)(i0 + r) * ldc + j0;
             for (int v = 0; v < NV; v++) {
-                accv_t out = alpha * acc[r][v];
-                if (beta != 0.0f) out += beta * LDV(C, crow + v * VW);
-                STV(out, C, crow + v * VW);
+                floatv out = epiv(ACCV_TO_F(acc[r][v]), i0 + r, j0 + v * VW, crow + v * VW, alpha,
+                                  beta, C, bias, bias_off, bias_mode, relu);
+                STVF(out, C, crow + v * VW);
             }
         }
         return;
@@ -144,11 +231,147 @@ __kernel void cl16_gemm_tile(const int M, const int N, const int K, const float 
     const int ie = min(i0 + TM, M), je = min(j0 + TN, N);
     for (int i = i0; i < ie; i++)
         for (int j = j0; j < je; j++) {
-            float s = 0.0f;
-            for (int p = 0; p < K; p++) s = mad(A_AT(i, p), B_AT(p, j), s);
-            const long ci = c_off + (long)i * ldc + j;
-            float out = alpha * s;
-            if (beta != 0.0f) out += beta * (float)LD(C, ci);
-            ST(out, C, ci);
+            sacc_t s = 0;
+            for (int red = 0; red < nred; red++) {
+                const long ao = a0 + red * a_str, bo = b0 + red * b_str;
+                for (int p = 0; p < K; p++) s = mad(A_AT(ao, i, p), B_AT(bo, p, j), s);
+            }
+            const long ci = c0 + (long)i * ldc + j;
+            STF(epi1((float)s, i, j, ci, alpha, beta, C, bias, bias_off, bias_mode, relu), C, ci);
         }
+}
+#endif
+
+/* ---- cl16_gemm_dot (op = A * B^T) -------------------------------------------- */
+#if !TRANS_A && TRANS_B && TM <= 8 && TN <= 8
+#if VW == 16
+#define HSUM(v) hsum8((v).lo + (v).hi)
+#elif VW == 8
+#define HSUM(v) hsum4((v).lo + (v).hi)
+#else
+#define HSUM(v) hsum2((v).lo + (v).hi)
+#endif
+inline sacc_t hsum2(CAT(SACC_T, 2) v) { return v.s0 + v.s1; }
+inline sacc_t hsum4(CAT(SACC_T, 4) v) { return hsum2(v.lo + v.hi); }
+inline sacc_t hsum8(CAT(SACC_T, 8) v) { return hsum4(v.lo + v.hi); }
+
+__kernel void cl16_gemm_dot(GEMM_ARGS) {
+    const int j0 = (int)get_global_id(0) * TN;
+    const int i0 = (int)get_global_id(1) * TM;
+    const long g = (long)get_global_id(2);
+    if (i0 >= M || j0 >= N) return;
+    const long a0 = a_off + g * a_str, b0 = b_off + g * b_str, c0 = c_off + g * c_str;
+    /* Rows and columns past the edge are clamped for loading, skipped on store. */
+    int ri[TM], cj[TN];
+    for (int r = 0; r < TM; r++) ri[r] = min(i0 + r, M - 1);
+    for (int c = 0; c < TN; c++) cj[c] = min(j0 + c, N - 1);
+    sacc_t sum[TM][TN];
+    for (int r = 0; r < TM; r++)
+        for (int c = 0; c < TN; c++) sum[r][c] = 0;
+    const int kv = K - K % VW;
+    for (int red = 0; red < nred; red++) {
+        const long ao = a0 + red * a_str, bo = b0 + red * b_str;
+        accv_t acc[TM][TN];
+        for (int r = 0; r < TM; r++)
+            for (int c = 0; c < TN; c++) acc[r][c] = (accv_t)(0);
+        for (int p = 0; p < kv; p += VW) {
+            accv_t a[TM], b[TN];
+            for (int r = 0; r < TM; r++) a[r] = LDV(A, ao + (long)ri[r] * lda + p);
+            for (int c = 0; c < TN; c++) b[c] = LDV(B, bo + (long)cj[c] * ldb + p);
+            for (int r = 0; r < TM; r++)
+                for (int c = 0; c < TN; c++) acc[r][c] = mad(a[r], b[c], acc[r][c]);
+        }
+        for (int r = 0; r < TM; r++)
+            for (int c = 0; c < TN; c++) {
+                sacc_t s = HSUM(acc[r][c]);
+                for (int p = kv; p < K; p++)
+                    s = mad(ELT(A, ao + (long)ri[r] * lda + p), ELT(B, bo + (long)cj[c] * ldb + p), s);
+                sum[r][c] += s;
+            }
+    }
+    for (int r = 0; r < TM; r++) {
+        if (i0 + r >= M) break;
+        for (int c = 0; c < TN; c++) {
+            if (j0 + c >= N) break;
+            const long ci = c0 + (long)(i0 + r) * ldc + j0 + c;
+            STF(epi1((float)sum[r][c], i0 + r, j0 + c, ci, alpha, beta, C, bias, bias_off, bias_mode,
+                     relu),
+                C, ci);
+        }
+    }
+}
+#endif
+
+/* ---- cl16_gemm_lmem ----------------------------------------------------------- */
+#if TM <= 8 && TN <= 8
+#define BM (WGY * TM)
+#define BN (WGX * TN)
+__kernel __attribute__((reqd_work_group_size(WGX, WGY, 1))) void cl16_gemm_lmem(GEMM_ARGS) {
+    __local sacc_t As[KT][BM];
+    __local sacc_t Bs[KT][BN];
+    const int lx = (int)get_local_id(0), ly = (int)get_local_id(1);
+    const int lid = ly * WGX + lx;
+    const int gi = (int)get_group_id(1) * BM, gj = (int)get_group_id(0) * BN;
+    const long g = (long)get_global_id(2);
+    const long a0 = a_off + g * a_str, b0 = b_off + g * b_str, c0 = c_off + g * c_str;
+    sacc_t acc[TM][TN];
+    for (int r = 0; r < TM; r++)
+        for (int c = 0; c < TN; c++) acc[r][c] = 0;
+    for (int red = 0; red < nred; red++) {
+        const long ao = a0 + red * a_str, bo = b0 + red * b_str;
+        for (int k0 = 0; k0 < K; k0 += KT) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            /* Cooperative loads, consecutive work-items on consecutive addresses. */
+            for (int idx = lid; idx < BM * KT; idx += WGX * WGY) {
+#if TRANS_A
+                const int p = idx / BM, r = idx % BM;
+#else
+                const int r = idx / KT, p = idx % KT;
+#endif
+                const int i = gi + r, kk = k0 + p;
+                As[p][r] = (i < M && kk < K) ? A_AT(ao, i, kk) : (sacc_t)0;
+            }
+            for (int idx = lid; idx < BN * KT; idx += WGX * WGY) {
+#if TRANS_B
+                const int c = idx / KT, p = idx % KT;
+#else
+                const int p = idx / BN, c = idx % BN;
+#endif
+                const int j = gj + c, kk = k0 + p;
+                Bs[p][c] = (j < N && kk < K) ? B_AT(bo, kk, j) : (sacc_t)0;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int p = 0; p < KT; p++) {
+                sacc_t a[TM], b[TN];
+                for (int r = 0; r < TM; r++) a[r] = As[p][ly + r * WGY];
+                for (int c = 0; c < TN; c++) b[c] = Bs[p][lx + c * WGX];
+                for (int r = 0; r < TM; r++)
+                    for (int c = 0; c < TN; c++) acc[r][c] = mad(a[r], b[c], acc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < TM; r++) {
+        const int i = gi + ly + r * WGY;
+        if (i >= M) break;
+        for (int c = 0; c < TN; c++) {
+            const int j = gj + lx + c * WGX;
+            if (j >= N) break;
+            const long ci = c0 + (long)i * ldc + j;
+            STF(epi1((float)acc[r][c], i, j, ci, alpha, beta, C, bias, bias_off, bias_mode, relu), C,
+                ci);
+        }
+    }
+}
+#endif
+
+/* ---- cl16_gemm_epilogue --------------------------------------------------------
+ * C = act(C + bias) over an M x N view per batch entry: the epilogue for GEMMs
+ * run by another backend (CLBlast). */
+__kernel void cl16_gemm_epilogue(const int M, const int N, __global store_t *C, const long c_off,
+                                 const long ldc, const long c_str, __global const store_t *bias,
+                                 const long bias_off, const int bias_mode, const int relu) {
+    const int j = (int)get_global_id(0), i = (int)get_global_id(1);
+    if (i >= M || j >= N) return;
+    const long ci = c_off + (long)get_global_id(2) * c_str + (long)i * ldc + j;
+    STF(epi1(LDF(C, ci), i, j, ci, 1.0f, 0.0f, C, bias, bias_off, bias_mode, relu), C, ci);
 }

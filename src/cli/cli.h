@@ -18,4 +18,5 @@ cl16_status cli_ctx_opts(cl16_ctx **ctx, const cl16_ctx_opts *o);
 int cmd_devices(int argc, char **argv, const char *device);
 int cmd_probe(int argc, char **argv, const char *device);
 int cmd_gemm(int argc, char **argv, const char *device);
+int cmd_tune(int argc, char **argv, const char *device);
 #endif

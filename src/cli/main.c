@@ -20,13 +20,16 @@ static const char *usage =
     "  gemm [--m M] [--n N] [--k K] [--dtype f16|f32|both] [--trans-a] [--trans-b] [--reps R]\n"
     "                                run C = A*B on the device, check it against a\n"
     "                                float64 host reference, report GFLOP/s\n"
+    "  tune gemm [--quick] [--dtype f16|f32|both] [--no-save]\n"
+    "                                time GEMM kernel parameters and CLBlast per shape\n"
+    "                                class, verify each, save the winners for this device\n"
     "\n"
     "global options:\n"
     "  --device D     device index or case-insensitive name substring (env CL16_DEVICE)\n"
     "  --help, -h     this text\n"
     "  --version      print the version\n"
     "\n"
-    "environment: CL16_DEVICE, CL16_HALF=native|storage|auto, CL16_CACHE=0,\n"
+    "environment: CL16_DEVICE, CL16_HALF=native|storage|auto, CL16_GEMM=cl16|clblast|auto, CL16_CACHE=0,\n"
     "  CL16_CACHE_DIR, XDG_CACHE_HOME, CL16_KERNEL_DIR (development: load kernels from a folder)\n"
     "\n"
     "exit codes: 0 success, 2 usage error, 10+N library status N (see README.md)\n";
@@ -119,6 +122,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "devices")) return cmd_devices(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "probe")) return cmd_probe(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "gemm")) return cmd_gemm(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "tune")) return cmd_tune(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "help")) {
         fputs(usage, stdout);
         return 0;

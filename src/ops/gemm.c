@@ -1,12 +1,31 @@
-/* gemm.c - cl16_gemm: validates the views, picks the kernel variant and
- * enqueues it. Nothing is launched unless every argument is consistent. */
+/* gemm.c - cl16_gemm and its descriptor form: validates the views, picks the
+ * backend and kernel parameters for the shape class, and enqueues the GEMM
+ * (cl16's kernels in kernels/gemm.cl, or CLBlast plus the epilogue kernel).
+ * Nothing is launched unless every argument is consistent. */
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "runtime/internal.h"
 
-/* Checks that a rows x cols view with row stride ld fits in tensor t. */
+void cl16_gemm_desc_init(cl16_gemm_desc *d) {
+    if (!d) return;
+    memset(d, 0, sizeof *d);
+    d->batch = 1;
+    d->alpha = 1.0f;
+}
+
+/* Last element (exclusive) a batch of rows x cols views with row stride ld
+ * touches, starting at off, entries stride apart. */
+static int64_t view_end(int64_t off, int64_t batch, int64_t stride, int64_t rows, int64_t cols,
+                        int64_t ld) {
+    return off + (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+/* Checks that a batch of rows x cols views of tensor t fits in it. */
 static cl16_status check_view(cl16_ctx *ctx, const char *name, const cl16_tensor *t, int64_t rows,
-                              int64_t cols, int64_t ld) {
+                              int64_t cols, int64_t off, int64_t ld, int64_t stride,
+                              int64_t batch) {
     if (!t) return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: tensor %s is NULL", name);
     if (t->ctx != ctx)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: tensor %s belongs to another context", name);
@@ -14,54 +33,321 @@ static cl16_status check_view(cl16_ctx *ctx, const char *name, const cl16_tensor
         return cl16__fail(ctx, CL16_ERR_SHAPE,
                           "gemm: ld%s = %" PRId64 " is smaller than its %" PRId64 " columns", name, ld,
                           cols);
-    int64_t need = (rows - 1) * ld + cols;
+    if (off < 0 || stride < 0)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "gemm: tensor %s has a negative offset (%" PRId64 ") or batch stride (%" PRId64 ")",
+                          name, off, stride);
+    int64_t need = view_end(off, batch, stride, rows, cols, ld);
     if (need > t->numel)
         return cl16__fail(ctx, CL16_ERR_SHAPE,
-                          "gemm: tensor %s holds %" PRId64 " elements, the %" PRId64 "x%" PRId64
-                          " view with ld %" PRId64 " needs %" PRId64,
-                          name, t->numel, rows, cols, ld, need);
+                          "gemm: tensor %s holds %" PRId64 " elements; %" PRId64 " view(s) of %" PRId64
+                          "x%" PRId64 " (ld %" PRId64 ", offset %" PRId64 ", stride %" PRId64
+                          ") need %" PRId64,
+                          name, t->numel, batch, rows, cols, ld, off, stride, need);
+    return CL16_OK;
+}
+
+/* 1 when element ranges [a0, a1) and [b0, b1) of one buffer intersect. */
+static int ranges_meet(int64_t a0, int64_t a1, int64_t b0, int64_t b1) { return a0 < b1 && b0 < a1; }
+
+cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d) {
+    if (!ctx) return CL16_ERR_INVALID_ARG;
+    if (ctx->init_status) return ctx->init_status;
+    if (!d) return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: descriptor is NULL");
+    const int64_t m = d->m, n = d->n, k = d->k;
+    if (m < 1 || n < 1 || k < 1 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "gemm: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 " (each must be 1..2^31-1)",
+                          m, n, k);
+    if (d->batch < 1 || d->batch > INT32_MAX)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "gemm: batch = %" PRId64 " (must be 1..2^31-1)", d->batch);
+    const int reduce = d->batch > 1 && d->c_stride == 0;
+    cl16_status s;
+    /* Stored shapes: A is M x K (K x M if transposed), B is K x N (N x K). */
+    if ((s = check_view(ctx, "A", d->a, d->trans_a ? k : m, d->trans_a ? m : k, d->a_offset, d->lda,
+                        d->a_stride, d->batch)))
+        return s;
+    if ((s = check_view(ctx, "B", d->b, d->trans_b ? n : k, d->trans_b ? k : n, d->b_offset, d->ldb,
+                        d->b_stride, d->batch)))
+        return s;
+    if ((s = check_view(ctx, "C", d->c, m, n, d->c_offset, d->ldc, d->c_stride, reduce ? 1 : d->batch)))
+        return s;
+    if (d->a->dtype != d->c->dtype || d->b->dtype != d->c->dtype)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "gemm: mixed dtypes A=%s B=%s C=%s",
+                          cl16_dtype_name(d->a->dtype), cl16_dtype_name(d->b->dtype),
+                          cl16_dtype_name(d->c->dtype));
+    /* The C views of different batch entries must be disjoint: one after the
+     * other, or side by side within the rows. */
+    if (d->batch > 1 && !reduce) {
+        int after = d->c_stride >= (m - 1) * d->ldc + n;
+        int side = d->c_stride >= n && (d->batch - 1) * d->c_stride + n <= d->ldc;
+        if (!after && !side)
+            return cl16__fail(ctx, CL16_ERR_SHAPE,
+                              "gemm: the C views of the batch overlap (c_stride %" PRId64
+                              ", ldc %" PRId64 ", %" PRId64 "x%" PRId64 ")",
+                              d->c_stride, d->ldc, m, n);
+    }
+    /* C must not overlap A or B (the kernel reads them while writing C). */
+    int64_t c0 = d->c_offset, c1 = view_end(c0, reduce ? 1 : d->batch, d->c_stride, m, n, d->ldc);
+    const cl16_tensor *in[2] = {d->a, d->b};
+    const int64_t in0[2] = {d->a_offset, d->b_offset};
+    const int64_t in1[2] = {view_end(d->a_offset, d->batch, d->a_stride, d->trans_a ? k : m,
+                                     d->trans_a ? m : k, d->lda),
+                            view_end(d->b_offset, d->batch, d->b_stride, d->trans_b ? n : k,
+                                     d->trans_b ? k : n, d->ldb)};
+    for (int i = 0; i < 2; i++)
+        if (in[i]->mem == d->c->mem && ranges_meet(in0[i], in1[i], c0, c1))
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: C overlaps tensor %s", i ? "B" : "A");
+
+    switch (d->bias_mode) {
+    case CL16_BIAS_NONE:
+        if (d->bias)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                              "gemm: a bias tensor is given but bias_mode is NONE");
+        break;
+    case CL16_BIAS_ROW:
+    case CL16_BIAS_COL: {
+        const int64_t len = d->bias_mode == CL16_BIAS_ROW ? m : n;
+        if (!d->bias)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: bias_mode is %s but the bias is NULL",
+                              d->bias_mode == CL16_BIAS_ROW ? "ROW" : "COL");
+        if (d->bias->ctx != ctx)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: the bias belongs to another context");
+        if (d->bias->dtype != d->c->dtype)
+            return cl16__fail(ctx, CL16_ERR_SHAPE, "gemm: bias is %s, C is %s",
+                              cl16_dtype_name(d->bias->dtype), cl16_dtype_name(d->c->dtype));
+        if (d->bias_offset < 0 || d->bias_offset + len > d->bias->numel)
+            return cl16__fail(ctx, CL16_ERR_SHAPE,
+                              "gemm: bias holds %" PRId64 " elements; %" PRId64
+                              " from offset %" PRId64 " are needed (one per %s)",
+                              d->bias->numel, len, d->bias_offset,
+                              d->bias_mode == CL16_BIAS_ROW ? "row of C" : "column of C");
+        if (d->bias->mem == d->c->mem && ranges_meet(d->bias_offset, d->bias_offset + len, c0, c1))
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: C overlaps the bias");
+        break;
+    }
+    default:
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: bias_mode %d is not a cl16_bias_mode",
+                          (int)d->bias_mode);
+    }
+    if (d->activation != CL16_ACT_NONE && d->activation != CL16_ACT_RELU)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: activation %d is not a cl16_activation",
+                          (int)d->activation);
+    if (d->backend != CL16_GEMM_AUTO && d->backend != CL16_GEMM_OWN && d->backend != CL16_GEMM_CLBLAST)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: backend %d is not a cl16_gemm_backend",
+                          (int)d->backend);
+    if (d->accumulate == CL16_ACC_HALF) {
+        if (d->c->dtype != CL16_F16)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                              "gemm: half accumulation needs f16 tensors (C is %s)",
+                              cl16_dtype_name(d->c->dtype));
+        if (ctx->half != CL16_HALF_NATIVE)
+            return cl16__fail(ctx, CL16_ERR_UNSUPPORTED,
+                              "gemm: half accumulation needs the native-half path; device '%s' "
+                              "runs the storage path (half in memory, float arithmetic)",
+                              ctx->dev.name);
+    } else if (d->accumulate != CL16_ACC_FLOAT) {
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: accumulate %d is not a cl16_accumulate",
+                          (int)d->accumulate);
+    }
+    return CL16_OK;
+}
+
+/* Backend and parameters for d; *why says where they came from. */
+static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params *p,
+                        const char **why) {
+    const int cls = cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->m, d->n, d->k);
+    cl16__gemm_tune_load(ctx);
+    const cl16_gemm_choice *t = &ctx->gemm_tuned[cls];
+    char reason[160];
+    if (t->valid && !cl16__gemm_params_fit(ctx, &t->own, d->c->dtype, reason, sizeof reason)) {
+        *p = t->own;
+        *why = "tuned";
+    } else {
+        cl16__gemm_defaults(ctx, cls, p);
+        *why = "built-in";
+    }
+    cl16_gemm_backend b = d->backend != CL16_GEMM_AUTO ? d->backend : ctx->gemm_force;
+    if (b == CL16_GEMM_AUTO) {
+        /* CLBlast only where the tuner measured it faster and it passed
+         * verification; it has no batch-reduce and no half accumulation. */
+        int reduce = d->batch > 1 && d->c_stride == 0;
+        if (t->valid && t->clblast_ok && t->clblast_gflops > t->own_gflops && !reduce &&
+            d->accumulate == CL16_ACC_FLOAT) {
+            b = CL16_GEMM_CLBLAST;
+            *why = "tuned";
+        } else {
+            b = CL16_GEMM_OWN;
+        }
+    } else if (b == CL16_GEMM_CLBLAST) {
+        *why = "forced";
+    }
+    p->backend = b;
+}
+
+static const char *kernel_name(cl16_gemm_kind k) {
+    return k == CL16_GK_DOT ? "cl16_gemm_dot" : k == CL16_GK_LMEM ? "cl16_gemm_lmem" : "cl16_gemm_tile";
+}
+
+/* The bias/ReLU epilogue as its own pass (after CLBlast). */
+static cl16_status run_epilogue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
+                                int64_t batch) {
+    /* Any variant of gemm.cl has the epilogue kernel: take the one cl16's own
+     * GEMM would use for this shape, which is likely built already. */
+    char defines[192];
+    cl16_gemm_params own = *p;
+    own.backend = CL16_GEMM_OWN;
+    char why[160];
+    if (cl16__gemm_params_fit(ctx, &own, d->c->dtype, why, sizeof why))
+        cl16__gemm_defaults(ctx, cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->m, d->n, d->k),
+                            &own);
+    cl16__gemm_defines(&own, d->trans_a, d->trans_b, 0, defines, sizeof defines);
+    cl16_variant v = {d->c->dtype, 0, defines};
+    cl_kernel kern;
+    cl16_status s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_epilogue", &kern);
+    if (s) return s;
+    cl_int im = (cl_int)d->m, in = (cl_int)d->n, bm = (cl_int)d->bias_mode, relu = d->activation == CL16_ACT_RELU;
+    cl_long co = d->c_offset, lc = d->ldc, cs = d->c_stride, bo = d->bias_offset;
+    cl_mem bias = d->bias ? d->bias->mem : d->c->mem;
+    cl_int err = 0;
+    cl_uint i = 0;
+#define ARG(x) \
+    if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
+    ARG(im); ARG(in); ARG(d->c->mem); ARG(co); ARG(lc); ARG(cs);
+    ARG(bias); ARG(bo); ARG(bm); ARG(relu);
+#undef ARG
+    size_t global[3] = {(size_t)d->n, (size_t)d->m, (size_t)batch};
+    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
+    return err ? cl16__cl_fail(ctx, err, "gemm epilogue %" PRId64 "x%" PRId64, d->m, d->n) : CL16_OK;
+}
+
+static cl16_status run_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+    cl16_status s;
+    if (d->batch > 1 && d->c_stride == 0) {
+        /* Batch-reduce: CLBlast has none, so entries accumulate into C one by
+         * one (beta for the first, 1 after; each pass rounds C once more). */
+        cl16_gemm_desc e = *d;
+        e.batch = 1;
+        for (int64_t g = 0; g < d->batch; g++) {
+            e.a_offset = d->a_offset + g * d->a_stride;
+            e.b_offset = d->b_offset + g * d->b_stride;
+            e.beta = g ? 1.0f : d->beta;
+            if ((s = cl16__gemm_clblast(ctx, &e))) return s;
+        }
+    } else if ((s = cl16__gemm_clblast(ctx, d))) {
+        return s;
+    }
+    if (d->bias_mode != CL16_BIAS_NONE || d->activation != CL16_ACT_NONE)
+        return run_epilogue(ctx, d, p, d->batch > 1 && d->c_stride == 0 ? 1 : d->batch);
+    return CL16_OK;
+}
+
+cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+    cl16_status s;
+    ctx->stats.gemm_calls++;
+    ctx->stats.gemm_flops += 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
+    if (p->backend == CL16_GEMM_CLBLAST) return run_clblast(ctx, d, p);
+
+    char why[160];
+    if (cl16__gemm_params_fit(ctx, p, d->c->dtype, why, sizeof why))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: kernel parameters do not fit: %s", why);
+    if (p->kind == CL16_GK_DOT && (d->trans_a || !d->trans_b))
+        return cl16__fail(ctx, CL16_ERR_INTERNAL, "gemm: the dot kernel only computes A * B^T");
+    char defines[192];
+    cl16__gemm_defines(p, d->trans_a, d->trans_b, d->accumulate == CL16_ACC_HALF, defines,
+                       sizeof defines);
+    cl16_variant v = {d->c->dtype, 0, defines};
+    cl_kernel kern;
+    if ((s = cl16__kernel(ctx, "gemm.cl", &v, kernel_name(p->kind), &kern))) return s;
+
+    const int reduce = d->batch > 1 && d->c_stride == 0;
+    cl_int im = (cl_int)d->m, in = (cl_int)d->n, ik = (cl_int)d->k;
+    cl_int nred = reduce ? (cl_int)d->batch : 1;
+    cl_int bm = (cl_int)d->bias_mode, relu = d->activation == CL16_ACT_RELU;
+    cl_long ao = d->a_offset, la = d->lda, as = d->a_stride;
+    cl_long bo = d->b_offset, lb = d->ldb, bs = d->b_stride;
+    cl_long co = d->c_offset, lc = d->ldc, cs = d->c_stride, bio = d->bias_offset;
+    cl_mem bias = d->bias ? d->bias->mem : d->c->mem; /* unread when bias_mode is NONE */
+    cl_int err = 0;
+    cl_uint i = 0;
+#define ARG(x) \
+    if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
+    ARG(im); ARG(in); ARG(ik); ARG(d->alpha);
+    ARG(d->a->mem); ARG(ao); ARG(la); ARG(as);
+    ARG(d->b->mem); ARG(bo); ARG(lb); ARG(bs);
+    ARG(d->beta); ARG(d->c->mem); ARG(co); ARG(lc); ARG(cs); ARG(nred);
+    ARG(bias); ARG(bio); ARG(bm); ARG(relu);
+#undef ARG
+    size_t z = reduce ? 1 : (size_t)d->batch;
+    size_t global[3], local[3] = {1, 1, 1};
+    int use_local = p->kind == CL16_GK_LMEM;
+    if (use_local) {
+        size_t bm_ = (size_t)(p->wgy * p->tm), bn_ = (size_t)(p->wgx * p->tn);
+        global[0] = ((size_t)d->n + bn_ - 1) / bn_ * (size_t)p->wgx;
+        global[1] = ((size_t)d->m + bm_ - 1) / bm_ * (size_t)p->wgy;
+        local[0] = (size_t)p->wgx, local[1] = (size_t)p->wgy;
+    } else {
+        global[0] = ((size_t)d->n + (size_t)p->tn - 1) / (size_t)p->tn;
+        global[1] = ((size_t)d->m + (size_t)p->tm - 1) / (size_t)p->tm;
+    }
+    global[2] = z;
+    if (!err)
+        err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, use_local ? local : NULL, 0,
+                                     NULL, NULL);
+    return err ? cl16__cl_fail(ctx, err, "gemm %" PRId64 "x%" PRId64 "x%" PRId64 " (batch %" PRId64 ")",
+                               d->m, d->n, d->k, d->batch)
+               : CL16_OK;
+}
+
+cl16_status cl16_gemm_ex(cl16_ctx *ctx, const cl16_gemm_desc *d) {
+    cl16_status s = cl16__gemm_validate(ctx, d);
+    if (s) return s;
+    cl16_gemm_params p;
+    const char *why;
+    gemm_select(ctx, d, &p, &why);
+    return cl16__gemm_run(ctx, d, &p);
+}
+
+cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, size_t len) {
+    if (!buf || !len) return ctx ? cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm_plan: no buffer") : CL16_ERR_INVALID_ARG;
+    buf[0] = 0;
+    cl16_status s = cl16__gemm_validate(ctx, d);
+    if (s) return s;
+    cl16_gemm_params p;
+    const char *why;
+    gemm_select(ctx, d, &p, &why);
+    char ps[128], cls[32];
+    cl16__gemm_params_str(&p, ps, sizeof ps);
+    cl16__gemm_class_name(cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->m, d->n, d->k), cls,
+                          sizeof cls);
+    snprintf(buf, len, "%s (%s, class %s)", ps, why, cls);
     return CL16_OK;
 }
 
 cl16_status cl16_gemm(cl16_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                       float alpha, const cl16_tensor *a, int64_t lda, const cl16_tensor *b,
                       int64_t ldb, float beta, cl16_tensor *c, int64_t ldc) {
-    if (!ctx) return CL16_ERR_INVALID_ARG;
-    if (ctx->init_status) return ctx->init_status;
-    if (m < 1 || n < 1 || k < 1 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
-        return cl16__fail(ctx, CL16_ERR_SHAPE,
-                          "gemm: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 " (each must be 1..2^31-1)",
-                          m, n, k);
-    cl16_status s;
-    /* Stored shapes: A is M x K (K x M if transposed), B is K x N (N x K). */
-    if ((s = check_view(ctx, "A", a, trans_a ? k : m, trans_a ? m : k, lda))) return s;
-    if ((s = check_view(ctx, "B", b, trans_b ? n : k, trans_b ? k : n, ldb))) return s;
-    if ((s = check_view(ctx, "C", c, m, n, ldc))) return s;
-    if (a->dtype != c->dtype || b->dtype != c->dtype)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "gemm: mixed dtypes A=%s B=%s C=%s",
-                          cl16_dtype_name(a->dtype), cl16_dtype_name(b->dtype),
-                          cl16_dtype_name(c->dtype));
+    cl16_gemm_desc d;
+    cl16_gemm_desc_init(&d);
+    d.trans_a = trans_a, d.trans_b = trans_b, d.m = m, d.n = n, d.k = k;
+    d.alpha = alpha, d.beta = beta;
+    d.a = a, d.lda = lda, d.b = b, d.ldb = ldb, d.c = c, d.ldc = ldc;
+    return cl16_gemm_ex(ctx, &d);
+}
 
-    cl16_gemm_params gp;
-    cl16__gemm_defaults(ctx, &gp);
-    char defines[128];
-    cl16__gemm_defines(&gp, trans_a, trans_b, defines, sizeof defines);
-    cl16_variant v = {c->dtype, 0, defines};
-    cl_kernel kern;
-    if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_tile", &kern))) return s;
-    cl_int im = (cl_int)m, in = (cl_int)n, ik = (cl_int)k;
-    cl_long zero = 0, la = lda, lb = ldb, lc = ldc;
-    cl_int err = 0;
-    cl_uint i = 0;
-#define ARG(x) \
-    if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
-    ARG(im); ARG(in); ARG(ik); ARG(alpha);
-    ARG(a->mem); ARG(zero); ARG(la);
-    ARG(b->mem); ARG(zero); ARG(lb);
-    ARG(beta); ARG(c->mem); ARG(zero); ARG(lc);
-#undef ARG
-    size_t global[2] = {((size_t)n + (size_t)gp.tn - 1) / (size_t)gp.tn,
-                        ((size_t)m + (size_t)gp.tm - 1) / (size_t)gp.tm};
-    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, NULL, 0, NULL, NULL);
-    return err ? cl16__cl_fail(ctx, err, "gemm %" PRId64 "x%" PRId64 "x%" PRId64, m, n, k) : CL16_OK;
+cl16_status cl16_gemm_strided_batched(cl16_ctx *ctx, int trans_a, int trans_b, int64_t m,
+                                      int64_t n, int64_t k, float alpha, const cl16_tensor *a,
+                                      int64_t a_offset, int64_t lda, int64_t a_stride,
+                                      const cl16_tensor *b, int64_t b_offset, int64_t ldb,
+                                      int64_t b_stride, float beta, cl16_tensor *c,
+                                      int64_t c_offset, int64_t ldc, int64_t c_stride,
+                                      int64_t batch) {
+    cl16_gemm_desc d;
+    cl16_gemm_desc_init(&d);
+    d.trans_a = trans_a, d.trans_b = trans_b, d.m = m, d.n = n, d.k = k, d.batch = batch;
+    d.alpha = alpha, d.beta = beta;
+    d.a = a, d.a_offset = a_offset, d.lda = lda, d.a_stride = a_stride;
+    d.b = b, d.b_offset = b_offset, d.ldb = ldb, d.b_stride = b_stride;
+    d.c = c, d.c_offset = c_offset, d.ldc = ldc, d.c_stride = c_stride;
+    return cl16_gemm_ex(ctx, &d);
 }

@@ -55,6 +55,25 @@ cl16_status cl16__config_resolve(const cl16_ctx_opts *opts, cl16_config *cfg, ch
         return CL16_ERR_INVALID_ARG;
     }
 
+    /* GEMM backend: option, else CL16_GEMM (cl16 | clblast | auto). */
+    cfg->gemm = opts->gemm;
+    if (cfg->gemm == CL16_GEMM_AUTO) {
+        const char *g = getenv("CL16_GEMM");
+        if (g && *g) {
+            if (!strcasecmp(g, "cl16") || !strcasecmp(g, "own"))
+                cfg->gemm = CL16_GEMM_OWN;
+            else if (!strcasecmp(g, "clblast"))
+                cfg->gemm = CL16_GEMM_CLBLAST;
+            else if (strcasecmp(g, "auto")) {
+                snprintf(err, err_len, "CL16_GEMM='%s' is not one of cl16, clblast, auto", g);
+                return CL16_ERR_INVALID_ARG;
+            }
+        }
+    } else if (cfg->gemm != CL16_GEMM_OWN && cfg->gemm != CL16_GEMM_CLBLAST) {
+        snprintf(err, err_len, "opts.gemm=%d is not a cl16_gemm_backend", (int)cfg->gemm);
+        return CL16_ERR_INVALID_ARG;
+    }
+
     /* Disk cache on/off: option, else CL16_CACHE (0/off/no/false disables). */
     cfg->cache = 1;
     if (opts->cache == 0) cfg->cache = 0;

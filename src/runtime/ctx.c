@@ -175,8 +175,11 @@ cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts) {
     memcpy(ctx->cache_dir, cfg.cache_dir, sizeof ctx->cache_dir);
     memcpy(ctx->kernel_dir, cfg.kernel_dir, sizeof ctx->kernel_dir);
 
+    ctx->gemm_force = cfg.gemm;
+
     s = decide_half_path(ctx, cfg.half);
     if (s) return ctx->init_status = s;
+    cl16__gemm_tune_path_init(ctx);
     ctx->init_status = CL16_OK;
     if (opts && opts->prebuild) {
         s = cl16_ctx_prebuild(ctx);
@@ -187,7 +190,9 @@ cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts) {
 
 void cl16_ctx_free(cl16_ctx *ctx) {
     if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
     cl16__programs_release(ctx);
+    cl16__clblast_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx->dev_extensions);

@@ -28,6 +28,7 @@ typedef struct cl16_config {
     int cache;                  /* 1 on, 0 off */
     char cache_dir[CL16_PATH_MAX];
     char kernel_dir[CL16_PATH_MAX]; /* "" = embedded */
+    cl16_gemm_backend gemm;     /* AUTO unless forced */
 } cl16_config;
 
 /* Resolves opts (may be NULL) against the environment. Every environment
@@ -54,6 +55,30 @@ typedef struct cl16_variant {
     const char *defines;  /* extra "-DNAME=VALUE ..." (tuning parameters), may be NULL */
 } cl16_variant;
 
+/* ---- GEMM plans (details below) ---- */
+typedef enum cl16_gemm_kind { CL16_GK_TILE = 0, CL16_GK_DOT = 1, CL16_GK_LMEM = 2 } cl16_gemm_kind;
+typedef struct cl16_gemm_params {
+    cl16_gemm_backend backend; /* OWN or CLBLAST */
+    cl16_gemm_kind kind;       /* which of gemm.cl's kernels (OWN only) */
+    int tm, tn, vw;            /* rows / columns of C per work-item, vector width */
+    int ku;                    /* tile kernel, NN: k unroll 1 or 4 */
+    int wgx, wgy, kt;          /* lmem kernel: work-group shape, k slice */
+} cl16_gemm_params;
+
+/* Shape classes: dtype x (trans_a, trans_b) x size (by M*N*K of one entry). */
+#define CL16_GEMM_NSIZES 3
+#define CL16_GEMM_NCLASSES (2 * 4 * CL16_GEMM_NSIZES)
+int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k);
+/* "f16 NT small" for class index c. */
+void cl16__gemm_class_name(int c, char *buf, size_t n);
+typedef struct cl16_gemm_choice {
+    int valid;
+    cl16_gemm_params own;  /* fastest verified parameters of cl16's kernels */
+    double own_gflops;
+    int clblast_ok;        /* CLBlast ran and passed verification */
+    double clblast_gflops;
+} cl16_gemm_choice;
+
 /* ---- the context -------------------------------------------------------- */
 struct cl16_ctx {
     cl16_status init_status;
@@ -76,6 +101,12 @@ struct cl16_ctx {
 
     uint64_t mem_cur, mem_peak;
     cl16_ctx_stats stats;
+
+    cl16_gemm_backend gemm_force;          /* from opts / CL16_GEMM */
+    int gemm_tune_loaded;
+    int clblast_used;
+    char gemm_tune_path[CL16_PATH_MAX];    /* "" when the cache is off */
+    cl16_gemm_choice gemm_tuned[CL16_GEMM_NCLASSES];
 
     char *err;
     size_t err_cap;
@@ -134,22 +165,44 @@ int cl16__cache_load(cl16_ctx *ctx, const uint8_t key[32], unsigned char **paylo
 void cl16__cache_store(cl16_ctx *ctx, const uint8_t key[32], const unsigned char *payload,
                        size_t len);
 
+/* Hashes what identifies the device and its driver (the cache keys' device part). */
+struct cl16_sha256;
+void cl16__hash_device(const cl16_ctx *ctx, struct cl16_sha256 *s);
+/* mkdir -p; 0 on success, -1 with errno set. */
+int cl16__mkdir_p(const char *dir);
+
 /* ---- memory (src/runtime/tensor.c) -------------------------------------- */
 cl16_status cl16__dev_alloc(cl16_ctx *ctx, size_t bytes, const char *what, cl_mem *out);
 void cl16__dev_free(cl16_ctx *ctx, cl_mem mem, size_t bytes);
 
-/* ---- tuning table (src/runtime/tune.c) --------------------------------- */
-typedef struct cl16_gemm_params {
-    int tm, tn, vw; /* rows and columns of C per work-item, vector width of B loads */
-    int ku;         /* k unroll of the NN loop (1 or 4) */
-} cl16_gemm_params;
-void cl16__gemm_defaults(const cl16_ctx *ctx, cl16_gemm_params *p);
+/* ---- GEMM plans and tuning (src/runtime/tune.c, src/ops/gemm.c) -------- */
+/* Built-in parameters of cl16's own kernels for a shape class on this device
+ * (device type and vendor), used until the tuner has measured better ones. */
+void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p);
 /* The variant of kernel file `file` that the ops use by default for dtype on
  * this device (defines points into the caller's buffer): what prebuild builds. */
 void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dtype,
                            cl16_variant *v, char *defines, size_t n);
-/* The -D string of a GEMM variant (tile parameters and transposes). */
-size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, char *buf, size_t n);
+/* The -D string of a GEMM variant (kernel parameters and transposes). */
+size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, int half_acc,
+                          char *buf, size_t n);
+/* "own tile tm=4 tn=64 vw=16 ku=4" / "clblast". */
+size_t cl16__gemm_params_str(const cl16_gemm_params *p, char *buf, size_t n);
+/* Parses what cl16__gemm_params_str writes; 0 on success. */
+int cl16__gemm_params_parse(const char *s, cl16_gemm_params *p);
+/* Checks that the device can run p (work-group size, local memory); 0 if so,
+ * else -1 and a reason. */
+int cl16__gemm_params_fit(const cl16_ctx *ctx, const cl16_gemm_params *p, cl16_dtype dt,
+                          char *why, size_t n);
+/* Loads this device's tuning file into ctx->gemm_tuned (once, lazily); a
+ * damaged file warns and is ignored. */
+void cl16__gemm_tune_load(cl16_ctx *ctx);
+/* Sets ctx->gemm_tune_path from the cache directory, device and half path. */
+void cl16__gemm_tune_path_init(cl16_ctx *ctx);
+/* Validates d (names the argument at fault) without launching anything. */
+cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d);
+/* Runs a validated d with explicit parameters (the tuner's entry point). */
+cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p);
 
 /* ---- CLBlast backend (src/ops/gemm_clblast.c) --------------------------- */
 /* 1 when CLBlast can run GEMMs of dtype dt on this context's device (f32:
@@ -162,6 +215,8 @@ int cl16__clblast_supports(const cl16_ctx *ctx, cl16_dtype dt, char *why, size_t
  * epilogue kernel). Returns CL16_ERR_UNSUPPORTED with a message when CLBlast
  * refuses the dtype on this device, CL16_ERR_OPENCL/OUT_OF_MEMORY on failure. */
 cl16_status cl16__gemm_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d);
+/* Drops CLBlast's process-wide program cache if this context used CLBlast. */
+void cl16__clblast_release(cl16_ctx *ctx);
 
 /* ---- misc --------------------------------------------------------------- */
 double cl16__now(void);

@@ -50,13 +50,17 @@ void cl16__cache_key(const cl16_ctx *ctx, const char *source, size_t length, con
     hash_field(&s, "format", &ver, sizeof ver);
     hash_field(&s, "source", source, length);
     hash_field(&s, "options", options, strlen(options));
-    hash_field(&s, "device", ctx->dev.name, strlen(ctx->dev.name));
-    hash_field(&s, "vendor", ctx->dev.vendor, strlen(ctx->dev.vendor));
-    hash_field(&s, "driver", ctx->dev.driver, strlen(ctx->dev.driver));
-    hash_field(&s, "devver", ctx->dev.version, strlen(ctx->dev.version));
-    hash_field(&s, "platform", ctx->dev.platform, strlen(ctx->dev.platform));
-    hash_field(&s, "platver", ctx->dev.platform_version, strlen(ctx->dev.platform_version));
+    cl16__hash_device(ctx, &s);
     cl16_sha256_final(&s, key);
+}
+
+void cl16__hash_device(const cl16_ctx *ctx, cl16_sha256 *s) {
+    hash_field(s, "device", ctx->dev.name, strlen(ctx->dev.name));
+    hash_field(s, "vendor", ctx->dev.vendor, strlen(ctx->dev.vendor));
+    hash_field(s, "driver", ctx->dev.driver, strlen(ctx->dev.driver));
+    hash_field(s, "devver", ctx->dev.version, strlen(ctx->dev.version));
+    hash_field(s, "platform", ctx->dev.platform, strlen(ctx->dev.platform));
+    hash_field(s, "platver", ctx->dev.platform_version, strlen(ctx->dev.platform_version));
 }
 
 static void entry_path(const cl16_ctx *ctx, const uint8_t key[32], char *path, size_t n) {
@@ -108,7 +112,7 @@ done:
     return rc;
 }
 
-static int mkdir_p(const char *dir) {
+int cl16__mkdir_p(const char *dir) {
     char tmp[CL16_PATH_MAX];
     size_t l = strlen(dir);
     if (l == 0 || l >= sizeof tmp) return -1;
@@ -159,7 +163,7 @@ void cl16__cache_store(cl16_ctx *ctx, const uint8_t key[32], const unsigned char
     const char *why = NULL;
     int err = 0;
     int fd = -1;
-    if (mkdir_p(ctx->cache_dir)) why = "cannot create the directory", err = errno;
+    if (cl16__mkdir_p(ctx->cache_dir)) why = "cannot create the directory", err = errno;
     else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
         why = "cannot create a file", err = errno;
     else if (write_all(fd, hdr, sizeof hdr) || write_all(fd, payload, len))

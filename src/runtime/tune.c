@@ -1,25 +1,179 @@
-/* tune.c - default kernel parameters per device class, used until a tuner has
- * measured better ones for the device. Each entry says which devices it is for. */
+/* tune.c - GEMM kernel parameters: the built-in table per device class, shape
+ * classes, the tuning file in the cache directory and the tuner that writes it.
+ *
+ * A shape class is dtype x (trans_a, trans_b) x size, the size taken from
+ * M*N*K of one batch entry: small < 2^20 <= medium < 2^26 <= large. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/internal.h"
 
-void cl16__gemm_defaults(const cl16_ctx *ctx, cl16_gemm_params *p) {
+static const char *const size_names[CL16_GEMM_NSIZES] = {"small", "medium", "large"};
+
+int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k) {
+    double mnk = (double)m * (double)n * (double)k;
+    int size = mnk < 1048576.0 ? 0 : mnk < 67108864.0 ? 1 : 2;
+    return ((dt == CL16_F16 ? 1 : 0) * 4 + (ta ? 2 : 0) + (tb ? 1 : 0)) * CL16_GEMM_NSIZES + size;
+}
+
+void cl16__gemm_class_name(int c, char *buf, size_t n) {
+    int size = c % CL16_GEMM_NSIZES, t = (c / CL16_GEMM_NSIZES) % 4, f16 = c / CL16_GEMM_NSIZES / 4;
+    snprintf(buf, n, "%s %c%c %s", f16 ? "f16" : "f32", t & 2 ? 'T' : 'N', t & 1 ? 'T' : 'N',
+             size_names[size]);
+}
+
+static int has(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
+
+/* The built-in table. Only the CPU rows are measured (PoCL 3.1 and Intel's
+ * CPU runtime, docs/benchmarks.md); the GPU rows are conventional starting
+ * points until `cl16 tune gemm` has run on such a device. */
+void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
+    const int t = (cls / CL16_GEMM_NSIZES) % 4, ta = t & 2, tb = t & 1;
+    memset(p, 0, sizeof *p);
+    p->backend = CL16_GEMM_OWN;
+    p->kind = CL16_GK_TILE;
+    p->ku = 1;
+    p->wgx = p->wgy = 8, p->kt = 16;
+    const char *v = ctx->dev.vendor;
     if (ctx->dev.type == CL16_DEVICE_CPU) {
-        /* CPUs (PoCL, other CPU runtimes): a large register tile per work-item
-         * and 16-wide vector loads; PoCL turns a work-group into loops, so the
-         * tile is what gets vectorised. Measured on PoCL 3.1 (AVX-512, 2 cores)
-         * at 1024^3 f16: 4x64 ~43-46 GFLOP/s, 8x32 ~39-42, 8x16 ~27, 16x16 ~30. */
-        p->tm = 4, p->tn = 64, p->vw = 16, p->ku = 1;
-        /* PoCL: unrolling k by 4 with 4-wide A loads took f16 at 1024^3 from
-         * 40-46 to 48-61 GFLOP/s; Intel's CPU runtime went from 96 to 25 with
-         * it, so only PoCL gets it. */
-        if (strstr(ctx->dev.platform, "Portable Computing Language")) p->ku = 4;
+        /* PoCL turns a work-group into loops, so the per-work-item register
+         * tile is what gets vectorised: 4 x 64 with 16-wide B rows (1024^3
+         * f16: 4x64 43-46 GFLOP/s, 8x32 39-42, 8x16 27); small shapes need a
+         * narrower tile or everything takes the scalar edge path (f16
+         * 32x96x96: 4x16 40 GFLOP/s, 4x64 under 2). A * B^T reads both
+         * operands along k: the dot kernel (f16 NT 2-5x the tile kernel). */
+        const int size = cls % CL16_GEMM_NSIZES;
+        if (!ta && tb) {
+            p->kind = CL16_GK_DOT, p->tm = 4, p->tn = 4, p->vw = 16;
+        } else {
+            p->tm = 4, p->tn = size == 0 ? 16 : 64, p->vw = 16;
+            /* k unrolled by 4 (NN): PoCL 1024^3 f16 40-46 -> 48-61 GFLOP/s;
+             * Intel's CPU runtime drops from 96 to 25 with it. */
+            if (!ta && !tb && has(ctx->dev.platform, "Portable Computing Language")) p->ku = 4;
+        }
+    } else if (has(v, "ARM") || has(v, "QUALCOMM") || has(v, "Qualcomm")) {
+        /* Mali, Adreno: local memory is ordinary memory; vector loads and a
+         * modest register tile. */
+        p->tm = 4, p->tn = 8, p->vw = 8;
+    } else if (has(v, "NVIDIA") || has(v, "Advanced Micro Devices") || has(v, "AMD")) {
+        p->kind = CL16_GK_LMEM, p->wgx = 16, p->wgy = 16, p->tm = 4, p->tn = 4, p->kt = 16;
     } else {
-        /* GPUs: small tiles, many work-items to hide memory latency. */
-        p->tm = 4, p->tn = 8, p->vw = 8, p->ku = 1;
+        /* Intel GPUs and anything else: a 64-work-item group. */
+        p->kind = CL16_GK_LMEM, p->wgx = 8, p->wgy = 8, p->tm = 4, p->tn = 4, p->kt = 16;
     }
+    char why[160];
+    if (cl16__gemm_params_fit(ctx, p, CL16_F32, why, sizeof why)) {
+        p->kind = CL16_GK_TILE, p->tm = 4, p->tn = 8, p->vw = 8, p->ku = 1;
+    }
+}
+
+int cl16__gemm_params_fit(const cl16_ctx *ctx, const cl16_gemm_params *p, cl16_dtype dt, char *why,
+                          size_t n) {
+    (void)dt;
+    if (p->backend == CL16_GEMM_CLBLAST) return 0;
+    int vw_ok = p->vw == 4 || p->vw == 8 || p->vw == 16;
+    switch (p->kind) {
+    case CL16_GK_TILE:
+        if (!vw_ok || p->tm < 1 || p->tm > 16 || p->tn % p->vw || p->tn / p->vw > 4 ||
+            (p->ku != 1 && p->ku != 4)) {
+            snprintf(why, n, "tile kernel needs tm 1..16, vw 4/8/16, tn = vw..4*vw, ku 1/4");
+            return -1;
+        }
+        return 0;
+    case CL16_GK_DOT:
+        if (!vw_ok || p->tm < 1 || p->tm > 8 || p->tn < 1 || p->tn > 8) {
+            snprintf(why, n, "dot kernel needs tm, tn 1..8 and vw 4/8/16");
+            return -1;
+        }
+        return 0;
+    case CL16_GK_LMEM: {
+        if (p->tm < 1 || p->tm > 8 || p->tn < 1 || p->tn > 8 || p->kt < 1 || p->kt > 64 ||
+            p->wgx < 1 || p->wgy < 1) {
+            snprintf(why, n, "lmem kernel needs tm, tn 1..8, kt 1..64");
+            return -1;
+        }
+        uint64_t wg = (uint64_t)p->wgx * (uint64_t)p->wgy;
+        uint64_t local = (uint64_t)p->kt * (uint64_t)(p->wgy * p->tm + p->wgx * p->tn) * 4u;
+        if (wg > ctx->dev.max_work_group) {
+            snprintf(why, n, "work-group %dx%d exceeds the device's %llu", p->wgx, p->wgy,
+                     (unsigned long long)ctx->dev.max_work_group);
+            return -1;
+        }
+        if (local > ctx->dev.local_mem) {
+            snprintf(why, n, "needs %llu bytes of local memory, the device has %llu",
+                     (unsigned long long)local, (unsigned long long)ctx->dev.local_mem);
+            return -1;
+        }
+        return 0;
+    }
+    }
+    snprintf(why, n, "unknown kernel kind %d", (int)p->kind);
+    return -1;
+}
+
+size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, int half_acc,
+                          char *buf, size_t n) {
+    int w;
+    switch (p->kind) {
+    case CL16_GK_DOT:
+        w = snprintf(buf, n, "-DTM=%d -DTN=%d -DVW=%d -DTRANS_A=0 -DTRANS_B=1", p->tm, p->tn, p->vw);
+        break;
+    case CL16_GK_LMEM:
+        w = snprintf(buf, n, "-DTM=%d -DTN=%d -DWGX=%d -DWGY=%d -DKT=%d -DVW=4 -DTRANS_A=%d -DTRANS_B=%d",
+                     p->tm, p->tn, p->wgx, p->wgy, p->kt, trans_a ? 1 : 0, trans_b ? 1 : 0);
+        break;
+    default:
+        w = snprintf(buf, n, "-DTM=%d -DTN=%d -DVW=%d -DKU=%d -DTRANS_A=%d -DTRANS_B=%d", p->tm, p->tn,
+                     p->vw, p->ku, trans_a ? 1 : 0, trans_b ? 1 : 0);
+        break;
+    }
+    if (w >= 0 && (size_t)w < n && half_acc) w += snprintf(buf + w, n - (size_t)w, " -DCL16_HALF_ACC=1");
+    return w < 0 ? 0 : (size_t)w;
+}
+
+size_t cl16__gemm_params_str(const cl16_gemm_params *p, char *buf, size_t n) {
+    int w;
+    if (p->backend == CL16_GEMM_CLBLAST)
+        w = snprintf(buf, n, "clblast");
+    else if (p->kind == CL16_GK_DOT)
+        w = snprintf(buf, n, "own dot tm=%d tn=%d vw=%d", p->tm, p->tn, p->vw);
+    else if (p->kind == CL16_GK_LMEM)
+        w = snprintf(buf, n, "own lmem tm=%d tn=%d wgx=%d wgy=%d kt=%d", p->tm, p->tn, p->wgx, p->wgy,
+                     p->kt);
+    else
+        w = snprintf(buf, n, "own tile tm=%d tn=%d vw=%d ku=%d", p->tm, p->tn, p->vw, p->ku);
+    return w < 0 ? 0 : (size_t)w;
+}
+
+int cl16__gemm_params_parse(const char *s, cl16_gemm_params *p) {
+    memset(p, 0, sizeof *p);
+    p->ku = 1, p->wgx = p->wgy = 8, p->kt = 16, p->vw = 4;
+    char kind[16];
+    int used = 0;
+    if (sscanf(s, "own %15s%n", kind, &used) != 1) return -1;
+    p->backend = CL16_GEMM_OWN;
+    const char *rest = s + used;
+    int got;
+    if (!strcmp(kind, "tile")) {
+        p->kind = CL16_GK_TILE;
+        got = sscanf(rest, " tm=%d tn=%d vw=%d ku=%d", &p->tm, &p->tn, &p->vw, &p->ku);
+        return got == 4 ? 0 : -1;
+    }
+    if (!strcmp(kind, "dot")) {
+        p->kind = CL16_GK_DOT;
+        got = sscanf(rest, " tm=%d tn=%d vw=%d", &p->tm, &p->tn, &p->vw);
+        return got == 3 ? 0 : -1;
+    }
+    if (!strcmp(kind, "lmem")) {
+        p->kind = CL16_GK_LMEM;
+        got = sscanf(rest, " tm=%d tn=%d wgx=%d wgy=%d kt=%d", &p->tm, &p->tn, &p->wgx, &p->wgy, &p->kt);
+        return got == 5 ? 0 : -1;
+    }
+    return -1;
 }
 
 void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dtype,
@@ -28,9 +182,10 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
     v->half_arith = 0;
     v->defines = NULL;
     if (!strcmp(file, "gemm.cl")) {
+        /* The large NN class: what a square GEMM and most layers use. */
         cl16_gemm_params gp;
-        cl16__gemm_defaults(ctx, &gp);
-        cl16__gemm_defines(&gp, 0, 0, defines, n);
+        cl16__gemm_defaults(ctx, cl16__gemm_class(dtype, 0, 0, 1024, 1024, 1024), &gp);
+        cl16__gemm_defines(&gp, 0, 0, 0, defines, n);
         v->defines = defines;
     } else if (!strcmp(file, "eltwise.cl")) {
         /* The casts do not depend on the tensors' dtype: one program serves both. */
@@ -38,8 +193,438 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
     }
 }
 
-size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, char *buf, size_t n) {
-    int w = snprintf(buf, n, "-DTM=%d -DTN=%d -DVW=%d -DKU=%d -DTRANS_A=%d -DTRANS_B=%d", p->tm, p->tn,
-                     p->vw, p->ku, trans_a ? 1 : 0, trans_b ? 1 : 0);
-    return w < 0 ? 0 : (size_t)w;
+/* ---- the tuning file ------------------------------------------------------
+ * <cache_dir>/gemm-tune-<16 hex of the device key>.txt, text:
+ *   cl16-gemm-tune 1
+ *   device <name> | <driver>
+ *   <dtype> <op> <size> <own params...> gflops=<x> clblast=<x|no>
+ * One line per tuned class; classes without a line use the built-in table. */
+#define TUNE_MAGIC "cl16-gemm-tune 1"
+
+void cl16__gemm_tune_path_init(cl16_ctx *ctx) {
+    if (!ctx->cache_on || !ctx->cache_dir[0]) {
+        ctx->gemm_tune_path[0] = 0;
+        return;
+    }
+    cl16_sha256 s;
+    uint8_t key[32];
+    cl16_sha256_init(&s);
+    cl16_sha256_update(&s, "gemm-tune", 9);
+    cl16_sha256_update(&s, CL16_VERSION_STRING, strlen(CL16_VERSION_STRING));
+    cl16__hash_device(ctx, &s);
+    /* The half path changes the kernels' speed: one file per path. */
+    cl16_sha256_update(&s, ctx->half == CL16_HALF_NATIVE ? "native" : "storage", 6);
+    cl16_sha256_final(&s, key);
+    char hex[17];
+    for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    snprintf(ctx->gemm_tune_path, sizeof ctx->gemm_tune_path, "%.4000s/gemm-tune-%s.txt",
+             ctx->cache_dir, hex);
+}
+
+const char *cl16_gemm_tune_path(const cl16_ctx *ctx) { return ctx ? ctx->gemm_tune_path : ""; }
+
+/* Parses one class line; returns the class index or -1. */
+static int parse_line(const char *line, cl16_gemm_choice *c) {
+    char dt[8], op[8], size[16], own[160], cb[32];
+    double gf;
+    if (sscanf(line, "%7s %7s %15s", dt, op, size) != 3) return -1;
+    int f16 = !strcmp(dt, "f16");
+    if (!f16 && strcmp(dt, "f32")) return -1;
+    if (strlen(op) != 2 || (op[0] != 'N' && op[0] != 'T') || (op[1] != 'N' && op[1] != 'T')) return -1;
+    int si = -1;
+    for (int i = 0; i < CL16_GEMM_NSIZES; i++)
+        if (!strcmp(size, size_names[i])) si = i;
+    if (si < 0) return -1;
+    const char *own_at = strstr(line, " own ");
+    const char *gf_at = strstr(line, " gflops=");
+    if (!own_at || !gf_at || gf_at < own_at) return -1;
+    size_t ol = (size_t)(gf_at - own_at - 1);
+    if (ol >= sizeof own) return -1;
+    memcpy(own, own_at + 1, ol);
+    own[ol] = 0;
+    memset(c, 0, sizeof *c);
+    if (cl16__gemm_params_parse(own, &c->own)) return -1;
+    if (sscanf(gf_at, " gflops=%lf clblast=%31s", &gf, cb) != 2 || !(gf > 0)) return -1;
+    c->own_gflops = gf;
+    if (strcmp(cb, "no")) {
+        char *end;
+        c->clblast_gflops = strtod(cb, &end);
+        if (*end || !(c->clblast_gflops > 0)) return -1;
+        c->clblast_ok = 1;
+    }
+    c->valid = 1;
+    return ((f16 ? 1 : 0) * 4 + (op[0] == 'T' ? 2 : 0) + (op[1] == 'T' ? 1 : 0)) * CL16_GEMM_NSIZES + si;
+}
+
+void cl16__gemm_tune_load(cl16_ctx *ctx) {
+    if (ctx->gemm_tune_loaded) return;
+    ctx->gemm_tune_loaded = 1;
+    const char *path = cl16_gemm_tune_path(ctx);
+    if (!path[0]) return;
+    FILE *f = fopen(path, "r");
+    if (!f) return; /* not tuned yet: the built-in table */
+    cl16_gemm_choice got[CL16_GEMM_NCLASSES];
+    memset(got, 0, sizeof got);
+    char line[512];
+    int lineno = 0, bad = 0;
+    while (!bad && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\n")] = 0;
+        if (lineno == 1) {
+            bad = strcmp(line, TUNE_MAGIC) != 0;
+            continue;
+        }
+        if (!line[0] || line[0] == '#' || !strncmp(line, "device ", 7)) continue;
+        cl16_gemm_choice c;
+        int cls = parse_line(line, &c);
+        if (cls < 0) {
+            bad = 1;
+            break;
+        }
+        char why[160];
+        if (cl16__gemm_params_fit(ctx, &c.own, CL16_F32, why, sizeof why)) {
+            bad = 1;
+            break;
+        }
+        got[cls] = c;
+    }
+    fclose(f);
+    if (bad || lineno == 0) {
+        cl16__warn(ctx, "ignoring the GEMM tuning file %s: line %d is malformed (built-in "
+                   "parameters are used; `cl16 tune gemm` rewrites it)",
+                   path, lineno);
+        return;
+    }
+    memcpy(ctx->gemm_tuned, got, sizeof got);
+}
+
+static cl16_status tune_save(cl16_ctx *ctx) {
+    const char *path = cl16_gemm_tune_path(ctx);
+    if (!path[0])
+        return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: the disk cache is off, nowhere to save");
+    if (cl16__mkdir_p(ctx->cache_dir))
+        return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot create %s: %s", ctx->cache_dir,
+                          strerror(errno));
+    char tmp[CL16_PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "%s\ndevice %s | %s\n", TUNE_MAGIC, ctx->dev.name, ctx->dev.driver);
+    for (int c = 0; c < CL16_GEMM_NCLASSES; c++) {
+        const cl16_gemm_choice *t = &ctx->gemm_tuned[c];
+        if (!t->valid) continue;
+        char name[32], ps[128];
+        cl16__gemm_class_name(c, name, sizeof name);
+        cl16__gemm_params_str(&t->own, ps, sizeof ps);
+        if (t->clblast_ok)
+            fprintf(f, "%s %s gflops=%.3f clblast=%.3f\n", name, ps, t->own_gflops, t->clblast_gflops);
+        else
+            fprintf(f, "%s %s gflops=%.3f clblast=no\n", name, ps, t->own_gflops);
+    }
+    int bad = ferror(f);
+    bad |= fflush(f) != 0;
+    bad |= fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot write %s: %s", path, strerror(e));
+    }
+    return CL16_OK;
+}
+
+/* ---- the tuner ------------------------------------------------------------- */
+
+void cl16_tune_opts_init(cl16_tune_opts *o) {
+    if (o) memset(o, 0, sizeof *o), o->save = 1;
+}
+
+typedef struct tune_shape {
+    int64_t m, n, k, batch;
+} tune_shape;
+
+/* Representative shapes per size class (M*N*K of one entry in the class). */
+static tune_shape rep_shape(int size, int quick) {
+    static const tune_shape full[3] = {{32, 96, 96, 32}, {64, 512, 144, 8}, {512, 512, 512, 1}};
+    static const tune_shape fast[3] = {{17, 40, 33, 4}, {100, 128, 96, 1}, {512, 512, 256, 1}};
+    return quick ? fast[size] : full[size];
+}
+
+static int same(const cl16_gemm_params *a, cl16_gemm_params b) {
+    char x[128], y[128];
+    cl16__gemm_params_str(a, x, sizeof x);
+    cl16__gemm_params_str(&b, y, sizeof y);
+    return !strcmp(x, y);
+}
+
+/* Candidate parameters for class cls on this device, the built-in choice
+ * first (so tuning never loses to it); returns the count. */
+static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params *out, int max) {
+    const int t = (cls / CL16_GEMM_NSIZES) % 4, ta = t >> 1, tb = t & 1;
+    int n = 0;
+    cl16__gemm_defaults(ctx, cls, &out[n++]);
+#define ADD(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_)                                             \
+    do {                                                                                       \
+        if (n < max) {                                                                         \
+            cl16_gemm_params q = {CL16_GEMM_OWN, K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_};       \
+            char w_[160];                                                                        \
+            if (!cl16__gemm_params_fit(ctx, &q, CL16_F32, w_, sizeof w_) && !same(&q, out[0]))  \
+                out[n++] = q;                                                                  \
+        }                                                                                      \
+    } while (0)
+    const int nn = !ta && !tb, nt = !ta && tb;
+    if (ctx->dev.type == CL16_DEVICE_CPU) {
+        if (nt) ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
+        ADD(CL16_GK_TILE, 4, 16, 16, nn ? 4 : 1, 8, 8, 16);
+        if (!quick) {
+            ADD(CL16_GK_TILE, 4, 64, 16, nn ? 4 : 1, 8, 8, 16);
+            if (nn) ADD(CL16_GK_TILE, 4, 64, 16, 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 2, 64, 16, nn ? 4 : 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 8, 32, 16, nn ? 4 : 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 4, 32, 16, nn ? 4 : 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 8, 16, 8, 1, 8, 8, 16);
+            if (nt) {
+                ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
+                ADD(CL16_GK_DOT, 4, 2, 16, 1, 8, 8, 16);
+                ADD(CL16_GK_DOT, 2, 4, 16, 1, 8, 8, 16);
+                ADD(CL16_GK_DOT, 4, 4, 8, 1, 8, 8, 16);
+            }
+        }
+        ADD(CL16_GK_LMEM, 4, 4, 4, 1, 8, 8, 16);
+    } else {
+        ADD(CL16_GK_LMEM, 4, 4, 4, 1, 16, 16, 16);
+        ADD(CL16_GK_TILE, 4, 8, 8, 1, 8, 8, 16);
+        if (nt) ADD(CL16_GK_DOT, 2, 2, 8, 1, 8, 8, 16);
+        if (!quick) {
+            ADD(CL16_GK_LMEM, 4, 4, 4, 1, 8, 8, 16);
+            ADD(CL16_GK_LMEM, 2, 2, 4, 1, 16, 16, 16);
+            ADD(CL16_GK_LMEM, 8, 8, 4, 1, 16, 16, 8);
+            ADD(CL16_GK_LMEM, 4, 8, 4, 1, 16, 8, 16);
+            ADD(CL16_GK_LMEM, 2, 4, 4, 1, 32, 8, 16);
+            ADD(CL16_GK_TILE, 4, 16, 8, 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 2, 8, 4, 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 8, 8, 8, 1, 8, 8, 16);
+            if (nt) {
+                ADD(CL16_GK_DOT, 4, 4, 4, 1, 8, 8, 16);
+                ADD(CL16_GK_DOT, 1, 4, 8, 1, 8, 8, 16);
+            }
+        }
+    }
+#undef ADD
+    return n;
+}
+
+typedef struct tune_bufs {
+    tune_shape sh;
+    int ta, tb;
+    cl16_dtype dt;
+    float *a, *b, *c;
+    double *ref, *mag;
+    cl16_tensor *A, *B, *C;
+    cl16_gemm_desc d;
+} tune_bufs;
+
+static void tune_bufs_free(tune_bufs *t) {
+    free(t->a), free(t->b), free(t->c), free(t->ref), free(t->mag);
+    cl16_tensor_free(t->A), cl16_tensor_free(t->B), cl16_tensor_free(t->C);
+    memset(t, 0, sizeof *t);
+}
+
+static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
+    const tune_shape sh = t->sh;
+    const int64_t ar = t->ta ? sh.k : sh.m, ac = t->ta ? sh.m : sh.k;
+    const int64_t br = t->tb ? sh.n : sh.k, bc = t->tb ? sh.k : sh.n;
+    const size_t na = (size_t)(ar * ac * sh.batch), nb = (size_t)(br * bc * sh.batch),
+                 nc = (size_t)(sh.m * sh.n * sh.batch);
+    t->a = malloc(na * sizeof *t->a), t->b = malloc(nb * sizeof *t->b), t->c = malloc(nc * sizeof *t->c);
+    t->ref = malloc(nc * sizeof *t->ref), t->mag = malloc(nc * sizeof *t->mag);
+    if (!t->a || !t->b || !t->c || !t->ref || !t->mag)
+        return cl16__fail(ctx, CL16_ERR_OUT_OF_MEMORY, "gemm tune: host buffers for %lldx%lldx%lld",
+                          (long long)sh.m, (long long)sh.n, (long long)sh.k);
+    uint32_t s = 12345u;
+    for (size_t i = 0; i < na + nb; i++) {
+        s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+        float v = (float)((double)(s >> 8) / 8388608.0 - 1.0);
+        if (t->dt == CL16_F16) v = cl16_half_to_float(cl16_float_to_half(v));
+        if (i < na) t->a[i] = v;
+        else t->b[i - na] = v;
+    }
+    for (int64_t g = 0; g < sh.batch; g++)
+        for (int64_t i = 0; i < sh.m; i++)
+            for (int64_t j = 0; j < sh.n; j++) {
+                double r = 0, mg = 0;
+                for (int64_t p = 0; p < sh.k; p++) {
+                    double x = t->a[g * ar * ac + (t->ta ? p * sh.m + i : i * sh.k + p)];
+                    double y = t->b[g * br * bc + (t->tb ? j * sh.k + p : p * sh.n + j)];
+                    r += x * y, mg += fabs(x * y);
+                }
+                t->ref[(g * sh.m + i) * sh.n + j] = r, t->mag[(g * sh.m + i) * sh.n + j] = mg;
+            }
+    int64_t da[1] = {(int64_t)na}, db[1] = {(int64_t)nb}, dc[1] = {(int64_t)nc};
+    cl16_status st;
+    if ((st = cl16_tensor_create(ctx, t->dt, 1, da, &t->A)) ||
+        (st = cl16_tensor_create(ctx, t->dt, 1, db, &t->B)) ||
+        (st = cl16_tensor_create(ctx, t->dt, 1, dc, &t->C)) ||
+        (st = cl16_tensor_write_f32(t->A, t->a, na)) || (st = cl16_tensor_write_f32(t->B, t->b, nb)))
+        return st;
+    cl16_gemm_desc_init(&t->d);
+    cl16_gemm_desc *d = &t->d;
+    d->trans_a = t->ta, d->trans_b = t->tb, d->m = sh.m, d->n = sh.n, d->k = sh.k, d->batch = sh.batch;
+    d->a = t->A, d->lda = ac, d->a_stride = ar * ac;
+    d->b = t->B, d->ldb = bc, d->b_stride = br * bc;
+    d->c = t->C, d->ldc = sh.n, d->c_stride = sh.m * sh.n;
+    return CL16_OK;
+}
+
+/* Verifies C against the float64 reference: float accumulation, one
+ * rounding to the output type. Returns the worst error / bound (<= 1 passes). */
+static cl16_status tune_verify(tune_bufs *t, double *worst) {
+    size_t nc = (size_t)(t->sh.m * t->sh.n * t->sh.batch);
+    cl16_status s = cl16_tensor_read_f32(t->C, t->c, nc);
+    if (s) return s;
+    const double u_out = t->dt == CL16_F16 ? 0x1p-11 : 0x1p-24;
+    double w = 0;
+    int nonzero = 0;
+    for (size_t i = 0; i < nc; i++) {
+        double bound = (double)t->sh.k * 0x1p-24 * t->mag[i] * 1.01 + u_out * fabs(t->ref[i]) + 1e-30;
+        double r = fabs((double)t->c[i] - t->ref[i]) / bound;
+        if (!(r <= w)) w = r; /* NaN sticks */
+        nonzero |= t->c[i] != 0.0f;
+    }
+    *worst = nonzero ? w : INFINITY;
+    return CL16_OK;
+}
+
+static void progress(const cl16_tune_opts *o, const char *fmt, ...) CL16_PRINTF(2, 3);
+static void progress(const cl16_tune_opts *o, const char *fmt, ...) {
+    if (!o->progress) return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    o->progress(o->progress_user, buf);
+}
+
+/* Runs p on t: a first call (build), verification, then timed blocks.
+ * *gflops = 0 when the candidate is not usable (reason in *why). */
+static cl16_status tune_measure(cl16_ctx *ctx, tune_bufs *t, const cl16_gemm_params *p, int quick,
+                                double *gflops, char *why, size_t wl) {
+    *gflops = 0;
+    cl16_status s = cl16_tensor_fill(t->C, 0.0f);
+    if (s) return s;
+    s = cl16__gemm_run(ctx, &t->d, p);
+    if (!s) s = cl16_ctx_finish(ctx);
+    if (s == CL16_ERR_BUILD || s == CL16_ERR_UNSUPPORTED || s == CL16_ERR_OPENCL ||
+        s == CL16_ERR_INVALID_ARG) {
+        snprintf(why, wl, "%s: %.200s", cl16_status_str(s), cl16_ctx_last_error(ctx));
+        char *nl = strchr(why, '\n');
+        if (nl) *nl = 0;
+        return CL16_OK;
+    }
+    if (s) return s;
+    double worst;
+    if ((s = tune_verify(t, &worst))) return s;
+    if (!(worst <= 1.0)) {
+        snprintf(why, wl, "rejected: wrong result (error %.3g of the bound)", worst);
+        return CL16_OK;
+    }
+    const double flops = 2.0 * (double)t->sh.m * (double)t->sh.n * (double)t->sh.k * (double)t->sh.batch;
+    const double block = quick ? 0.005 : 0.03;
+    double best = INFINITY;
+    for (int rep = 0; rep < 3; rep++) {
+        int calls = 0;
+        double t0 = cl16__now(), el;
+        do {
+            if ((s = cl16__gemm_run(ctx, &t->d, p))) return s;
+            calls++;
+            if ((s = cl16_ctx_finish(ctx))) return s;
+            el = cl16__now() - t0;
+        } while (el < block && calls < 1000);
+        if (el / calls < best) best = el / calls;
+    }
+    *gflops = flops / best * 1e-9;
+    return CL16_OK;
+}
+
+cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *opts) {
+    if (!ctx) return CL16_ERR_INVALID_ARG;
+    if (ctx->init_status) return ctx->init_status;
+    cl16_tune_opts o;
+    if (opts) o = *opts;
+    else cl16_tune_opts_init(&o);
+    if (!o.f16 && !o.f32) o.f16 = o.f32 = 1;
+    cl16__gemm_tune_load(ctx); /* classes not tuned now keep their earlier result */
+    cl16_status s = CL16_OK;
+    for (int dti = 0; dti < 2 && !s; dti++) {
+        const cl16_dtype dt = dti ? CL16_F16 : CL16_F32;
+        if (dti ? !o.f16 : !o.f32) continue;
+        char cb_why[160] = "";
+        const int cb = cl16__clblast_supports(ctx, dt, cb_why, sizeof cb_why);
+        for (int op = 0; op < 4 && !s; op++) {
+            const int ta = op >> 1, tb = op & 1;
+            for (int size = 0; size < CL16_GEMM_NSIZES && !s; size++) {
+                tune_bufs t;
+                memset(&t, 0, sizeof t);
+                t.sh = rep_shape(size, o.quick), t.ta = ta, t.tb = tb, t.dt = dt;
+                const int cls = cl16__gemm_class(dt, ta, tb, t.sh.m, t.sh.n, t.sh.k);
+                cl16_gemm_params cand[24];
+                const int nc = candidates(ctx, cls, o.quick, cand, 24);
+                char cname[32];
+                cl16__gemm_class_name(cls, cname, sizeof cname);
+                if ((s = tune_bufs_make(ctx, &t))) {
+                    tune_bufs_free(&t);
+                    break;
+                }
+                cl16_gemm_choice ch;
+                memset(&ch, 0, sizeof ch);
+                for (int i = 0; i < nc && !s; i++) {
+                    char ps[128], why[256] = "";
+                    double gf;
+                    cl16__gemm_params_str(&cand[i], ps, sizeof ps);
+                    s = tune_measure(ctx, &t, &cand[i], o.quick, &gf, why, sizeof why);
+                    if (s) break;
+                    if (gf > 0)
+                        progress(&o, "%s %lldx%lldx%lld x%lld: %s: %.2f GFLOP/s", cname,
+                                 (long long)t.sh.m, (long long)t.sh.n, (long long)t.sh.k,
+                                 (long long)t.sh.batch, ps, gf);
+                    else
+                        progress(&o, "%s: %s: skipped (%s)", cname, ps, why);
+                    if (gf > ch.own_gflops) ch.valid = 1, ch.own = cand[i], ch.own_gflops = gf;
+                }
+                if (!s && cb) {
+                    cl16_gemm_params q;
+                    memset(&q, 0, sizeof q);
+                    q.backend = CL16_GEMM_CLBLAST;
+                    char why[256] = "";
+                    double gf;
+                    s = tune_measure(ctx, &t, &q, o.quick, &gf, why, sizeof why);
+                    if (!s && gf > 0) {
+                        ch.clblast_ok = 1, ch.clblast_gflops = gf;
+                        progress(&o, "%s: clblast: %.2f GFLOP/s", cname, gf);
+                    } else if (!s) {
+                        progress(&o, "%s: clblast: skipped (%s)", cname, why);
+                    }
+                } else if (!s && size == 0 && op == 0) {
+                    progress(&o, "%s: clblast: not available (%s)", cl16_dtype_name(dt), cb_why);
+                }
+                tune_bufs_free(&t);
+                if (s) break;
+                if (ch.valid) {
+                    ctx->gemm_tuned[cls] = ch;
+                    char ps[128];
+                    cl16__gemm_params_str(&ch.own, ps, sizeof ps);
+                    progress(&o, "%s: chose %s (%.2f GFLOP/s)%s", cname,
+                             ch.clblast_ok && ch.clblast_gflops > ch.own_gflops ? "clblast" : ps,
+                             ch.clblast_ok && ch.clblast_gflops > ch.own_gflops ? ch.clblast_gflops
+                                                                                : ch.own_gflops,
+                             "");
+                } else {
+                    progress(&o, "%s: no candidate passed; the built-in parameters stay", cname);
+                }
+            }
+        }
+    }
+    if (s) return s;
+    return o.save ? tune_save(ctx) : CL16_OK;
 }

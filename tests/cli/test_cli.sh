@@ -56,6 +56,23 @@ fi
 "$CL16" probe >"$out" 2>"$err" || fail "probe: $(cat "$err")"
 grep -q "half path:" "$out" || fail "probe output"
 
+# The tuner: usage errors, then a quick f32 run that saves its file, and
+# CL16_GEMM forcing a backend (a bad value is refused, naming the variable).
+"$CL16" tune >/dev/null 2>&1
+[ $? = 2 ] || fail "tune without a target not exit 2"
+"$CL16" tune gemm --dtype f8 >/dev/null 2>&1
+[ $? = 2 ] || fail "tune gemm --dtype f8 not exit 2"
+"$CL16" tune gemm --quick --dtype f32 >"$out" 2>"$err" || fail "tune gemm: $(cat "$err")"
+grep -q "^saved .*gemm-tune-.*\.txt" "$out" || fail "tune gemm did not save: $(cat "$out")"
+grep -q "f32 NN large: chose" "$err" || fail "tune gemm progress: $(cat "$err")"
+CL16_GEMM=cublas "$CL16" gemm --m 8 --n 8 --k 8 >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 11 ] || fail "CL16_GEMM=cublas: exit $rc, want 11"
+grep -q "CL16_GEMM" "$err" || fail "CL16_GEMM message: $(cat "$err")"
+CL16_GEMM=clblast "$CL16" gemm --m 19 --n 23 --k 40 --dtype f32 --reps 1 >"$out" 2>"$err" ||
+    fail "CL16_GEMM=clblast gemm: $(cat "$err")"
+grep -q "check passed" "$out" || fail "CL16_GEMM=clblast result: $(cat "$out")"
+
 if [ "$fails" -eq 0 ]; then echo "test_cli: all checks passed"; exit 0; fi
 echo "test_cli: $fails check(s) failed" >&2
 exit 1

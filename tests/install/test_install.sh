@@ -19,8 +19,14 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -o "$work/consumer_pc" "$src/consumer.c" $(pkg-config --define-prefix --cflags --libs cl16) -lOpenCL \
     -Wl,-rpath,"$libdir"
 "$work/consumer_pc"
+# Static: the archive itself in place of -lcl16 (which would pick the .so),
+# then everything pkg-config --static says it needs (OpenCL, CLBlast, libm).
+static_libs=""
+for f in $(pkg-config --define-prefix --static --libs cl16); do
+    [ "$f" = -lcl16 ] || static_libs="$static_libs $f"
+done
 cc -o "$work/consumer_pc_static" "$src/consumer.c" $(pkg-config --define-prefix --cflags cl16) \
-    "$libdir/libcl16.a" -lOpenCL -lm
+    "$libdir/libcl16.a" $static_libs
 "$work/consumer_pc_static"
 
 # 2. find_package(cl16)

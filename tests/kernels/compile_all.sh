@@ -10,17 +10,27 @@ if [ -z "$CLANG" ] || ! command -v "$CLANG" >/dev/null 2>&1; then
     exit 77
 fi
 fails=0 n=0
+# gemm.cl also in each kernel kind's configuration (tile, dot, local memory).
 for f in "$KDIR"/*.cl; do
     [ "$(basename "$f")" = common.cl ] && continue
-    for v in "0 0 0 0 4" "1 0 0 0 1" "1 1 0 0 4" "1 1 1 0 1" "1 1 1 1 4"; do
-        set -- $v
-        n=$((n + 1))
-        if ! "$CLANG" -x cl -cl-std=CL1.2 -target spir64 -Xclang -finclude-default-header \
-            -fsyntax-only -Werror -I"$KDIR" -DCL16_DTYPE=$1 -DCL16_HALF_NATIVE=$2 \
-            -DCL16_HALF_ARITH=$3 -DCL16_HALF_ACC=$4 -DCL16_PROBE_NATIVE=$2 -DKU=$5 "$f"; then
-            echo "FAIL: $(basename "$f") with DTYPE=$1 NATIVE=$2 ARITH=$3 ACC=$4" >&2
-            fails=$((fails + 1))
-        fi
+    shapes="-DKU=4"
+    [ "$(basename "$f")" = gemm.cl ] && shapes="-DTM=4:-DTN=64:-DVW=16:-DKU=4
+-DTM=3:-DTN=16:-DVW=8:-DKU=1:-DTRANS_A=1:-DTRANS_B=1
+-DTM=4:-DTN=4:-DVW=16:-DTRANS_B=1
+-DTM=2:-DTN=8:-DVW=4:-DTRANS_B=1
+-DTM=4:-DTN=4:-DWGX=16:-DWGY=16:-DKT=16:-DVW=4:-DTRANS_A=1"
+    for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1"; do
+        for shape in $shapes; do
+            set -- $v
+            n=$((n + 1))
+            if ! "$CLANG" -x cl -cl-std=CL1.2 -target spir64 -Xclang -finclude-default-header \
+                -fsyntax-only -Werror -I"$KDIR" -DCL16_DTYPE=$1 -DCL16_HALF_NATIVE=$2 \
+                -DCL16_HALF_ARITH=$3 -DCL16_HALF_ACC=$4 -DCL16_PROBE_NATIVE=$2 \
+                $(echo "$shape" | tr ':' ' ') "$f"; then
+                echo "FAIL: $(basename "$f") with DTYPE=$1 NATIVE=$2 ARITH=$3 ACC=$4 $shape" >&2
+                fails=$((fails + 1))
+            fi
+        done
     done
 done
 echo "kernels_compile: $n compilations, $fails failed"
