@@ -46,6 +46,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -83,6 +84,14 @@ static inline int gc_mentions(const char *msg, const char *alternatives) {
         p += len + (bar ? 1 : 0);
     }
     return 0;
+}
+
+/* Largest |got - ref| / bound seen, by bound kind (f32, f16, half accumulation):
+ * how much room the bounds leave, printed by gc_report. */
+static double gc_worst[3];
+static inline void gc_report(void) {
+    printf("largest |error| / bound: f32 %.3g, f16 %.3g, half accumulation %.3g\n", gc_worst[0],
+           gc_worst[1], gc_worst[2]);
 }
 
 /* ---- a case ----------------------------------------------------------------- */
@@ -171,6 +180,19 @@ static inline float gc_value(const gcase *g, uint64_t *s, int r) {
     if (g->fill == GC_FILL_INT) v = (float)((int)(gc_next(s) % (uint64_t)(2 * r + 1)) - r);
     else v = (float)((double)(gc_next(s) >> 40) / 8388608.0 - 1.0);
     return g->dt == CL16_F16 ? gc_round_half(v) : v;
+}
+
+/* Seconds since the first call; sections print it so slow parts show up. */
+static inline double gc_seconds(void) {
+    static struct timespec t0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (!t0.tv_sec && !t0.tv_nsec) t0 = t;
+    return (double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec);
+}
+static inline void gc_section(const char *name) {
+    printf("[%7.2f s] %s\n", gc_seconds(), name);
+    fflush(stdout);
 }
 
 static inline double gc_gamma(double n, double u) { return n * u / (1.0 - n * u); }
@@ -299,7 +321,7 @@ static inline int gc_run(cl16_ctx *ctx, gcase *g) {
     const int exact = g->fill == GC_FILL_INT;
     const int64_t sa = ta ? d.lda : 1, sb = tb ? 1 : d.ldb;
     int64_t bad = 0, nonzero = 0, nonzero_ref = 0;
-    double worst = 0;
+    const int kind = g->half_acc ? 2 : g->dt == CL16_F16 ? 1 : 0;
     for (int64_t e = 0; e < (reduce ? 1 : batch); e++)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
@@ -330,7 +352,8 @@ static inline int gc_run(cl16_ctx *ctx, gcase *g) {
                     fprintf(stderr, "%s: C[%lld](entry %lld, %lld, %lld) = %.9g, want %.9g (|diff| %.3g, bound %.3g)\n",
                             what, (long long)idx, (long long)e, (long long)i, (long long)j, got, ref,
                             fabs(got - ref), exact ? 0.0 : bound);
-                if (ok && !exact && bound > 0 && fabs(got - ref) / bound > worst) worst = fabs(got - ref) / bound;
+                if (ok && !exact && bound > 0 && fabs(got - ref) / bound > gc_worst[kind])
+                    gc_worst[kind] = fabs(got - ref) / bound;
                 nonzero += got != 0;
                 nonzero_ref += ref != 0;
             }

@@ -40,6 +40,7 @@ int main(void) {
            dev->has_fp16_ext ? "yes" : "no");
     gcase g;
 
+    gc_section("1. shape sweep, cl16_gemm");
     /* 1. The full shape sweep through cl16_gemm (backend AUTO), 2-D tensors. */
     for (int dt = 0; dt < 2; dt++)
         for (int t = 0; t < 4; t++)
@@ -52,6 +53,7 @@ int main(void) {
                 gc_run(ctx, &g);
             }
 
+    gc_section("2. own kernel, offsets");
     /* 2. The own kernel forced through cl16_gemm_ex, a random sample with offsets. */
     for (int dt = 0; dt < 2; dt++)
         for (int t = 0; t < 4; t++)
@@ -65,6 +67,7 @@ int main(void) {
                 gc_run(ctx, &g);
             }
 
+    gc_section("3. CLBlast forced");
     /* 3. CLBlast forced: f32 on every device; f16 only where the device reports
      * cl_khr_fp16, elsewhere CL16_ERR_UNSUPPORTED with C untouched. CLBlast's
      * HGEMM sums in half, so f16 is held to the half-accumulation bound. */
@@ -88,6 +91,7 @@ int main(void) {
         }
     }
 
+    gc_section("4. large shapes");
     /* 4. Large shapes: several tiles in every direction, ragged edges. */
     for (int dt = 0; dt < 2; dt++) {
         cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
@@ -124,6 +128,8 @@ int main(void) {
     g.twice = 0;
     gc_run(ctx, &g);
 
+    gc_section("done");
+    gc_report();
     cl16_ctx_free(ctx);
     return check_done("test_gemm");
 }

@@ -190,18 +190,39 @@ int main(void) {
     REFUSED_EX(S_SHAPE, "bias", NULL, WITH((d.bias_mode = CL16_BIAS_COL, d.bias = biasM)));
     REFUSED_EX(S_SHAPE, "bias", NULL, WITH((d.bias_mode = CL16_BIAS_COL, d.bias = biasN, d.bias_offset = 1)));
     REFUSED_EX(S_SHAPE | S_INVAL, "bias", NULL, WITH((d.bias_mode = CL16_BIAS_COL, d.bias = biasN, d.bias_offset = -1)));
-    REFUSED_EX(S_SHAPE, "bias", "dtype", WITH((d.bias_mode = CL16_BIAS_COL, d.bias = biasNh)));
+    REFUSED_EX(S_SHAPE, "bias", "dtype|f16", WITH((d.bias_mode = CL16_BIAS_COL, d.bias = biasNh)));
     REFUSED_EX(S_INVAL, "bias", NULL, WITH(d.bias_mode = CL16_BIAS_ROW));
     REFUSED_EX(S_INVAL, "bias", NULL, WITH(d.bias_mode = CL16_BIAS_COL));
     REFUSED_EX(S_INVAL, "bias", "context", WITH((d.bias_mode = CL16_BIAS_COL, d.bias = biasNo)));
     REFUSED_EX(S_INVAL, "bias_mode|bias mode", NULL, WITH((d.bias_mode = (cl16_bias_mode)7, d.bias = biasN)));
+    /* A bias with bias_mode NONE would be silently ignored: the header says it must be NULL. */
+    REFUSED_EX(S_INVAL, "bias", NULL, WITH(d.bias = biasN));
     REFUSED_EX(S_INVAL, "activation", NULL, WITH(d.activation = (cl16_activation)9));
     REFUSED_EX(S_INVAL, "accumulate", NULL, WITH(d.accumulate = (cl16_accumulate)4));
+    /* Half accumulation of f32 tensors means nothing. */
+    REFUSED_EX(S_INVAL | S_SHAPE | S_UNSUP, "accumulate|half", NULL, WITH(d.accumulate = CL16_ACC_HALF));
     REFUSED_EX(S_INVAL, "backend", NULL, WITH(d.backend = (cl16_gemm_backend)5));
     /* Bias ROW of the right length M = 4 (shorter than N) is fine. */
     d = base, d.bias_mode = CL16_BIAS_ROW, d.bias = biasM;
     CHECK_OK(ctx, cl16_gemm_ex(ctx, &d));
     CHECK_OK(ctx, cl16_tensor_fill(C, 3.0f));
+
+    /* C written over A's elements while the kernel reads them; the same
+     * tensor holding A and C side by side is fine. */
+    REFUSED_EX(S_INVAL | S_SHAPE, "overlap", NULL, WITH((d.c = Cbig, d.a = Cbig, d.c_offset = 10)));
+    REFUSED_EX(S_INVAL | S_SHAPE, "overlap", NULL, WITH((d.c = Cbig, d.b = Cbig, d.b_offset = 10)));
+    {
+        float one[64], got[64];
+        for (int i = 0; i < 64; i++) one[i] = i < 20 ? 0.5f : 9.0f;
+        cl16_tensor *AC = tensor(ctx, CL16_F32, 64, 0, 0.0f);
+        CHECK_OK(ctx, cl16_tensor_write_f32(AC, one, 64));
+        d = base, d.a = AC, d.c = AC, d.c_offset = 20;
+        CHECK_OK(ctx, cl16_gemm_ex(ctx, &d));
+        CHECK_OK(ctx, cl16_tensor_read_f32(AC, got, 64));
+        for (int i = 0; i < 64; i++)
+            CHECK_MSG(got[i] == (i >= 20 && i < 44 ? 0.625f : one[i]), "A and C in one tensor: [%d] = %g", i, got[i]);
+        cl16_tensor_free(AC);
+    }
 
     /* Half accumulation: the storage path cannot sum in half. */
     cl16_gemm_desc dh = base;

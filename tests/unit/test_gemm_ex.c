@@ -73,6 +73,7 @@ int main(void) {
     const int native = cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE;
     printf("device: %s, half path %s, cl_khr_fp16 %s\n", dev->name, native ? "native" : "storage",
            dev->has_fp16_ext ? "yes" : "no");
+    gc_section("desc_init, equivalence");
     check_desc_init();
     check_equivalence(ctx);
     gcase g;
@@ -80,6 +81,7 @@ int main(void) {
 
     for (int dt = 0; dt < 2; dt++) {
         cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
+        gc_section(dt ? "features f16" : "features f32");
         for (int t = 0; t < 4; t++) {
             const int ta = t & 1, tb = t >> 1;
             for (int bi = 0; bi < 3; bi++) {
@@ -140,6 +142,7 @@ int main(void) {
         }
     }
 
+    gc_section("larger cases");
     /* Larger epilogue and reduce cases, float bound, both dtypes. */
     for (int dt = 0; dt < 2; dt++) {
         cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
@@ -166,6 +169,7 @@ int main(void) {
         gc_run(ctx, &g);
     }
 
+    gc_section("half accumulation");
     /* Half accumulation: refused on the storage path (C untouched); on a
      * native-half device it runs, held to the half-accumulation bound, and
      * small integers are still exact (every partial sum is an integer < 2^11). */
@@ -182,6 +186,8 @@ int main(void) {
             gc_run(ctx, &g);
         }
 
+    gc_section("done");
+    gc_report();
     cl16_ctx_free(ctx);
     return check_done("test_gemm_ex");
 }
