@@ -67,6 +67,62 @@ static void check_equivalence(cl16_ctx *ctx) {
             }
 }
 
+/* A context created with opts.gemm = CLBLAST sends AUTO calls to CLBlast; a
+ * call's own backend field overrides it; opts.gemm = OWN keeps AUTO on cl16's kernel. */
+static void check_context_backend(void) {
+    for (int force = 1; force <= 2; force++) {
+        cl16_ctx_opts o;
+        cl16_ctx_opts_init(&o);
+        const char *dir = getenv("CL16_CACHE_DIR");
+        o.cache = dir ? 1 : 0, o.cache_dir = dir;
+        o.gemm = force == 2 ? CL16_GEMM_CLBLAST : CL16_GEMM_OWN;
+        cl16_ctx *c2 = NULL;
+        cl16_status s = cl16_ctx_create(&c2, &o);
+        CHECK_MSG(s == CL16_OK, "context with opts.gemm = %d: %s", force, cl16_ctx_last_error(c2));
+        if (s) {
+            cl16_ctx_free(c2);
+            continue;
+        }
+        for (int dt = 0; dt < 2; dt++) {
+            cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
+            int64_t dims[2] = {17, 17};
+            cl16_tensor *t[3] = {NULL, NULL, NULL};
+            for (int i = 0; i < 3; i++) CHECK_OK(c2, cl16_tensor_create(c2, dtype, 2, dims, &t[i]));
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.m = 17, d.n = 17, d.k = 17, d.a = t[0], d.lda = 17, d.b = t[1], d.ldb = 17, d.c = t[2], d.ldc = 17;
+            char plan[256] = "";
+            CHECK_OK(c2, cl16_gemm_plan(c2, &d, plan, sizeof plan));
+            CHECK_MSG(gc_ci_contains(plan, force == 2 ? "clblast" : "own"),
+                      "opts.gemm = %d, backend AUTO: plan \"%s\"", force, plan);
+            d.backend = force == 2 ? CL16_GEMM_OWN : CL16_GEMM_CLBLAST;
+            CHECK_OK(c2, cl16_gemm_plan(c2, &d, plan, sizeof plan));
+            CHECK_MSG(gc_ci_contains(plan, force == 2 ? "own" : "clblast"),
+                      "opts.gemm = %d, backend %d: plan \"%s\"", force, (int)d.backend, plan);
+            for (int i = 0; i < 3; i++) cl16_tensor_free(t[i]);
+
+            gcase g;
+            for (int i = 0; i < 4; i++) {
+                gc_init(&g, dtype, i & 1, i >> 1, 17 + 40 * i, 64, 100);
+                scalars(&g, i);
+                if (i == 3) g.d.bias_mode = CL16_BIAS_COL, g.d.activation = CL16_ACT_RELU;
+                if (force == 2) { /* AUTO goes to CLBlast */
+                    g.expect = gc_clblast_expect(c2, dtype);
+                    g.half_acc = dtype == CL16_F16;
+                }
+                gc_run(c2, &g);
+                if (force == 2) { /* ... unless the call says OWN */
+                    gc_init(&g, dtype, i & 1, i >> 1, 17 + 40 * i, 64, 100);
+                    scalars(&g, i);
+                    g.d.backend = CL16_GEMM_OWN;
+                    gc_run(c2, &g);
+                }
+            }
+        }
+        cl16_ctx_free(c2);
+    }
+}
+
 int main(void) {
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
     const cl16_device_info *dev = cl16_ctx_device(ctx);
@@ -168,6 +224,9 @@ int main(void) {
         g.d.alpha = 0, g.d.beta = 0, g.c_nan = 1;
         gc_run(ctx, &g);
     }
+
+    gc_section("backend chosen by the context");
+    check_context_backend();
 
     gc_section("half accumulation");
     /* Half accumulation: refused on the storage path (C untouched); on a
