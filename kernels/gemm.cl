@@ -375,3 +375,25 @@ __kernel void cl16_gemm_epilogue(const int M, const int N, __global store_t *C, 
     const long ci = c_off + (long)get_global_id(2) * c_str + (long)i * ldc + j;
     STF(epi1(LDF(C, ci), i, j, ci, 1.0f, 0.0f, C, bias, bias_off, bias_mode, relu), C, ci);
 }
+
+/* ---- cl16_gemm_pack_t ------------------------------------------------------------
+ * dst_g = src_g^T for rows x cols views (src row stride ld, entry stride
+ * src_str; dst packed cols x rows, entry stride rows*cols): lets a GEMM with
+ * op(B) = B^T run the kernels' fast B-row path on a transposed copy. Copies
+ * bits (no conversion). Work-item (c, r, g). */
+#if CL16_DTYPE == 0
+typedef uint raw_t;
+#else
+typedef ushort raw_t;
+#endif
+__kernel void cl16_gemm_pack_t(const int rows, const int cols, __global const store_t *src,
+                               const long src_off, const long ld, const long src_str,
+                               __global store_t *dst) {
+    const int c = (int)get_global_id(0), r = (int)get_global_id(1);
+    const long g = (long)get_global_id(2);
+    if (c >= cols || r >= rows) return;
+    __global const raw_t *s = (__global const raw_t *)src;
+    __global raw_t *d = (__global raw_t *)dst;
+    d[g * rows * cols + (long)c * rows + r] = s[src_off + g * src_str + (long)r * ld + c];
+}
+

@@ -242,11 +242,66 @@ static cl16_status run_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
     return CL16_OK;
 }
 
+/* The workspace holds at least bytes (grown, never shrunk; the queue is in
+ * order, so one GEMM's use ends before the next one's begins). */
+static cl16_status workspace(cl16_ctx *ctx, size_t bytes) {
+    if (ctx->ws_bytes >= bytes) return CL16_OK;
+    if (ctx->ws) {
+        cl_int err = clFinish(ctx->queue);
+        if (err) return cl16__cl_fail(ctx, err, "clFinish before growing the GEMM workspace");
+        cl16__dev_free(ctx, ctx->ws, ctx->ws_bytes);
+        ctx->ws = NULL, ctx->ws_bytes = 0;
+    }
+    cl16_status s = cl16__dev_alloc(ctx, bytes, "GEMM workspace (B transposed)", &ctx->ws);
+    if (!s) ctx->ws_bytes = bytes;
+    return s;
+}
+
+/* op(B) = B^T: writes B^T (K x N per entry, packed) into the workspace and
+ * points *pd (a copy of d) and *wt at it. */
+static cl16_status pack_b(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *defines,
+                          cl16_gemm_desc *pd, struct cl16_tensor *wt) {
+    const int64_t entries = d->b_stride ? d->batch : 1;
+    const int64_t per = d->n * d->k;
+    const size_t bytes = (size_t)(entries * per) * cl16_dtype_size(d->b->dtype);
+    cl16_status s = workspace(ctx, bytes);
+    if (s) return s;
+    cl16_variant v = {d->c->dtype, 0, defines};
+    cl_kernel kern;
+    if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_pack_t", &kern))) return s;
+    cl_int rows = (cl_int)d->n, cols = (cl_int)d->k;
+    cl_long off = d->b_offset, ld = d->ldb, str = d->b_stride;
+    cl_int err = 0;
+    cl_uint i = 0;
+#define ARG(x) \
+    if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
+    ARG(rows); ARG(cols); ARG(d->b->mem); ARG(off); ARG(ld); ARG(str); ARG(ctx->ws);
+#undef ARG
+    size_t global[3] = {(size_t)cols, (size_t)rows, (size_t)entries};
+    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
+    if (err) return cl16__cl_fail(ctx, err, "gemm: packing B^T (%" PRId64 "x%" PRId64 ")", d->n, d->k);
+    memset(wt, 0, sizeof *wt);
+    wt->ctx = ctx, wt->dtype = d->b->dtype, wt->ndim = 1;
+    wt->numel = entries * per, wt->dims[0] = wt->numel, wt->bytes = bytes, wt->mem = ctx->ws;
+    *pd = *d;
+    pd->b = wt, pd->b_offset = 0, pd->ldb = d->n, pd->b_stride = d->b_stride ? per : 0;
+    pd->trans_b = 0;
+    return CL16_OK;
+}
+
 cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
     cl16_status s;
     ctx->stats.gemm_calls++;
     ctx->stats.gemm_flops += 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
     if (p->backend == CL16_GEMM_CLBLAST) return run_clblast(ctx, d, p);
+    cl16_gemm_desc packed;
+    struct cl16_tensor wt;
+    if (p->packb && d->trans_b && p->kind != CL16_GK_DOT) {
+        char pdef[192];
+        cl16__gemm_defines(p, d->trans_a, 0, 0, pdef, sizeof pdef);
+        if ((s = pack_b(ctx, d, pdef, &packed, &wt))) return s;
+        d = &packed;
+    }
 
     char why[160];
     if (cl16__gemm_params_fit(ctx, p, d->c->dtype, why, sizeof why))

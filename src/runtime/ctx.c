@@ -193,6 +193,7 @@ void cl16_ctx_free(cl16_ctx *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     cl16__programs_release(ctx);
     cl16__clblast_release(ctx);
+    if (ctx->ws) cl16__dev_free(ctx, ctx->ws, ctx->ws_bytes);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx->dev_extensions);

@@ -63,6 +63,7 @@ typedef struct cl16_gemm_params {
     int tm, tn, vw;            /* rows / columns of C per work-item, vector width */
     int ku;                    /* tile kernel, NN: k unroll 1 or 4 */
     int wgx, wgy, kt;          /* lmem kernel: work-group shape, k slice */
+    int packb;                 /* op(B) = B^T: transpose B into the workspace first (tile, lmem) */
 } cl16_gemm_params;
 
 /* Shape classes: dtype x (trans_a, trans_b) x size (by M*N*K of one entry). */
@@ -105,6 +106,8 @@ struct cl16_ctx {
     cl16_gemm_backend gemm_force;          /* from opts / CL16_GEMM */
     int gemm_tune_loaded;
     int clblast_used;
+    cl_mem ws;                              /* GEMM workspace (packed B), grown on demand */
+    size_t ws_bytes;
     char gemm_tune_path[CL16_PATH_MAX];    /* "" when the cache is off */
     cl16_gemm_choice gemm_tuned[CL16_GEMM_NCLASSES];
 

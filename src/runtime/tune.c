@@ -47,13 +47,17 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
          * 32x96x96: 4x16 40 GFLOP/s, 4x64 under 2). A * B^T reads both
          * operands along k: the dot kernel (f16 NT 2-5x the tile kernel). */
         const int size = cls % CL16_GEMM_NSIZES;
-        if (!ta && tb) {
+        if (!ta && tb && size == 0) {
             p->kind = CL16_GK_DOT, p->tm = 4, p->tn = 4, p->vw = 16;
         } else {
+            /* Larger A * B^T and A^T * B^T: B^T is packed into the workspace
+             * first (N*K copies against M*N*K products), then the B-row path
+             * runs (PoCL 512^3 NT: 38 GFLOP/s packed, 31 dot, 4-7 tile). */
+            p->packb = tb;
             p->tm = 4, p->tn = size == 0 ? 16 : 64, p->vw = 16;
             /* k unrolled by 4 (NN): PoCL 1024^3 f16 40-46 -> 48-61 GFLOP/s;
              * Intel's CPU runtime drops from 96 to 25 with it. */
-            if (!ta && !tb && has(ctx->dev.platform, "Portable Computing Language")) p->ku = 4;
+            if (!ta && has(ctx->dev.platform, "Portable Computing Language")) p->ku = 4;
         }
     } else if (has(v, "ARM") || has(v, "QUALCOMM") || has(v, "Qualcomm")) {
         /* Mali, Adreno: local memory is ordinary memory; vector loads and a
@@ -75,6 +79,10 @@ int cl16__gemm_params_fit(const cl16_ctx *ctx, const cl16_gemm_params *p, cl16_d
                           size_t n) {
     (void)dt;
     if (p->backend == CL16_GEMM_CLBLAST) return 0;
+    if (p->packb && p->kind == CL16_GK_DOT) {
+        snprintf(why, n, "packb does not apply to the dot kernel");
+        return -1;
+    }
     int vw_ok = p->vw == 4 || p->vw == 8 || p->vw == 16;
     switch (p->kind) {
     case CL16_GK_TILE:
@@ -146,6 +154,8 @@ size_t cl16__gemm_params_str(const cl16_gemm_params *p, char *buf, size_t n) {
                      p->kt);
     else
         w = snprintf(buf, n, "own tile tm=%d tn=%d vw=%d ku=%d", p->tm, p->tn, p->vw, p->ku);
+    if (w >= 0 && (size_t)w < n && p->backend != CL16_GEMM_CLBLAST && p->packb)
+        w += snprintf(buf + w, n - (size_t)w, " packb");
     return w < 0 ? 0 : (size_t)w;
 }
 
@@ -158,6 +168,8 @@ int cl16__gemm_params_parse(const char *s, cl16_gemm_params *p) {
     p->backend = CL16_GEMM_OWN;
     const char *rest = s + used;
     int got;
+    size_t sl = strlen(s);
+    if (sl > 6 && !strcmp(s + sl - 6, " packb")) p->packb = 1;
     if (!strcmp(kind, "tile")) {
         p->kind = CL16_GK_TILE;
         got = sscanf(rest, " tm=%d tn=%d vw=%d ku=%d", &p->tm, &p->tn, &p->vw, &p->ku);
@@ -363,18 +375,23 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
     const int t = (cls / CL16_GEMM_NSIZES) % 4, ta = t >> 1, tb = t & 1;
     int n = 0;
     cl16__gemm_defaults(ctx, cls, &out[n++]);
-#define ADD(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_)                                             \
+#define ADDP(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, PB_)                                      \
     do {                                                                                       \
         if (n < max) {                                                                         \
-            cl16_gemm_params q = {CL16_GEMM_OWN, K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_};       \
+            cl16_gemm_params q = {CL16_GEMM_OWN, K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, PB_}; \
             char w_[160];                                                                        \
             if (!cl16__gemm_params_fit(ctx, &q, CL16_F32, w_, sizeof w_) && !same(&q, out[0]))  \
                 out[n++] = q;                                                                  \
         }                                                                                      \
     } while (0)
+#define ADD(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_) ADDP(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, 0)
     const int nn = !ta && !tb, nt = !ta && tb;
     if (ctx->dev.type == CL16_DEVICE_CPU) {
         if (nt) ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
+        /* B^T packed into the workspace, then the NN (or TN) path. */
+        if (tb) ADDP(CL16_GK_TILE, 4, 64, 16, ta ? 1 : 4, 8, 8, 16, 1);
+        if (tb) ADDP(CL16_GK_TILE, 4, 16, 16, ta ? 1 : 4, 8, 8, 16, 1);
+        if (nt) ADD(CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16);
         ADD(CL16_GK_TILE, 4, 16, 16, nn ? 4 : 1, 8, 8, 16);
         if (!quick) {
             ADD(CL16_GK_TILE, 4, 64, 16, nn ? 4 : 1, 8, 8, 16);
@@ -411,6 +428,7 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
         }
     }
 #undef ADD
+#undef ADDP
     return n;
 }
 
