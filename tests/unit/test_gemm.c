@@ -1,112 +1,135 @@
-/* test_gemm.c - cl16_gemm against a float64 host reference: all four transpose
- * combinations, alpha/beta, odd shapes (1, primes), both dtypes, a bound from K
- * and the unit round-off; small-integer data where f16 must be exact; two runs
- * bitwise identical; bad views refused with a message naming the argument. */
-#include <math.h>
+/* test_gemm.c - cl16_gemm against a float64 host reference (bounds in gemm_check.h):
+ * every M,N,K in {1,3,17,64,100,257} for every transpose pair and both dtypes,
+ * alpha/beta, beta 0 over a NaN C, ld > columns, exact small-integer cases,
+ * large shapes, the own kernel and CLBlast forced, two runs bitwise identical. */
+#include "gemm_check.h"
 
-#include "check.h"
+static const int64_t sizes[6] = {1, 3, 17, 64, 100, 257};
 
-static uint32_t rng = 1;
-static float rnd(void) {
-    rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
-    return (float)((double)(rng >> 8) / 8388608.0 - 1.0);
+/* Five data/scalar patterns, rotated over the shape sweep so every shape
+ * class meets most of them: plain; alpha/beta != 1 with ld > cols; beta 0 over
+ * NaN; small integers with beta 1 (exact); small integers, alpha 1/2, beta -2,
+ * ld > cols (exact). */
+static void pattern(gcase *g, int p) {
+    cl16_gemm_desc *d = &g->d;
+    switch (p) {
+    case 0: d->alpha = 1, d->beta = 0; break;
+    case 1:
+        d->alpha = 0.75f, d->beta = -1.25f;
+        d->lda += 3, d->ldb += 1, d->ldc += 2;
+        break;
+    case 2:
+        d->alpha = -1.5f, d->beta = 0, g->c_nan = 1;
+        d->lda += 1;
+        break;
+    case 3: d->alpha = 1, d->beta = 1, g->fill = GC_FILL_INT; break;
+    default:
+        d->alpha = 0.5f, d->beta = -2, g->fill = GC_FILL_INT;
+        d->ldc += 5;
+        break;
+    }
 }
 
-static void run(cl16_ctx *ctx, cl16_dtype dt, int ta, int tb, int m, int n, int k, float alpha,
-                float beta, int integers) {
-    int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
-    float *a = malloc(sizeof(float) * (size_t)(ar * ac)), *b = malloc(sizeof(float) * (size_t)(br * bc));
-    float *c = malloc(sizeof(float) * (size_t)(m * n)), *c0 = malloc(sizeof(float) * (size_t)(m * n));
-    float *c2 = malloc(sizeof(float) * (size_t)(m * n));
-    for (int i = 0; i < ar * ac; i++) a[i] = integers ? (float)((int)(rnd() * 4)) : rnd();
-    for (int i = 0; i < br * bc; i++) b[i] = integers ? (float)((int)(rnd() * 4)) : rnd();
-    for (int i = 0; i < m * n; i++) c0[i] = integers ? (float)((int)(rnd() * 4)) : rnd();
-    if (dt == CL16_F16) {
-        for (int i = 0; i < ar * ac; i++) a[i] = cl16_half_to_float(cl16_float_to_half(a[i]));
-        for (int i = 0; i < br * bc; i++) b[i] = cl16_half_to_float(cl16_float_to_half(b[i]));
-        for (int i = 0; i < m * n; i++) c0[i] = cl16_half_to_float(cl16_float_to_half(c0[i]));
-    }
-    int64_t da[2] = {ar, ac}, db[2] = {br, bc}, dc[2] = {m, n};
-    cl16_tensor *A, *B, *C;
-    CHECK_OK(ctx, cl16_tensor_create(ctx, dt, 2, da, &A));
-    CHECK_OK(ctx, cl16_tensor_create(ctx, dt, 2, db, &B));
-    CHECK_OK(ctx, cl16_tensor_create(ctx, dt, 2, dc, &C));
-    CHECK_OK(ctx, cl16_tensor_write_f32(A, a, (size_t)(ar * ac)));
-    CHECK_OK(ctx, cl16_tensor_write_f32(B, b, (size_t)(br * bc)));
-    for (int rep = 0; rep < 2; rep++) {
-        CHECK_OK(ctx, cl16_tensor_write_f32(C, c0, (size_t)(m * n)));
-        CHECK_OK(ctx, cl16_gemm(ctx, ta, tb, m, n, k, alpha, A, ac, B, bc, beta, C, n));
-        CHECK_OK(ctx, cl16_tensor_read_f32(C, rep ? c2 : c, (size_t)(m * n)));
-    }
-    CHECK_MSG(!memcmp(c, c2, sizeof(float) * (size_t)(m * n)), "two runs differ");
-    double u_out = dt == CL16_F16 ? 0x1p-11 : 0x1p-24;
-    int bad = 0, nonzero = 0;
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            double ref = 0, mag = 0;
-            for (int p = 0; p < k; p++) {
-                double x = a[ta ? p * m + i : i * k + p], y = b[tb ? j * k + p : p * n + j];
-                ref += x * y, mag += fabs(x * y);
-            }
-            ref = alpha * ref + beta * c0[i * n + j];
-            mag = fabs(alpha) * mag + fabs(beta * c0[i * n + j]);
-            double got = c[i * n + j];
-            /* float accumulation: gamma_(K+2) * magnitude; then one rounding to the dtype */
-            double bound = (k + 2) * 0x1p-24 * mag * 1.01 + u_out * fabs(ref);
-            if (integers && dt == CL16_F16 && fabs(ref) <= 2048) bound = 0; /* exact */
-            if (!(fabs(got - ref) <= bound)) {
-                if (bad++ < 3)
-                    fprintf(stderr, "%s %c%c %dx%dx%d C[%d,%d] = %.9g, want %.9g (bound %.3g)\n",
-                            cl16_dtype_name(dt), ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, i, j, got,
-                            ref, bound);
-            }
-            nonzero += got != 0;
-        }
-    CHECK(bad == 0);
-    CHECK_MSG(nonzero > 0 || m * n < 4, "all-zero output");
-    cl16_tensor_free(A), cl16_tensor_free(B), cl16_tensor_free(C);
-    free(a), free(b), free(c), free(c0), free(c2);
-}
+static int64_t pick(void) { return sizes[gc_rand_int(0, 5)]; }
 
 int main(void) {
-    cl16_ctx *ctx = test_ctx(NULL);
-    const int sizes[] = {1, 3, 17, 64, 100};
+    cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
+    const cl16_device_info *dev = cl16_ctx_device(ctx);
+    printf("device: %s (%s), half path %s, cl_khr_fp16 %s\n", dev->name, dev->platform,
+           cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage",
+           dev->has_fp16_ext ? "yes" : "no");
+    gcase g;
+
+    gc_section("1. shape sweep, cl16_gemm");
+    /* 1. The full shape sweep through cl16_gemm (backend AUTO), 2-D tensors. */
     for (int dt = 0; dt < 2; dt++)
         for (int t = 0; t < 4; t++)
-            for (int s = 0; s < 5; s++) {
-                int m = sizes[s], n = sizes[(s + 2) % 5], k = sizes[(s + 4) % 5];
-                run(ctx, dt ? CL16_F16 : CL16_F32, t & 1, t >> 1, m, n, k, 1.0f, 0.0f, 0);
-                run(ctx, dt ? CL16_F16 : CL16_F32, t & 1, t >> 1, n, k, m, -0.75f, 0.5f, 0);
+            for (int idx = 0; idx < 216; idx++) {
+                gc_init(&g, dt ? CL16_F16 : CL16_F32, t & 1, t >> 1, sizes[idx / 36], sizes[idx / 6 % 6],
+                        sizes[idx % 6]);
+                g.api = GC_API_GEMM;
+                g.shaped = 1;
+                pattern(&g, (idx + t + dt) % 5);
+                gc_run(ctx, &g);
             }
-    run(ctx, CL16_F16, 0, 0, 33, 29, 257, 1.0f, 1.0f, 1);
-    run(ctx, CL16_F16, 1, 1, 31, 37, 64, 1.0f, 0.0f, 1);
-    /* Wide enough for interior (vectorised) tiles on every default tile size. */
-    for (int t = 0; t < 4; t++) {
-        run(ctx, CL16_F16, t & 1, t >> 1, 9, 130, 77, 1.0f, 1.0f, 1);
-        run(ctx, CL16_F32, t & 1, t >> 1, 21, 257, 45, 0.5f, -1.0f, 0);
+
+    gc_section("2. own kernel, offsets");
+    /* 2. The own kernel forced through cl16_gemm_ex, a random sample with offsets. */
+    for (int dt = 0; dt < 2; dt++)
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < 40; i++) {
+                gc_init(&g, dt ? CL16_F16 : CL16_F32, t & 1, t >> 1, pick(), pick(), pick());
+                pattern(&g, gc_rand_int(0, 4));
+                g.d.a_offset = gc_rand_int(0, 7), g.d.b_offset = gc_rand_int(0, 7);
+                g.d.c_offset = gc_rand_int(0, 7);
+                g.slack = gc_rand_int(0, 2);
+                g.d.backend = CL16_GEMM_OWN;
+                gc_run(ctx, &g);
+            }
+
+    gc_section("3. CLBlast forced");
+    /* 3. CLBlast forced: f32 on every device; f16 only where the device reports
+     * cl_khr_fp16, elsewhere CL16_ERR_UNSUPPORTED with C untouched. CLBlast's
+     * HGEMM sums in half, so f16 is held to the half-accumulation bound. */
+    for (int dt = 0; dt < 2; dt++) {
+        cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
+        int expect = gc_clblast_expect(ctx, dtype);
+        for (int t = 0; t < 4; t++) {
+            int count = expect == GC_EXPECT_UNSUPPORTED ? 3 : dt == 0 && t == 0 ? 216 : 40;
+            for (int i = 0; i < count; i++) {
+                if (count == 216)
+                    gc_init(&g, dtype, t & 1, t >> 1, sizes[i / 36], sizes[i / 6 % 6], sizes[i % 6]);
+                else
+                    gc_init(&g, dtype, t & 1, t >> 1, pick(), pick(), pick());
+                pattern(&g, (i + t) % 5);
+                if (i % 3 == 1) g.d.a_offset = 2, g.d.b_offset = 5, g.d.c_offset = 1;
+                g.d.backend = CL16_GEMM_CLBLAST;
+                g.expect = expect;
+                g.half_acc = dt == 1;
+                gc_run(ctx, &g);
+            }
+        }
     }
 
-    /* Bad input: nothing launched, message names the argument. */
-    int64_t d23[2] = {2, 3}, d33[2] = {3, 3};
-    cl16_tensor *A, *B, *C, *H;
-    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 2, d23, &A));
-    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 2, d33, &B));
-    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 2, d23, &C));
-    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F16, 2, d33, &H));
-    CHECK_OK(ctx, cl16_gemm(ctx, 0, 0, 2, 3, 3, 1, A, 3, B, 3, 0, C, 3));
-    CHECK(cl16_gemm(ctx, 0, 0, 2, 3, 4, 1, A, 3, B, 3, 0, C, 3) == CL16_ERR_SHAPE);
-    CHECK(strstr(cl16_ctx_last_error(ctx), "ldA") != NULL);
-    CHECK(cl16_gemm(ctx, 0, 0, 3, 3, 3, 1, A, 3, B, 3, 0, C, 3) == CL16_ERR_SHAPE);
-    CHECK(strstr(cl16_ctx_last_error(ctx), "tensor A") != NULL);
-    CHECK(cl16_gemm(ctx, 0, 0, 2, 3, 3, 1, A, 3, H, 3, 0, C, 3) == CL16_ERR_SHAPE);
-    CHECK(strstr(cl16_ctx_last_error(ctx), "mixed dtypes") != NULL);
-    CHECK(cl16_gemm(ctx, 0, 0, 0, 3, 3, 1, A, 3, B, 3, 0, C, 3) == CL16_ERR_SHAPE);
-    CHECK(cl16_gemm(ctx, 0, 0, 2, 3, 3, 1, A, 3, NULL, 3, 0, C, 3) == CL16_ERR_INVALID_ARG);
-    cl16_ctx *other = test_ctx(NULL);
-    CHECK(cl16_gemm(other, 0, 0, 2, 3, 3, 1, A, 3, B, 3, 0, C, 3) == CL16_ERR_INVALID_ARG);
-    CHECK(strstr(cl16_ctx_last_error(other), "another context") != NULL);
-    cl16_ctx_free(other);
-    cl16_tensor_free(A), cl16_tensor_free(B), cl16_tensor_free(C), cl16_tensor_free(H);
+    gc_section("4. large shapes");
+    /* 4. Large shapes: several tiles in every direction, ragged edges. */
+    for (int dt = 0; dt < 2; dt++) {
+        cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
+        for (int t = 0; t < 4; t++) {
+            gc_init(&g, dtype, t & 1, t >> 1, 300, 513, 260);
+            pattern(&g, 1);
+            g.api = GC_API_GEMM, g.shaped = 1;
+            g.twice = t == 0;
+            gc_run(ctx, &g);
+        }
+        gc_init(&g, dtype, 0, 0, 1024, 1024, 64);
+        g.api = GC_API_GEMM, g.shaped = 1;
+        gc_run(ctx, &g);
+        gc_init(&g, dtype, 1, 0, 1024, 1024, 64);
+        pattern(&g, 2);
+        g.twice = 0;
+        gc_run(ctx, &g);
+        gc_init(&g, dtype, 0, 1, 1024, 1024, 64);
+        pattern(&g, 3);
+        g.twice = 0;
+        gc_run(ctx, &g);
+        gc_init(&g, dtype, 1, 1, 129, 1000, 700);
+        pattern(&g, 1);
+        g.twice = 0;
+        g.d.backend = CL16_GEMM_OWN;
+        gc_run(ctx, &g);
+    }
+    gc_init(&g, CL16_F32, 0, 0, 300, 513, 260);
+    pattern(&g, 1);
+    g.d.backend = CL16_GEMM_CLBLAST;
+    gc_run(ctx, &g);
+    gc_init(&g, CL16_F32, 1, 1, 1024, 1024, 64);
+    g.d.backend = CL16_GEMM_CLBLAST;
+    g.twice = 0;
+    gc_run(ctx, &g);
+
+    gc_section("done");
+    gc_report();
     cl16_ctx_free(ctx);
     return check_done("test_gemm");
 }
