@@ -168,8 +168,9 @@ static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params
         *why = "built-in";
     }
     /* Packing B^T costs about N*K*batch copies against M*N*K*batch products:
-     * with few rows of C it does not pay, and A * B^T takes the dot kernel. */
-    if (p->packb && !d->trans_a && d->m < 32) {
+     * with few rows of C it does not pay, and A * B^T takes the dot kernel
+     * (a tuned choice was measured and stands). */
+    if (p->packb && !d->trans_a && d->m < 32 && !t->valid) {
         *p = (cl16_gemm_params){CL16_GEMM_OWN, CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16, 0};
         *why = "built-in, few rows";
     }
