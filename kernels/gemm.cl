@@ -74,8 +74,24 @@ typedef CAT(float, VW) floatv;
  * LDV(p, i)   VW elements from i as accv_t      LD4V: 4 elements as acc4_t
  * LDF(p, i)   element i as float                LDVF: VW elements as floatv
  * STF / STVF  store float / floatv, rounding to nearest even for f16. */
-#if CL16_DTYPE != 0 && CL16_HALF_NATIVE && CL16_HALF_ACC
+#ifndef AB_FLOAT
+#define AB_FLOAT 0
+#endif
+#if AB_FLOAT
+/* A and B are float copies made by cl16_gemm_pack (op already applied when
+ * packed); C keeps the tensors' dtype. */
+typedef float ab_t;
+#define SACC_T float
+typedef float sacc_t;
+typedef floatv accv_t;
+typedef float4 acc4_t;
+#define ACCV_TO_F(v) (v)
+#define ELT(p, i) ((p)[i])
+#define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
+#define LD4V(p, i) vload4(0, (p) + (i))
+#elif CL16_DTYPE != 0 && CL16_HALF_NATIVE && CL16_HALF_ACC
 #define GEMM_HALF_ACC 1
+typedef store_t ab_t;
 #define SACC_T half
 typedef half sacc_t;
 typedef CAT(half, VW) accv_t;
@@ -86,6 +102,7 @@ typedef half4 acc4_t;
 #define ACCV_TO_F(v) CAT(convert_float, VW)(v)
 #else
 #define GEMM_HALF_ACC 0
+typedef store_t ab_t;
 #define SACC_T float
 typedef float sacc_t;
 typedef floatv accv_t;
@@ -131,8 +148,8 @@ typedef float4 acc4_t;
 #endif
 
 #define GEMM_ARGS                                                                              \
-    const int M, const int N, const int K, const float alpha, __global const store_t *A,       \
-        const long a_off, const long lda, const long a_str, __global const store_t *B,         \
+    const int M, const int N, const int K, const float alpha, __global const ab_t *A,          \
+        const long a_off, const long lda, const long a_str, __global const ab_t *B,            \
         const long b_off, const long ldb, const long b_str, const float beta,                  \
         __global store_t *C, const long c_off, const long ldc, const long c_str, const int nred, \
         __global const store_t *bias, const long bias_off, const int bias_mode, const int relu
@@ -402,25 +419,28 @@ __kernel void cl16_gemm_epilogue(const int M, const int N, __global store_t *C, 
     STF(epi1(LDF(C, ci), i, j, ci, 1.0f, 0.0f, C, bias, bias_off, bias_mode, relu), C, ci);
 }
 
-/* ---- cl16_gemm_pack_t ------------------------------------------------------------
- * dst_g = src_g^T for rows x cols views (src row stride ld, entry stride
- * src_str; dst packed cols x rows, entry stride rows*cols): lets a GEMM with
- * op(B) = B^T run the kernels' fast B-row path on a transposed copy. Copies
- * bits (no conversion). */
+/* ---- cl16_gemm_pack ------------------------------------------------------------
+ * dst_g = float(op(src_g)) for the rows x cols matrix op(src) (trans: src is
+ * stored cols x rows), packed row-major, entry stride rows*cols. The GEMM then
+ * runs its NN path on float operands (AB_FLOAT): no transposed reads, and on
+ * the storage path each half is converted once instead of once per use.
+ * Work-item (x, r, g) writes columns 16x .. 16x+15 of row r. */
 #if CL16_DTYPE == 0
-typedef uint raw_t;
+#define PACK_LD(p, i) ((p)[i])
 #else
-typedef ushort raw_t;
+#define PACK_LD(p, i) vload_half(0, (p) + (i))
 #endif
-__kernel void cl16_gemm_pack_t(const int rows, const int cols, __global const store_t *src,
-                               const long src_off, const long ld, const long src_str,
-                               __global store_t *dst) {
-    /* Work-item (x, r, g) copies columns 16x .. 16x+15 of row r. */
+__kernel void cl16_gemm_pack(const int rows, const int cols, const int trans,
+                             __global const store_t *src, const long src_off, const long ld,
+                             const long src_str, __global float *dst, const long dst_off) {
     const int c0 = (int)get_global_id(0) * 16, r = (int)get_global_id(1);
     const long g = (long)get_global_id(2);
     if (c0 >= cols || r >= rows) return;
-    __global const raw_t *s = (__global const raw_t *)src + src_off + g * src_str + (long)r * ld;
-    __global raw_t *d = (__global raw_t *)dst + g * rows * cols + r;
+    const long s0 = src_off + g * src_str;
+    __global float *d = dst + dst_off + g * (long)rows * cols + (long)r * cols;
     const int ce = min(c0 + 16, cols);
-    for (int c = c0; c < ce; c++) d[(long)c * rows] = s[c];
+    if (trans)
+        for (int c = c0; c < ce; c++) d[c] = PACK_LD(src, s0 + (long)c * ld + r);
+    else
+        for (int c = c0; c < ce; c++) d[c] = PACK_LD(src, s0 + (long)r * ld + c);
 }

@@ -170,7 +170,7 @@ static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params
     /* Packing B^T costs about N*K*batch copies against M*N*K*batch products:
      * with few rows of C it does not pay, and A * B^T takes the dot kernel
      * (a tuned choice was measured and stands). */
-    if (p->packb && !d->trans_a && d->m < 32 && !t->valid) {
+    if (p->pack && !d->trans_a && d->trans_b && d->m < 32 && !t->valid) {
         *p = (cl16_gemm_params){CL16_GEMM_OWN, CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16, 0};
         *why = "built-in, few rows";
     }
@@ -208,7 +208,7 @@ static cl16_status run_epilogue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
     if (cl16__gemm_params_fit(ctx, &own, d->c->dtype, why, sizeof why))
         cl16__gemm_defaults(ctx, cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->m, d->n, d->k),
                             &own);
-    cl16__gemm_defines(&own, d->trans_a, d->trans_b, 0, defines, sizeof defines);
+    cl16__gemm_defines(&own, d->trans_a, d->trans_b, 0, 0, defines, sizeof defines);
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;
     cl16_status s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_epilogue", &kern);
@@ -264,57 +264,92 @@ static cl16_status workspace(cl16_ctx *ctx, size_t bytes) {
     return s;
 }
 
-/* op(B) = B^T: writes B^T (K x N per entry, packed) into the workspace and
- * points *pd (a copy of d) and *wt at it. */
-static cl16_status pack_b(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *defines,
-                          cl16_gemm_desc *pd, struct cl16_tensor *wt) {
-    const int64_t entries = d->b_stride ? d->batch : 1;
-    const int64_t per = d->n * d->k;
-    const size_t bytes = (size_t)(entries * per) * cl16_dtype_size(d->b->dtype);
-    cl16_status s = workspace(ctx, bytes);
-    if (s) return s;
-    cl16_variant v = {d->c->dtype, 0, defines};
-    cl_kernel kern;
-    if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_pack_t", &kern))) return s;
-    cl_int rows = (cl_int)d->n, cols = (cl_int)d->k;
-    cl_long off = d->b_offset, ld = d->ldb, str = d->b_stride;
+/* Enqueues cl16_gemm_pack: op(X) (rows x cols per entry, `entries` of them)
+ * into the workspace at float offset ws_off, and describes that copy in *wt. */
+static cl16_status pack_one(cl16_ctx *ctx, cl_kernel kern, const cl16_tensor *x, int trans,
+                            int64_t rows, int64_t cols, int64_t off, int64_t ld, int64_t stride,
+                            int64_t entries, int64_t ws_off, struct cl16_tensor *wt) {
     cl_int err = 0;
+    cl_int r = (cl_int)rows, c = (cl_int)cols, t = trans;
+    cl_long o = off, l = ld, st = stride, wo = ws_off;
     cl_uint i = 0;
-#define ARG(x) \
-    if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
-    ARG(rows); ARG(cols); ARG(d->b->mem); ARG(off); ARG(ld); ARG(str); ARG(ctx->ws);
+#define ARG(v) \
+    if (!err) err = clSetKernelArg(kern, i++, sizeof(v), &(v))
+    ARG(r); ARG(c); ARG(t); ARG(x->mem); ARG(o); ARG(l); ARG(st); ARG(ctx->ws); ARG(wo);
 #undef ARG
     size_t global[3] = {((size_t)cols + 15) / 16, (size_t)rows, (size_t)entries};
     if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
-    if (err) return cl16__cl_fail(ctx, err, "gemm: packing B^T (%" PRId64 "x%" PRId64 ")", d->n, d->k);
+    if (err) return cl16__cl_fail(ctx, err, "gemm: packing a %" PRId64 "x%" PRId64 " operand", rows, cols);
     memset(wt, 0, sizeof *wt);
-    wt->ctx = ctx, wt->dtype = d->b->dtype, wt->ndim = 1;
-    wt->numel = entries * per, wt->dims[0] = wt->numel, wt->bytes = bytes, wt->mem = ctx->ws;
-    *pd = *d;
-    pd->b = wt, pd->b_offset = 0, pd->ldb = d->n, pd->b_stride = d->b_stride ? per : 0;
-    pd->trans_b = 0;
+    wt->ctx = ctx, wt->dtype = CL16_F32, wt->ndim = 1;
+    wt->numel = ws_off + rows * cols * entries, wt->dims[0] = wt->numel;
+    wt->bytes = (size_t)wt->numel * sizeof(float), wt->mem = ctx->ws;
     return CL16_OK;
 }
+
+/* The pack step of params with `pack`: op(A) and op(B) become float copies in
+ * NN layout in the workspace (for f32 tensors only the transposed ones), and
+ * *pd (a copy of d) points at them (B's copy after A's in the workspace). */
+static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *defines,
+                                 cl16_gemm_desc *pd, struct cl16_tensor wt[2]) {
+    const int f16 = d->c->dtype == CL16_F16;
+    const int do_a = f16 || d->trans_a, do_b = f16 || d->trans_b;
+    const int64_t ea = d->a_stride ? d->batch : 1, eb = d->b_stride ? d->batch : 1;
+    const int64_t na = do_a ? d->m * d->k * ea : 0, nb = do_b ? d->k * d->n * eb : 0;
+    cl16_status s = workspace(ctx, (size_t)(na + nb) * sizeof(float));
+    if (s) return s;
+    cl16_variant v = {d->c->dtype, 0, defines};
+    cl_kernel kern;
+    if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_pack", &kern))) return s;
+    *pd = *d;
+    if (do_a) {
+        if ((s = pack_one(ctx, kern, d->a, d->trans_a, d->m, d->k, d->a_offset, d->lda, d->a_stride, ea,
+                          0, &wt[0])))
+            return s;
+        pd->a = &wt[0], pd->a_offset = 0, pd->lda = d->k, pd->a_stride = d->a_stride ? d->m * d->k : 0;
+        pd->trans_a = 0;
+    }
+    if (do_b) {
+        if ((s = pack_one(ctx, kern, d->b, d->trans_b, d->k, d->n, d->b_offset, d->ldb, d->b_stride, eb,
+                          na, &wt[1])))
+            return s;
+        pd->b = &wt[1], pd->b_offset = na, pd->ldb = d->n, pd->b_stride = d->b_stride ? d->k * d->n : 0;
+        pd->trans_b = 0;
+    }
+    return CL16_OK;
+}
+
+static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
+                               int ab_float);
 
 static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
     cl16_status s;
     if (p->backend == CL16_GEMM_CLBLAST) return run_clblast(ctx, d, p);
     cl16_gemm_desc packed;
-    struct cl16_tensor wt;
-    if (p->packb && d->trans_b && p->kind != CL16_GK_DOT) {
+    struct cl16_tensor wt[2];
+    int ab_float = 0;
+    if (p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
+        (d->c->dtype == CL16_F16 || d->trans_a || d->trans_b)) {
+        ab_float = d->c->dtype == CL16_F16;
         char pdef[192];
-        cl16__gemm_defines(p, d->trans_a, 0, 0, pdef, sizeof pdef);
-        if ((s = pack_b(ctx, d, pdef, &packed, &wt))) return s;
-        d = &packed;
+        cl16__gemm_defines(p, 0, 0, 0, ab_float, pdef, sizeof pdef);
+        s = pack_operands(ctx, d, pdef, &packed, wt);
+        return s ? s : gemm_kernel(ctx, &packed, p, ab_float);
     }
+    return gemm_kernel(ctx, d, p, 0);
+}
 
+/* Enqueues one of gemm.cl's GEMM kernels for d (operands float when ab_float). */
+static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
+                               int ab_float) {
+    cl16_status s;
     char why[160];
     if (cl16__gemm_params_fit(ctx, p, d->c->dtype, why, sizeof why))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "gemm: kernel parameters do not fit: %s", why);
     if (p->kind == CL16_GK_DOT && (d->trans_a || !d->trans_b))
         return cl16__fail(ctx, CL16_ERR_INTERNAL, "gemm: the dot kernel only computes A * B^T");
     char defines[192];
-    cl16__gemm_defines(p, d->trans_a, d->trans_b, d->accumulate == CL16_ACC_HALF, defines,
+    cl16__gemm_defines(p, d->trans_a, d->trans_b, d->accumulate == CL16_ACC_HALF, ab_float, defines,
                        sizeof defines);
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;

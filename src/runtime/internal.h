@@ -63,7 +63,8 @@ typedef struct cl16_gemm_params {
     int tm, tn, vw;            /* rows / columns of C per work-item, vector width */
     int ku;                    /* tile kernel, NN: k unroll 1 or 4 */
     int wgx, wgy, kt;          /* lmem kernel: work-group shape, k slice */
-    int packb;                 /* op(B) = B^T: transpose B into the workspace first (tile, lmem) */
+    int pack;                  /* tile, lmem: copy op(A), op(B) into the workspace as float
+                                  (f16; for f32 only transposed operands) and run the NN path */
 } cl16_gemm_params;
 
 /* Shape classes: dtype x (trans_a, trans_b) x size (by M*N*K of one entry). */
@@ -188,7 +189,7 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
                            cl16_variant *v, char *defines, size_t n);
 /* The -D string of a GEMM variant (kernel parameters and transposes). */
 size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, int half_acc,
-                          char *buf, size_t n);
+                          int ab_float, char *buf, size_t n);
 /* "own tile tm=4 tn=64 vw=16 ku=4" / "clblast". */
 size_t cl16__gemm_params_str(const cl16_gemm_params *p, char *buf, size_t n);
 /* Parses what cl16__gemm_params_str writes; 0 on success. */

@@ -47,17 +47,19 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
          * 32x96x96: 4x16 40 GFLOP/s, 4x64 under 2). A * B^T reads both
          * operands along k: the dot kernel (f16 NT 2-5x the tile kernel). */
         const int size = cls % CL16_GEMM_NSIZES;
+        const int pocl = has(ctx->dev.platform, "Portable Computing Language");
         if (!ta && tb && size == 0) {
             p->kind = CL16_GK_DOT, p->tm = 4, p->tn = 4, p->vw = 16;
         } else {
-            /* Larger A * B^T and A^T * B^T: B^T is packed into the workspace
-             * first (N*K copies against M*N*K products), then the B-row path
-             * runs (PoCL 512^3 NT: 38 GFLOP/s packed, 31 dot, 4-7 tile). */
-            p->packb = tb;
+            /* Transposed operands are packed into the workspace first (as
+             * float: M*K + K*N copies against M*N*K products), then the NN
+             * path runs. PoCL, NT 512^3: 38 GFLOP/s packed, 31 dot, 4-7
+             * tile; f16 TN 150x100x16 x128: 37-40 packed, 17-21 not. */
+            p->pack = ta || tb;
             p->tm = 4, p->tn = size == 0 ? 16 : 64, p->vw = 16;
             /* k unrolled by 4 (NN): PoCL 1024^3 f16 40-46 -> 48-61 GFLOP/s;
              * Intel's CPU runtime drops from 96 to 25 with it. */
-            if (!ta && has(ctx->dev.platform, "Portable Computing Language")) p->ku = 4;
+            if (pocl && (!ta || p->pack)) p->ku = 4;
         }
     } else if (has(v, "ARM") || has(v, "QUALCOMM") || has(v, "Qualcomm")) {
         /* Mali, Adreno: local memory is ordinary memory; vector loads and a
@@ -79,8 +81,8 @@ int cl16__gemm_params_fit(const cl16_ctx *ctx, const cl16_gemm_params *p, cl16_d
                           size_t n) {
     (void)dt;
     if (p->backend == CL16_GEMM_CLBLAST) return 0;
-    if (p->packb && p->kind == CL16_GK_DOT) {
-        snprintf(why, n, "packb does not apply to the dot kernel");
+    if (p->pack && p->kind == CL16_GK_DOT) {
+        snprintf(why, n, "pack does not apply to the dot kernel");
         return -1;
     }
     int vw_ok = p->vw == 4 || p->vw == 8 || p->vw == 16;
@@ -124,7 +126,7 @@ int cl16__gemm_params_fit(const cl16_ctx *ctx, const cl16_gemm_params *p, cl16_d
 }
 
 size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, int half_acc,
-                          char *buf, size_t n) {
+                          int ab_float, char *buf, size_t n) {
     int w;
     switch (p->kind) {
     case CL16_GK_DOT:
@@ -140,6 +142,7 @@ size_t cl16__gemm_defines(const cl16_gemm_params *p, int trans_a, int trans_b, i
         break;
     }
     if (w >= 0 && (size_t)w < n && half_acc) w += snprintf(buf + w, n - (size_t)w, " -DCL16_HALF_ACC=1");
+    if (w >= 0 && (size_t)w < n && ab_float) w += snprintf(buf + w, n - (size_t)w, " -DAB_FLOAT=1");
     return w < 0 ? 0 : (size_t)w;
 }
 
@@ -154,8 +157,8 @@ size_t cl16__gemm_params_str(const cl16_gemm_params *p, char *buf, size_t n) {
                      p->kt);
     else
         w = snprintf(buf, n, "own tile tm=%d tn=%d vw=%d ku=%d", p->tm, p->tn, p->vw, p->ku);
-    if (w >= 0 && (size_t)w < n && p->backend != CL16_GEMM_CLBLAST && p->packb)
-        w += snprintf(buf + w, n - (size_t)w, " packb");
+    if (w >= 0 && (size_t)w < n && p->backend != CL16_GEMM_CLBLAST && p->pack)
+        w += snprintf(buf + w, n - (size_t)w, " pack");
     return w < 0 ? 0 : (size_t)w;
 }
 
@@ -169,7 +172,7 @@ int cl16__gemm_params_parse(const char *s, cl16_gemm_params *p) {
     const char *rest = s + used;
     int got;
     size_t sl = strlen(s);
-    if (sl > 6 && !strcmp(s + sl - 6, " packb")) p->packb = 1;
+    if (sl > 5 && !strcmp(s + sl - 5, " pack")) p->pack = 1;
     if (!strcmp(kind, "tile")) {
         p->kind = CL16_GK_TILE;
         got = sscanf(rest, " tm=%d tn=%d vw=%d ku=%d", &p->tm, &p->tn, &p->vw, &p->ku);
@@ -197,7 +200,7 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
         /* The large NN class: what a square GEMM and most layers use. */
         cl16_gemm_params gp;
         cl16__gemm_defaults(ctx, cl16__gemm_class(dtype, 0, 0, 1024, 1024, 1024), &gp);
-        cl16__gemm_defines(&gp, 0, 0, 0, defines, n);
+        cl16__gemm_defines(&gp, 0, 0, 0, 0, defines, n);
         v->defines = defines;
     } else if (!strcmp(file, "eltwise.cl")) {
         /* The casts do not depend on the tensors' dtype: one program serves both. */
@@ -387,10 +390,16 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
 #define ADD(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_) ADDP(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, 0)
     const int nn = !ta && !tb, nt = !ta && tb;
     if (ctx->dev.type == CL16_DEVICE_CPU) {
+        const int f16 = cls / CL16_GEMM_NSIZES / 4;
         if (nt) ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
-        /* B^T packed into the workspace, then the NN (or TN) path. */
-        if (tb) ADDP(CL16_GK_TILE, 4, 64, 16, ta ? 1 : 4, 8, 8, 16, 1);
-        if (tb) ADDP(CL16_GK_TILE, 4, 16, 16, ta ? 1 : 4, 8, 8, 16, 1);
+        /* Operands packed as float in NN layout (always pays off for
+         * transposed ones; for f16 it also converts each half only once). */
+        if (!nn || f16) {
+            ADDP(CL16_GK_TILE, 4, 64, 16, 4, 8, 8, 16, 1);
+            ADDP(CL16_GK_TILE, 4, 16, 16, 4, 8, 8, 16, 1);
+            if (!quick) ADDP(CL16_GK_TILE, 8, 16, 16, 4, 8, 8, 16, 1);
+            if (!quick) ADDP(CL16_GK_TILE, 4, 64, 16, 1, 8, 8, 16, 1);
+        }
         if (nt) ADD(CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16);
         ADD(CL16_GK_TILE, 4, 16, 16, nn ? 4 : 1, 8, 8, 16);
         if (!quick) {
@@ -399,6 +408,8 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
             ADD(CL16_GK_TILE, 2, 64, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 8, 32, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 4, 32, 16, nn ? 4 : 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 8, 16, 16, nn ? 4 : 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 4, 48, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 8, 16, 8, 1, 8, 8, 16);
             if (nt) {
                 ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
