@@ -156,7 +156,7 @@ cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d) {
 /* Backend and parameters for d; *why says where they came from. */
 static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params *p,
                         const char **why) {
-    const int cls = cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->m, d->n, d->k);
+    const int cls = cl16__gemm_class_of(d);
     cl16__gemm_tune_load(ctx);
     const cl16_gemm_choice *t = &ctx->gemm_tuned[cls];
     char reason[160];
@@ -166,13 +166,6 @@ static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params
     } else {
         cl16__gemm_defaults(ctx, cls, p);
         *why = "built-in";
-    }
-    /* Packing B^T costs about N*K*batch copies against M*N*K*batch products:
-     * with few rows of C it does not pay, and A * B^T takes the dot kernel
-     * (a tuned choice was measured and stands). */
-    if (p->pack && !d->trans_a && d->trans_b && d->m < 32 && !t->valid) {
-        *p = (cl16_gemm_params){CL16_GEMM_OWN, CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16, 0};
-        *why = "built-in, few rows";
     }
     cl16_gemm_backend b = d->backend != CL16_GEMM_AUTO ? d->backend : ctx->gemm_force;
     if (b == CL16_GEMM_AUTO) {
@@ -206,8 +199,7 @@ static cl16_status run_epilogue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
     own.backend = CL16_GEMM_OWN;
     char why[160];
     if (cl16__gemm_params_fit(ctx, &own, d->c->dtype, why, sizeof why))
-        cl16__gemm_defaults(ctx, cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->m, d->n, d->k),
-                            &own);
+        cl16__gemm_defaults(ctx, cl16__gemm_class_of(d), &own);
     cl16__gemm_defines(&own, d->trans_a, d->trans_b, 0, 0, defines, sizeof defines);
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;
@@ -428,8 +420,7 @@ cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, si
     gemm_select(ctx, d, &p, &why);
     char ps[128], cls[32];
     cl16__gemm_params_str(&p, ps, sizeof ps);
-    cl16__gemm_class_name(cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->m, d->n, d->k), cls,
-                          sizeof cls);
+    cl16__gemm_class_name(cl16__gemm_class_of(d), cls, sizeof cls);
     snprintf(buf, len, "%s (%s, class %s)", ps, why, cls);
     return CL16_OK;
 }

@@ -67,10 +67,13 @@ typedef struct cl16_gemm_params {
                                   (f16; for f32 only transposed operands) and run the NN path */
 } cl16_gemm_params;
 
-/* Shape classes: dtype x (trans_a, trans_b) x size (by M*N*K of one entry). */
+/* Shape classes: dtype x (trans_a, trans_b) x batch-reduce or not x size (by
+ * M*N*K of one entry). Index ((f16 * 4 + op) * 2 + reduce) * NSIZES + size,
+ * op = 2 * trans_a + trans_b. */
 #define CL16_GEMM_NSIZES 3
-#define CL16_GEMM_NCLASSES (2 * 4 * CL16_GEMM_NSIZES)
-int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k);
+#define CL16_GEMM_NCLASSES (2 * 4 * 2 * CL16_GEMM_NSIZES)
+int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int reduce, int64_t m, int64_t n, int64_t k);
+int cl16__gemm_class_of(const cl16_gemm_desc *d);
 /* "f16 NT small" for class index c. */
 void cl16__gemm_class_name(int c, char *buf, size_t n);
 typedef struct cl16_gemm_choice {

@@ -14,16 +14,28 @@
 
 static const char *const size_names[CL16_GEMM_NSIZES] = {"small", "medium", "large"};
 
-int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k) {
+int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int reduce, int64_t m, int64_t n, int64_t k) {
     double mnk = (double)m * (double)n * (double)k;
     int size = mnk < 1048576.0 ? 0 : mnk < 67108864.0 ? 1 : 2;
-    return ((dt == CL16_F16 ? 1 : 0) * 4 + (ta ? 2 : 0) + (tb ? 1 : 0)) * CL16_GEMM_NSIZES + size;
+    int op = (ta ? 2 : 0) + (tb ? 1 : 0);
+    return (((dt == CL16_F16 ? 1 : 0) * 4 + op) * 2 + (reduce ? 1 : 0)) * CL16_GEMM_NSIZES + size;
 }
 
+int cl16__gemm_class_of(const cl16_gemm_desc *d) {
+    return cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->batch > 1 && d->c_stride == 0,
+                            d->m, d->n, d->k);
+}
+
+/* The parts of a class index. */
+#define CLS_SIZE(c) ((c) % CL16_GEMM_NSIZES)
+#define CLS_REDUCE(c) (((c) / CL16_GEMM_NSIZES) % 2)
+#define CLS_OP(c) (((c) / CL16_GEMM_NSIZES / 2) % 4)
+#define CLS_F16(c) ((c) / CL16_GEMM_NSIZES / 8)
+
 void cl16__gemm_class_name(int c, char *buf, size_t n) {
-    int size = c % CL16_GEMM_NSIZES, t = (c / CL16_GEMM_NSIZES) % 4, f16 = c / CL16_GEMM_NSIZES / 4;
-    snprintf(buf, n, "%s %c%c %s", f16 ? "f16" : "f32", t & 2 ? 'T' : 'N', t & 1 ? 'T' : 'N',
-             size_names[size]);
+    const int op = CLS_OP(c);
+    snprintf(buf, n, "%s %c%c %s%s", CLS_F16(c) ? "f16" : "f32", op & 2 ? 'T' : 'N', op & 1 ? 'T' : 'N',
+             size_names[CLS_SIZE(c)], CLS_REDUCE(c) ? " reduce" : "");
 }
 
 static int has(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
@@ -32,7 +44,7 @@ static int has(const char *hay, const char *needle) { return strstr(hay, needle)
  * CPU runtime, docs/benchmarks.md); the GPU rows are conventional starting
  * points until `cl16 tune gemm` has run on such a device. */
 void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
-    const int t = (cls / CL16_GEMM_NSIZES) % 4, ta = t & 2, tb = t & 1;
+    const int t = CLS_OP(cls), ta = t & 2, tb = t & 1;
     memset(p, 0, sizeof *p);
     p->backend = CL16_GEMM_OWN;
     p->kind = CL16_GK_TILE;
@@ -46,8 +58,14 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
          * narrower tile or everything takes the scalar edge path (f16
          * 32x96x96: 4x16 40 GFLOP/s, 4x64 under 2). A * B^T reads both
          * operands along k: the dot kernel (f16 NT 2-5x the tile kernel). */
-        const int size = cls % CL16_GEMM_NSIZES;
+        const int size = CLS_SIZE(cls);
         const int pocl = has(ctx->dev.platform, "Portable Computing Language");
+        /* A * B^T summed over a batch (weight gradients): packing would copy
+         * every entry's B for few rows of C; the dot kernel reads them in
+         * place (PoCL, 16x144x1024 x128 f16: 24.5 GFLOP/s dot, 9 packed). */
+        if (!ta && tb && CLS_REDUCE(cls)) {
+            p->kind = CL16_GK_DOT, p->tm = 4, p->tn = 4, p->vw = 16;
+        } else
         if (!ta && tb && size == 0) {
             p->kind = CL16_GK_DOT, p->tm = 4, p->tn = 4, p->vw = 16;
         } else {
@@ -199,7 +217,7 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
     if (!strcmp(file, "gemm.cl")) {
         /* The large NN class: what a square GEMM and most layers use. */
         cl16_gemm_params gp;
-        cl16__gemm_defaults(ctx, cl16__gemm_class(dtype, 0, 0, 1024, 1024, 1024), &gp);
+        cl16__gemm_defaults(ctx, cl16__gemm_class(dtype, 0, 0, 0, 1024, 1024, 1024), &gp);
         cl16__gemm_defines(&gp, 0, 0, 0, 0, defines, n);
         v->defines = defines;
     } else if (!strcmp(file, "eltwise.cl")) {
@@ -210,11 +228,11 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
 
 /* ---- the tuning file ------------------------------------------------------
  * <cache_dir>/gemm-tune-<16 hex of the device key>.txt, text:
- *   cl16-gemm-tune 1
+ *   cl16-gemm-tune 2
  *   device <name> | <driver>
- *   <dtype> <op> <size> <own params...> gflops=<x> clblast=<x|no>
+ *   <dtype> <op> <size> [reduce] <own params...> gflops=<x> clblast=<x|no>
  * One line per tuned class; classes without a line use the built-in table. */
-#define TUNE_MAGIC "cl16-gemm-tune 1"
+#define TUNE_MAGIC "cl16-gemm-tune 2"
 
 void cl16__gemm_tune_path_init(cl16_ctx *ctx) {
     if (!ctx->cache_on || !ctx->cache_dir[0]) {
@@ -240,9 +258,10 @@ const char *cl16_gemm_tune_path(const cl16_ctx *ctx) { return ctx ? ctx->gemm_tu
 
 /* Parses one class line; returns the class index or -1. */
 static int parse_line(const char *line, cl16_gemm_choice *c) {
-    char dt[8], op[8], size[16], own[160], cb[32];
+    char dt[8], op[8], size[16], fourth[16] = "";
     double gf;
-    if (sscanf(line, "%7s %7s %15s", dt, op, size) != 3) return -1;
+    char own[160], cb[32];
+    if (sscanf(line, "%7s %7s %15s %15s", dt, op, size, fourth) < 3) return -1;
     int f16 = !strcmp(dt, "f16");
     if (!f16 && strcmp(dt, "f32")) return -1;
     if (strlen(op) != 2 || (op[0] != 'N' && op[0] != 'T') || (op[1] != 'N' && op[1] != 'T')) return -1;
@@ -250,6 +269,7 @@ static int parse_line(const char *line, cl16_gemm_choice *c) {
     for (int i = 0; i < CL16_GEMM_NSIZES; i++)
         if (!strcmp(size, size_names[i])) si = i;
     if (si < 0) return -1;
+    const int reduce = !strcmp(fourth, "reduce");
     const char *own_at = strstr(line, " own ");
     const char *gf_at = strstr(line, " gflops=");
     if (!own_at || !gf_at || gf_at < own_at) return -1;
@@ -268,7 +288,9 @@ static int parse_line(const char *line, cl16_gemm_choice *c) {
         c->clblast_ok = 1;
     }
     c->valid = 1;
-    return ((f16 ? 1 : 0) * 4 + (op[0] == 'T' ? 2 : 0) + (op[1] == 'T' ? 1 : 0)) * CL16_GEMM_NSIZES + si;
+    return (((f16 ? 1 : 0) * 4 + (op[0] == 'T' ? 2 : 0) + (op[1] == 'T' ? 1 : 0)) * 2 + reduce) *
+               CL16_GEMM_NSIZES +
+           si;
 }
 
 void cl16__gemm_tune_load(cl16_ctx *ctx) {
@@ -358,11 +380,14 @@ typedef struct tune_shape {
     int64_t m, n, k, batch;
 } tune_shape;
 
-/* Representative shapes per size class (M*N*K of one entry in the class). */
-static tune_shape rep_shape(int size, int quick) {
-    static const tune_shape full[3] = {{32, 96, 96, 32}, {64, 512, 144, 8}, {512, 512, 512, 1}};
-    static const tune_shape fast[3] = {{17, 40, 33, 4}, {100, 128, 96, 1}, {512, 512, 256, 1}};
-    return quick ? fast[size] : full[size];
+/* Representative shapes per size class (M*N*K of one entry in the class);
+ * batch-reduce classes sum the entries (weight-gradient-like shapes). */
+static tune_shape rep_shape(int size, int reduce, int quick) {
+    static const tune_shape full[2][3] = {{{32, 96, 96, 32}, {64, 512, 144, 8}, {512, 512, 512, 1}},
+                                          {{16, 64, 256, 32}, {32, 144, 256, 32}, {128, 256, 2048, 2}}};
+    static const tune_shape fast[2][3] = {{{17, 40, 33, 4}, {100, 128, 96, 1}, {512, 512, 256, 1}},
+                                          {{16, 27, 100, 8}, {32, 144, 256, 4}, {128, 256, 2048, 2}}};
+    return quick ? fast[reduce][size] : full[reduce][size];
 }
 
 static int same(const cl16_gemm_params *a, cl16_gemm_params b) {
@@ -375,7 +400,7 @@ static int same(const cl16_gemm_params *a, cl16_gemm_params b) {
 /* Candidate parameters for class cls on this device, the built-in choice
  * first (so tuning never loses to it); returns the count. */
 static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params *out, int max) {
-    const int t = (cls / CL16_GEMM_NSIZES) % 4, ta = t >> 1, tb = t & 1;
+    const int t = CLS_OP(cls), ta = t >> 1, tb = t & 1;
     int n = 0;
     cl16__gemm_defaults(ctx, cls, &out[n++]);
 #define ADDP(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, PB_)                                      \
@@ -390,7 +415,7 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
 #define ADD(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_) ADDP(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, 0)
     const int nn = !ta && !tb, nt = !ta && tb;
     if (ctx->dev.type == CL16_DEVICE_CPU) {
-        const int f16 = cls / CL16_GEMM_NSIZES / 4;
+        const int f16 = CLS_F16(cls);
         if (nt) ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
         /* Operands packed as float in NN layout (always pays off for
          * transposed ones; for f16 it also converts each half only once). */
@@ -445,7 +470,7 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
 
 typedef struct tune_bufs {
     tune_shape sh;
-    int ta, tb;
+    int ta, tb, reduce;
     cl16_dtype dt;
     float *a, *b, *c;
     double *ref, *mag;
@@ -463,8 +488,9 @@ static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
     const tune_shape sh = t->sh;
     const int64_t ar = t->ta ? sh.k : sh.m, ac = t->ta ? sh.m : sh.k;
     const int64_t br = t->tb ? sh.n : sh.k, bc = t->tb ? sh.k : sh.n;
+    const int64_t outs = t->reduce ? 1 : sh.batch; /* C matrices */
     const size_t na = (size_t)(ar * ac * sh.batch), nb = (size_t)(br * bc * sh.batch),
-                 nc = (size_t)(sh.m * sh.n * sh.batch);
+                 nc = (size_t)(sh.m * sh.n * outs);
     t->a = malloc(na * sizeof *t->a), t->b = malloc(nb * sizeof *t->b), t->c = malloc(nc * sizeof *t->c);
     t->ref = malloc(nc * sizeof *t->ref), t->mag = malloc(nc * sizeof *t->mag);
     if (!t->a || !t->b || !t->c || !t->ref || !t->mag)
@@ -478,6 +504,8 @@ static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
         if (i < na) t->a[i] = v;
         else t->b[i - na] = v;
     }
+    memset(t->ref, 0, nc * sizeof *t->ref);
+    memset(t->mag, 0, nc * sizeof *t->mag);
     for (int64_t g = 0; g < sh.batch; g++)
         for (int64_t i = 0; i < sh.m; i++)
             for (int64_t j = 0; j < sh.n; j++) {
@@ -487,7 +515,8 @@ static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
                     double y = t->b[g * br * bc + (t->tb ? j * sh.k + p : p * sh.n + j)];
                     r += x * y, mg += fabs(x * y);
                 }
-                t->ref[(g * sh.m + i) * sh.n + j] = r, t->mag[(g * sh.m + i) * sh.n + j] = mg;
+                const int64_t o = ((t->reduce ? 0 : g) * sh.m + i) * sh.n + j;
+                t->ref[o] += r, t->mag[o] += mg;
             }
     int64_t da[1] = {(int64_t)na}, db[1] = {(int64_t)nb}, dc[1] = {(int64_t)nc};
     cl16_status st;
@@ -501,21 +530,22 @@ static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
     d->trans_a = t->ta, d->trans_b = t->tb, d->m = sh.m, d->n = sh.n, d->k = sh.k, d->batch = sh.batch;
     d->a = t->A, d->lda = ac, d->a_stride = ar * ac;
     d->b = t->B, d->ldb = bc, d->b_stride = br * bc;
-    d->c = t->C, d->ldc = sh.n, d->c_stride = sh.m * sh.n;
+    d->c = t->C, d->ldc = sh.n, d->c_stride = t->reduce ? 0 : sh.m * sh.n;
     return CL16_OK;
 }
 
 /* Verifies C against the float64 reference: float accumulation, one
  * rounding to the output type. Returns the worst error / bound (<= 1 passes). */
 static cl16_status tune_verify(tune_bufs *t, double *worst) {
-    size_t nc = (size_t)(t->sh.m * t->sh.n * t->sh.batch);
+    size_t nc = (size_t)(t->sh.m * t->sh.n * (t->reduce ? 1 : t->sh.batch));
+    const double terms = (double)t->sh.k * (t->reduce ? (double)t->sh.batch : 1.0);
     cl16_status s = cl16_tensor_read_f32(t->C, t->c, nc);
     if (s) return s;
     const double u_out = t->dt == CL16_F16 ? 0x1p-11 : 0x1p-24;
     double w = 0;
     int nonzero = 0;
     for (size_t i = 0; i < nc; i++) {
-        double bound = (double)t->sh.k * 0x1p-24 * t->mag[i] * 1.01 + u_out * fabs(t->ref[i]) + 1e-30;
+        double bound = (terms + 2) * 0x1p-24 * t->mag[i] * 1.01 + u_out * fabs(t->ref[i]) + 1e-30;
         double r = fabs((double)t->c[i] - t->ref[i]) / bound;
         if (!(r <= w)) w = r; /* NaN sticks */
         nonzero |= t->c[i] != 0.0f;
@@ -592,14 +622,18 @@ cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *opts) {
         const int cb = cl16__clblast_supports(ctx, dt, cb_why, sizeof cb_why);
         for (int op = 0; op < 4 && !s; op++) {
             const int ta = op >> 1, tb = op & 1;
-            for (int size = 0; size < CL16_GEMM_NSIZES && !s; size++) {
+            for (int ci = 0; ci < 2 * CL16_GEMM_NSIZES && !s; ci++) {
+                const int reduce = ci / CL16_GEMM_NSIZES, size = ci % CL16_GEMM_NSIZES;
+                /* Batch-reduce is how weight gradients (A * B^T) are summed. */
+                if (reduce && !(!ta && tb)) continue;
                 tune_bufs t;
                 memset(&t, 0, sizeof t);
-                t.sh = rep_shape(size, o.quick), t.ta = ta, t.tb = tb, t.dt = dt;
-                const int cls = cl16__gemm_class(dt, ta, tb, t.sh.m, t.sh.n, t.sh.k);
+                t.sh = rep_shape(size, reduce, o.quick), t.ta = ta, t.tb = tb, t.dt = dt;
+                t.reduce = reduce;
+                const int cls = cl16__gemm_class(dt, ta, tb, reduce, t.sh.m, t.sh.n, t.sh.k);
                 cl16_gemm_params cand[24];
                 const int nc = candidates(ctx, cls, o.quick, cand, 24);
-                char cname[32];
+                char cname[40];
                 cl16__gemm_class_name(cls, cname, sizeof cname);
                 if ((s = tune_bufs_make(ctx, &t))) {
                     tune_bufs_free(&t);

@@ -114,7 +114,7 @@ int main(void) {
         if (!fgets(first, sizeof first, f)) first[0] = 0;
         fclose(f);
     }
-    CHECK(!strcmp(first, "cl16-gemm-tune 1\n"));
+    CHECK(!strcmp(first, "cl16-gemm-tune 2\n"));
 
     ctx = open_ctx(dir, NULL, CL16_GEMM_AUTO, NULL);
     plan(ctx, 0, 0, 512, 512, 512, CL16_GEMM_AUTO, p, sizeof p);
@@ -125,7 +125,7 @@ int main(void) {
     /* 2. A damaged file: warned about, ignored. */
     f = fopen(saved, "w");
     CHECK(f != NULL);
-    if (f) fputs("cl16-gemm-tune 1\nf32 NN large own tile tm=banana\n", f), fclose(f);
+    if (f) fputs("cl16-gemm-tune 2\nf32 NN large own tile tm=banana\n", f), fclose(f);
     lines warn = {.len = 0};
     ctx = open_ctx(dir, NULL, CL16_GEMM_AUTO, &warn);
     plan(ctx, 0, 0, 512, 512, 512, CL16_GEMM_AUTO, p, sizeof p);
