@@ -68,11 +68,12 @@ typedef struct cl16_gemm_params {
 } cl16_gemm_params;
 
 /* Shape classes: dtype x (trans_a, trans_b) x batch-reduce or not x size (by
- * M*N*K of one entry). Index ((f16 * 4 + op) * 2 + reduce) * NSIZES + size,
+ * the work M*N*K*batch). Index ((f16 * 4 + op) * 2 + reduce) * NSIZES + size,
  * op = 2 * trans_a + trans_b. */
 #define CL16_GEMM_NSIZES 3
 #define CL16_GEMM_NCLASSES (2 * 4 * 2 * CL16_GEMM_NSIZES)
-int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int reduce, int64_t m, int64_t n, int64_t k);
+int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int reduce, int64_t m, int64_t n, int64_t k,
+                     int64_t batch);
 int cl16__gemm_class_of(const cl16_gemm_desc *d);
 /* "f16 NT small" for class index c. */
 void cl16__gemm_class_name(int c, char *buf, size_t n);

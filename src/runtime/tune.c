@@ -1,8 +1,9 @@
 /* tune.c - GEMM kernel parameters: the built-in table per device class, shape
  * classes, the tuning file in the cache directory and the tuner that writes it.
  *
- * A shape class is dtype x (trans_a, trans_b) x size, the size taken from
- * M*N*K of one batch entry: small < 2^20 <= medium < 2^26 <= large. */
+ * A shape class is dtype x (trans_a, trans_b) x batch-reduce or not x size,
+ * the size from the call's work M*N*K*batch: small < 2^21 <= medium < 2^27
+ * <= large. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,16 +15,19 @@
 
 static const char *const size_names[CL16_GEMM_NSIZES] = {"small", "medium", "large"};
 
-int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int reduce, int64_t m, int64_t n, int64_t k) {
-    double mnk = (double)m * (double)n * (double)k;
-    int size = mnk < 1048576.0 ? 0 : mnk < 67108864.0 ? 1 : 2;
+int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int reduce, int64_t m, int64_t n, int64_t k,
+                     int64_t batch) {
+    /* Size by the whole call's work: what a launch's fixed costs (and extra
+     * packing launches) are spread over. */
+    double work = (double)m * (double)n * (double)k * (double)batch;
+    int size = work < 2097152.0 ? 0 : work < 134217728.0 ? 1 : 2;
     int op = (ta ? 2 : 0) + (tb ? 1 : 0);
     return (((dt == CL16_F16 ? 1 : 0) * 4 + op) * 2 + (reduce ? 1 : 0)) * CL16_GEMM_NSIZES + size;
 }
 
 int cl16__gemm_class_of(const cl16_gemm_desc *d) {
     return cl16__gemm_class(d->c->dtype, d->trans_a, d->trans_b, d->batch > 1 && d->c_stride == 0,
-                            d->m, d->n, d->k);
+                            d->m, d->n, d->k, d->batch);
 }
 
 /* The parts of a class index. */
@@ -217,7 +221,7 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
     if (!strcmp(file, "gemm.cl")) {
         /* The large NN class: what a square GEMM and most layers use. */
         cl16_gemm_params gp;
-        cl16__gemm_defaults(ctx, cl16__gemm_class(dtype, 0, 0, 0, 1024, 1024, 1024), &gp);
+        cl16__gemm_defaults(ctx, cl16__gemm_class(dtype, 0, 0, 0, 1024, 1024, 1024, 1), &gp);
         cl16__gemm_defines(&gp, 0, 0, 0, 0, defines, n);
         v->defines = defines;
     } else if (!strcmp(file, "eltwise.cl")) {
@@ -378,16 +382,53 @@ void cl16_tune_opts_init(cl16_tune_opts *o) {
 
 typedef struct tune_shape {
     int64_t m, n, k, batch;
+    int ta, tb, reduce, a_shared; /* a_shared: one A for every entry (stride 0) */
 } tune_shape;
 
-/* Representative shapes per size class (M*N*K of one entry in the class);
- * batch-reduce classes sum the entries (weight-gradient-like shapes). */
-static tune_shape rep_shape(int size, int reduce, int quick) {
-    static const tune_shape full[2][3] = {{{32, 96, 96, 32}, {64, 512, 144, 8}, {512, 512, 512, 1}},
-                                          {{16, 64, 256, 32}, {32, 144, 256, 32}, {128, 256, 2048, 2}}};
-    static const tune_shape fast[2][3] = {{{17, 40, 33, 4}, {100, 128, 96, 1}, {512, 512, 256, 1}},
+/* Synthetic shapes per class, for classes the training shapes below miss and
+ * for quick runs; batch-reduce classes sum the entries. */
+static tune_shape synth_shape(int ta, int tb, int size, int reduce, int quick) {
+    static const int64_t full[2][3][4] = {{{48, 96, 96, 2}, {64, 256, 144, 32}, {1024, 1024, 512, 1}},
+                                          {{16, 64, 128, 8}, {32, 144, 256, 32}, {128, 256, 2048, 2}}};
+    static const int64_t fast[2][3][4] = {{{17, 40, 33, 4}, {100, 128, 96, 4}, {512, 512, 512, 1}},
                                           {{16, 27, 100, 8}, {32, 144, 256, 4}, {128, 256, 2048, 2}}};
-    return quick ? fast[reduce][size] : full[reduce][size];
+    const int64_t *v = quick ? fast[reduce][size] : full[reduce][size];
+    tune_shape t = {v[0], v[1], v[2], v[3], ta, tb, reduce, 0};
+    return t;
+}
+
+/* The GEMMs of training LeNet-5 (28x28) and ResNet-20 (32x32) at batch 128,
+ * as cl16 runs them: convolution as im2col per image batched over the images
+ * (forward W * col, backward-data W^T * dY, backward-weights dY * col^T summed
+ * over the batch), Linear as X W^T, dY W, dY^T X. Rows: {Cout, H*W, C*k*k,
+ * first layer} for convolutions, {in, out, 0, -1} for Linear. */
+static int net_shapes(tune_shape *out, int max) {
+    static const int layers[][4] = {
+        {6, 784, 25, 1},   {16, 100, 150, 0}, {400, 120, 0, -1}, {120, 84, 0, -1},
+        {84, 10, 0, -1},   {16, 1024, 27, 1}, {16, 1024, 144, 0}, {32, 256, 144, 0},
+        {32, 256, 288, 0}, {32, 256, 16, 0},  {64, 64, 288, 0},  {64, 64, 576, 0},
+        {64, 64, 32, 0},   {64, 10, 0, -1}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
+        const int *l = layers[i];
+        tune_shape t[3];
+        int c = 0;
+        if (l[3] >= 0) {
+            t[c++] = (tune_shape){l[0], l[1], l[2], 128, 0, 0, 0, 1};
+            if (!l[3]) t[c++] = (tune_shape){l[2], l[1], l[0], 128, 1, 0, 0, 1};
+            t[c++] = (tune_shape){l[0], l[2], l[1], 128, 0, 1, 1, 0};
+        } else {
+            t[c++] = (tune_shape){128, l[1], l[0], 1, 0, 1, 0, 0};
+            t[c++] = (tune_shape){128, l[0], l[1], 1, 0, 0, 0, 0};
+            t[c++] = (tune_shape){l[1], l[0], 128, 1, 1, 0, 0, 0};
+        }
+        for (int j = 0; j < c && n < max; j++) out[n++] = t[j];
+    }
+    return n;
+}
+
+static int shape_class(cl16_dtype dt, const tune_shape *t) {
+    return cl16__gemm_class(dt, t->ta, t->tb, t->reduce, t->m, t->n, t->k, t->batch);
 }
 
 static int same(const cl16_gemm_params *a, cl16_gemm_params b) {
@@ -470,7 +511,6 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
 
 typedef struct tune_bufs {
     tune_shape sh;
-    int ta, tb, reduce;
     cl16_dtype dt;
     float *a, *b, *c;
     double *ref, *mag;
@@ -486,13 +526,13 @@ static void tune_bufs_free(tune_bufs *t) {
 
 static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
     const tune_shape sh = t->sh;
-    const int64_t ar = t->ta ? sh.k : sh.m, ac = t->ta ? sh.m : sh.k;
-    const int64_t br = t->tb ? sh.n : sh.k, bc = t->tb ? sh.k : sh.n;
-    const int64_t outs = t->reduce ? 1 : sh.batch; /* C matrices */
-    const size_t na = (size_t)(ar * ac * sh.batch), nb = (size_t)(br * bc * sh.batch),
+    const int64_t ar = sh.ta ? sh.k : sh.m, ac = sh.ta ? sh.m : sh.k;
+    const int64_t br = sh.tb ? sh.n : sh.k, bc = sh.tb ? sh.k : sh.n;
+    const int64_t outs = sh.reduce ? 1 : sh.batch, as = sh.a_shared ? 0 : ar * ac;
+    const size_t na = (size_t)(ar * ac * (sh.a_shared ? 1 : sh.batch)), nb = (size_t)(br * bc * sh.batch),
                  nc = (size_t)(sh.m * sh.n * outs);
     t->a = malloc(na * sizeof *t->a), t->b = malloc(nb * sizeof *t->b), t->c = malloc(nc * sizeof *t->c);
-    t->ref = malloc(nc * sizeof *t->ref), t->mag = malloc(nc * sizeof *t->mag);
+    t->ref = calloc(nc, sizeof *t->ref), t->mag = calloc(nc, sizeof *t->mag);
     if (!t->a || !t->b || !t->c || !t->ref || !t->mag)
         return cl16__fail(ctx, CL16_ERR_OUT_OF_MEMORY, "gemm tune: host buffers for %lldx%lldx%lld",
                           (long long)sh.m, (long long)sh.n, (long long)sh.k);
@@ -504,18 +544,16 @@ static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
         if (i < na) t->a[i] = v;
         else t->b[i - na] = v;
     }
-    memset(t->ref, 0, nc * sizeof *t->ref);
-    memset(t->mag, 0, nc * sizeof *t->mag);
     for (int64_t g = 0; g < sh.batch; g++)
         for (int64_t i = 0; i < sh.m; i++)
             for (int64_t j = 0; j < sh.n; j++) {
                 double r = 0, mg = 0;
                 for (int64_t p = 0; p < sh.k; p++) {
-                    double x = t->a[g * ar * ac + (t->ta ? p * sh.m + i : i * sh.k + p)];
-                    double y = t->b[g * br * bc + (t->tb ? j * sh.k + p : p * sh.n + j)];
+                    double x = t->a[g * as + (sh.ta ? p * sh.m + i : i * sh.k + p)];
+                    double y = t->b[g * br * bc + (sh.tb ? j * sh.k + p : p * sh.n + j)];
                     r += x * y, mg += fabs(x * y);
                 }
-                const int64_t o = ((t->reduce ? 0 : g) * sh.m + i) * sh.n + j;
+                const int64_t o = ((sh.reduce ? 0 : g) * sh.m + i) * sh.n + j;
                 t->ref[o] += r, t->mag[o] += mg;
             }
     int64_t da[1] = {(int64_t)na}, db[1] = {(int64_t)nb}, dc[1] = {(int64_t)nc};
@@ -527,18 +565,18 @@ static cl16_status tune_bufs_make(cl16_ctx *ctx, tune_bufs *t) {
         return st;
     cl16_gemm_desc_init(&t->d);
     cl16_gemm_desc *d = &t->d;
-    d->trans_a = t->ta, d->trans_b = t->tb, d->m = sh.m, d->n = sh.n, d->k = sh.k, d->batch = sh.batch;
-    d->a = t->A, d->lda = ac, d->a_stride = ar * ac;
+    d->trans_a = sh.ta, d->trans_b = sh.tb, d->m = sh.m, d->n = sh.n, d->k = sh.k, d->batch = sh.batch;
+    d->a = t->A, d->lda = ac, d->a_stride = as;
     d->b = t->B, d->ldb = bc, d->b_stride = br * bc;
-    d->c = t->C, d->ldc = sh.n, d->c_stride = t->reduce ? 0 : sh.m * sh.n;
+    d->c = t->C, d->ldc = sh.n, d->c_stride = sh.reduce ? 0 : sh.m * sh.n;
     return CL16_OK;
 }
 
 /* Verifies C against the float64 reference: float accumulation, one
  * rounding to the output type. Returns the worst error / bound (<= 1 passes). */
 static cl16_status tune_verify(tune_bufs *t, double *worst) {
-    size_t nc = (size_t)(t->sh.m * t->sh.n * (t->reduce ? 1 : t->sh.batch));
-    const double terms = (double)t->sh.k * (t->reduce ? (double)t->sh.batch : 1.0);
+    size_t nc = (size_t)(t->sh.m * t->sh.n * (t->sh.reduce ? 1 : t->sh.batch));
+    const double terms = (double)t->sh.k * (t->sh.reduce ? (double)t->sh.batch : 1.0);
     cl16_status s = cl16_tensor_read_f32(t->C, t->c, nc);
     if (s) return s;
     const double u_out = t->dt == CL16_F16 ? 0x1p-11 : 0x1p-24;
@@ -606,6 +644,65 @@ static cl16_status tune_measure(cl16_ctx *ctx, tune_bufs *t, const cl16_gemm_par
     return CL16_OK;
 }
 
+/* Times every candidate (and CLBlast) of class cls on its shapes; the score
+ * is the geometric mean of GFLOP/s over the shapes, and a candidate must pass
+ * verification on every shape to score at all. */
+static cl16_status tune_class(cl16_ctx *ctx, const cl16_tune_opts *o, cl16_dtype dt, int cls,
+                              const tune_shape *shapes, int nshapes, int clblast,
+                              cl16_gemm_choice *ch) {
+    cl16_gemm_params cand[25];
+    int nc = candidates(ctx, cls, o->quick, cand, 24);
+    if (clblast) memset(&cand[nc], 0, sizeof cand[nc]), cand[nc++].backend = CL16_GEMM_CLBLAST;
+    double logsum[25] = {0};
+    int ok[25];
+    for (int i = 0; i < nc; i++) ok[i] = 1;
+    char cname[40];
+    cl16__gemm_class_name(cls, cname, sizeof cname);
+    cl16_status s = CL16_OK;
+    for (int r = 0; r < nshapes && !s; r++) {
+        tune_bufs t;
+        memset(&t, 0, sizeof t);
+        t.sh = shapes[r], t.dt = dt;
+        if (!(s = tune_bufs_make(ctx, &t))) {
+            for (int i = 0; i < nc && !s; i++) {
+                if (!ok[i]) continue;
+                char ps[128], why[256] = "";
+                double gf;
+                cl16__gemm_params_str(&cand[i], ps, sizeof ps);
+                s = tune_measure(ctx, &t, &cand[i], o->quick, &gf, why, sizeof why);
+                if (s) break;
+                if (gf > 0) {
+                    logsum[i] += log(gf);
+                    progress(o, "%s %lldx%lldx%lld x%lld: %s: %.2f GFLOP/s", cname, (long long)t.sh.m,
+                             (long long)t.sh.n, (long long)t.sh.k, (long long)t.sh.batch, ps, gf);
+                } else {
+                    ok[i] = 0;
+                    progress(o, "%s: %s: skipped (%s)", cname, ps, why);
+                }
+            }
+        }
+        tune_bufs_free(&t);
+    }
+    if (s) return s;
+    memset(ch, 0, sizeof *ch);
+    for (int i = 0; i < nc; i++) {
+        if (!ok[i]) continue;
+        const double gm = exp(logsum[i] / nshapes);
+        if (cand[i].backend == CL16_GEMM_CLBLAST) ch->clblast_ok = 1, ch->clblast_gflops = gm;
+        else if (gm > ch->own_gflops) ch->valid = 1, ch->own = cand[i], ch->own_gflops = gm;
+    }
+    if (ch->valid) {
+        char ps[128];
+        cl16__gemm_params_str(&ch->own, ps, sizeof ps);
+        const int cb = ch->clblast_ok && ch->clblast_gflops > ch->own_gflops;
+        progress(o, "%s: chose %s (%.2f GFLOP/s%s)", cname, cb ? "clblast" : ps,
+                 cb ? ch->clblast_gflops : ch->own_gflops, nshapes > 1 ? ", geometric mean" : "");
+    } else {
+        progress(o, "%s: no candidate passed; the built-in parameters stay", cname);
+    }
+    return CL16_OK;
+}
+
 cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *opts) {
     if (!ctx) return CL16_ERR_INVALID_ARG;
     if (ctx->init_status) return ctx->init_status;
@@ -614,77 +711,32 @@ cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *opts) {
     else cl16_tune_opts_init(&o);
     if (!o.f16 && !o.f32) o.f16 = o.f32 = 1;
     cl16__gemm_tune_load(ctx); /* classes not tuned now keep their earlier result */
+    tune_shape nets[64];
+    const int nnet = o.quick ? 0 : net_shapes(nets, 64);
     cl16_status s = CL16_OK;
     for (int dti = 0; dti < 2 && !s; dti++) {
         const cl16_dtype dt = dti ? CL16_F16 : CL16_F32;
         if (dti ? !o.f16 : !o.f32) continue;
         char cb_why[160] = "";
         const int cb = cl16__clblast_supports(ctx, dt, cb_why, sizeof cb_why);
+        if (!cb) progress(&o, "%s: clblast: not available (%s)", cl16_dtype_name(dt), cb_why);
         for (int op = 0; op < 4 && !s; op++) {
             const int ta = op >> 1, tb = op & 1;
             for (int ci = 0; ci < 2 * CL16_GEMM_NSIZES && !s; ci++) {
                 const int reduce = ci / CL16_GEMM_NSIZES, size = ci % CL16_GEMM_NSIZES;
                 /* Batch-reduce is how weight gradients (A * B^T) are summed. */
                 if (reduce && !(!ta && tb)) continue;
-                tune_bufs t;
-                memset(&t, 0, sizeof t);
-                t.sh = rep_shape(size, reduce, o.quick), t.ta = ta, t.tb = tb, t.dt = dt;
-                t.reduce = reduce;
-                const int cls = cl16__gemm_class(dt, ta, tb, reduce, t.sh.m, t.sh.n, t.sh.k);
-                cl16_gemm_params cand[24];
-                const int nc = candidates(ctx, cls, o.quick, cand, 24);
-                char cname[40];
-                cl16__gemm_class_name(cls, cname, sizeof cname);
-                if ((s = tune_bufs_make(ctx, &t))) {
-                    tune_bufs_free(&t);
-                    break;
-                }
+                /* The class's training shapes (at most two), else a synthetic one. */
+                tune_shape sh[2];
+                int ns = 0;
+                const tune_shape synth = synth_shape(ta, tb, size, reduce, o.quick);
+                const int want = shape_class(dt, &synth);
+                for (int i = 0; i < nnet && ns < 2; i++)
+                    if (shape_class(dt, &nets[i]) == want) sh[ns++] = nets[i];
+                if (!ns) sh[ns++] = synth;
                 cl16_gemm_choice ch;
-                memset(&ch, 0, sizeof ch);
-                for (int i = 0; i < nc && !s; i++) {
-                    char ps[128], why[256] = "";
-                    double gf;
-                    cl16__gemm_params_str(&cand[i], ps, sizeof ps);
-                    s = tune_measure(ctx, &t, &cand[i], o.quick, &gf, why, sizeof why);
-                    if (s) break;
-                    if (gf > 0)
-                        progress(&o, "%s %lldx%lldx%lld x%lld: %s: %.2f GFLOP/s", cname,
-                                 (long long)t.sh.m, (long long)t.sh.n, (long long)t.sh.k,
-                                 (long long)t.sh.batch, ps, gf);
-                    else
-                        progress(&o, "%s: %s: skipped (%s)", cname, ps, why);
-                    if (gf > ch.own_gflops) ch.valid = 1, ch.own = cand[i], ch.own_gflops = gf;
-                }
-                if (!s && cb) {
-                    cl16_gemm_params q;
-                    memset(&q, 0, sizeof q);
-                    q.backend = CL16_GEMM_CLBLAST;
-                    char why[256] = "";
-                    double gf;
-                    s = tune_measure(ctx, &t, &q, o.quick, &gf, why, sizeof why);
-                    if (!s && gf > 0) {
-                        ch.clblast_ok = 1, ch.clblast_gflops = gf;
-                        progress(&o, "%s: clblast: %.2f GFLOP/s", cname, gf);
-                    } else if (!s) {
-                        progress(&o, "%s: clblast: skipped (%s)", cname, why);
-                    }
-                } else if (!s && size == 0 && op == 0) {
-                    progress(&o, "%s: clblast: not available (%s)", cl16_dtype_name(dt), cb_why);
-                }
-                tune_bufs_free(&t);
-                if (s) break;
-                if (ch.valid) {
-                    ctx->gemm_tuned[cls] = ch;
-                    char ps[128];
-                    cl16__gemm_params_str(&ch.own, ps, sizeof ps);
-                    progress(&o, "%s: chose %s (%.2f GFLOP/s)%s", cname,
-                             ch.clblast_ok && ch.clblast_gflops > ch.own_gflops ? "clblast" : ps,
-                             ch.clblast_ok && ch.clblast_gflops > ch.own_gflops ? ch.clblast_gflops
-                                                                                : ch.own_gflops,
-                             "");
-                } else {
-                    progress(&o, "%s: no candidate passed; the built-in parameters stay", cname);
-                }
+                if ((s = tune_class(ctx, &o, dt, want, sh, ns, cb, &ch))) break;
+                if (ch.valid) ctx->gemm_tuned[want] = ch;
             }
         }
     }
