@@ -161,6 +161,8 @@ typedef struct cl16_ctx_stats {
     double probe_seconds;       /* wall time of the half-path probe */
     uint64_t gemm_calls;        /* GEMMs enqueued (a batched call counts once) */
     double gemm_flops;          /* 2*M*N*K*batch summed over those calls */
+    double op_flops;            /* floating-point operations of layer calls (GEMMs included) */
+    double op_bytes;            /* bytes those calls read and wrote (minimum traffic) */
 } cl16_ctx_stats;
 CL16_API void cl16_ctx_stats_get(const cl16_ctx *ctx, cl16_ctx_stats *out);
 
@@ -174,7 +176,8 @@ CL16_API cl16_status cl16_ctx_finish(cl16_ctx *ctx);
 
 typedef enum cl16_dtype {
     CL16_F32 = 0,
-    CL16_F16 = 1
+    CL16_F16 = 1,
+    CL16_I32 = 2 /* integers: class labels, max-pool indices (no arithmetic ops) */
 } cl16_dtype;
 
 #define CL16_MAX_DIMS 4
@@ -295,6 +298,126 @@ CL16_API const char *cl16_gemm_tune_path(const cl16_ctx *ctx);
  * line of text ("own tm=4 tn=64 vw=16 ku=4 lm=0 (tuned)"); for benchmarks and
  * diagnostics. */
 CL16_API cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, size_t len);
+
+/* ---- layers: forward and backward (NCHW, f16 or f32, float arithmetic) ---
+ * Conventions shared by every layer call:
+ *  - activations are 4-D NCHW tensors (Linear: 2-D [batch, features]); all
+ *    float tensors of one call share one dtype (f16 or f32); labels and
+ *    max-pool indices are i32;
+ *  - the output tensors are allocated by the caller with exactly the shape the
+ *    call produces (cl16_conv2d_out_dims etc. give it); a wrong shape is
+ *    CL16_ERR_SHAPE with a message naming the tensor and the expected shape;
+ *  - backward calls with a `beta` write d = beta * d + gradient (0: overwrite,
+ *    1: accumulate, as a residual branch or gradient accumulation needs);
+ *  - reductions (batch norm statistics, softmax, gradient sums) are done in
+ *    float even when the tensors are f16, and rounded once on store;
+ *  - every call adds its floating-point operations and bytes moved to
+ *    cl16_ctx_stats.op_flops / op_bytes. */
+
+typedef struct cl16_conv2d_params {
+    int stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
+} cl16_conv2d_params;
+/* stride 1, padding 0, dilation 1, groups 1. */
+CL16_API void cl16_conv2d_params_init(cl16_conv2d_params *p);
+/* Output shape [N, Cout, Ho, Wo] of x [N, C, H, W] convolved with w
+ * [Cout, C/groups, kh, kw]; CL16_ERR_SHAPE naming the parameter at fault
+ * (non-positive output size, C or Cout not divisible by groups, channel
+ * mismatch). ctx is used for the message only. */
+CL16_API cl16_status cl16_conv2d_out_dims(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                          const int64_t x_dims[4], const int64_t w_dims[4],
+                                          int64_t y_dims[4]);
+/* y = conv(x, w) + bias (bias [Cout] or NULL). */
+CL16_API cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                         const cl16_tensor *x, const cl16_tensor *w,
+                                         const cl16_tensor *bias, cl16_tensor *y);
+/* dx = beta * dx + conv^T(dy, w). */
+CL16_API cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                               const cl16_tensor *dy, const cl16_tensor *w,
+                                               float beta, cl16_tensor *dx);
+/* dw = beta * dw + sum over the batch of the weight gradient; dbias (may be
+ * NULL) = beta * dbias + sum of dy over batch and pixels. */
+CL16_API cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                                  const cl16_tensor *x, const cl16_tensor *dy,
+                                                  float beta, cl16_tensor *dw, cl16_tensor *dbias);
+
+typedef enum cl16_pool_kind { CL16_POOL_MAX = 0, CL16_POOL_AVG = 1 } cl16_pool_kind;
+typedef struct cl16_pool2d_params {
+    cl16_pool_kind kind;
+    int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+    int count_include_pad; /* AVG: PyTorch's count_include_pad (default 1) */
+} cl16_pool2d_params;
+/* MAX, 2x2, stride 2, no padding, count_include_pad 1. */
+CL16_API void cl16_pool2d_params_init(cl16_pool2d_params *p);
+CL16_API cl16_status cl16_pool2d_out_dims(cl16_ctx *ctx, const cl16_pool2d_params *p,
+                                          const int64_t x_dims[4], int64_t y_dims[4]);
+/* MAX: indices (i32, shape of y, may be NULL) receive the flat index h*W+w of
+ * each maximum within its plane (ties: the first in row-major order, as
+ * PyTorch); backward needs them. */
+CL16_API cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p,
+                                         const cl16_tensor *x, cl16_tensor *y,
+                                         cl16_tensor *indices);
+/* dx = beta * dx + pool^T(dy); MAX needs the forward's indices. */
+CL16_API cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p,
+                                          const cl16_tensor *dy, const cl16_tensor *indices,
+                                          float beta, cl16_tensor *dx);
+/* Global average pool: y [N, C, 1, 1] (or [N, C]) = mean over H*W. */
+CL16_API cl16_status cl16_global_avgpool_forward(cl16_ctx *ctx, const cl16_tensor *x,
+                                                 cl16_tensor *y);
+CL16_API cl16_status cl16_global_avgpool_backward(cl16_ctx *ctx, const cl16_tensor *dy, float beta,
+                                                  cl16_tensor *dx);
+
+/* BatchNorm2d with PyTorch semantics. gamma, beta_, running_mean,
+ * running_var: [C], f32 always (parameters and statistics stay in float);
+ * save_mean / save_invstd: [C] f32 written by training forward for backward.
+ * training = 1: normalise with the batch statistics (biased variance), then
+ * running = (1 - momentum) * running + momentum * batch statistic, the
+ * running variance taking the unbiased estimate; training = 0: use the
+ * running statistics. */
+CL16_API cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum, float eps,
+                                              const cl16_tensor *x, const cl16_tensor *gamma,
+                                              const cl16_tensor *beta_, cl16_tensor *running_mean,
+                                              cl16_tensor *running_var, cl16_tensor *save_mean,
+                                              cl16_tensor *save_invstd, cl16_tensor *y);
+/* Training-mode backward: dx = beta * dx + gradient; dgamma, dbeta_ ([C], f32)
+ * are overwritten. */
+CL16_API cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x,
+                                               const cl16_tensor *dy, const cl16_tensor *gamma,
+                                               const cl16_tensor *save_mean,
+                                               const cl16_tensor *save_invstd, float beta,
+                                               cl16_tensor *dx, cl16_tensor *dgamma,
+                                               cl16_tensor *dbeta_);
+
+/* Element-wise, over all elements (shapes must hold the same count). */
+CL16_API cl16_status cl16_relu_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *y);
+/* dx = beta * dx + (y > 0 ? dy : 0), y the forward's output. */
+CL16_API cl16_status cl16_relu_backward(cl16_ctx *ctx, const cl16_tensor *y, const cl16_tensor *dy,
+                                        float beta, cl16_tensor *dx);
+/* y = a*x + b*z (z may be NULL: y = a*x); relu = 1 applies ReLU after (the
+ * residual add + ReLU of a ResNet block in one pass). y may alias x or z. */
+CL16_API cl16_status cl16_axpby(cl16_ctx *ctx, float a, const cl16_tensor *x, float b,
+                                const cl16_tensor *z, int relu, cl16_tensor *y);
+
+/* Linear: y [N, out] = x [N, in] * w^T (w [out, in], PyTorch layout) + bias
+ * ([out] or NULL), relu = 1 fuses ReLU; one GEMM. */
+CL16_API cl16_status cl16_linear_forward(cl16_ctx *ctx, const cl16_tensor *x, const cl16_tensor *w,
+                                         const cl16_tensor *bias, int relu, cl16_tensor *y);
+/* dx (may be NULL) = beta * dx + dy * w; dw = beta * dw + dy^T * x; dbias (may
+ * be NULL) = beta * dbias + column sums of dy. */
+CL16_API cl16_status cl16_linear_backward(cl16_ctx *ctx, const cl16_tensor *x, const cl16_tensor *w,
+                                          const cl16_tensor *dy, float beta, cl16_tensor *dx,
+                                          cl16_tensor *dw, cl16_tensor *dbias);
+
+/* Softmax cross-entropy over logits [N, classes] with labels [N] (i32, each
+ * in 0..classes-1; an out-of-range label is CL16_ERR_INVALID_ARG naming the
+ * sample). Computes in float with log-sum-exp: *loss (host, may be NULL) = the
+ * mean loss, *correct (host, may be NULL) = how many argmax(logits) equal the
+ * label (ties: the first index), and dlogits (may be NULL) = (softmax -
+ * onehot) * scale / N in one kernel (scale = loss scale, 1 normally). A
+ * non-finite logit makes the call return CL16_ERR_NUMERIC (loss and gradient
+ * still written). Blocks until the result is on the host. */
+CL16_API cl16_status cl16_softmax_xent(cl16_ctx *ctx, const cl16_tensor *logits,
+                                       const cl16_tensor *labels, float scale, double *loss,
+                                       int64_t *correct, cl16_tensor *dlogits);
 
 /* ---- host half conversion (exact, round to nearest even) ----------------- */
 

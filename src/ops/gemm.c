@@ -72,6 +72,8 @@ cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d) {
         return s;
     if ((s = check_view(ctx, "C", d->c, m, n, d->c_offset, d->ldc, d->c_stride, reduce ? 1 : d->batch)))
         return s;
+    if (d->c->dtype == CL16_I32)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "gemm: tensor C is i32; GEMM takes f16 or f32");
     if (d->a->dtype != d->c->dtype || d->b->dtype != d->c->dtype)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "gemm: mixed dtypes A=%s B=%s C=%s",
                           cl16_dtype_name(d->a->dtype), cl16_dtype_name(d->b->dtype),

@@ -226,6 +226,13 @@ cl16_status cl16__gemm_clblast(cl16_ctx *ctx, const cl16_gemm_desc *d);
 /* Drops CLBlast's process-wide program cache if this context used CLBlast. */
 void cl16__clblast_release(cl16_ctx *ctx);
 
+/* ---- layers (src/ops/) -------------------------------------------------- */
+/* Adds one layer call's work to the context's statistics. */
+static inline void cl16__count(cl16_ctx *ctx, double flops, double bytes) {
+    ctx->stats.op_flops += flops;
+    ctx->stats.op_bytes += bytes;
+}
+
 /* ---- misc --------------------------------------------------------------- */
 double cl16__now(void);
 /* SHA-256 (src/runtime/sha256.c). */

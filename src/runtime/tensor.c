@@ -1,7 +1,8 @@
-/* tensor.c - device tensors (f16/f32, up to 4-D, contiguous) and the one
+/* tensor.c - device tensors (f16/f32/i32, up to 4-D, contiguous) and the one
  * allocator through which every device buffer passes, so that current and
  * peak device memory per context are exact. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include "runtime/internal.h"
 
 size_t cl16_dtype_size(cl16_dtype d) { return d == CL16_F16 ? 2 : 4; }
-const char *cl16_dtype_name(cl16_dtype d) { return d == CL16_F16 ? "f16" : d == CL16_F32 ? "f32" : "?"; }
+const char *cl16_dtype_name(cl16_dtype d) {
+    return d == CL16_F16 ? "f16" : d == CL16_F32 ? "f32" : d == CL16_I32 ? "i32" : "?";
+}
 
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
 
@@ -52,7 +55,7 @@ cl16_status cl16_tensor_create(cl16_ctx *ctx, cl16_dtype dtype, int ndim, const 
     *out = NULL;
     if (!ctx) return CL16_ERR_INVALID_ARG;
     if (ctx->init_status) return ctx->init_status;
-    if (dtype != CL16_F32 && dtype != CL16_F16)
+    if (dtype != CL16_F32 && dtype != CL16_F16 && dtype != CL16_I32)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "tensor_create: unknown dtype %d", (int)dtype);
     if (ndim < 1 || ndim > CL16_MAX_DIMS || !dims)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "tensor_create: %d dimensions (1 to %d allowed)", ndim,
@@ -133,6 +136,23 @@ cl16_status cl16_tensor_write_f32(cl16_tensor *t, const float *src, size_t count
     cl16_status s = check_io(t, src, count, t ? (size_t)t->numel : 0, "tensor_write_f32", "elements");
     if (s) return s;
     if (t->dtype == CL16_F32) return cl16_tensor_write_raw(t, src, t->bytes);
+    if (t->dtype == CL16_I32) {
+        /* Integers only: a fractional or out-of-range value is refused. */
+        int32_t *v = malloc(count * sizeof *v);
+        if (!v) return cl16__fail(t->ctx, CL16_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", count * 4);
+        for (size_t i = 0; i < count; i++) {
+            if (!(src[i] == (float)(int32_t)src[i]) || !(fabsf(src[i]) < 2147483648.0f)) {
+                free(v);
+                return cl16__fail(t->ctx, CL16_ERR_INVALID_ARG,
+                                  "tensor_write_f32: element %zu = %g is not an int32 for an i32 tensor", i,
+                                  (double)src[i]);
+            }
+            v[i] = (int32_t)src[i];
+        }
+        s = cl16_tensor_write_raw(t, v, t->bytes);
+        free(v);
+        return s;
+    }
     uint16_t *h = malloc(count * sizeof *h);
     if (!h) return cl16__fail(t->ctx, CL16_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", count * 2);
     cl16_floats_to_halves(src, h, count);
@@ -145,6 +165,14 @@ cl16_status cl16_tensor_read_f32(const cl16_tensor *t, float *dst, size_t count)
     cl16_status s = check_io(t, dst, count, t ? (size_t)t->numel : 0, "tensor_read_f32", "elements");
     if (s) return s;
     if (t->dtype == CL16_F32) return cl16_tensor_read_raw(t, dst, t->bytes);
+    if (t->dtype == CL16_I32) {
+        int32_t *v = malloc(count * sizeof *v);
+        if (!v) return cl16__fail(t->ctx, CL16_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", count * 4);
+        s = cl16_tensor_read_raw(t, v, t->bytes);
+        for (size_t i = 0; !s && i < count; i++) dst[i] = (float)v[i];
+        free(v);
+        return s;
+    }
     uint16_t *h = malloc(count * sizeof *h);
     if (!h) return cl16__fail(t->ctx, CL16_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", count * 2);
     s = cl16_tensor_read_raw(t, h, t->bytes);
@@ -158,7 +186,13 @@ cl16_status cl16_tensor_fill(cl16_tensor *t, float value) {
     if (t->ctx->init_status) return t->ctx->init_status;
     /* The pattern is the element's bits, rounded on the host by the exact converter. */
     uint16_t h = cl16_float_to_half(value);
-    const void *pat = t->dtype == CL16_F16 ? (const void *)&h : (const void *)&value;
+    int32_t iv = (int32_t)value;
+    if (t->dtype == CL16_I32 && !((float)iv == value))
+        return cl16__fail(t->ctx, CL16_ERR_INVALID_ARG, "tensor_fill: %g is not an int32 for an i32 tensor",
+                          (double)value);
+    const void *pat = t->dtype == CL16_F16   ? (const void *)&h
+                      : t->dtype == CL16_I32 ? (const void *)&iv
+                                             : (const void *)&value;
     cl_int err = clEnqueueFillBuffer(t->ctx->queue, t->mem, pat, cl16_dtype_size(t->dtype), 0,
                                      t->bytes, 0, NULL, NULL);
     return err ? cl16__cl_fail(t->ctx, err, "clEnqueueFillBuffer") : CL16_OK;
@@ -174,6 +208,9 @@ cl16_status cl16_tensor_copy(cl16_tensor *dst, const cl16_tensor *src) {
         return cl16__fail(ctx, CL16_ERR_SHAPE, "tensor_copy: src has %" PRId64 " elements, dst %" PRId64,
                           src->numel, dst->numel);
     cl_int err;
+    if ((src->dtype == CL16_I32) != (dst->dtype == CL16_I32))
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "tensor_copy: cannot convert between %s and %s",
+                          cl16_dtype_name(src->dtype), cl16_dtype_name(dst->dtype));
     if (src->dtype == dst->dtype) {
         err = clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, 0, 0, dst->bytes, 0, NULL, NULL);
         return err ? cl16__cl_fail(ctx, err, "clEnqueueCopyBuffer") : CL16_OK;

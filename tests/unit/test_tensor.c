@@ -108,6 +108,31 @@ int main(void) {
     CHECK(cl16_tensor_copy(d, a) == CL16_ERR_SHAPE);
     cl16_tensor_free(d);
 
+    /* i32 tensors (labels, pool indices): integers in and out, fill, no casts. */
+    int64_t ni = 5;
+    cl16_tensor *li;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_I32, 1, &ni, &li));
+    CHECK(cl16_tensor_bytes(li) == 20 && !strcmp(cl16_dtype_name(CL16_I32), "i32"));
+    const float labels[5] = {0, 9, -3, 16777216, 7};
+    float lb[5];
+    int32_t raw[5];
+    CHECK_OK(ctx, cl16_tensor_write_f32(li, labels, 5));
+    CHECK_OK(ctx, cl16_tensor_read_raw(li, raw, sizeof raw));
+    CHECK(raw[0] == 0 && raw[1] == 9 && raw[2] == -3 && raw[3] == 16777216 && raw[4] == 7);
+    CHECK_OK(ctx, cl16_tensor_read_f32(li, lb, 5));
+    CHECK(!memcmp(lb, labels, sizeof lb));
+    const float frac[5] = {0, 1.5f, 2, 3, 4};
+    CHECK(cl16_tensor_write_f32(li, frac, 5) == CL16_ERR_INVALID_ARG);
+    CHECK(strstr(cl16_ctx_last_error(ctx), "1.5") != NULL);
+    CHECK_OK(ctx, cl16_tensor_fill(li, -2.0f));
+    CHECK_OK(ctx, cl16_tensor_read_raw(li, raw, sizeof raw));
+    CHECK(raw[0] == -2 && raw[4] == -2);
+    CHECK(cl16_tensor_fill(li, 0.25f) == CL16_ERR_INVALID_ARG);
+    cl16_tensor *lf;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &ni, &lf));
+    CHECK(cl16_tensor_copy(lf, li) == CL16_ERR_SHAPE);
+    cl16_tensor_free(li), cl16_tensor_free(lf);
+
     cl16_tensor_free(a), cl16_tensor_free(b), cl16_tensor_free(c);
     free(bits), free(back), free(vals);
     cl16_ctx_free(ctx);
