@@ -398,7 +398,13 @@ cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_ge
     cl16_status s = gemm_enqueue(ctx, d, p);
     if (!s) { /* only what was enqueued counts */
         ctx->stats.gemm_calls++;
-        ctx->stats.gemm_flops += 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
+        const double fl = 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
+        ctx->stats.gemm_flops += fl;
+        const double es = (double)cl16_dtype_size(d->c->dtype), outs = d->c_stride ? (double)d->batch : 1.0;
+        cl16__count(ctx, fl,
+                    es * ((double)(d->m * d->k) * (d->a_stride ? (double)d->batch : 1.0) +
+                          (double)(d->k * d->n) * (d->b_stride ? (double)d->batch : 1.0) +
+                          (double)(d->m * d->n) * outs * (d->beta != 0.0f ? 2.0 : 1.0)));
     }
     return s;
 }
