@@ -1,0 +1,88 @@
+/* act.cl - element-wise layer kernels (ReLU forward and backward, a*x + b*z
+ * with optional ReLU) and the column sums of a matrix (a Linear bias gradient).
+ *
+ * Build parameters: those of common.cl (CL16_DTYPE, CL16_HALF_NATIVE,
+ * CL16_HALF_ARITH, CL16_HALF_ACC); no others. Every kernel loads elements as
+ * float (explicit conversion, also when real_t is half), computes in float
+ * and rounds once on store. The element-wise kernels give each work-item four
+ * consecutive elements (vload4 / vload_half4), and the last work-item also
+ * handles the n % 4 elements of the tail one by one.
+ */
+#include "common.cl"
+
+#define LDF4(p, i) convert_float4(LD4(p, i))
+#define LDF(p, i) ((float)LD(p, i))
+
+/* ReLU as PyTorch: NaN stays NaN (a comparison with NaN is false, so the
+ * select keeps it), -0 and negatives become +0. */
+inline float relu1(float v) { return (v > 0.0f || isnan(v)) ? v : 0.0f; }
+inline float4 relu4(float4 v) { return select((float4)(0.0f), v, (v > 0.0f) | isnan(v)); }
+
+/* Gradient mask as PyTorch's threshold_backward: dy where NOT (y <= 0), so a
+ * NaN in y lets dy through instead of hiding it. */
+inline float drelu1(float y, float dy) { return y <= 0.0f ? 0.0f : dy; }
+inline float4 drelu4(float4 y, float4 dy) { return select(dy, (float4)(0.0f), y <= 0.0f); }
+
+/* y = relu(x) over n elements. */
+__kernel void cl16_act_relu_fwd(__global const store_t *x, __global store_t *y, const ulong n) {
+    const ulong q = get_global_id(0);
+    const ulong nv = n / 4;
+    if (q < nv) ST4(relu4(LDF4(x, q)), y, q);
+    if (q == (nv ? nv - 1 : 0))
+        for (ulong i = nv * 4; i < n; i++) ST(relu1(LDF(x, i)), y, i);
+}
+
+/* dx = beta * dx + (y <= 0 ? 0 : dy); dx is not read when beta == 0 (it may
+ * hold anything, NaN included). */
+__kernel void cl16_act_relu_bwd(__global const store_t *y, __global const store_t *dy,
+                                __global store_t *dx, const float beta, const ulong n) {
+    const ulong q = get_global_id(0);
+    const ulong nv = n / 4;
+    if (q < nv) {
+        float4 g = drelu4(LDF4(y, q), LDF4(dy, q));
+        if (beta != 0.0f) g = (float4)(beta) * LDF4(dx, q) + g;
+        ST4(g, dx, q);
+    }
+    if (q == (nv ? nv - 1 : 0))
+        for (ulong i = nv * 4; i < n; i++) {
+            float g = drelu1(LDF(y, i), LDF(dy, i));
+            if (beta != 0.0f) g = beta * LDF(dx, i) + g;
+            ST(g, dx, i);
+        }
+}
+
+/* y = a*x + b*z (has_z = 0: y = a*x, z unread), then ReLU when relu != 0.
+ * y may be the same buffer as x or z: each element is read before it is
+ * written, by the same work-item. */
+__kernel void cl16_act_axpby(const float a, __global const store_t *x, const float b,
+                             __global const store_t *z, const int has_z, const int relu,
+                             __global store_t *y, const ulong n) {
+    const ulong q = get_global_id(0);
+    const ulong nv = n / 4;
+    if (q < nv) {
+        float4 v = (float4)(a) * LDF4(x, q);
+        if (has_z) v = (float4)(b) * LDF4(z, q) + v;
+        if (relu) v = relu4(v);
+        ST4(v, y, q);
+    }
+    if (q == (nv ? nv - 1 : 0))
+        for (ulong i = nv * 4; i < n; i++) {
+            float v = a * LDF(x, i);
+            if (has_z) v = b * LDF(z, i) + v;
+            if (relu) v = relu1(v);
+            ST(v, y, i);
+        }
+}
+
+/* out[j] = beta * out[j] + sum_{r < rows} m[r * cols + j] for j < cols: one
+ * work-item per column, rows summed in order in float (deterministic, no
+ * atomics); out is not read when beta == 0. */
+__kernel void cl16_act_colsum(__global const store_t *m, const int rows, const int cols,
+                              const float beta, __global store_t *out) {
+    const int j = (int)get_global_id(0);
+    if (j >= cols) return;
+    float s = 0.0f;
+    for (int r = 0; r < rows; r++) s += LDF(m, (size_t)r * (size_t)cols + (size_t)j);
+    if (beta != 0.0f) s = beta * LDF(out, j) + s;
+    ST(s, out, j);
+}
