@@ -66,17 +66,17 @@ __kernel void cl16_bn_stats(__global const store_t *x, const int n, const int ch
     }
 }
 
-/* One work-item per element of x [N, C, hw] (total of them):
+/* One work-item per element of x [N, C, hw], global (hw, N*C):
  * y = gamma * (x - mean) * s + beta_, where s = invstd[c] (training, from
  * cl16_bn_stats) or 1/sqrt(var[c] + eps) (evaluation, from_var = 1). */
-__kernel void cl16_bn_apply(__global const store_t *x, __global store_t *y, const long total,
-                            const int ch, const int hw, __global const float *mean,
+__kernel void cl16_bn_apply(__global const store_t *x, __global store_t *y, const int ch,
+                            const int hw, __global const float *mean,
                             __global const float *scale_or_var, const int from_var,
                             const float eps, __global const float *gamma,
                             __global const float *beta_) {
-    long e = get_global_id(0);
-    if (e >= total) return;
-    int c = (int)((e / hw) % ch);
+    int i = (int)get_global_id(0), plane = (int)get_global_id(1);
+    long e = (long)plane * hw + i;
+    int c = plane % ch;
     float s = from_var ? 1.0f / sqrt(scale_or_var[c] + eps) : scale_or_var[c];
     float v = ((float)LD(x, e) - mean[c]) * s;
     ST(gamma[c] * v + beta_[c], y, e);
@@ -107,18 +107,18 @@ __kernel void cl16_bn_bwd_sums(__global const store_t *x, __global const store_t
     }
 }
 
-/* One work-item per element: dx = beta * dx + gamma * invstd *
+/* One work-item per element, global (hw, N*C): dx = beta * dx + gamma * invstd *
  * (dy - dbeta_/cnt - xhat * dgamma/cnt), the training-mode input gradient
  * (dx not read when beta is 0). */
 __kernel void cl16_bn_bwd_dx(__global const store_t *x, __global const store_t *dy,
-                             __global store_t *dx, const float beta, const long total,
-                             const int ch, const int hw, const float cnt,
+                             __global store_t *dx, const float beta, const int ch,
+                             const int hw, const float cnt,
                              __global const float *mean, __global const float *invstd,
                              __global const float *gamma, __global const float *dgamma,
                              __global const float *dbeta_) {
-    long e = get_global_id(0);
-    if (e >= total) return;
-    int c = (int)((e / hw) % ch);
+    int i = (int)get_global_id(0), plane = (int)get_global_id(1);
+    long e = (long)plane * hw + i;
+    int c = plane % ch;
     float is = invstd[c];
     float xhat = ((float)LD(x, e) - mean[c]) * is;
     float g = gamma[c] * is * ((float)LD(dy, e) - dbeta_[c] / cnt - xhat * (dgamma[c] / cnt));

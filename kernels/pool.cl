@@ -18,18 +18,16 @@ static float avg_divisor(int oh, int ow, int h, int w, int kh, int kw, int sh, i
     return (float)((he - hs) * (we - ws));
 }
 
-/* One work-item per output element (n*C + c, oh, ow) flattened; total = N*C*Ho*Wo.
+/* One work-item per output element: global (Wo, Ho, N*C), no divisions.
  * kind 0 = MAX (indices written when has_idx), 1 = AVG (cip = count_include_pad). */
 __kernel void cl16_pool2d_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
-                              const int has_idx, const long total, const int h, const int w,
-                              const int ho, const int wo, const int kh, const int kw,
-                              const int sh, const int sw, const int ph, const int pw,
-                              const int kind, const int cip) {
-    long o = get_global_id(0);
-    if (o >= total) return;
-    int ow = (int)(o % wo);
-    int oh = (int)((o / wo) % ho);
-    long plane = o / ((long)wo * ho);
+                              const int has_idx, const int h, const int w, const int ho,
+                              const int wo, const int kh, const int kw, const int sh, const int sw,
+                              const int ph, const int pw, const int kind, const int cip) {
+    int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
+    long plane = (long)get_global_id(2);
+    if (ow >= wo || oh >= ho) return;
+    long o = (plane * ho + oh) * wo + ow;
     long base = plane * h * w;
     int hs = oh * sh - ph, ws = ow * sw - pw;
     int h0 = max(hs, 0), w0 = max(ws, 0), h1 = min(hs + kh, h), w1 = min(ws + kw, w);
@@ -56,20 +54,19 @@ __kernel void cl16_pool2d_fwd(__global const store_t *x, __global store_t *y, __
     }
 }
 
-/* One work-item per input element (plane, ih, iw); total = N*C*H*W. Sums,
- * in a fixed order, the dy of every output whose window holds the element
- * (MAX: only those whose index names it; AVG: dy / divisor), then
- * dx = beta * dx + sum (dx not read when beta is 0). */
+/* One work-item per input element: global (W, H, N*C). Sums, in a fixed
+ * order, the dy of every output whose window holds the element (MAX: only
+ * those whose index names it; AVG: dy / divisor), then dx = beta * dx + sum
+ * (dx not read when beta is 0). */
 __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *idx,
-                              __global store_t *dx, const float beta, const long total,
-                              const int h, const int w, const int ho, const int wo,
-                              const int kh, const int kw, const int sh, const int sw,
-                              const int ph, const int pw, const int kind, const int cip) {
-    long e = get_global_id(0);
-    if (e >= total) return;
-    int iw = (int)(e % w);
-    int ih = (int)((e / w) % h);
-    long plane = e / ((long)w * h);
+                              __global store_t *dx, const float beta, const int h, const int w,
+                              const int ho, const int wo, const int kh, const int kw,
+                              const int sh, const int sw, const int ph, const int pw,
+                              const int kind, const int cip) {
+    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
+    long plane = (long)get_global_id(2);
+    if (iw >= w || ih >= h) return;
+    long e = (plane * h + ih) * w + iw;
     long obase = plane * ho * wo;
     int self = ih * w + iw;
     /* Outputs oh with oh*sh - ph <= ih < oh*sh - ph + kh. */

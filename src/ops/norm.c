@@ -49,8 +49,9 @@ static cl16_status check_x(cl16_ctx *ctx, const char *op, const cl16_tensor *x) 
     if (x->ndim != 4)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor x has %d dimensions; NCHW (4) expected",
                           op, x->ndim);
-    if (x->dims[0] > INT32_MAX || x->dims[1] > INT32_MAX || x->dims[2] * x->dims[3] > INT32_MAX)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor x is too large (N, C, H*W < 2^31)", op);
+    if (x->dims[0] * x->dims[1] > INT32_MAX || x->dims[2] * x->dims[3] > INT32_MAX)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: tensor x is too large (N*C and H*W must be < 2^31)", op);
     return CL16_OK;
 }
 
@@ -75,10 +76,10 @@ static size_t reduce_wg(cl16_ctx *ctx, cl_kernel k) {
     return wg;
 }
 
-static cl_int launch1d(cl16_ctx *ctx, cl_kernel k, int64_t n) {
-    /* Rounded up to 64 (the kernels check the bound); the runtime picks the work-group. */
-    size_t global = ((size_t)n + 63) / 64 * 64;
-    return clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
+/* The element-wise kernels run over (H*W, N*C): no 64-bit divisions per element. */
+static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const cl16_tensor *x) {
+    size_t global[2] = {(size_t)(x->dims[2] * x->dims[3]), (size_t)(x->dims[0] * x->dims[1])};
+    return clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL);
 }
 
 static int finite_f(float v) {
@@ -164,13 +165,11 @@ cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum
         if (err)
             return cl16__cl_fail(ctx, err, "%s: statistics", op);
     }
-    cl_long total = x->numel;
     cl_int from_var = !training;
     cl_mem mean = training ? save_mean->mem : rm, sv = training ? save_invstd->mem : rv;
     i = 0;
     ARG(ka, x->mem);
     ARG(ka, y->mem);
-    ARG(ka, total);
     ARG(ka, ic);
     ARG(ka, ihw);
     ARG(ka, mean);
@@ -181,7 +180,7 @@ cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum
     ARG(ka, beta_->mem);
 #undef ARG
     if (!err)
-        err = launch1d(ctx, ka, total);
+        err = launch_planes(ctx, ka, x);
     if (err)
         return cl16__cl_fail(ctx, err, "%s: normalise", op);
     const double es = (double)cl16_dtype_size(x->dtype), nx = (double)x->numel;
@@ -246,14 +245,12 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
         err = clEnqueueNDRangeKernel(ctx->queue, kr, 1, NULL, &global, &wg, 0, NULL, NULL);
     if (err)
         return cl16__cl_fail(ctx, err, "%s: gradient sums", op);
-    cl_long total = x->numel;
     cl_float cnt = (cl_float)((double)n * (double)hw);
     i = 0;
     ARG(kd, x->mem);
     ARG(kd, dy->mem);
     ARG(kd, dx->mem);
     ARG(kd, beta);
-    ARG(kd, total);
     ARG(kd, ic);
     ARG(kd, ihw);
     ARG(kd, cnt);
@@ -264,7 +261,7 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
     ARG(kd, dbeta_->mem);
 #undef ARG
     if (!err)
-        err = launch1d(ctx, kd, total);
+        err = launch_planes(ctx, kd, x);
     if (err)
         return cl16__cl_fail(ctx, err, "%s: input gradient", op);
     const double es = (double)cl16_dtype_size(x->dtype), nx = (double)x->numel;

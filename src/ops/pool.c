@@ -131,6 +131,12 @@ cl16_status cl16_pool2d_out_dims(cl16_ctx *ctx, const cl16_pool2d_params *p,
     return out_dims(ctx, "pool2d_out_dims", p, x_dims, y_dims);
 }
 
+/* Global size (cols, rows, planes) of a pool kernel over d [N, C, rows, cols]. */
+static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const int64_t *d) {
+    size_t global[3] = {(size_t)d[3], (size_t)d[2], (size_t)(d[0] * d[1])};
+    return clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL);
+}
+
 /* Sets the geometry arguments shared by both pool kernels from argument i on. */
 static cl_int set_geom(cl_kernel k, cl_uint i, const cl16_pool2d_params *p, const int64_t *xd,
                        const int64_t *yd) {
@@ -176,7 +182,6 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
     if ((s = cl16__kernel(ctx, "pool.cl", &v, "cl16_pool2d_fwd", &k)))
         return s;
     cl_int has = indices != NULL;
-    cl_long total = y->numel;
     cl_mem im = indices ? indices->mem : y->mem;
     cl_int err = 0;
     cl_uint i = 0;
@@ -187,12 +192,11 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
     ARG(y->mem);
     ARG(im);
     ARG(has);
-    ARG(total);
 #undef ARG
     if (!err)
         err = set_geom(k, i, p, x->dims, yd);
     if (!err)
-        err = launch1d(ctx, k, total);
+        err = launch_planes(ctx, k, yd);
     if (err)
         return cl16__cl_fail(ctx, err, "%s", op);
     const double es = (double)cl16_dtype_size(x->dtype);
@@ -232,7 +236,6 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
     cl_kernel k;
     if ((s = cl16__kernel(ctx, "pool.cl", &v, "cl16_pool2d_bwd", &k)))
         return s;
-    cl_long total = dx->numel;
     cl_mem im = indices ? indices->mem : dy->mem;
     cl_int err = 0;
     cl_uint i = 0;
@@ -243,12 +246,11 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
     ARG(im);
     ARG(dx->mem);
     ARG(beta);
-    ARG(total);
 #undef ARG
     if (!err)
         err = set_geom(k, i, p, dx->dims, yd);
     if (!err)
-        err = launch1d(ctx, k, total);
+        err = launch_planes(ctx, k, dx->dims);
     if (err)
         return cl16__cl_fail(ctx, err, "%s", op);
     const double es = (double)cl16_dtype_size(dx->dtype);
