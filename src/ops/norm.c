@@ -1,6 +1,11 @@
 /* norm.c - BatchNorm2d forward (training and evaluation) and training-mode
  * backward (kernels/norm.cl): validates, then enqueues a per-channel reduction
- * and an element-wise pass. Nothing is launched unless every argument fits. */
+ * and an element-wise pass. Nothing is launched unless every argument fits.
+ * Choices the header leaves open: training with N*H*W = 1 is CL16_ERR_SHAPE
+ * (PyTorch raises; the unbiased running variance would divide by zero);
+ * training may pass NULL running statistics (both, PyTorch's
+ * track_running_stats=False); evaluation ignores save_mean / save_invstd
+ * (may be NULL); y may alias x and dx may alias dy (element-wise passes). */
 #include <inttypes.h>
 #include <stdio.h>
 

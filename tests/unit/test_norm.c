@@ -380,6 +380,27 @@ static void check_special(cl16_ctx *ctx) {
     if (r.rm)
         CHECK(r.rm[0] == 7 && r.rv[0] == 9);
     free_run(&r);
+    /* In place (y aliases x): the same result as out of place. */
+    {
+        bshape sh = {2, 3, 5, 7};
+        int64_t xd[4] = {2, 3, 5, 7}, cd[1] = {3};
+        pn_seed(123);
+        float *xi = pn_random(210, 2.0);
+        cl16_tensor *tx = pn_tensor(ctx, CL16_F16, 4, xd, xi, 0);
+        cl16_tensor *tg = pn_tensor(ctx, CL16_F32, 1, cd, g, 0),
+                    *tb = pn_tensor(ctx, CL16_F32, 1, cd, b, 0);
+        cl16_tensor *sm = pn_tensor(ctx, CL16_F32, 1, cd, NULL, 0),
+                    *si = pn_tensor(ctx, CL16_F32, 1, cd, NULL, 0);
+        CHECK_OK(ctx,
+                 cl16_batchnorm2d_forward(ctx, 1, 0.1f, 1e-5f, tx, tg, tb, NULL, NULL, sm, si, tx));
+        float *yi = pn_read(ctx, tx);
+        CHECK_OK(ctx, bn_forward(ctx, CL16_F16, sh, 1, 0.1f, 1e-5f, xi, g, b, NULL, NULL, &r));
+        if (r.y)
+            CHECK_MSG(!memcmp(yi, r.y, 210 * 4), "in-place BN differs from out-of-place");
+        free_run(&r), free(xi), free(yi);
+        cl16_tensor_free(tx), cl16_tensor_free(tg), cl16_tensor_free(tb), cl16_tensor_free(sm),
+            cl16_tensor_free(si);
+    }
     /* Training without running statistics (track_running_stats=False). */
     CHECK_OK(ctx, bn_forward(ctx, CL16_F32, two, 1, 0.1f, 1e-5f, x2, g, b, NULL, NULL, &r));
     if (r.y)

@@ -318,6 +318,14 @@ static void check_ties(cl16_ctx *ctx) {
     int32_t *ig = pn_read_i32(ctx, ti);
     CHECK_MSG(ig[0] == 1, "tie 4 at (0,1) and (1,0): index %d, expected 1", ig[0]);
     free(ig);
+    /* A NaN wins its window, as in PyTorch (NaN propagates). */
+    const float xn[4] = {1, NAN, 3, 2};
+    CHECK_OK(ctx, cl16_tensor_write_f32(tx, xn, 4));
+    CHECK_OK(ctx, cl16_pool2d_forward(ctx, &p, tx, ty, ti));
+    float *yn = pn_read(ctx, ty);
+    ig = pn_read_i32(ctx, ti);
+    CHECK_MSG(isnan(yn[0]) && ig[0] == 1, "NaN at (0,1): y %g index %d", (double)yn[0], ig[0]);
+    free(ig), free(yn);
     cl16_tensor_free(tx), cl16_tensor_free(ty), cl16_tensor_free(ti);
 }
 
