@@ -1,0 +1,127 @@
+/* norm.cl - BatchNorm2d (NCHW): per-channel statistics and gradient sums with
+ * one work-group per channel and a fixed-order reduction (deterministic, no
+ * atomics), and the element-wise normalise / input-gradient passes.
+ *
+ * Build parameters: those of common.cl (CL16_DTYPE etc.), plus
+ *   CL16_BN_WG_MAX  size of the local reduction arrays: the largest work-group
+ *                   the host may launch the reduction kernels with (a power
+ *                   of two; the host launches min(64, device limit)). Default 64.
+ * Sums are float whatever the storage type; the variance is two-pass (mean
+ * first, then squared deviations), so data with a large mean keeps it.
+ */
+#include "common.cl"
+
+#ifndef CL16_BN_WG_MAX
+#define CL16_BN_WG_MAX 64
+#endif
+
+/* Tree-sums v over the work-group (power-of-two size) in local memory; every
+ * work-item gets the total. The pairing is fixed, so the result is too. */
+static float group_sum(__local float *tmp, float v) {
+    int lid = (int)get_local_id(0), n = (int)get_local_size(0);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    tmp[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = n / 2; s > 0; s /= 2) {
+        if (lid < s) tmp[lid] += tmp[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return tmp[0];
+}
+
+/* Work-group c (of C): mean and biased variance of channel c of x
+ * [N, C, hw] -> save_mean[c], save_invstd[c] = 1/sqrt(var + eps); when
+ * has_running, running = (1 - m) * running + m * stat, the variance unbiased
+ * (cnt / (cnt - 1); the host refuses cnt = 1). */
+__kernel void cl16_bn_stats(__global const store_t *x, const int n, const int ch, const int hw,
+                            const float eps, const float momentum, const int has_running,
+                            __global float *running_mean, __global float *running_var,
+                            __global float *save_mean, __global float *save_invstd) {
+    __local float tmp[CL16_BN_WG_MAX];
+    int c = (int)get_group_id(0), lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    float cnt = (float)n * (float)hw;
+    float s = 0.0f;
+    for (int b = 0; b < n; b++) {
+        long base = ((long)b * ch + c) * hw;
+        for (int i = lid; i < hw; i += wg) s += (float)LD(x, base + i);
+    }
+    float mean = group_sum(tmp, s) / cnt;
+    float q = 0.0f;
+    for (int b = 0; b < n; b++) {
+        long base = ((long)b * ch + c) * hw;
+        for (int i = lid; i < hw; i += wg) {
+            float d = (float)LD(x, base + i) - mean;
+            q += d * d;
+        }
+    }
+    float var = group_sum(tmp, q) / cnt;
+    if (lid == 0) {
+        save_mean[c] = mean;
+        save_invstd[c] = 1.0f / sqrt(var + eps);
+        if (has_running) {
+            float unbiased = var * cnt / (cnt - 1.0f);
+            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
+        }
+    }
+}
+
+/* One work-item per element of x [N, C, hw], global (hw, N*C):
+ * y = gamma * (x - mean) * s + beta_, where s = invstd[c] (training, from
+ * cl16_bn_stats) or 1/sqrt(var[c] + eps) (evaluation, from_var = 1). */
+__kernel void cl16_bn_apply(__global const store_t *x, __global store_t *y, const int ch,
+                            const int hw, __global const float *mean,
+                            __global const float *scale_or_var, const int from_var,
+                            const float eps, __global const float *gamma,
+                            __global const float *beta_) {
+    int i = (int)get_global_id(0), plane = (int)get_global_id(1);
+    long e = (long)plane * hw + i;
+    int c = plane % ch;
+    float s = from_var ? 1.0f / sqrt(scale_or_var[c] + eps) : scale_or_var[c];
+    float v = ((float)LD(x, e) - mean[c]) * s;
+    ST(gamma[c] * v + beta_[c], y, e);
+}
+
+/* Work-group c: dbeta_[c] = sum dy, dgamma[c] = sum dy * xhat over channel c. */
+__kernel void cl16_bn_bwd_sums(__global const store_t *x, __global const store_t *dy, const int n,
+                               const int ch, const int hw, __global const float *mean,
+                               __global const float *invstd, __global float *dgamma,
+                               __global float *dbeta_) {
+    __local float tmp[CL16_BN_WG_MAX];
+    int c = (int)get_group_id(0), lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    float m = mean[c], is = invstd[c];
+    float sd = 0.0f, sdx = 0.0f;
+    for (int b = 0; b < n; b++) {
+        long base = ((long)b * ch + c) * hw;
+        for (int i = lid; i < hw; i += wg) {
+            float g = (float)LD(dy, base + i);
+            sd += g;
+            sdx += g * (((float)LD(x, base + i) - m) * is);
+        }
+    }
+    float tsd = group_sum(tmp, sd);
+    float tsdx = group_sum(tmp, sdx);
+    if (lid == 0) {
+        dbeta_[c] = tsd;
+        dgamma[c] = tsdx;
+    }
+}
+
+/* One work-item per element, global (hw, N*C): dx = beta * dx + gamma * invstd *
+ * (dy - dbeta_/cnt - xhat * dgamma/cnt), the training-mode input gradient
+ * (dx not read when beta is 0). */
+__kernel void cl16_bn_bwd_dx(__global const store_t *x, __global const store_t *dy,
+                             __global store_t *dx, const float beta, const int ch,
+                             const int hw, const float cnt,
+                             __global const float *mean, __global const float *invstd,
+                             __global const float *gamma, __global const float *dgamma,
+                             __global const float *dbeta_) {
+    int i = (int)get_global_id(0), plane = (int)get_global_id(1);
+    long e = (long)plane * hw + i;
+    int c = plane % ch;
+    float is = invstd[c];
+    float xhat = ((float)LD(x, e) - mean[c]) * is;
+    float g = gamma[c] * is * ((float)LD(dy, e) - dbeta_[c] / cnt - xhat * (dgamma[c] / cnt));
+    if (beta != 0.0f) g += beta * (float)LD(dx, e);
+    ST(g, dx, e);
+}

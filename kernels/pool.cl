@@ -1,0 +1,112 @@
+/* pool.cl - 2-D max / average pooling and global average pooling, forward and
+ * backward, NCHW. Backward passes gather over dx (one work-item per input
+ * element, a fixed visiting order): deterministic and free of atomics.
+ *
+ * Build parameters: those of common.cl (CL16_DTYPE etc.); none of its own.
+ * Arithmetic is float whatever the storage type; results are rounded once on store.
+ */
+#include "common.cl"
+
+/* PyTorch's avg_pool2d divisor for output (oh, ow). */
+static float avg_divisor(int oh, int ow, int h, int w, int kh, int kw, int sh, int sw, int ph,
+                         int pw, int cip) {
+    int hs = oh * sh - ph, ws = ow * sw - pw;
+    int he = min(hs + kh, h + ph), we = min(ws + kw, w + pw);
+    int size = (he - hs) * (we - ws);
+    if (cip) return (float)size;
+    hs = max(hs, 0), ws = max(ws, 0), he = min(he, h), we = min(we, w);
+    return (float)((he - hs) * (we - ws));
+}
+
+/* One work-item per output element: global (Wo, Ho, N*C), no divisions.
+ * kind 0 = MAX (indices written when has_idx), 1 = AVG (cip = count_include_pad). */
+__kernel void cl16_pool2d_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
+                              const int has_idx, const int h, const int w, const int ho,
+                              const int wo, const int kh, const int kw, const int sh, const int sw,
+                              const int ph, const int pw, const int kind, const int cip) {
+    int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
+    long plane = (long)get_global_id(2);
+    if (ow >= wo || oh >= ho) return;
+    long o = (plane * ho + oh) * wo + ow;
+    long base = plane * h * w;
+    int hs = oh * sh - ph, ws = ow * sw - pw;
+    int h0 = max(hs, 0), w0 = max(ws, 0), h1 = min(hs + kh, h), w1 = min(ws + kw, w);
+    if (kind == 0) {
+        /* Row-major scan; strict > keeps the first of equal maxima; a NaN wins
+         * (the first one), as in PyTorch. Padding never takes part. */
+        float best = 0.0f;
+        int bi = -1;
+        for (int i = h0; i < h1; i++)
+            for (int j = w0; j < w1; j++) {
+                float v = (float)LD(x, base + (long)i * w + j);
+                if (bi < 0 || v > best || (isnan(v) && !isnan(best))) {
+                    best = v;
+                    bi = i * w + j;
+                }
+            }
+        ST(best, y, o);
+        if (has_idx) idx[o] = bi;
+    } else {
+        float s = 0.0f;
+        for (int i = h0; i < h1; i++)
+            for (int j = w0; j < w1; j++) s += (float)LD(x, base + (long)i * w + j);
+        ST(s / avg_divisor(oh, ow, h, w, kh, kw, sh, sw, ph, pw, cip), y, o);
+    }
+}
+
+/* One work-item per input element: global (W, H, N*C). Sums, in a fixed
+ * order, the dy of every output whose window holds the element (MAX: only
+ * those whose index names it; AVG: dy / divisor), then dx = beta * dx + sum
+ * (dx not read when beta is 0). */
+__kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *idx,
+                              __global store_t *dx, const float beta, const int h, const int w,
+                              const int ho, const int wo, const int kh, const int kw,
+                              const int sh, const int sw, const int ph, const int pw,
+                              const int kind, const int cip) {
+    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
+    long plane = (long)get_global_id(2);
+    if (iw >= w || ih >= h) return;
+    long e = (plane * h + ih) * w + iw;
+    long obase = plane * ho * wo;
+    int self = ih * w + iw;
+    /* Outputs oh with oh*sh - ph <= ih < oh*sh - ph + kh. */
+    int oh0 = ih + ph - kh + 1;
+    oh0 = oh0 <= 0 ? 0 : (oh0 + sh - 1) / sh;
+    int oh1 = min((ih + ph) / sh, ho - 1);
+    int ow0 = iw + pw - kw + 1;
+    ow0 = ow0 <= 0 ? 0 : (ow0 + sw - 1) / sw;
+    int ow1 = min((iw + pw) / sw, wo - 1);
+    float s = 0.0f;
+    for (int oh = oh0; oh <= oh1; oh++)
+        for (int ow = ow0; ow <= ow1; ow++) {
+            long o = obase + (long)oh * wo + ow;
+            if (kind == 0) {
+                if (idx[o] == self) s += (float)LD(dy, o);
+            } else {
+                s += (float)LD(dy, o) / avg_divisor(oh, ow, h, w, kh, kw, sh, sw, ph, pw, cip);
+            }
+        }
+    if (beta != 0.0f) s += beta * (float)LD(dx, e);
+    ST(s, dx, e);
+}
+
+/* One work-item per plane: y[p] = mean of the hw elements of plane p. */
+__kernel void cl16_gavgpool_fwd(__global const store_t *x, __global store_t *y, const long planes,
+                                const int hw) {
+    long p = get_global_id(0);
+    if (p >= planes) return;
+    long base = p * hw;
+    float s = 0.0f;
+    for (int i = 0; i < hw; i++) s += (float)LD(x, base + i);
+    ST(s / (float)hw, y, p);
+}
+
+/* One work-item per element of dx: dx = beta * dx + dy[plane] / hw. */
+__kernel void cl16_gavgpool_bwd(__global const store_t *dy, __global store_t *dx, const float beta,
+                                const long total, const int hw) {
+    long e = get_global_id(0);
+    if (e >= total) return;
+    float g = (float)LD(dy, e / hw) / (float)hw;
+    if (beta != 0.0f) g += beta * (float)LD(dx, e);
+    ST(g, dx, e);
+}
