@@ -372,7 +372,9 @@ CL16_API cl16_status cl16_global_avgpool_backward(cl16_ctx *ctx, const cl16_tens
  * training = 1: normalise with the batch statistics (biased variance), then
  * running = (1 - momentum) * running + momentum * batch statistic, the
  * running variance taking the unbiased estimate; training = 0: use the
- * running statistics. */
+ * running statistics. Training with N*H*W = 1 is CL16_ERR_SHAPE (no unbiased
+ * variance); running_mean and running_var may both be NULL in training (no
+ * running statistics, PyTorch's track_running_stats=False). */
 CL16_API cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum, float eps,
                                               const cl16_tensor *x, const cl16_tensor *gamma,
                                               const cl16_tensor *beta_, cl16_tensor *running_mean,
@@ -389,7 +391,8 @@ CL16_API cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor 
 
 /* Element-wise, over all elements (shapes must hold the same count). */
 CL16_API cl16_status cl16_relu_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *y);
-/* dx = beta * dx + (y > 0 ? dy : 0), y the forward's output. */
+/* dx = beta * dx + (y <= 0 ? 0 : dy), y the forward's output (PyTorch's mask:
+ * where y is NaN the gradient passes, so a NaN is not hidden). */
 CL16_API cl16_status cl16_relu_backward(cl16_ctx *ctx, const cl16_tensor *y, const cl16_tensor *dy,
                                         float beta, cl16_tensor *dx);
 /* y = a*x + b*z (z may be NULL: y = a*x); relu = 1 applies ReLU after (the
