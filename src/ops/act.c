@@ -5,15 +5,15 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "ops/act_util.h"
+#include "ops/ops_util.h"
 
 /* x is usable as an element-wise operand of n elements and dtype dt. */
 static cl16_status eltw_arg(cl16_ctx *ctx, const char *fn, const char *name, const cl16_tensor *t,
                             const cl16_tensor *first, const char *first_name) {
-    cl16_status s = cl16__act_tensor(ctx, fn, name, t);
+    cl16_status s = cl16__op_tensor(ctx, fn, name, t);
     if (s)
         return s;
-    if ((s = cl16__act_float(ctx, fn, name, t, first->dtype, first_name)))
+    if ((s = cl16__op_float(ctx, fn, name, t, first->dtype, first_name)))
         return s;
     if (t->numel != first->numel)
         return cl16__fail(ctx, CL16_ERR_SHAPE,
@@ -33,9 +33,9 @@ static cl16_status act_kernel(cl16_ctx *ctx, cl16_dtype dt, const char *name, cl
 
 cl16_status cl16_relu_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *y) {
     static const char fn[] = "relu_forward";
-    CL16_ACT_CTX(ctx);
-    cl16_status s = cl16__act_tensor(ctx, fn, "x", x);
-    if (s || (s = cl16__act_float(ctx, fn, "x", x, x->dtype, "x")) ||
+    CL16_OP_CTX(ctx);
+    cl16_status s = cl16__op_tensor(ctx, fn, "x", x);
+    if (s || (s = cl16__op_float(ctx, fn, "x", x, x->dtype, "x")) ||
         (s = eltw_arg(ctx, fn, "y", y, x, "x")))
         return s;
     cl_kernel k;
@@ -48,7 +48,7 @@ cl16_status cl16_relu_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *
     ARG(y->mem);
     ARG(n);
     if (!err)
-        err = cl16__act_launch(ctx, k, (size_t)(n / 4));
+        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
     if (err)
         return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
     cl16__count(ctx, (double)n, 2.0 * (double)x->bytes);
@@ -61,9 +61,9 @@ cl16_status cl16_relu_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *
 cl16_status cl16_relu_backward(cl16_ctx *ctx, const cl16_tensor *y, const cl16_tensor *dy,
                                float beta, cl16_tensor *dx) {
     static const char fn[] = "relu_backward";
-    CL16_ACT_CTX(ctx);
-    cl16_status s = cl16__act_tensor(ctx, fn, "y", y);
-    if (s || (s = cl16__act_float(ctx, fn, "y", y, y->dtype, "y")) ||
+    CL16_OP_CTX(ctx);
+    cl16_status s = cl16__op_tensor(ctx, fn, "y", y);
+    if (s || (s = cl16__op_float(ctx, fn, "y", y, y->dtype, "y")) ||
         (s = eltw_arg(ctx, fn, "dy", dy, y, "y")) || (s = eltw_arg(ctx, fn, "dx", dx, y, "y")))
         return s;
     cl_kernel k;
@@ -78,7 +78,7 @@ cl16_status cl16_relu_backward(cl16_ctx *ctx, const cl16_tensor *y, const cl16_t
     ARG(beta);
     ARG(n);
     if (!err)
-        err = cl16__act_launch(ctx, k, (size_t)(n / 4));
+        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
     if (err)
         return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
     const int acc = beta != 0.0f;
@@ -91,9 +91,9 @@ cl16_status cl16_relu_backward(cl16_ctx *ctx, const cl16_tensor *y, const cl16_t
 cl16_status cl16_axpby(cl16_ctx *ctx, float a, const cl16_tensor *x, float b, const cl16_tensor *z,
                        int relu, cl16_tensor *y) {
     static const char fn[] = "axpby";
-    CL16_ACT_CTX(ctx);
-    cl16_status s = cl16__act_tensor(ctx, fn, "x", x);
-    if (s || (s = cl16__act_float(ctx, fn, "x", x, x->dtype, "x")) ||
+    CL16_OP_CTX(ctx);
+    cl16_status s = cl16__op_tensor(ctx, fn, "x", x);
+    if (s || (s = cl16__op_float(ctx, fn, "x", x, x->dtype, "x")) ||
         (z && (s = eltw_arg(ctx, fn, "z", z, x, "x"))) || (s = eltw_arg(ctx, fn, "y", y, x, "x")))
         return s;
     if (relu != 0 && relu != 1)
@@ -115,7 +115,7 @@ cl16_status cl16_axpby(cl16_ctx *ctx, float a, const cl16_tensor *x, float b, co
     ARG(y->mem);
     ARG(n);
     if (!err)
-        err = cl16__act_launch(ctx, k, (size_t)(n / 4));
+        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
     if (err)
         return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
     cl16__count(ctx, (double)n * ((has_z ? 3.0 : 1.0) + (relu ? 1.0 : 0.0)),
@@ -138,7 +138,7 @@ cl16_status cl16__act_colsum(cl16_ctx *ctx, const cl16_tensor *m, int64_t rows, 
     ARG(beta);
     ARG(out->mem);
     if (!err)
-        err = cl16__act_launch(ctx, k, (size_t)cols);
+        err = cl16__op_launch(ctx, k, (size_t)cols);
     if (err)
         return cl16__cl_fail(ctx, err, "column sums of a %" PRId64 "x%" PRId64 " matrix", rows,
                              cols);

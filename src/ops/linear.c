@@ -7,7 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "ops/act_util.h"
+#include "ops/ops_util.h"
 
 typedef struct lin_shape {
     int64_t n, in, out;
@@ -17,10 +17,10 @@ typedef struct lin_shape {
 static cl16_status check_xw(cl16_ctx *ctx, const char *fn, const cl16_tensor *x,
                             const cl16_tensor *w, lin_shape *sh) {
     cl16_status s;
-    if ((s = cl16__act_tensor(ctx, fn, "x", x)) ||
-        (s = cl16__act_float(ctx, fn, "x", x, x->dtype, "x")) ||
-        (s = cl16__act_tensor(ctx, fn, "w", w)) ||
-        (s = cl16__act_float(ctx, fn, "w", w, x->dtype, "x")))
+    if ((s = cl16__op_tensor(ctx, fn, "x", x)) ||
+        (s = cl16__op_float(ctx, fn, "x", x, x->dtype, "x")) ||
+        (s = cl16__op_tensor(ctx, fn, "w", w)) ||
+        (s = cl16__op_float(ctx, fn, "w", w, x->dtype, "x")))
         return s;
     if (x->ndim < 2)
         return cl16__fail(
@@ -36,17 +36,17 @@ static cl16_status check_xw(cl16_ctx *ctx, const char *fn, const cl16_tensor *x,
                           w->ndim, sh->in);
     sh->out = w->dims[0];
     const int64_t wd[2] = {sh->out, sh->in};
-    return cl16__act_shape(ctx, fn, "w", w, 2, wd);
+    return cl16__op_shape(ctx, fn, "w", w, 2, wd);
 }
 
 /* An optional [out] vector (bias, dbias). */
 static cl16_status check_vec(cl16_ctx *ctx, const char *fn, const char *name, const cl16_tensor *t,
                              const cl16_tensor *x, int64_t out) {
     cl16_status s;
-    if ((s = cl16__act_tensor(ctx, fn, name, t)) ||
-        (s = cl16__act_float(ctx, fn, name, t, x->dtype, "x")))
+    if ((s = cl16__op_tensor(ctx, fn, name, t)) ||
+        (s = cl16__op_float(ctx, fn, name, t, x->dtype, "x")))
         return s;
-    return cl16__act_shape(ctx, fn, name, t, 1, &out);
+    return cl16__op_shape(ctx, fn, name, t, 1, &out);
 }
 
 /* An output must be none of the inputs (the kernels read those while writing). */
@@ -61,16 +61,16 @@ static cl16_status distinct(cl16_ctx *ctx, const char *fn, const char *oname, co
 cl16_status cl16_linear_forward(cl16_ctx *ctx, const cl16_tensor *x, const cl16_tensor *w,
                                 const cl16_tensor *bias, int relu, cl16_tensor *y) {
     static const char fn[] = "linear_forward";
-    CL16_ACT_CTX(ctx);
+    CL16_OP_CTX(ctx);
     lin_shape sh;
     cl16_status s = check_xw(ctx, fn, x, w, &sh);
     if (s || (bias && (s = check_vec(ctx, fn, "bias", bias, x, sh.out))))
         return s;
-    if ((s = cl16__act_tensor(ctx, fn, "y", y)) ||
-        (s = cl16__act_float(ctx, fn, "y", y, x->dtype, "x")))
+    if ((s = cl16__op_tensor(ctx, fn, "y", y)) ||
+        (s = cl16__op_float(ctx, fn, "y", y, x->dtype, "x")))
         return s;
     const int64_t yd[2] = {sh.n, sh.out};
-    if ((s = cl16__act_shape(ctx, fn, "y", y, 2, yd)))
+    if ((s = cl16__op_shape(ctx, fn, "y", y, 2, yd)))
         return s;
     if ((s = distinct(ctx, fn, "y", y, "x", x)) || (s = distinct(ctx, fn, "y", y, "w", w)) ||
         (s = distinct(ctx, fn, "y", y, "bias", bias)))
@@ -99,23 +99,23 @@ cl16_status cl16_linear_backward(cl16_ctx *ctx, const cl16_tensor *x, const cl16
                                  const cl16_tensor *dy, float beta, cl16_tensor *dx,
                                  cl16_tensor *dw, cl16_tensor *dbias) {
     static const char fn[] = "linear_backward";
-    CL16_ACT_CTX(ctx);
+    CL16_OP_CTX(ctx);
     lin_shape sh;
     cl16_status s = check_xw(ctx, fn, x, w, &sh);
     if (s)
         return s;
     const int64_t yd[2] = {sh.n, sh.out};
-    if ((s = cl16__act_tensor(ctx, fn, "dy", dy)) ||
-        (s = cl16__act_float(ctx, fn, "dy", dy, x->dtype, "x")) ||
-        (s = cl16__act_shape(ctx, fn, "dy", dy, 2, yd)))
+    if ((s = cl16__op_tensor(ctx, fn, "dy", dy)) ||
+        (s = cl16__op_float(ctx, fn, "dy", dy, x->dtype, "x")) ||
+        (s = cl16__op_shape(ctx, fn, "dy", dy, 2, yd)))
         return s;
-    if (dx && ((s = cl16__act_tensor(ctx, fn, "dx", dx)) ||
-               (s = cl16__act_float(ctx, fn, "dx", dx, x->dtype, "x")) ||
-               (s = cl16__act_shape(ctx, fn, "dx", dx, x->ndim, x->dims))))
+    if (dx && ((s = cl16__op_tensor(ctx, fn, "dx", dx)) ||
+               (s = cl16__op_float(ctx, fn, "dx", dx, x->dtype, "x")) ||
+               (s = cl16__op_shape(ctx, fn, "dx", dx, x->ndim, x->dims))))
         return s;
-    if ((s = cl16__act_tensor(ctx, fn, "dw", dw)) ||
-        (s = cl16__act_float(ctx, fn, "dw", dw, x->dtype, "x")) ||
-        (s = cl16__act_shape(ctx, fn, "dw", dw, 2, w->dims)))
+    if ((s = cl16__op_tensor(ctx, fn, "dw", dw)) ||
+        (s = cl16__op_float(ctx, fn, "dw", dw, x->dtype, "x")) ||
+        (s = cl16__op_shape(ctx, fn, "dw", dw, 2, w->dims)))
         return s;
     if (dbias && (s = check_vec(ctx, fn, "dbias", dbias, x, sh.out)))
         return s;

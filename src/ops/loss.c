@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ops/act_util.h"
+#include "ops/ops_util.h"
 
 #define XENT_CORRECT 1 /* the flag bits of kernels/loss.cl */
 #define XENT_NONFINITE 2
@@ -20,10 +20,10 @@
 cl16_status cl16_softmax_xent(cl16_ctx *ctx, const cl16_tensor *logits, const cl16_tensor *labels,
                               float scale, double *loss, int64_t *correct, cl16_tensor *dlogits) {
     static const char fn[] = "softmax_xent";
-    CL16_ACT_CTX(ctx);
+    CL16_OP_CTX(ctx);
     cl16_status s;
-    if ((s = cl16__act_tensor(ctx, fn, "logits", logits)) ||
-        (s = cl16__act_float(ctx, fn, "logits", logits, logits->dtype, "logits")))
+    if ((s = cl16__op_tensor(ctx, fn, "logits", logits)) ||
+        (s = cl16__op_float(ctx, fn, "logits", logits, logits->dtype, "logits")))
         return s;
     if (logits->ndim != 2)
         return cl16__fail(ctx, CL16_ERR_SHAPE,
@@ -33,16 +33,16 @@ cl16_status cl16_softmax_xent(cl16_ctx *ctx, const cl16_tensor *logits, const cl
     if (n > INT32_MAX || classes > INT32_MAX)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: logits [%" PRId64 ", %" PRId64 "] is too large",
                           fn, n, classes);
-    if ((s = cl16__act_tensor(ctx, fn, "labels", labels)))
+    if ((s = cl16__op_tensor(ctx, fn, "labels", labels)))
         return s;
     if (labels->dtype != CL16_I32)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor labels is %s; expected i32", fn,
                           cl16_dtype_name(labels->dtype));
-    if ((s = cl16__act_shape(ctx, fn, "labels", labels, 1, &n)))
+    if ((s = cl16__op_shape(ctx, fn, "labels", labels, 1, &n)))
         return s;
-    if (dlogits && ((s = cl16__act_tensor(ctx, fn, "dlogits", dlogits)) ||
-                    (s = cl16__act_float(ctx, fn, "dlogits", dlogits, logits->dtype, "logits")) ||
-                    (s = cl16__act_shape(ctx, fn, "dlogits", dlogits, 2, logits->dims))))
+    if (dlogits && ((s = cl16__op_tensor(ctx, fn, "dlogits", dlogits)) ||
+                    (s = cl16__op_float(ctx, fn, "dlogits", dlogits, logits->dtype, "logits")) ||
+                    (s = cl16__op_shape(ctx, fn, "dlogits", dlogits, 2, logits->dims))))
         return s;
     if (!isfinite(scale))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: scale = %g (must be finite)", fn,
@@ -99,7 +99,7 @@ cl16_status cl16_softmax_xent(cl16_ctx *ctx, const cl16_tensor *logits, const cl
     ARG(dflags);
 #undef ARG
     if (!err)
-        err = cl16__act_launch(ctx, k, (size_t)n);
+        err = cl16__op_launch(ctx, k, (size_t)n);
     if (!err)
         err = clEnqueueReadBuffer(ctx->queue, dloss, CL_FALSE, 0, fbytes, lo, 0, NULL, NULL);
     if (!err)

@@ -9,38 +9,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "ops/ops_util.h"
 #include "runtime/internal.h"
-
-/* "[2,3,4,5]" of n dims into buf. */
-static const char *dims_str(const int64_t *d, int n, char *buf, size_t len) {
-    int w = snprintf(buf, len, "[");
-    for (int i = 0; i < n && w > 0 && (size_t)w < len; i++)
-        w += snprintf(buf + w, len - (size_t)w, "%s%" PRId64, i ? "," : "", d[i]);
-    if (w > 0 && (size_t)w < len)
-        snprintf(buf + w, len - (size_t)w, "]");
-    return buf;
-}
-
-/* t must exist, belong to ctx, have dtype dt and exactly shape want (n dims). */
-static cl16_status check_tensor(cl16_ctx *ctx, const char *op, const char *name,
-                                const cl16_tensor *t, cl16_dtype dt, const int64_t *want, int n) {
-    char a[96], b[96];
-    if (!t)
-        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s is NULL", op, name);
-    if (t->ctx != ctx)
-        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s belongs to another context", op,
-                          name);
-    if (t->dtype != dt)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; %s expected", op, name,
-                          cl16_dtype_name(t->dtype), cl16_dtype_name(dt));
-    int same = t->ndim == n;
-    for (int i = 0; same && i < n; i++)
-        same = t->dims[i] == want[i];
-    if (!same)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s has shape %s; expected %s", op, name,
-                          dims_str(t->dims, t->ndim, a, sizeof a), dims_str(want, n, b, sizeof b));
-    return CL16_OK;
-}
 
 /* x: 4-D, f16 or f32, of ctx, sizes the kernels' int arguments can hold. */
 static cl16_status check_x(cl16_ctx *ctx, const char *op, const cl16_tensor *x) {
@@ -62,7 +32,7 @@ static cl16_status check_x(cl16_ctx *ctx, const char *op, const cl16_tensor *x) 
 
 static cl16_status check_vec(cl16_ctx *ctx, const char *op, const char *name, const cl16_tensor *t,
                              int64_t c) {
-    return check_tensor(ctx, op, name, t, CL16_F32, &c, 1);
+    return cl16__op_check(ctx, op, name, t, CL16_F32, &c, 1);
 }
 
 /* Work-group size of the per-channel reductions: a power of two, at most 64
@@ -111,7 +81,7 @@ cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum
     if ((s = check_x(ctx, op, x)))
         return s;
     const int64_t c = x->dims[1], n = x->dims[0], hw = x->dims[2] * x->dims[3];
-    if ((s = check_tensor(ctx, op, "y", y, x->dtype, x->dims, 4)) ||
+    if ((s = cl16__op_check(ctx, op, "y", y, x->dtype, x->dims, 4)) ||
         (s = check_vec(ctx, op, "gamma", gamma, c)) || (s = check_vec(ctx, op, "beta_", beta_, c)))
         return s;
     const int has_running = running_mean || running_var;
@@ -136,7 +106,7 @@ cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum
             return cl16__fail(ctx, CL16_ERR_SHAPE,
                               "%s: tensor x %s has 1 value per channel (N*H*W = 1); training "
                               "needs at least 2",
-                              op, dims_str(x->dims, 4, d, sizeof d));
+                              op, cl16__op_dims_str(4, x->dims, d, sizeof d));
         }
     }
     cl16_variant v = {x->dtype, 0, NULL};
@@ -207,8 +177,8 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
     if ((s = check_x(ctx, op, x)))
         return s;
     const int64_t c = x->dims[1], n = x->dims[0], hw = x->dims[2] * x->dims[3];
-    if ((s = check_tensor(ctx, op, "dy", dy, x->dtype, x->dims, 4)) ||
-        (s = check_tensor(ctx, op, "dx", dx, x->dtype, x->dims, 4)) ||
+    if ((s = cl16__op_check(ctx, op, "dy", dy, x->dtype, x->dims, 4)) ||
+        (s = cl16__op_check(ctx, op, "dx", dx, x->dtype, x->dims, 4)) ||
         (s = check_vec(ctx, op, "gamma", gamma, c)) ||
         (s = check_vec(ctx, op, "save_mean", save_mean, c)) ||
         (s = check_vec(ctx, op, "save_invstd", save_invstd, c)) ||

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops/ops_util.h"
 #include "runtime/internal.h"
 
 void cl16_pool2d_params_init(cl16_pool2d_params *p) {
@@ -15,37 +16,6 @@ void cl16_pool2d_params_init(cl16_pool2d_params *p) {
     p->kernel_h = p->kernel_w = 2;
     p->stride_h = p->stride_w = 2;
     p->count_include_pad = 1;
-}
-
-/* "[2,3,4,5]" of n dims into buf. */
-static const char *dims_str(const int64_t *d, int n, char *buf, size_t len) {
-    int w = snprintf(buf, len, "[");
-    for (int i = 0; i < n && w > 0 && (size_t)w < len; i++)
-        w += snprintf(buf + w, len - (size_t)w, "%s%" PRId64, i ? "," : "", d[i]);
-    if (w > 0 && (size_t)w < len)
-        snprintf(buf + w, len - (size_t)w, "]");
-    return buf;
-}
-
-/* t must exist, belong to ctx, have dtype dt and exactly shape want (n dims). */
-static cl16_status check_tensor(cl16_ctx *ctx, const char *op, const char *name,
-                                const cl16_tensor *t, cl16_dtype dt, const int64_t *want, int n) {
-    char a[96], b[96];
-    if (!t)
-        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s is NULL", op, name);
-    if (t->ctx != ctx)
-        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s belongs to another context", op,
-                          name);
-    if (t->dtype != dt)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; %s expected", op, name,
-                          cl16_dtype_name(t->dtype), cl16_dtype_name(dt));
-    int same = t->ndim == n;
-    for (int i = 0; same && i < n; i++)
-        same = t->dims[i] == want[i];
-    if (!same)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s has shape %s; expected %s", op, name,
-                          dims_str(t->dims, t->ndim, a, sizeof a), dims_str(want, n, b, sizeof b));
-    return CL16_OK;
 }
 
 /* An activation tensor: 4-D, f16 or f32, of ctx. */
@@ -166,13 +136,13 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
     int64_t yd[4];
     if ((s = check_params(ctx, op, p)) || (s = check_act4(ctx, op, "x", x)) ||
         (s = out_dims(ctx, op, p, x->dims, yd)) ||
-        (s = check_tensor(ctx, op, "y", y, x->dtype, yd, 4)))
+        (s = cl16__op_check(ctx, op, "y", y, x->dtype, yd, 4)))
         return s;
     if (indices) {
         if (p->kind != CL16_POOL_MAX)
             return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
                               "%s: indices are given but kind is AVG (only MAX has indices)", op);
-        if ((s = check_tensor(ctx, op, "indices", indices, CL16_I32, yd, 4)))
+        if ((s = cl16__op_check(ctx, op, "indices", indices, CL16_I32, yd, 4)))
             return s;
     }
     if (y->mem == x->mem)
@@ -216,13 +186,13 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
     int64_t yd[4];
     if ((s = check_params(ctx, op, p)) || (s = check_act4(ctx, op, "dx", dx)) ||
         (s = out_dims(ctx, op, p, dx->dims, yd)) ||
-        (s = check_tensor(ctx, op, "dy", dy, dx->dtype, yd, 4)))
+        (s = cl16__op_check(ctx, op, "dy", dy, dx->dtype, yd, 4)))
         return s;
     if (p->kind == CL16_POOL_MAX) {
         if (!indices)
             return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
                               "%s: indices is NULL; MAX backward needs the forward's indices", op);
-        if ((s = check_tensor(ctx, op, "indices", indices, CL16_I32, yd, 4)))
+        if ((s = cl16__op_check(ctx, op, "indices", indices, CL16_I32, yd, 4)))
             return s;
     } else if (indices) {
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
@@ -265,8 +235,8 @@ static cl16_status check_gap_y(cl16_ctx *ctx, const char *op, const char *name,
                                const cl16_tensor *y, const cl16_tensor *x) {
     const int64_t want[4] = {x->dims[0], x->dims[1], 1, 1};
     if (y && y->ctx == ctx && y->dtype == x->dtype && y->ndim == 2)
-        return check_tensor(ctx, op, name, y, x->dtype, want, 2);
-    return check_tensor(ctx, op, name, y, x->dtype, want, 4);
+        return cl16__op_check(ctx, op, name, y, x->dtype, want, 2);
+    return cl16__op_check(ctx, op, name, y, x->dtype, want, 4);
 }
 
 cl16_status cl16_global_avgpool_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *y) {

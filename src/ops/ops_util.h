@@ -1,7 +1,7 @@
-/* act_util.h - argument checks and a 1-D launcher shared by the element-wise,
+/* ops_util.h - argument checks and a 1-D launcher shared by the element-wise,
  * Linear and loss routines (act.c, linear.c, loss.c). Not installed. */
-#ifndef CL16_ACT_UTIL_H
-#define CL16_ACT_UTIL_H
+#ifndef CL16_OPS_UTIL_H
+#define CL16_OPS_UTIL_H
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "runtime/internal.h"
 
 /* The context is usable: not NULL and created successfully. */
-#define CL16_ACT_CTX(ctx)                                                                          \
+#define CL16_OP_CTX(ctx)                                                                           \
     do {                                                                                           \
         if (!(ctx))                                                                                \
             return CL16_ERR_INVALID_ARG;                                                           \
@@ -18,7 +18,7 @@
     } while (0)
 
 /* "[4,3,2]" into buf. */
-static inline const char *cl16__act_dims_str(int ndim, const int64_t *dims, char *buf, size_t n) {
+static inline const char *cl16__op_dims_str(int ndim, const int64_t *dims, char *buf, size_t n) {
     int w = snprintf(buf, n, "[");
     for (int i = 0; i < ndim && w > 0 && (size_t)w < n; i++)
         w += snprintf(buf + w, n - (size_t)w, "%s%" PRId64, i ? "," : "", dims[i]);
@@ -28,8 +28,8 @@ static inline const char *cl16__act_dims_str(int ndim, const int64_t *dims, char
 }
 
 /* t is present (unless it may be NULL) and belongs to ctx. */
-static inline cl16_status cl16__act_tensor(cl16_ctx *ctx, const char *fn, const char *name,
-                                           const cl16_tensor *t) {
+static inline cl16_status cl16__op_tensor(cl16_ctx *ctx, const char *fn, const char *name,
+                                          const cl16_tensor *t) {
     if (!t)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s is NULL", fn, name);
     if (t->ctx != ctx)
@@ -40,9 +40,9 @@ static inline cl16_status cl16__act_tensor(cl16_ctx *ctx, const char *fn, const 
 
 /* t is f16 or f32 and, when want is f16 or f32, of dtype want (the call's
  * first float tensor sets it). */
-static inline cl16_status cl16__act_float(cl16_ctx *ctx, const char *fn, const char *name,
-                                          const cl16_tensor *t, cl16_dtype want,
-                                          const char *want_name) {
+static inline cl16_status cl16__op_float(cl16_ctx *ctx, const char *fn, const char *name,
+                                         const cl16_tensor *t, cl16_dtype want,
+                                         const char *want_name) {
     if (t->dtype != CL16_F16 && t->dtype != CL16_F32)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; this call takes f16 or f32",
                           fn, name, cl16_dtype_name(t->dtype));
@@ -54,8 +54,8 @@ static inline cl16_status cl16__act_float(cl16_ctx *ctx, const char *fn, const c
 }
 
 /* t has exactly the shape ndim x dims. */
-static inline cl16_status cl16__act_shape(cl16_ctx *ctx, const char *fn, const char *name,
-                                          const cl16_tensor *t, int ndim, const int64_t *dims) {
+static inline cl16_status cl16__op_shape(cl16_ctx *ctx, const char *fn, const char *name,
+                                         const cl16_tensor *t, int ndim, const int64_t *dims) {
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++)
         same = t->dims[i] == dims[i];
@@ -63,13 +63,26 @@ static inline cl16_status cl16__act_shape(cl16_ctx *ctx, const char *fn, const c
         return CL16_OK;
     char have[96], want[96];
     return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s has shape %s, expected %s", fn, name,
-                      cl16__act_dims_str(t->ndim, t->dims, have, sizeof have),
-                      cl16__act_dims_str(ndim, dims, want, sizeof want));
+                      cl16__op_dims_str(t->ndim, t->dims, have, sizeof have),
+                      cl16__op_dims_str(ndim, dims, want, sizeof want));
+}
+
+/* t exists, belongs to ctx, has dtype dt and exactly the shape n x want. */
+static inline cl16_status cl16__op_check(cl16_ctx *ctx, const char *fn, const char *name,
+                                         const cl16_tensor *t, cl16_dtype dt, const int64_t *want,
+                                         int n) {
+    cl16_status s = cl16__op_tensor(ctx, fn, name, t);
+    if (s)
+        return s;
+    if (t->dtype != dt)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; %s expected", fn, name,
+                          cl16_dtype_name(t->dtype), cl16_dtype_name(dt));
+    return cl16__op_shape(ctx, fn, name, t, n, want);
 }
 
 /* Enqueues a 1-D kernel over `items` work-items (rounded up to whole groups
  * of 64; the kernels return early past their end). */
-static inline cl_int cl16__act_launch(cl16_ctx *ctx, cl_kernel k, size_t items) {
+static inline cl_int cl16__op_launch(cl16_ctx *ctx, cl_kernel k, size_t items) {
     size_t global = (items + 63) / 64 * 64;
     if (global == 0)
         global = 64;
