@@ -1,0 +1,135 @@
+/* conv.cl - the non-GEMM parts of 2-D convolution (NCHW): im2col (input
+ * patches as GEMM columns), col2im (gather of column gradients into dx), the
+ * bias gradient, a float widening copy, and a direct forward kernel.
+ *
+ * Build parameters (-D): those of common.cl only (CL16_DTYPE, CL16_HALF_*).
+ * Sizes and per-call values are kernel arguments, so one program serves every
+ * shape. Sums are accumulated in float and rounded once on store.
+ */
+#include "common.cl"
+
+/* col[z][(c*KH + i)*KW + j][oh*Wo + ow] = x[z][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw]
+ * (0 outside the image), for images z of the chunk starting at element x_off.
+ * Grid: (Ho*Wo, C*KH*KW, images). An exact copy (no rounding). */
+__kernel void cl16_conv_im2col(__global const store_t *x, long x_off, __global store_t *col, int C,
+                               int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
+                               int pw, int dh, int dw) {
+    const int p = (int)get_global_id(0), r = (int)get_global_id(1), z = (int)get_global_id(2);
+    const int hw = Ho * Wo, rows = C * KH * KW;
+    if (p >= hw || r >= rows) return;
+    const int j = r % KW, i = (r / KW) % KH, c = r / (KH * KW);
+    const int oh = p / Wo, ow = p % Wo;
+    const int ih = oh * sh - ph + i * dh, iw = ow * sw - pw + j * dw;
+    float v = 0.0f;
+    if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+        v = (float)LD(x, x_off + ((long)z * C + c) * H * W + (long)ih * W + iw);
+    ST(v, col, ((long)z * rows + r) * hw + p);
+}
+
+/* dx[z][c][h][w] = beta * dx + sum of the column gradients that element fed:
+ * dcol[z][(c*KH + i)*KW + j][oh*Wo + ow] over every (i, j) with
+ * h = oh*sh - ph + i*dh, w = ow*sw - pw + j*dw. A gather (each work-item owns
+ * one dx element): no atomics, a fixed summation order, so runs agree bitwise.
+ * dcol is float (one rounding, on the store into dx). beta == 0 never reads dx.
+ * Grid: (H*W, C, images). */
+__kernel void cl16_conv_col2im(__global const float *dcol, __global store_t *dx, long dx_off, int C,
+                               int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
+                               int pw, int dh, int dw, float beta) {
+    const int q = (int)get_global_id(0), c = (int)get_global_id(1), z = (int)get_global_id(2);
+    if (q >= H * W || c >= C) return;
+    const int h = q / W, w = q % W;
+    const int hw = Ho * Wo;
+    __global const float *dc = dcol + ((long)z * C + c) * KH * KW * hw;
+    float s = 0.0f;
+    for (int i = 0; i < KH; i++) {
+        const int th = h + ph - i * dh;
+        if (th < 0 || th % sh) continue;
+        const int oh = th / sh;
+        if (oh >= Ho) continue;
+        for (int j = 0; j < KW; j++) {
+            const int tw = w + pw - j * dw;
+            if (tw < 0 || tw % sw) continue;
+            const int ow = tw / sw;
+            if (ow >= Wo) continue;
+            s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
+        }
+    }
+    const long o = dx_off + ((long)z * C + c) * H * W + q;
+    if (beta != 0.0f) s += beta * (float)LD(dx, o);
+    ST(s, dx, o);
+}
+
+/* db[c] = beta * db[c] + sum over images and pixels of dy[n][c][.] (float
+ * sum in a fixed order). Grid: (Cout). */
+__kernel void cl16_conv_bias_grad(__global const store_t *dy, __global store_t *db, int N, int Cout,
+                                  int HW, float beta) {
+    const int c = (int)get_global_id(0);
+    if (c >= Cout) return;
+    float s = 0.0f;
+    for (int n = 0; n < N; n++) {
+        const long base = ((long)n * Cout + c) * HW;
+        float t = 0.0f;
+        for (int p = 0; p < HW; p++) t += (float)LD(dy, base + p);
+        s += t;
+    }
+    if (beta != 0.0f) s += beta * (float)LD(db, c);
+    ST(s, db, c);
+}
+
+/* dst[i] = (float)src[i], i < n (exact). */
+__kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, long n) {
+    const long i = (long)get_global_id(0);
+    if (i < n) dst[i] = (float)LD(src, i);
+}
+
+/* Direct forward convolution, no column buffer. Each work-item computes
+ * DIRECT_TW consecutive output pixels of one row for DIRECT_TC output
+ * channels of one group (a register tile: every input value loaded serves
+ * DIRECT_TC channels, every weight DIRECT_TW pixels).
+ * Grid: (ceil(Wo/TW) * Ho, ceil(Cout_per_group/TC) * groups, N). */
+#define DIRECT_TW 8
+#define DIRECT_TC 4
+__kernel void cl16_conv_direct(__global const store_t *x, __global const store_t *wt,
+                               __global const store_t *bias, int has_bias, __global store_t *y,
+                               int C, int H, int W, int Cout, int KH, int KW, int Ho, int Wo, int sh,
+                               int sw, int ph, int pw, int dh, int dw, int groups) {
+    const int wtiles = (Wo + DIRECT_TW - 1) / DIRECT_TW;
+    const int t0 = (int)get_global_id(0), t1 = (int)get_global_id(1), n = (int)get_global_id(2);
+    const int cog = Cout / groups, cig = C / groups;
+    const int ctiles = (cog + DIRECT_TC - 1) / DIRECT_TC;
+    if (t0 >= wtiles * Ho || t1 >= ctiles * groups) return;
+    const int oh = t0 / wtiles, ow0 = (t0 % wtiles) * DIRECT_TW;
+    const int g = t1 / ctiles, co0 = g * cog + (t1 % ctiles) * DIRECT_TC;
+    float acc[DIRECT_TC][DIRECT_TW];
+    for (int a = 0; a < DIRECT_TC; a++)
+        for (int b = 0; b < DIRECT_TW; b++) acc[a][b] = 0.0f;
+    const int kk = KH * KW;
+    for (int ci = 0; ci < cig; ci++) {
+        const int c = g * cig + ci;
+        __global const store_t *xc = x + ((long)n * C + c) * H * W;
+        for (int i = 0; i < KH; i++) {
+            const int ih = oh * sh - ph + i * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (int j = 0; j < KW; j++) {
+                float xv[DIRECT_TW];
+                for (int b = 0; b < DIRECT_TW; b++) {
+                    const int iw = (ow0 + b) * sw - pw + j * dw;
+                    xv[b] = (iw >= 0 && iw < W) ? (float)LD(xc, (long)ih * W + iw) : 0.0f;
+                }
+                for (int a = 0; a < DIRECT_TC; a++) {
+                    const int co = min(co0 + a, g * cog + cog - 1);
+                    const float wv = (float)LD(wt, ((long)co * cig + ci) * kk + i * KW + j);
+                    for (int b = 0; b < DIRECT_TW; b++) acc[a][b] += wv * xv[b];
+                }
+            }
+        }
+    }
+    for (int a = 0; a < DIRECT_TC; a++) {
+        const int co = co0 + a;
+        if (co >= g * cog + cog) break;
+        const float bv = has_bias ? (float)LD(bias, co) : 0.0f;
+        const long base = (((long)n * Cout + co) * Ho + oh) * Wo;
+        for (int b = 0; b < DIRECT_TW; b++)
+            if (ow0 + b < Wo) ST(acc[a][b] + bv, y, base + ow0 + b);
+    }
+}
