@@ -10,53 +10,71 @@
 
 /* col[z][(c*KH + i)*KW + j][oh*Wo + ow] = x[z][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw]
  * (0 outside the image), for images z of the chunk starting at element x_off.
- * Grid: (Ho*Wo, C*KH*KW, images). An exact copy (no rounding). */
+ * One work-item per row (c, i, j) of one image: a whole Ho x Wo plane, so that
+ * PoCL schedules few work-groups (one element per work-item cost ~1 us of
+ * scheduling per group); each output row is zeros, a copy, zeros. Exact copy.
+ * Grid: (C*KH*KW rounded up, images). */
 __kernel void cl16_conv_im2col(__global const store_t *x, long x_off, __global store_t *col, int C,
                                int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
                                int pw, int dh, int dw) {
-    const int p = (int)get_global_id(0), r = (int)get_global_id(1), z = (int)get_global_id(2);
-    const int hw = Ho * Wo, rows = C * KH * KW;
-    if (p >= hw || r >= rows) return;
+    const int r = (int)get_global_id(0), z = (int)get_global_id(1);
+    const int rows = C * KH * KW;
+    if (r >= rows) return;
     const int j = r % KW, i = (r / KW) % KH, c = r / (KH * KW);
-    const int oh = p / Wo, ow = p % Wo;
-    const int ih = oh * sh - ph + i * dh, iw = ow * sw - pw + j * dw;
-    float v = 0.0f;
-    if (ih >= 0 && ih < H && iw >= 0 && iw < W)
-        v = (float)LD(x, x_off + ((long)z * C + c) * H * W + (long)ih * W + iw);
-    ST(v, col, ((long)z * rows + r) * hw + p);
+    const long xb = x_off + ((long)z * C + c) * H * W;
+    __global store_t *out = col + ((long)z * rows + r) * Ho * Wo;
+    /* Output columns ow whose input column lies inside: [lo, hi). */
+    const int w0 = j * dw - pw; /* iw = ow*sw + w0 */
+    int lo = w0 >= 0 ? 0 : (-w0 + sw - 1) / sw;
+    int hi = W - 1 - w0 < 0 ? 0 : (W - 1 - w0) / sw + 1;
+    hi = min(hi, Wo);
+    lo = min(lo, hi);
+    for (int oh = 0; oh < Ho; oh++) {
+        const int ih = oh * sh - ph + i * dh;
+        __global store_t *o = out + (long)oh * Wo;
+        if (ih < 0 || ih >= H) {
+            for (int ow = 0; ow < Wo; ow++) ST(0.0f, o, ow);
+            continue;
+        }
+        const long xr = xb + (long)ih * W + w0;
+        for (int ow = 0; ow < lo; ow++) ST(0.0f, o, ow);
+        for (int ow = lo; ow < hi; ow++) ST((float)LD(x, xr + (long)ow * sw), o, ow);
+        for (int ow = hi; ow < Wo; ow++) ST(0.0f, o, ow);
+    }
 }
 
 /* dx[z][c][h][w] = beta * dx + sum of the column gradients that element fed:
  * dcol[z][(c*KH + i)*KW + j][oh*Wo + ow] over every (i, j) with
  * h = oh*sh - ph + i*dh, w = ow*sw - pw + j*dw. A gather (each work-item owns
- * one dx element): no atomics, a fixed summation order, so runs agree bitwise.
- * dcol is float (one rounding, on the store into dx). beta == 0 never reads dx.
- * Grid: (H*W, C, images). */
+ * one row of dx and sums each element's terms itself): no atomics, a fixed
+ * summation order, so runs agree bitwise. dcol is float (one rounding, on the
+ * store into dx). beta == 0 never reads dx. Grid: (H, C, images). */
 __kernel void cl16_conv_col2im(__global const float *dcol, __global store_t *dx, long dx_off, int C,
                                int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
                                int pw, int dh, int dw, float beta) {
-    const int q = (int)get_global_id(0), c = (int)get_global_id(1), z = (int)get_global_id(2);
-    if (q >= H * W || c >= C) return;
-    const int h = q / W, w = q % W;
+    const int h = (int)get_global_id(0), c = (int)get_global_id(1), z = (int)get_global_id(2);
+    if (h >= H || c >= C) return;
     const int hw = Ho * Wo;
     __global const float *dc = dcol + ((long)z * C + c) * KH * KW * hw;
-    float s = 0.0f;
-    for (int i = 0; i < KH; i++) {
-        const int th = h + ph - i * dh;
-        if (th < 0 || th % sh) continue;
-        const int oh = th / sh;
-        if (oh >= Ho) continue;
-        for (int j = 0; j < KW; j++) {
-            const int tw = w + pw - j * dw;
-            if (tw < 0 || tw % sw) continue;
-            const int ow = tw / sw;
-            if (ow >= Wo) continue;
-            s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
+    const long o = dx_off + (((long)z * C + c) * H + h) * W;
+    for (int w = 0; w < W; w++) {
+        float s = 0.0f;
+        for (int i = 0; i < KH; i++) {
+            const int th = h + ph - i * dh;
+            if (th < 0 || th % sh) continue;
+            const int oh = th / sh;
+            if (oh >= Ho) continue;
+            for (int j = 0; j < KW; j++) {
+                const int tw = w + pw - j * dw;
+                if (tw < 0 || tw % sw) continue;
+                const int ow = tw / sw;
+                if (ow >= Wo) continue;
+                s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
+            }
         }
+        if (beta != 0.0f) s += beta * (float)LD(dx, o + w);
+        ST(s, dx, o + w);
     }
-    const long o = dx_off + ((long)z * C + c) * H * W + q;
-    if (beta != 0.0f) s += beta * (float)LD(dx, o);
-    ST(s, dx, o);
 }
 
 /* db[c] = beta * db[c] + sum over images and pixels of dy[n][c][.] (float

@@ -309,9 +309,10 @@ static cl16_status im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_
     ARG(xo);
     ARG(col);
     GEOM_ARGS(a);
-    size_t global[3] = {(size_t)(s->ho * s->wo), (size_t)(s->c * s->kh * s->kw), (size_t)cnt};
+    size_t local[2] = {8, 1};
+    size_t global[2] = {((size_t)(s->c * s->kh * s->kw) + 7) / 8 * 8, (size_t)cnt};
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
+        err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, local, 0, NULL, NULL);
     if (err)
         return cl16__cl_fail(ctx, err, "conv2d: im2col");
     const double es = (double)cl16_dtype_size(s->dt);
@@ -649,9 +650,10 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
         ARG(xo);
         GEOM_ARGS(a);
         ARG(beta);
-        size_t global[3] = {(size_t)(s.h * s.w), (size_t)s.c, (size_t)cnt};
+        size_t local[3] = {8, 1, 1};
+        size_t global[3] = {((size_t)s.h + 7) / 8 * 8, (size_t)s.c, (size_t)cnt};
         if (!err)
-            err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
+            err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
         if (err) {
             st = cl16__cl_fail(ctx, err, "conv2d: col2im");
             break;
