@@ -100,54 +100,73 @@ __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, 
     if (i < n) dst[i] = (float)LD(src, i);
 }
 
-/* Direct forward convolution, no column buffer. Each work-item computes
- * DIRECT_TW consecutive output pixels of one row for DIRECT_TC output
- * channels of one group (a register tile: every input value loaded serves
- * DIRECT_TC channels, every weight DIRECT_TW pixels).
- * Grid: (ceil(Wo/TW) * Ho, ceil(Cout_per_group/TC) * groups, N). */
+/* Direct forward convolution, no column buffer, for layers with few input
+ * channels (a network's first layer) where im2col's copy outweighs the work.
+ * PoCL vectorises only across work-items of the outermost loop, so the kernel
+ * vectorises itself: a work-item computes DIRECT_TW neighbouring output
+ * columns (one float8) for DIRECT_TC output channels of one group (a register
+ * tile: each input vector serves DIRECT_TC channels, each weight DIRECT_TW
+ * columns). Interior rows at stride 1 load the inputs as one unaligned
+ * vector; edges and other strides gather them one by one.
+ * Grid: (ceil(Wo / DIRECT_TW) rounded up, Ho, N * groups * ceil(Cout_per_group / DIRECT_TC)). */
 #define DIRECT_TW 8
-#define DIRECT_TC 4
+#define DIRECT_TC 8
+#if CL16_DTYPE == 0
+#define LD8U(p) vload8(0, (p))
+#elif CL16_HALF_NATIVE && CL16_HALF_ARITH
+#define LD8U(p) convert_float8(vload8(0, (p)))
+#else
+#define LD8U(p) vload_half8(0, (p))
+#endif
 __kernel void cl16_conv_direct(__global const store_t *x, __global const store_t *wt,
                                __global const store_t *bias, int has_bias, __global store_t *y,
                                int C, int H, int W, int Cout, int KH, int KW, int Ho, int Wo, int sh,
                                int sw, int ph, int pw, int dh, int dw, int groups) {
-    const int wtiles = (Wo + DIRECT_TW - 1) / DIRECT_TW;
-    const int t0 = (int)get_global_id(0), t1 = (int)get_global_id(1), n = (int)get_global_id(2);
+    const int ow0 = (int)get_global_id(0) * DIRECT_TW, oh = (int)get_global_id(1);
+    const int t = (int)get_global_id(2);
     const int cog = Cout / groups, cig = C / groups;
     const int ctiles = (cog + DIRECT_TC - 1) / DIRECT_TC;
-    if (t0 >= wtiles * Ho || t1 >= ctiles * groups) return;
-    const int oh = t0 / wtiles, ow0 = (t0 % wtiles) * DIRECT_TW;
-    const int g = t1 / ctiles, co0 = g * cog + (t1 % ctiles) * DIRECT_TC;
-    float acc[DIRECT_TC][DIRECT_TW];
-    for (int a = 0; a < DIRECT_TC; a++)
-        for (int b = 0; b < DIRECT_TW; b++) acc[a][b] = 0.0f;
+    if (ow0 >= Wo) return;
+    const int n = t / (groups * ctiles), g = (t / ctiles) % groups;
+    const int co0 = g * cog + (t % ctiles) * DIRECT_TC, clast = g * cog + cog - 1;
+    float8 acc[DIRECT_TC];
+    for (int a = 0; a < DIRECT_TC; a++) acc[a] = (float8)(0.0f);
     const int kk = KH * KW;
     for (int ci = 0; ci < cig; ci++) {
-        const int c = g * cig + ci;
-        __global const store_t *xc = x + ((long)n * C + c) * H * W;
+        __global const store_t *xc = x + ((long)n * C + g * cig + ci) * H * W;
+        __global const store_t *wc = wt + (long)ci * kk;
         for (int i = 0; i < KH; i++) {
             const int ih = oh * sh - ph + i * dh;
             if (ih < 0 || ih >= H) continue;
+            __global const store_t *xr = xc + (long)ih * W;
             for (int j = 0; j < KW; j++) {
-                float xv[DIRECT_TW];
-                for (int b = 0; b < DIRECT_TW; b++) {
-                    const int iw = (ow0 + b) * sw - pw + j * dw;
-                    xv[b] = (iw >= 0 && iw < W) ? (float)LD(xc, (long)ih * W + iw) : 0.0f;
+                const int iw0 = ow0 * sw - pw + j * dw;
+                float8 xv;
+                if (sw == 1 && iw0 >= 0 && iw0 + DIRECT_TW <= W) {
+                    xv = LD8U(xr + iw0);
+                } else {
+                    float tmp[DIRECT_TW];
+                    for (int b = 0; b < DIRECT_TW; b++) {
+                        const int iw = iw0 + b * sw;
+                        tmp[b] = (iw >= 0 && iw < W) ? (float)LD(xr, iw) : 0.0f;
+                    }
+                    xv = vload8(0, tmp);
                 }
                 for (int a = 0; a < DIRECT_TC; a++) {
-                    const int co = min(co0 + a, g * cog + cog - 1);
-                    const float wv = (float)LD(wt, ((long)co * cig + ci) * kk + i * KW + j);
-                    for (int b = 0; b < DIRECT_TW; b++) acc[a][b] += wv * xv[b];
+                    /* Channels past the group's end repeat its last one (not stored). */
+                    const int co = min(co0 + a, clast);
+                    acc[a] += (float)LD(wc, (long)co * cig * kk + i * KW + j) * xv;
                 }
             }
         }
     }
     for (int a = 0; a < DIRECT_TC; a++) {
         const int co = co0 + a;
-        if (co >= g * cog + cog) break;
+        if (co > clast) break;
         const float bv = has_bias ? (float)LD(bias, co) : 0.0f;
+        float res[DIRECT_TW];
+        vstore8(acc[a] + bv, 0, res);
         const long base = (((long)n * Cout + co) * Ho + oh) * Wo;
-        for (int b = 0; b < DIRECT_TW; b++)
-            if (ow0 + b < Wo) ST(acc[a][b] + bv, y, base + ow0 + b);
+        for (int b = 0; b < DIRECT_TW && ow0 + b < Wo; b++) ST(res[b], y, base + ow0 + b);
     }
 }

@@ -414,12 +414,12 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     ARG(dh);
     ARG(dw);
     ARG(g);
-    /* Tile sizes of the kernel (DIRECT_TW pixels x DIRECT_TC channels). */
-    const size_t tw = 8, tc = 4, cog = (size_t)(s->co / s->g);
-    size_t global[3] = {(((size_t)s->wo + tw - 1) / tw) * (size_t)s->ho,
-                        (cog + tc - 1) / tc * (size_t)s->g, (size_t)s->n};
-    size_t local[3] = {8, 1, 1};
-    global[0] = (global[0] + local[0] - 1) / local[0] * local[0];
+    /* DIRECT_TC output channels per work-item (kernels/conv.cl). */
+    const size_t tc = 8, cog = (size_t)(s->co / s->g);
+    const size_t tiles = ((size_t)s->wo + 7) / 8; /* DIRECT_TW = 8 columns per work-item */
+    size_t local[3] = {tiles < 4 ? tiles : 4, 1, 1};
+    size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->ho,
+                        (size_t)s->n * (size_t)s->g * ((cog + tc - 1) / tc)};
     if (!err)
         err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
     if (err)
