@@ -107,8 +107,9 @@ __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, 
  * columns (one float8) for DIRECT_TC output channels of one group (a register
  * tile: each input vector serves DIRECT_TC channels, each weight DIRECT_TW
  * columns). Interior rows at stride 1 load the inputs as one unaligned
- * vector; edges and other strides gather them one by one.
- * Grid: (ceil(Wo / DIRECT_TW) rounded up, Ho, N * groups * ceil(Cout_per_group / DIRECT_TC)). */
+ * vector; edges and other strides gather them one by one. The weights come
+ * packed as float by cl16_conv_direct_pack, DIRECT_TC channels side by side
+ * (one aligned float8 load per kernel tap; DIRECT_TC must stay 8). */
 #define DIRECT_TW 8
 #define DIRECT_TC 8
 #if CL16_DTYPE == 0
@@ -118,7 +119,25 @@ __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, 
 #else
 #define LD8U(p) vload_half8(0, (p))
 #endif
-__kernel void cl16_conv_direct(__global const store_t *x, __global const store_t *wt,
+
+/* wp[(((g*ctiles + tile)*cig + ci)*KK + q)*DIRECT_TC + a] = w[co][ci][q] with
+ * co = g*cog + tile*DIRECT_TC + a (past the group's end: its last channel,
+ * computed but never stored). Grid: (groups * ctiles * cig * KK). */
+__kernel void cl16_conv_direct_pack(__global const store_t *wt, __global float *wp, int Cout, int cig,
+                                    int KK, int groups) {
+    const int e = (int)get_global_id(0);
+    const int cog = Cout / groups, ctiles = (cog + DIRECT_TC - 1) / DIRECT_TC;
+    if (e >= groups * ctiles * cig * KK) return;
+    const int q = e % KK, ci = (e / KK) % cig, tile = (e / (KK * cig)) % ctiles;
+    const int g = e / (KK * cig * ctiles);
+    for (int a = 0; a < DIRECT_TC; a++) {
+        const int co = min(g * cog + tile * DIRECT_TC + a, g * cog + cog - 1);
+        wp[(long)e * DIRECT_TC + a] = (float)LD(wt, ((long)co * cig + ci) * KK + q);
+    }
+}
+
+/* Grid: (ceil(Wo / DIRECT_TW) rounded up, Ho, N * groups * ceil(Cout_per_group / DIRECT_TC)). */
+__kernel void cl16_conv_direct(__global const store_t *x, __global const float *wp,
                                __global const store_t *bias, int has_bias, __global store_t *y,
                                int C, int H, int W, int Cout, int KH, int KW, int Ho, int Wo, int sh,
                                int sw, int ph, int pw, int dh, int dw, int groups) {
@@ -127,14 +146,14 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const store_t
     const int cog = Cout / groups, cig = C / groups;
     const int ctiles = (cog + DIRECT_TC - 1) / DIRECT_TC;
     if (ow0 >= Wo) return;
-    const int n = t / (groups * ctiles), g = (t / ctiles) % groups;
-    const int co0 = g * cog + (t % ctiles) * DIRECT_TC, clast = g * cog + cog - 1;
-    float8 acc[DIRECT_TC];
-    for (int a = 0; a < DIRECT_TC; a++) acc[a] = (float8)(0.0f);
+    const int n = t / (groups * ctiles), g = (t / ctiles) % groups, tile = t % ctiles;
+    const int co0 = g * cog + tile * DIRECT_TC, clast = g * cog + cog - 1;
+    float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    float8 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;
     const int kk = KH * KW;
     for (int ci = 0; ci < cig; ci++) {
         __global const store_t *xc = x + ((long)n * C + g * cig + ci) * H * W;
-        __global const store_t *wc = wt + (long)ci * kk;
+        __global const float *wc = wp + ((long)(g * ctiles + tile) * cig + ci) * kk * DIRECT_TC;
         for (int i = 0; i < KH; i++) {
             const int ih = oh * sh - ph + i * dh;
             if (ih < 0 || ih >= H) continue;
@@ -152,21 +171,21 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const store_t
                     }
                     xv = vload8(0, tmp);
                 }
-                for (int a = 0; a < DIRECT_TC; a++) {
-                    /* Channels past the group's end repeat its last one (not stored). */
-                    const int co = min(co0 + a, clast);
-                    acc[a] += (float)LD(wc, (long)co * cig * kk + i * KW + j) * xv;
-                }
+                const float8 wv = vload8(i * KW + j, wc);
+                acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
+                acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
             }
         }
     }
+    float res[DIRECT_TC][DIRECT_TW];
+    vstore8(acc0, 0, res[0]), vstore8(acc1, 0, res[1]), vstore8(acc2, 0, res[2]);
+    vstore8(acc3, 0, res[3]), vstore8(acc4, 0, res[4]), vstore8(acc5, 0, res[5]);
+    vstore8(acc6, 0, res[6]), vstore8(acc7, 0, res[7]);
     for (int a = 0; a < DIRECT_TC; a++) {
         const int co = co0 + a;
         if (co > clast) break;
         const float bv = has_bias ? (float)LD(bias, co) : 0.0f;
-        float res[DIRECT_TW];
-        vstore8(acc[a] + bv, 0, res);
         const long base = (((long)n * Cout + co) * Ho + oh) * Wo;
-        for (int b = 0; b < DIRECT_TW && ow0 + b < Wo; b++) ST(res[b], y, base + ow0 + b);
+        for (int b = 0; b < DIRECT_TW && ow0 + b < Wo; b++) ST(res[a][b] + bv, y, base + ow0 + b);
     }
 }
