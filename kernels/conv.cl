@@ -100,6 +100,18 @@ __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, 
     if (i < n) dst[i] = (float)LD(src, i);
 }
 
+/* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r] for e = co*ckk + r
+ * < Cout*ckk, cog = Cout/groups: each group's weights transposed, as float
+ * (backward-data's GEMM then runs NN). Grid: (Cout * ckk). */
+__kernel void cl16_conv_transpose_w(__global const store_t *w, __global float *wt, int Cout, int ckk,
+                                    int groups) {
+    const int e = (int)get_global_id(0);
+    if (e >= Cout * ckk) return;
+    const int co = e / ckk, r = e % ckk, cog = Cout / groups;
+    const int g = co / cog, o = co % cog;
+    wt[((long)g * ckk + r) * cog + o] = (float)LD(w, e);
+}
+
 /* Direct forward convolution, no column buffer, for layers with few input
  * channels (a network's first layer) where im2col's copy outweighs the work.
  * PoCL vectorises only across work-items of the outermost loop, so the kernel
