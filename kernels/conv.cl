@@ -94,10 +94,11 @@ __kernel void cl16_conv_bias_grad(__global const store_t *dy, __global store_t *
     ST(s, db, c);
 }
 
-/* dst[i] = (float)src[i], i < n (exact). */
+/* dst[i] = (float)src[i], i < n (exact); 16 elements per work-item (few
+ * work-groups: PoCL's cost per group dominates one-element work-items). */
 __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, long n) {
-    const long i = (long)get_global_id(0);
-    if (i < n) dst[i] = (float)LD(src, i);
+    const long i0 = (long)get_global_id(0) * 16;
+    for (long i = i0; i < i0 + 16 && i < n; i++) dst[i] = (float)LD(src, i);
 }
 
 /* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r] for e = co*ckk + r

@@ -612,7 +612,7 @@ static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst) {
     ARG(src->mem);
     ARG(dst);
     ARG(n);
-    size_t local = 64, global = ((size_t)n + local - 1) / local * local;
+    size_t local = 8, global = (((size_t)n + 15) / 16 + local - 1) / local * local;
     if (!err)
         err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
     if (err)
