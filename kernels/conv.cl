@@ -68,14 +68,15 @@ __kernel void cl16_conv_col2im(__global const float *dcol, __global store_t *dx,
     for (int w = 0; w < W; w++) {
         float s = 0.0f;
         for (int i = 0; i < KH; i++) {
+            /* Stride 1 (the common case) needs no division. */
             const int th = h + ph - i * dh;
-            if (th < 0 || th % sh) continue;
-            const int oh = th / sh;
+            if (th < 0 || (sh != 1 && th % sh)) continue;
+            const int oh = sh == 1 ? th : th / sh;
             if (oh >= Ho) continue;
             for (int j = 0; j < KW; j++) {
                 const int tw = w + pw - j * dw;
-                if (tw < 0 || tw % sw) continue;
-                const int ow = tw / sw;
+                if (tw < 0 || (sw != 1 && tw % sw)) continue;
+                const int ow = sw == 1 ? tw : tw / sw;
                 if (ow >= Wo) continue;
                 s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
             }
