@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/ops_util.h"
 #include "runtime/internal.h"
 
 #define COL_LIMIT_DEFAULT ((size_t)256 << 20)
@@ -161,14 +162,6 @@ cl16_status cl16_conv2d_out_dims(cl16_ctx *ctx, const cl16_conv2d_params *p,
     return CL16_OK;
 }
 
-static void dims_str(char *buf, size_t n, int ndim, const int64_t *d) {
-    size_t o = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && o < n; i++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%" PRId64, i ? ", " : "", d[i]);
-    if (o < n)
-        snprintf(buf + o, n - o, "]");
-}
-
 /* A float tensor of this context (not i32); when dt >= 0 it must have that dtype. */
 static cl16_status check_tensor(cl16_ctx *ctx, const char *op, const char *name,
                                 const cl16_tensor *t, int dt) {
@@ -190,24 +183,10 @@ static cl16_status check_tensor(cl16_ctx *ctx, const char *op, const char *name,
 static cl16_status check_4d(cl16_ctx *ctx, const char *op, const char *name, const cl16_tensor *t) {
     if (t->ndim != 4) {
         char ds[96];
-        dims_str(ds, sizeof ds, t->ndim, t->dims);
         return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; expected 4-D NCHW", op, name,
-                          ds);
+                          cl16__op_dims_str(t->ndim, t->dims, ds, sizeof ds));
     }
     return CL16_OK;
-}
-
-static cl16_status check_dims(cl16_ctx *ctx, const char *op, const char *name, const cl16_tensor *t,
-                              int ndim, const int64_t *d) {
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        ok = t->dims[i] == d[i];
-    if (ok)
-        return CL16_OK;
-    char got[96], want[96];
-    dims_str(got, sizeof got, t->ndim, t->dims);
-    dims_str(want, sizeof want, ndim, d);
-    return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; expected %s", op, name, got, want);
 }
 
 /* Validates the three 4-D tensors of a call: in (input-shaped: x or dx), wt
@@ -230,7 +209,7 @@ static cl16_status validate(cl16_ctx *ctx, const char *op, const cl16_conv2d_par
     int64_t yd[4];
     if ((st = out_dims(ctx, op, p, in->dims, wt->dims, yd)))
         return st;
-    if ((st = check_dims(ctx, op, out_name, out, 4, yd)))
+    if ((st = cl16__op_shape(ctx, op, out_name, out, 4, yd)))
         return st;
     s->n = in->dims[0], s->c = in->dims[1], s->h = in->dims[2], s->w = in->dims[3];
     s->co = wt->dims[0], s->kh = wt->dims[2], s->kw = wt->dims[3];
@@ -585,7 +564,7 @@ cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p, cons
     if (bias) {
         if ((st = check_tensor(ctx, op, "bias", bias, (int)s.dt)))
             return st;
-        if ((st = check_dims(ctx, op, "bias", bias, 1, &s.co)))
+        if ((st = cl16__op_shape(ctx, op, "bias", bias, 1, &s.co)))
             return st;
     }
     if ((st = check_alias(ctx, op, y, "y", x, "x")) ||
@@ -762,7 +741,7 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
     if (dbias) {
         if ((st = check_tensor(ctx, op, "dbias", dbias, (int)s.dt)))
             return st;
-        if ((st = check_dims(ctx, op, "dbias", dbias, 1, &s.co)))
+        if ((st = cl16__op_shape(ctx, op, "dbias", dbias, 1, &s.co)))
             return st;
     }
     if ((st = check_alias(ctx, op, dw, "dw", x, "x")) ||

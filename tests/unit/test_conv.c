@@ -417,7 +417,7 @@ static void bad_input(cl16_ctx *ctx, cl16_ctx *other) {
            "NULL y");
     expect(ctx, cl16_conv2d_forward(ctx, &k.p, x, w3, b, y), CL16_ERR_SHAPE, "channel",
            "channel mismatch");
-    expect(ctx, cl16_conv2d_forward(ctx, &k.p, x, w, b, y4), CL16_ERR_SHAPE, "[2, 6, 5, 5]",
+    expect(ctx, cl16_conv2d_forward(ctx, &k.p, x, w, b, y4), CL16_ERR_SHAPE, "[2,6,5,5]",
            "y shape");
     expect(ctx, cl16_conv2d_forward(ctx, &k.p, x3, w, b, y), CL16_ERR_SHAPE, "x", "3-D x");
     expect(ctx, cl16_conv2d_forward(ctx, &k.p, x, w16, b, y), CL16_ERR_SHAPE, "w", "mixed dtypes");
