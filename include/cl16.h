@@ -163,6 +163,7 @@ typedef struct cl16_ctx_stats {
     double gemm_flops;          /* 2*M*N*K*batch summed over those calls */
     double op_flops;            /* floating-point operations of layer calls (GEMMs included) */
     double op_bytes;            /* bytes those calls read and wrote (minimum traffic) */
+    unsigned conv_algo_measured;/* convolution shapes whose algorithm was timed (not found on disk) */
 } cl16_ctx_stats;
 CL16_API void cl16_ctx_stats_get(const cl16_ctx *ctx, cl16_ctx_stats *out);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops/ops_util.h"
 #include "runtime/internal.h"
@@ -27,6 +28,8 @@ enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2 };
 struct cl16_conv_table {
     size_t col_limit;
     int count, next;
+    int loaded; /* the disk file has been read */
+    int save_warned;
     struct {
         int64_t key[KEY_LEN];
         int algo;
@@ -496,6 +499,70 @@ static cl16_status timed(cl16_ctx *ctx, int algo, const conv_shape *s, const cl1
     return st;
 }
 
+/* ---- choices on disk ---------------------------------------------------------
+ * <cache dir>/conv-algo-<device key>.txt, like the GEMM tuning file: a magic
+ * line, then one line per shape, the 16 numbers of its key and 1 (im2col) or
+ * 2 (direct). Read once per context; rewritten (temporary file + rename) when
+ * a new shape has been measured. A damaged file is ignored with a warning. */
+#define CONV_MAGIC "cl16-conv-algo 1"
+
+static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
+    t->loaded = 1;
+    char path[CL16_PATH_MAX + 64];
+    cl16__device_file(ctx, "conv-algo", path, sizeof path);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    if (!f)
+        return;
+    char line[512];
+    int ok = fgets(line, sizeof line, f) && !strncmp(line, CONV_MAGIC "\n", sizeof CONV_MAGIC);
+    int n = 0;
+    while (ok && n < CONV_TABLE_SIZE && fgets(line, sizeof line, f)) {
+        const char *c = line;
+        char *end;
+        for (int i = 0; ok && i < KEY_LEN; i++) {
+            t->e[n].key[i] = strtoll(c, &end, 10);
+            ok = end != c;
+            c = end;
+        }
+        long a = ok ? strtol(c, &end, 10) : 0;
+        ok = ok && end != c && (a == ALGO_IM2COL || a == ALGO_DIRECT);
+        if (ok)
+            t->e[n++].algo = (int)a;
+    }
+    fclose(f);
+    if (!ok) {
+        cl16__warn(ctx,
+                   "ignoring the convolution choices in %s: malformed (they are measured again)",
+                   path);
+        n = 0;
+    }
+    t->count = n;
+}
+
+static void table_save(cl16_ctx *ctx, struct cl16_conv_table *t) {
+    char path[CL16_PATH_MAX + 64], tmp[CL16_PATH_MAX + 96];
+    cl16__device_file(ctx, "conv-algo", path, sizeof path);
+    if (!path[0] || cl16__mkdir_p(ctx->cache_dir))
+        return;
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int bad = !f;
+    if (f) {
+        fprintf(f, "%s\n", CONV_MAGIC);
+        for (int i = 0; i < t->count; i++) {
+            for (int k = 0; k < KEY_LEN; k++)
+                fprintf(f, "%" PRId64 " ", t->e[i].key[k]);
+            fprintf(f, "%d\n", t->e[i].algo);
+        }
+        bad = ferror(f) | (fclose(f) != 0);
+    }
+    if (bad || rename(tmp, path)) {
+        remove(tmp);
+        if (!t->save_warned++)
+            cl16__warn(ctx, "cannot write the convolution choices to %s", path);
+    }
+}
+
 /* The forward algorithm for this shape: forced, remembered, or measured now
  * (a warm-up and two timed runs of each; y holds a correct result after
  * every run). *done = 1 when measuring already produced y. */
@@ -511,6 +578,8 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     struct cl16_conv_table *t = table(ctx);
     if (!t)
         return CL16_OK; /* no memory for the table: im2col, unmeasured */
+    if (!t->loaded)
+        table_load(ctx, t);
     int64_t key[KEY_LEN];
     shape_key(s, p, bias != NULL, key);
     for (int i = 0; i < t->count; i++)
@@ -547,6 +616,8 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     const int slot = t->count < CONV_TABLE_SIZE ? t->count++ : t->next++ % CONV_TABLE_SIZE;
     memcpy(t->e[slot].key, key, sizeof key);
     t->e[slot].algo = *algo;
+    ctx->stats.conv_algo_measured++;
+    table_save(ctx, t);
     return CL16_OK;
 }
 

@@ -208,6 +208,10 @@ int cl16__gemm_params_fit(const cl16_ctx *ctx, const cl16_gemm_params *p, cl16_d
 /* Loads this device's tuning file into ctx->gemm_tuned (once, lazily); a
  * damaged file warns and is ignored. */
 void cl16__gemm_tune_load(cl16_ctx *ctx);
+/* <cache dir>/<prefix>-<16 hex>.txt, the hex a hash of prefix, cl16 version,
+ * device, driver and half path: where per-device measurements are kept; ""
+ * when the disk cache is off. */
+void cl16__device_file(const cl16_ctx *ctx, const char *prefix, char *out, size_t n);
 /* Sets ctx->gemm_tune_path from the cache directory, device and half path. */
 void cl16__gemm_tune_path_init(cl16_ctx *ctx);
 /* Validates d (names the argument at fault) without launching anything. */

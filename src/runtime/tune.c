@@ -243,15 +243,15 @@ void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dty
  * One line per tuned class; classes without a line use the built-in table. */
 #define TUNE_MAGIC "cl16-gemm-tune 2"
 
-void cl16__gemm_tune_path_init(cl16_ctx *ctx) {
+void cl16__device_file(const cl16_ctx *ctx, const char *prefix, char *out, size_t n) {
     if (!ctx->cache_on || !ctx->cache_dir[0]) {
-        ctx->gemm_tune_path[0] = 0;
+        out[0] = 0;
         return;
     }
     cl16_sha256 s;
     uint8_t key[32];
     cl16_sha256_init(&s);
-    cl16_sha256_update(&s, "gemm-tune", 9);
+    cl16_sha256_update(&s, prefix, strlen(prefix));
     cl16_sha256_update(&s, CL16_VERSION_STRING, strlen(CL16_VERSION_STRING));
     cl16__hash_device(ctx, &s);
     /* The half path changes the kernels' speed: one file per path. */
@@ -259,8 +259,11 @@ void cl16__gemm_tune_path_init(cl16_ctx *ctx) {
     cl16_sha256_final(&s, key);
     char hex[17];
     for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", key[i]);
-    snprintf(ctx->gemm_tune_path, sizeof ctx->gemm_tune_path, "%.4000s/gemm-tune-%s.txt",
-             ctx->cache_dir, hex);
+    snprintf(out, n, "%.4000s/%s-%s.txt", ctx->cache_dir, prefix, hex);
+}
+
+void cl16__gemm_tune_path_init(cl16_ctx *ctx) {
+    cl16__device_file(ctx, "gemm-tune", ctx->gemm_tune_path, sizeof ctx->gemm_tune_path);
 }
 
 const char *cl16_gemm_tune_path(const cl16_ctx *ctx) { return ctx ? ctx->gemm_tune_path : ""; }

@@ -465,6 +465,76 @@ static void bad_input(cl16_ctx *ctx, cl16_ctx *other) {
 #undef P
 }
 
+/* The per-shape algorithm choice is kept on disk like GEMM tuning: a second
+ * context on the same cache directory finds it instead of timing again; a
+ * damaged file draws a warning and the shape is measured again. */
+static char warned[512];
+static void keep_warning(void *user, const char *msg) {
+    (void)user;
+    snprintf(warned, sizeof warned, "%s", msg);
+}
+
+static cl16_ctx *disk_ctx(const char *dir) {
+    cl16_ctx_opts o;
+    cl16_ctx_opts_init(&o);
+    o.cache = 1, o.cache_dir = dir, o.log = keep_warning;
+    cl16_ctx *c = NULL;
+    cl16_status s = cl16_ctx_create(&c, &o);
+    CHECK_MSG(!s, "context: %s", c ? cl16_ctx_last_error(c) : "");
+    return c;
+}
+
+static unsigned measured_after_forward(cl16_ctx *ctx, float *out) {
+    cl16_conv2d_params p;
+    cl16_conv2d_params_init(&p);
+    p.pad_h = p.pad_w = 1;
+    float xv[2 * 3 * 6 * 6], wv[4 * 3 * 3 * 3];
+    for (int i = 0; i < (int)(sizeof xv / sizeof xv[0]); i++)
+        xv[i] = (float)((i * 7) % 11) - 5.0f;
+    for (int i = 0; i < (int)(sizeof wv / sizeof wv[0]); i++)
+        wv[i] = (float)((i * 5) % 7) - 3.0f;
+    cl16_tensor *x = tensor(ctx, CL16_F32, 4, 2, 3, 6, 6, xv),
+                *w = tensor(ctx, CL16_F32, 4, 4, 3, 3, 3, wv),
+                *y = tensor(ctx, CL16_F32, 4, 2, 4, 6, 6, NULL);
+    cl16_ctx_stats a, b;
+    cl16_ctx_stats_get(ctx, &a);
+    CHECK_OK(ctx, cl16_conv2d_forward(ctx, &p, x, w, NULL, y));
+    CHECK_OK(ctx, cl16_tensor_read_f32(y, out, 2 * 4 * 6 * 6));
+    cl16_ctx_stats_get(ctx, &b);
+    cl16_tensor_free(x), cl16_tensor_free(w), cl16_tensor_free(y);
+    return b.conv_algo_measured - a.conv_algo_measured;
+}
+
+static void disk_choices(void) {
+    char dir[] = "/tmp/cl16-test-conv-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK_MSG(0, "mkdtemp failed");
+        return;
+    }
+    static float y1[288], y2[288];
+    cl16_ctx *a = disk_ctx(dir);
+    CHECK(measured_after_forward(a, y1) == 1);
+    CHECK(measured_after_forward(a, y2) == 0); /* remembered in the context */
+    cl16_ctx_free(a);
+    cl16_ctx *b = disk_ctx(dir);
+    CHECK_MSG(measured_after_forward(b, y2) == 0, "a second context timed the shape again");
+    CHECK(!memcmp(y1, y2, sizeof y1));
+    cl16_ctx_free(b);
+    /* Damage the file: warned about, measured again. */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/conv-algo-*.txt; do echo 'cl16-conv-algo 1' > $f; echo 'x y' >> $f; done",
+             dir);
+    CHECK(system(cmd) == 0);
+    warned[0] = 0;
+    cl16_ctx *c = disk_ctx(dir);
+    CHECK(measured_after_forward(c, y2) == 1);
+    CHECK_MSG(strstr(warned, "conv-algo") && strstr(warned, "malformed"), "warning '%s'", warned);
+    cl16_ctx_free(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     setenv("CL16_CONV_ALGO", "im2col", 1);
     cl16_ctx *cim = test_ctx(NULL);
@@ -483,6 +553,7 @@ int main(void) {
     }
     unsetenv("CL16_CONV_ALGO");
     double t0 = cl16__now();
+    disk_choices();
 
     /* Odd shapes: n c h w co kh kw stride pad dilation groups. */
     cs odd[] = {
