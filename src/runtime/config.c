@@ -74,6 +74,20 @@ cl16_status cl16__config_resolve(const cl16_ctx_opts *opts, cl16_config *cfg, ch
         return CL16_ERR_INVALID_ARG;
     }
 
+    /* Convolution algorithm: CL16_CONV_ALGO (im2col | direct | auto). */
+    cfg->conv_algo = 0;
+    const char *ca = getenv("CL16_CONV_ALGO");
+    if (ca && *ca) {
+        if (!strcasecmp(ca, "im2col"))
+            cfg->conv_algo = 1;
+        else if (!strcasecmp(ca, "direct"))
+            cfg->conv_algo = 2;
+        else if (strcasecmp(ca, "auto")) {
+            snprintf(err, err_len, "CL16_CONV_ALGO='%s' is not one of im2col, direct, auto", ca);
+            return CL16_ERR_INVALID_ARG;
+        }
+    }
+
     /* Disk cache on/off: option, else CL16_CACHE (0/off/no/false disables). */
     cfg->cache = 1;
     if (opts->cache == 0) cfg->cache = 0;

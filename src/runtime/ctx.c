@@ -176,6 +176,7 @@ cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts) {
     memcpy(ctx->kernel_dir, cfg.kernel_dir, sizeof ctx->kernel_dir);
 
     ctx->gemm_force = cfg.gemm;
+    ctx->conv_algo = cfg.conv_algo;
 
     s = decide_half_path(ctx, cfg.half);
     if (s) return ctx->init_status = s;
@@ -193,6 +194,7 @@ void cl16_ctx_free(cl16_ctx *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     cl16__programs_release(ctx);
     cl16__clblast_release(ctx);
+    cl16__conv_release(ctx);
     if (ctx->ws) cl16__dev_free(ctx, ctx->ws, ctx->ws_bytes);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);

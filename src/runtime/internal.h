@@ -29,6 +29,7 @@ typedef struct cl16_config {
     char cache_dir[CL16_PATH_MAX];
     char kernel_dir[CL16_PATH_MAX]; /* "" = embedded */
     cl16_gemm_backend gemm;     /* AUTO unless forced */
+    int conv_algo;              /* CL16_CONV_ALGO: 0 auto, 1 im2col, 2 direct */
 } cl16_config;
 
 /* Resolves opts (may be NULL) against the environment. Every environment
@@ -115,6 +116,8 @@ struct cl16_ctx {
     size_t ws_bytes;
     char gemm_tune_path[CL16_PATH_MAX];    /* "" when the cache is off */
     cl16_gemm_choice gemm_tuned[CL16_GEMM_NCLASSES];
+    int conv_algo;                          /* from CL16_CONV_ALGO (cl16_config.conv_algo) */
+    struct cl16_conv_table *conv;           /* per-shape algorithm choices (src/ops/conv.c) */
 
     char *err;
     size_t err_cap;
@@ -232,6 +235,12 @@ static inline void cl16__count(cl16_ctx *ctx, double flops, double bytes) {
     ctx->stats.op_flops += flops;
     ctx->stats.op_bytes += bytes;
 }
+
+/* Frees ctx->conv (the convolution algorithm table). */
+void cl16__conv_release(cl16_ctx *ctx);
+/* Caps the im2col column buffer of one call at bytes (images are processed in
+ * chunks that fit; at least one image per chunk); 0 restores the default. */
+void cl16__conv_set_col_limit(cl16_ctx *ctx, size_t bytes);
 
 /* ---- misc --------------------------------------------------------------- */
 double cl16__now(void);

@@ -1,0 +1,191 @@
+/* conv.cl - the non-GEMM parts of 2-D convolution (NCHW): im2col (input
+ * patches as GEMM columns), col2im (gather of column gradients into dx), the
+ * bias gradient, a float widening copy, and a direct forward kernel.
+ *
+ * Build parameters (-D): those of common.cl only (CL16_DTYPE, CL16_HALF_*).
+ * Sizes and per-call values are kernel arguments, so one program serves every
+ * shape. Sums are accumulated in float and rounded once on store.
+ */
+#include "common.cl"
+
+/* col[z][(c*KH + i)*KW + j][oh*Wo + ow] = x[z][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw]
+ * (0 outside the image), for images z of the chunk starting at element x_off.
+ * One work-item per row (c, i, j) of one image: a whole Ho x Wo plane, so that
+ * PoCL schedules few work-groups (one element per work-item cost ~1 us of
+ * scheduling per group); each output row is zeros, a copy, zeros. Exact copy.
+ * Grid: (C*KH*KW rounded up, images). */
+__kernel void cl16_conv_im2col(__global const store_t *x, long x_off, __global store_t *col, int C,
+                               int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
+                               int pw, int dh, int dw) {
+    const int r = (int)get_global_id(0), z = (int)get_global_id(1);
+    const int rows = C * KH * KW;
+    if (r >= rows) return;
+    const int j = r % KW, i = (r / KW) % KH, c = r / (KH * KW);
+    const long xb = x_off + ((long)z * C + c) * H * W;
+    __global store_t *out = col + ((long)z * rows + r) * Ho * Wo;
+    /* Output columns ow whose input column lies inside: [lo, hi). */
+    const int w0 = j * dw - pw; /* iw = ow*sw + w0 */
+    int lo = w0 >= 0 ? 0 : (-w0 + sw - 1) / sw;
+    int hi = W - 1 - w0 < 0 ? 0 : (W - 1 - w0) / sw + 1;
+    hi = min(hi, Wo);
+    lo = min(lo, hi);
+    for (int oh = 0; oh < Ho; oh++) {
+        const int ih = oh * sh - ph + i * dh;
+        __global store_t *o = out + (long)oh * Wo;
+        if (ih < 0 || ih >= H) {
+            for (int ow = 0; ow < Wo; ow++) ST(0.0f, o, ow);
+            continue;
+        }
+        const long xr = xb + (long)ih * W + w0;
+        for (int ow = 0; ow < lo; ow++) ST(0.0f, o, ow);
+        for (int ow = lo; ow < hi; ow++) ST((float)LD(x, xr + (long)ow * sw), o, ow);
+        for (int ow = hi; ow < Wo; ow++) ST(0.0f, o, ow);
+    }
+}
+
+/* dx[z][c][h][w] = beta * dx + sum of the column gradients that element fed:
+ * dcol[z][(c*KH + i)*KW + j][oh*Wo + ow] over every (i, j) with
+ * h = oh*sh - ph + i*dh, w = ow*sw - pw + j*dw. A gather (each work-item owns
+ * one row of dx and sums each element's terms itself): no atomics, a fixed
+ * summation order, so runs agree bitwise. dcol is float (one rounding, on the
+ * store into dx). beta == 0 never reads dx. Grid: (H, C, images). */
+__kernel void cl16_conv_col2im(__global const float *dcol, __global store_t *dx, long dx_off, int C,
+                               int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
+                               int pw, int dh, int dw, float beta) {
+    const int h = (int)get_global_id(0), c = (int)get_global_id(1), z = (int)get_global_id(2);
+    if (h >= H || c >= C) return;
+    const int hw = Ho * Wo;
+    __global const float *dc = dcol + ((long)z * C + c) * KH * KW * hw;
+    const long o = dx_off + (((long)z * C + c) * H + h) * W;
+    for (int w = 0; w < W; w++) {
+        float s = 0.0f;
+        for (int i = 0; i < KH; i++) {
+            const int th = h + ph - i * dh;
+            if (th < 0 || th % sh) continue;
+            const int oh = th / sh;
+            if (oh >= Ho) continue;
+            for (int j = 0; j < KW; j++) {
+                const int tw = w + pw - j * dw;
+                if (tw < 0 || tw % sw) continue;
+                const int ow = tw / sw;
+                if (ow >= Wo) continue;
+                s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
+            }
+        }
+        if (beta != 0.0f) s += beta * (float)LD(dx, o + w);
+        ST(s, dx, o + w);
+    }
+}
+
+/* db[c] = beta * db[c] + sum over images and pixels of dy[n][c][.] (float
+ * sum in a fixed order). Grid: (Cout). */
+__kernel void cl16_conv_bias_grad(__global const store_t *dy, __global store_t *db, int N, int Cout,
+                                  int HW, float beta) {
+    const int c = (int)get_global_id(0);
+    if (c >= Cout) return;
+    float s = 0.0f;
+    for (int n = 0; n < N; n++) {
+        const long base = ((long)n * Cout + c) * HW;
+        float t = 0.0f;
+        for (int p = 0; p < HW; p++) t += (float)LD(dy, base + p);
+        s += t;
+    }
+    if (beta != 0.0f) s += beta * (float)LD(db, c);
+    ST(s, db, c);
+}
+
+/* dst[i] = (float)src[i], i < n (exact). */
+__kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, long n) {
+    const long i = (long)get_global_id(0);
+    if (i < n) dst[i] = (float)LD(src, i);
+}
+
+/* Direct forward convolution, no column buffer, for layers with few input
+ * channels (a network's first layer) where im2col's copy outweighs the work.
+ * PoCL vectorises only across work-items of the outermost loop, so the kernel
+ * vectorises itself: a work-item computes DIRECT_TW neighbouring output
+ * columns (one float8) for DIRECT_TC output channels of one group (a register
+ * tile: each input vector serves DIRECT_TC channels, each weight DIRECT_TW
+ * columns). Interior rows at stride 1 load the inputs as one unaligned
+ * vector; edges and other strides gather them one by one. The weights come
+ * packed as float by cl16_conv_direct_pack, DIRECT_TC channels side by side
+ * (one aligned float8 load per kernel tap; DIRECT_TC must stay 8). */
+#define DIRECT_TW 8
+#define DIRECT_TC 8
+#if CL16_DTYPE == 0
+#define LD8U(p) vload8(0, (p))
+#elif CL16_HALF_NATIVE && CL16_HALF_ARITH
+#define LD8U(p) convert_float8(vload8(0, (p)))
+#else
+#define LD8U(p) vload_half8(0, (p))
+#endif
+
+/* wp[(((g*ctiles + tile)*cig + ci)*KK + q)*DIRECT_TC + a] = w[co][ci][q] with
+ * co = g*cog + tile*DIRECT_TC + a (past the group's end: its last channel,
+ * computed but never stored). Grid: (groups * ctiles * cig * KK). */
+__kernel void cl16_conv_direct_pack(__global const store_t *wt, __global float *wp, int Cout, int cig,
+                                    int KK, int groups) {
+    const int e = (int)get_global_id(0);
+    const int cog = Cout / groups, ctiles = (cog + DIRECT_TC - 1) / DIRECT_TC;
+    if (e >= groups * ctiles * cig * KK) return;
+    const int q = e % KK, ci = (e / KK) % cig, tile = (e / (KK * cig)) % ctiles;
+    const int g = e / (KK * cig * ctiles);
+    for (int a = 0; a < DIRECT_TC; a++) {
+        const int co = min(g * cog + tile * DIRECT_TC + a, g * cog + cog - 1);
+        wp[(long)e * DIRECT_TC + a] = (float)LD(wt, ((long)co * cig + ci) * KK + q);
+    }
+}
+
+/* Grid: (ceil(Wo / DIRECT_TW) rounded up, Ho, N * groups * ceil(Cout_per_group / DIRECT_TC)). */
+__kernel void cl16_conv_direct(__global const store_t *x, __global const float *wp,
+                               __global const store_t *bias, int has_bias, __global store_t *y,
+                               int C, int H, int W, int Cout, int KH, int KW, int Ho, int Wo, int sh,
+                               int sw, int ph, int pw, int dh, int dw, int groups) {
+    const int ow0 = (int)get_global_id(0) * DIRECT_TW, oh = (int)get_global_id(1);
+    const int t = (int)get_global_id(2);
+    const int cog = Cout / groups, cig = C / groups;
+    const int ctiles = (cog + DIRECT_TC - 1) / DIRECT_TC;
+    if (ow0 >= Wo) return;
+    const int n = t / (groups * ctiles), g = (t / ctiles) % groups, tile = t % ctiles;
+    const int co0 = g * cog + tile * DIRECT_TC, clast = g * cog + cog - 1;
+    float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    float8 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;
+    const int kk = KH * KW;
+    for (int ci = 0; ci < cig; ci++) {
+        __global const store_t *xc = x + ((long)n * C + g * cig + ci) * H * W;
+        __global const float *wc = wp + ((long)(g * ctiles + tile) * cig + ci) * kk * DIRECT_TC;
+        for (int i = 0; i < KH; i++) {
+            const int ih = oh * sh - ph + i * dh;
+            if (ih < 0 || ih >= H) continue;
+            __global const store_t *xr = xc + (long)ih * W;
+            for (int j = 0; j < KW; j++) {
+                const int iw0 = ow0 * sw - pw + j * dw;
+                float8 xv;
+                if (sw == 1 && iw0 >= 0 && iw0 + DIRECT_TW <= W) {
+                    xv = LD8U(xr + iw0);
+                } else {
+                    float tmp[DIRECT_TW];
+                    for (int b = 0; b < DIRECT_TW; b++) {
+                        const int iw = iw0 + b * sw;
+                        tmp[b] = (iw >= 0 && iw < W) ? (float)LD(xr, iw) : 0.0f;
+                    }
+                    xv = vload8(0, tmp);
+                }
+                const float8 wv = vload8(i * KW + j, wc);
+                acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
+                acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
+            }
+        }
+    }
+    float res[DIRECT_TC][DIRECT_TW];
+    vstore8(acc0, 0, res[0]), vstore8(acc1, 0, res[1]), vstore8(acc2, 0, res[2]);
+    vstore8(acc3, 0, res[3]), vstore8(acc4, 0, res[4]), vstore8(acc5, 0, res[5]);
+    vstore8(acc6, 0, res[6]), vstore8(acc7, 0, res[7]);
+    for (int a = 0; a < DIRECT_TC; a++) {
+        const int co = co0 + a;
+        if (co > clast) break;
+        const float bv = has_bias ? (float)LD(bias, co) : 0.0f;
+        const long base = (((long)n * Cout + co) * Ho + oh) * Wo;
+        for (int b = 0; b < DIRECT_TW && ow0 + b < Wo; b++) ST(res[a][b] + bv, y, base + ow0 + b);
+    }
+}

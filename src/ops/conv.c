@@ -1,0 +1,799 @@
+/* conv.c - 2-D convolution (NCHW; any kernel, stride, padding, dilation,
+ * groups; optional bias): forward, backward-data and backward-weights through
+ * im2col + cl16's GEMM, and a direct forward kernel chosen per shape by speed.
+ *
+ * Work counted in cl16_ctx_stats (cl16__count): the GEMMs count themselves
+ * (2*M*N*K*batch flops and their operands' bytes); this file adds the other
+ * kernels: im2col and the widening copies move bytes only, col2im and the bias
+ * gradient count one add per summed term, and the direct kernel counts the
+ * whole convolution (2*N*Cout*Ho*Wo*C/g*kh*kw flops, x + w + y bytes).
+ * Nothing is launched unless every argument is consistent. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+#define COL_LIMIT_DEFAULT ((size_t)256 << 20)
+#define CONV_TABLE_SIZE 64
+#define KEY_LEN 16
+
+enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2 };
+
+/* Per-context state: the column-buffer cap and, per forward shape, the
+ * algorithm measured faster (a small table, oldest entry replaced first). */
+struct cl16_conv_table {
+    size_t col_limit;
+    int count, next;
+    struct {
+        int64_t key[KEY_LEN];
+        int algo;
+    } e[CONV_TABLE_SIZE];
+};
+
+typedef struct conv_shape {
+    int64_t n, c, h, w; /* input */
+    int64_t co, kh, kw; /* weights [co, c/g, kh, kw] */
+    int64_t ho, wo, g;
+    cl16_dtype dt;
+} conv_shape;
+
+void cl16_conv2d_params_init(cl16_conv2d_params *p) {
+    if (!p)
+        return;
+    p->stride_h = p->stride_w = 1;
+    p->pad_h = p->pad_w = 0;
+    p->dilation_h = p->dilation_w = 1;
+    p->groups = 1;
+}
+
+void cl16__conv_release(cl16_ctx *ctx) {
+    free(ctx->conv);
+    ctx->conv = NULL;
+}
+
+static struct cl16_conv_table *table(cl16_ctx *ctx) {
+    if (!ctx->conv) {
+        ctx->conv = calloc(1, sizeof *ctx->conv);
+        if (ctx->conv)
+            ctx->conv->col_limit = COL_LIMIT_DEFAULT;
+    }
+    return ctx->conv;
+}
+
+void cl16__conv_set_col_limit(cl16_ctx *ctx, size_t bytes) {
+    struct cl16_conv_table *t = table(ctx);
+    if (t)
+        t->col_limit = bytes ? bytes : COL_LIMIT_DEFAULT;
+}
+
+static size_t col_limit(cl16_ctx *ctx) {
+    struct cl16_conv_table *t = table(ctx);
+    return t ? t->col_limit : COL_LIMIT_DEFAULT;
+}
+
+/* ---- validation ------------------------------------------------------------ */
+
+static cl16_status check_params(cl16_ctx *ctx, const char *op, const cl16_conv2d_params *p) {
+    if (!p)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: params is NULL", op);
+    const struct {
+        const char *name;
+        int v, min;
+    } f[] = {{"stride_h", p->stride_h, 1},     {"stride_w", p->stride_w, 1},
+             {"pad_h", p->pad_h, 0},           {"pad_w", p->pad_w, 0},
+             {"dilation_h", p->dilation_h, 1}, {"dilation_w", p->dilation_w, 1},
+             {"groups", p->groups, 1}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < f[i].min)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: %s = %d (must be >= %d)", op,
+                              f[i].name, f[i].v, f[i].min);
+    return CL16_OK;
+}
+
+/* Output dims from validated params; names the parameter or dimension at fault. */
+static cl16_status out_dims(cl16_ctx *ctx, const char *op, const cl16_conv2d_params *p,
+                            const int64_t xd[4], const int64_t wd[4], int64_t yd[4]) {
+    static const char *xn[4] = {"N", "C", "H", "W"}, *wn[4] = {"Cout", "C/groups", "kh", "kw"};
+    for (int i = 0; i < 4; i++) {
+        if (xd[i] < 1 || xd[i] > INT32_MAX)
+            return cl16__fail(ctx, CL16_ERR_SHAPE,
+                              "%s: input dimension %s = %" PRId64 " (must be 1..2^31-1)", op, xn[i],
+                              xd[i]);
+        if (wd[i] < 1 || wd[i] > INT32_MAX)
+            return cl16__fail(ctx, CL16_ERR_SHAPE,
+                              "%s: weight dimension %s = %" PRId64 " (must be 1..2^31-1)", op,
+                              wn[i], wd[i]);
+    }
+    const int64_t g = p->groups;
+    if (xd[1] % g)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: groups = %d does not divide the %" PRId64 " input channels", op,
+                          p->groups, xd[1]);
+    if (wd[0] % g)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: groups = %d does not divide the %" PRId64
+                          " output channels (weight dim 0)",
+                          op, p->groups, wd[0]);
+    if (wd[1] * g != xd[1])
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: channel mismatch: the weights take %" PRId64
+                          " channels per group, the input has %" PRId64
+                          " channels in %d group(s) (%" PRId64 " per group)",
+                          op, wd[1], xd[1], p->groups, xd[1] / g);
+    const int64_t nh = xd[2] + 2 * (int64_t)p->pad_h - (int64_t)p->dilation_h * (wd[2] - 1) - 1;
+    const int64_t nw = xd[3] + 2 * (int64_t)p->pad_w - (int64_t)p->dilation_w * (wd[3] - 1) - 1;
+    if (nh < 0)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: output height < 1: H = %" PRId64
+                          ", pad_h = %d, kernel height %" PRId64 ", dilation_h = %d",
+                          op, xd[2], p->pad_h, wd[2], p->dilation_h);
+    if (nw < 0)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: output width < 1: W = %" PRId64 ", pad_w = %d, kernel width %" PRId64
+                          ", dilation_w = %d",
+                          op, xd[3], p->pad_w, wd[3], p->dilation_w);
+    yd[0] = xd[0], yd[1] = wd[0], yd[2] = nh / p->stride_h + 1, yd[3] = nw / p->stride_w + 1;
+    if (yd[2] * yd[3] > INT32_MAX || xd[2] * xd[3] > INT32_MAX || xd[1] * wd[2] * wd[3] > INT32_MAX)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: image or kernel too large (a plane or C*kh*kw exceeds 2^31-1)", op);
+    return CL16_OK;
+}
+
+cl16_status cl16_conv2d_out_dims(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                 const int64_t x_dims[4], const int64_t w_dims[4],
+                                 int64_t y_dims[4]) {
+    if (!ctx)
+        return CL16_ERR_INVALID_ARG;
+    cl16_status s = check_params(ctx, "conv2d_out_dims", p);
+    if (s)
+        return s;
+    if (!x_dims || !w_dims || !y_dims)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "conv2d_out_dims: %s is NULL",
+                          !x_dims   ? "x_dims"
+                          : !w_dims ? "w_dims"
+                                    : "y_dims");
+    int64_t yd[4];
+    if ((s = out_dims(ctx, "conv2d_out_dims", p, x_dims, w_dims, yd)))
+        return s;
+    memcpy(y_dims, yd, sizeof yd);
+    return CL16_OK;
+}
+
+static void dims_str(char *buf, size_t n, int ndim, const int64_t *d) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%" PRId64, i ? ", " : "", d[i]);
+    if (o < n)
+        snprintf(buf + o, n - o, "]");
+}
+
+/* A float tensor of this context (not i32); when dt >= 0 it must have that dtype. */
+static cl16_status check_tensor(cl16_ctx *ctx, const char *op, const char *name,
+                                const cl16_tensor *t, int dt) {
+    if (!t)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s is NULL", op, name);
+    if (t->ctx != ctx)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s belongs to another context", op,
+                          name);
+    if (t->dtype == CL16_I32)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is i32; convolution takes f16 or f32",
+                          op, name);
+    if (dt >= 0 && (int)t->dtype != dt)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: tensor %s is %s, expected %s like the other tensors", op, name,
+                          cl16_dtype_name(t->dtype), cl16_dtype_name((cl16_dtype)dt));
+    return CL16_OK;
+}
+
+static cl16_status check_4d(cl16_ctx *ctx, const char *op, const char *name, const cl16_tensor *t) {
+    if (t->ndim != 4) {
+        char ds[96];
+        dims_str(ds, sizeof ds, t->ndim, t->dims);
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; expected 4-D NCHW", op, name,
+                          ds);
+    }
+    return CL16_OK;
+}
+
+static cl16_status check_dims(cl16_ctx *ctx, const char *op, const char *name, const cl16_tensor *t,
+                              int ndim, const int64_t *d) {
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = t->dims[i] == d[i];
+    if (ok)
+        return CL16_OK;
+    char got[96], want[96];
+    dims_str(got, sizeof got, t->ndim, t->dims);
+    dims_str(want, sizeof want, ndim, d);
+    return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; expected %s", op, name, got, want);
+}
+
+/* Validates the three 4-D tensors of a call: in (input-shaped: x or dx), wt
+ * (weight-shaped: w or dw), out (output-shaped: y or dy); fills *s. */
+static cl16_status validate(cl16_ctx *ctx, const char *op, const cl16_conv2d_params *p,
+                            const cl16_tensor *in, const char *in_name, const cl16_tensor *wt,
+                            const char *wt_name, const cl16_tensor *out, const char *out_name,
+                            conv_shape *s) {
+    cl16_status st;
+    if ((st = check_params(ctx, op, p)))
+        return st;
+    if ((st = check_tensor(ctx, op, in_name, in, -1)))
+        return st;
+    if ((st = check_tensor(ctx, op, wt_name, wt, (int)in->dtype)))
+        return st;
+    if ((st = check_tensor(ctx, op, out_name, out, (int)in->dtype)))
+        return st;
+    if ((st = check_4d(ctx, op, in_name, in)) || (st = check_4d(ctx, op, wt_name, wt)))
+        return st;
+    int64_t yd[4];
+    if ((st = out_dims(ctx, op, p, in->dims, wt->dims, yd)))
+        return st;
+    if ((st = check_dims(ctx, op, out_name, out, 4, yd)))
+        return st;
+    s->n = in->dims[0], s->c = in->dims[1], s->h = in->dims[2], s->w = in->dims[3];
+    s->co = wt->dims[0], s->kh = wt->dims[2], s->kw = wt->dims[3];
+    s->ho = yd[2], s->wo = yd[3], s->g = p->groups, s->dt = in->dtype;
+    return CL16_OK;
+}
+
+/* An output must not share memory with an input of the same call. */
+static cl16_status check_alias(cl16_ctx *ctx, const char *op, const cl16_tensor *o,
+                               const char *oname, const cl16_tensor *i, const char *iname) {
+    if (o && i && o->mem == i->mem)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: output %s is the same buffer as input %s",
+                          op, oname, iname);
+    return CL16_OK;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* A tensor view of a temporary buffer (as gemm.c's workspace views). */
+static void temp_view(cl16_ctx *ctx, struct cl16_tensor *t, cl_mem mem, cl16_dtype dt,
+                      int64_t numel) {
+    memset(t, 0, sizeof *t);
+    t->ctx = ctx, t->dtype = dt, t->ndim = 1, t->dims[0] = numel, t->numel = numel;
+    t->bytes = (size_t)numel * cl16_dtype_size(dt), t->mem = mem;
+}
+
+static cl16_status conv_kernel(cl16_ctx *ctx, cl16_dtype dt, const char *name, cl_kernel *k) {
+    cl16_variant v;
+    char defines[256];
+    cl16__default_variant(ctx, "conv.cl", dt, &v, defines, sizeof defines);
+    return cl16__kernel(ctx, "conv.cl", &v, name, k);
+}
+
+/* Geometry arguments shared by im2col and col2im (after the buffers). */
+typedef struct geom_args {
+    cl_int c, h, w, kh, kw, ho, wo, sh, sw, ph, pw, dh, dw;
+} geom_args;
+
+static geom_args geom(const conv_shape *s, const cl16_conv2d_params *p) {
+    geom_args a = {(cl_int)s->c,  (cl_int)s->h,  (cl_int)s->w, (cl_int)s->kh, (cl_int)s->kw,
+                   (cl_int)s->ho, (cl_int)s->wo, p->stride_h,  p->stride_w,   p->pad_h,
+                   p->pad_w,      p->dilation_h, p->dilation_w};
+    return a;
+}
+
+#define ARG(x)                                                                                     \
+    if (!err)                                                                                      \
+    err = clSetKernelArg(kern, ai++, sizeof(x), &(x))
+#define GEOM_ARGS(a)                                                                               \
+    ARG(a.c);                                                                                      \
+    ARG(a.h);                                                                                      \
+    ARG(a.w);                                                                                      \
+    ARG(a.kh);                                                                                     \
+    ARG(a.kw);                                                                                     \
+    ARG(a.ho);                                                                                     \
+    ARG(a.wo);                                                                                     \
+    ARG(a.sh);                                                                                     \
+    ARG(a.sw);                                                                                     \
+    ARG(a.ph);                                                                                     \
+    ARG(a.pw);                                                                                     \
+    ARG(a.dh);                                                                                     \
+    ARG(a.dw)
+
+/* Enqueues im2col for images [n0, n0 + cnt) of x into col. */
+static cl16_status im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                          const cl16_tensor *x, int64_t n0, int64_t cnt, cl_mem col) {
+    cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_im2col", &kern);
+    if (st)
+        return st;
+    geom_args a = geom(s, p);
+    cl_long xo = n0 * s->c * s->h * s->w;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(x->mem);
+    ARG(xo);
+    ARG(col);
+    GEOM_ARGS(a);
+    size_t local[2] = {8, 1};
+    size_t global[2] = {((size_t)(s->c * s->kh * s->kw) + 7) / 8 * 8, (size_t)cnt};
+    if (!err)
+        err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, local, 0, NULL, NULL);
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: im2col");
+    const double es = (double)cl16_dtype_size(s->dt);
+    cl16__count(ctx, 0.0,
+                es * (double)cnt *
+                    (double)(s->c * s->h * s->w + s->c * s->kh * s->kw * s->ho * s->wo));
+    return CL16_OK;
+}
+
+/* True when im2col is the identity (1x1 kernel, stride 1, no padding): the
+ * GEMMs then read x itself. */
+static int col_is_x(const conv_shape *s, const cl16_conv2d_params *p) {
+    return s->kh == 1 && s->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+           p->pad_w == 0;
+}
+
+/* Images per chunk so that a chunk's columns fit the cap (at least one). */
+static int64_t chunk_images(cl16_ctx *ctx, const conv_shape *s, size_t elem) {
+    const double per = (double)(s->c * s->kh * s->kw * s->ho * s->wo) * (double)elem;
+    int64_t nb = (int64_t)((double)col_limit(ctx) / per);
+    if (nb < 1)
+        nb = 1;
+    return nb < s->n ? nb : s->n;
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
+                              cl16_tensor *y) {
+    const int64_t hw = s->ho * s->wo, rows = s->c * s->kh * s->kw, ckk = rows / s->g,
+                  cog = s->co / s->g;
+    const int direct = col_is_x(s, p);
+    const int64_t nb = direct ? s->n : chunk_images(ctx, s, cl16_dtype_size(s->dt));
+    cl_mem colm = NULL;
+    size_t col_bytes = 0;
+    struct cl16_tensor colt;
+    cl16_status st = CL16_OK;
+    if (!direct) {
+        col_bytes = (size_t)(nb * rows * hw) * cl16_dtype_size(s->dt);
+        if ((st = cl16__dev_alloc(ctx, col_bytes, "conv2d column buffer", &colm)))
+            return st;
+        temp_view(ctx, &colt, colm, s->dt, nb * rows * hw);
+    }
+    for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
+        if (!direct && (st = im2col(ctx, s, p, x, n0, cnt, colm)))
+            break;
+        for (int64_t g = 0; g < s->g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.m = cog, d.n = hw, d.k = ckk, d.batch = cnt;
+            d.a = w, d.a_offset = g * cog * ckk, d.lda = ckk, d.a_stride = 0;
+            d.b = direct ? x : &colt, d.ldb = hw, d.b_stride = rows * hw;
+            d.b_offset = direct ? n0 * rows * hw + g * ckk * hw : g * ckk * hw;
+            d.c = y, d.c_offset = (n0 * s->co + g * cog) * hw, d.ldc = hw, d.c_stride = s->co * hw;
+            if (bias)
+                d.bias = bias, d.bias_mode = CL16_BIAS_ROW, d.bias_offset = g * cog;
+            st = cl16_gemm_ex(ctx, &d);
+        }
+    }
+    if (colm)
+        cl16__dev_free(ctx, colm, col_bytes);
+    return st;
+}
+
+static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
+                              cl16_tensor *y) {
+    cl_kernel kern, pkern;
+    cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_direct", &kern);
+    if (!st)
+        st = conv_kernel(ctx, s->dt, "cl16_conv_direct_pack", &pkern);
+    if (st)
+        return st;
+    /* The weights, packed as float 8 channels side by side (DIRECT_TC). */
+    const int64_t ctiles = (s->co / s->g + 7) / 8,
+                  npack = s->g * ctiles * (s->c / s->g) * s->kh * s->kw;
+    const size_t wpb = (size_t)npack * 8 * sizeof(float);
+    cl_mem wp;
+    if ((st = cl16__dev_alloc(ctx, wpb, "conv2d packed weights", &wp)))
+        return st;
+    {
+        cl_int pco = (cl_int)s->co, pcig = (cl_int)(s->c / s->g), pkk = (cl_int)(s->kh * s->kw),
+               pg = p->groups;
+        cl_int err = 0;
+        cl_uint ai = 0;
+        cl_kernel kern_ = kern;
+        kern = pkern;
+        ARG(w->mem);
+        ARG(wp);
+        ARG(pco);
+        ARG(pcig);
+        ARG(pkk);
+        ARG(pg);
+        kern = kern_;
+        size_t plocal = 8, pglobal = ((size_t)npack + 7) / 8 * 8;
+        if (!err)
+            err = clEnqueueNDRangeKernel(ctx->queue, pkern, 1, NULL, &pglobal, &plocal, 0, NULL,
+                                         NULL);
+        if (err) {
+            cl16__dev_free(ctx, wp, wpb);
+            return cl16__cl_fail(ctx, err, "conv2d: packing the weights for the direct kernel");
+        }
+    }
+    cl_int hb = bias != NULL, c = (cl_int)s->c, h = (cl_int)s->h, wd = (cl_int)s->w,
+           co = (cl_int)s->co;
+    cl_int kh = (cl_int)s->kh, kw = (cl_int)s->kw, ho = (cl_int)s->ho, wo = (cl_int)s->wo;
+    cl_int sh = p->stride_h, sw = p->stride_w, ph = p->pad_h, pw = p->pad_w;
+    cl_int dh = p->dilation_h, dw = p->dilation_w, g = p->groups;
+    cl_mem bm = bias ? bias->mem : w->mem;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(x->mem);
+    ARG(wp);
+    ARG(bm);
+    ARG(hb);
+    ARG(y->mem);
+    ARG(c);
+    ARG(h);
+    ARG(wd);
+    ARG(co);
+    ARG(kh);
+    ARG(kw);
+    ARG(ho);
+    ARG(wo);
+    ARG(sh);
+    ARG(sw);
+    ARG(ph);
+    ARG(pw);
+    ARG(dh);
+    ARG(dw);
+    ARG(g);
+    /* DIRECT_TC output channels per work-item (kernels/conv.cl). */
+    const size_t tc = 8, cog = (size_t)(s->co / s->g);
+    const size_t tiles = ((size_t)s->wo + 7) / 8; /* DIRECT_TW = 8 columns per work-item */
+    size_t local[3] = {tiles < 4 ? tiles : 4, 1, 1};
+    size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->ho,
+                        (size_t)s->n * (size_t)s->g * ((cog + tc - 1) / tc)};
+    if (!err)
+        err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
+    cl16__dev_free(ctx, wp, wpb); /* released by OpenCL once the kernel is done */
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: direct kernel");
+    const double es = (double)cl16_dtype_size(s->dt);
+    const double outs = (double)(s->n * s->co * s->ho * s->wo);
+    cl16__count(ctx, outs * (2.0 * (double)(s->c / s->g * s->kh * s->kw) + (bias ? 1.0 : 0.0)),
+                es * ((double)(s->n * s->c * s->h * s->w) +
+                      (double)(s->co * s->c / s->g * s->kh * s->kw) + outs +
+                      (bias ? (double)s->co : 0.0)));
+    return CL16_OK;
+}
+
+static cl16_status fwd_run(cl16_ctx *ctx, int algo, const conv_shape *s,
+                           const cl16_conv2d_params *p, const cl16_tensor *x, const cl16_tensor *w,
+                           const cl16_tensor *bias, cl16_tensor *y) {
+    return algo == ALGO_DIRECT ? fwd_direct(ctx, s, p, x, w, bias, y)
+                               : fwd_im2col(ctx, s, p, x, w, bias, y);
+}
+
+static void shape_key(const conv_shape *s, const cl16_conv2d_params *p, int has_bias,
+                      int64_t key[KEY_LEN]) {
+    const int64_t k[KEY_LEN] = {s->n,          s->c,      s->h,           s->w,
+                                s->co,         s->kh,     s->kw,          p->stride_h,
+                                p->stride_w,   p->pad_h,  p->pad_w,       p->dilation_h,
+                                p->dilation_w, p->groups, (int64_t)s->dt, has_bias};
+    memcpy(key, k, sizeof k);
+}
+
+/* Saves and restores the work counters around the timing runs, so that a
+ * call counts the work of one convolution whichever way it was chosen. */
+typedef struct counters {
+    uint64_t gemm_calls;
+    double gemm_flops, op_flops, op_bytes;
+} counters;
+static counters counters_get(const cl16_ctx *ctx) {
+    counters c = {ctx->stats.gemm_calls, ctx->stats.gemm_flops, ctx->stats.op_flops,
+                  ctx->stats.op_bytes};
+    return c;
+}
+static void counters_set(cl16_ctx *ctx, counters c) {
+    ctx->stats.gemm_calls = c.gemm_calls, ctx->stats.gemm_flops = c.gemm_flops;
+    ctx->stats.op_flops = c.op_flops, ctx->stats.op_bytes = c.op_bytes;
+}
+
+/* Runs algo once and waits; *sec is its wall time, *delta the work it counted. */
+static cl16_status timed(cl16_ctx *ctx, int algo, const conv_shape *s, const cl16_conv2d_params *p,
+                         const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
+                         cl16_tensor *y, double *sec, counters *delta) {
+    counters before = counters_get(ctx);
+    double t0 = cl16__now();
+    cl16_status st = fwd_run(ctx, algo, s, p, x, w, bias, y);
+    cl_int err = st ? 0 : clFinish(ctx->queue);
+    if (err)
+        st = cl16__cl_fail(ctx, err, "clFinish (timing a convolution)");
+    *sec = cl16__now() - t0;
+    counters after = counters_get(ctx);
+    delta->gemm_calls = after.gemm_calls - before.gemm_calls;
+    delta->gemm_flops = after.gemm_flops - before.gemm_flops;
+    delta->op_flops = after.op_flops - before.op_flops;
+    delta->op_bytes = after.op_bytes - before.op_bytes;
+    return st;
+}
+
+/* The forward algorithm for this shape: forced, remembered, or measured now
+ * (a warm-up and two timed runs of each; y holds a correct result after
+ * every run). *done = 1 when measuring already produced y. *
+static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
+                              cl16_tensor *y, int *algo, int *done) {
+    *done = 0;
+    if (ctx->conv_algo != ALGO_AUTO) {
+        *algo = ctx->conv_algo;
+        return CL16_OK;
+    }
+    *algo = ALGO_IM2COL;
+    struct cl16_conv_table *t = table(ctx);
+    if (!t)
+        return CL16_OK; /* no memory for the table: im2col, unmeasured */
+    int64_t key[KEY_LEN];
+    shape_key(s, p, bias != NULL, key);
+    for (int i = 0; i < t->count; i++)
+        if (!memcmp(t->e[i].key, key, sizeof key)) {
+            *algo = t->e[i].algo;
+            return CL16_OK;
+        }
+    /* One warm-up run of each (program builds, first touches), then two
+     * timed rounds, keeping each algorithm's best (the machine may be shared). */
+    counters base = counters_get(ctx), d_di = {0, 0, 0, 0}, dummy;
+    double best[2] = {1e30, 1e30}, sec;
+    cl16_status st = CL16_OK;
+    for (int round = 0; round < 3 && !st; round++)
+        for (int a = 0; a < 2 && !st; a++) {
+            const int al = a ? ALGO_DIRECT : ALGO_IM2COL;
+            st = timed(ctx, al, s, p, x, w, bias, y, &sec, a ? &d_di : &dummy);
+            if (!st && round && sec < best[a])
+                best[a] = sec;
+        }
+    if (st) {
+        counters_set(ctx, base);
+        return st;
+    }
+    *algo = best[1] < best[0] ? ALGO_DIRECT : ALGO_IM2COL;
+    /* y came last from the direct kernel; when im2col wins the caller runs it
+     * again, so that every call for this shape gives the same bits. Either
+     * way the counters show the work of one convolution. */
+    if (*algo == ALGO_DIRECT) {
+        base.gemm_calls += d_di.gemm_calls, base.gemm_flops += d_di.gemm_flops;
+        base.op_flops += d_di.op_flops, base.op_bytes += d_di.op_bytes;
+        *done = 1;
+    }
+    counters_set(ctx, base);
+    const int slot = t->count < CONV_TABLE_SIZE ? t->count++ : t->next++ % CONV_TABLE_SIZE;
+    memcpy(t->e[slot].key, key, sizeof key);
+    t->e[slot].algo = *algo;
+    return CL16_OK;
+}
+
+cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p, const cl16_tensor *x,
+                                const cl16_tensor *w, const cl16_tensor *bias, cl16_tensor *y) {
+    static const char *op = "conv2d_forward";
+    if (!ctx)
+        return CL16_ERR_INVALID_ARG;
+    if (ctx->init_status)
+        return ctx->init_status;
+    conv_shape s;
+    cl16_status st = validate(ctx, op, p, x, "x", w, "w", y, "y", &s);
+    if (st)
+        return st;
+    if (bias) {
+        if ((st = check_tensor(ctx, op, "bias", bias, (int)s.dt)))
+            return st;
+        if ((st = check_dims(ctx, op, "bias", bias, 1, &s.co)))
+            return st;
+    }
+    if ((st = check_alias(ctx, op, y, "y", x, "x")) ||
+        (st = check_alias(ctx, op, y, "y", w, "w")) ||
+        (st = check_alias(ctx, op, y, "y", bias, "bias")))
+        return st;
+    int algo, done;
+    if ((st = fwd_choose(ctx, &s, p, x, w, bias, y, &algo, &done)))
+        return st;
+    return done ? CL16_OK : fwd_run(ctx, algo, &s, p, x, w, bias, y);
+}
+
+/* ---- backward ---------------------------------------------------------------- */
+
+/* Enqueues dst = (float)src for n elements. */
+static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst) {
+    cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, src->dtype, "cl16_conv_widen", &kern);
+    if (st)
+        return st;
+    cl_long n = src->numel;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(src->mem);
+    ARG(dst);
+    ARG(n);
+    size_t local = 64, global = ((size_t)n + local - 1) / local * local;
+    if (!err)
+        err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: widening a tensor to float");
+    cl16__count(ctx, 0.0, (double)n * (double)(cl16_dtype_size(src->dtype) + sizeof(float)));
+    return CL16_OK;
+}
+
+/* dx = beta*dx + col2im(W^T * dy). The column gradients are float whatever
+ * the dtype (f16 operands are first widened to float copies), so each dx
+ * element is rounded once, after its contributions are summed. */
+cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                      const cl16_tensor *dy, const cl16_tensor *w, float beta,
+                                      cl16_tensor *dx) {
+    static const char *op = "conv2d_backward_data";
+    if (!ctx)
+        return CL16_ERR_INVALID_ARG;
+    if (ctx->init_status)
+        return ctx->init_status;
+    conv_shape s;
+    cl16_status st;
+    if (!dx)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor dx is NULL", op);
+    if ((st = validate(ctx, op, p, dx, "dx", w, "w", dy, "dy", &s)))
+        return st;
+    if ((st = check_alias(ctx, op, dx, "dx", dy, "dy")) ||
+        (st = check_alias(ctx, op, dx, "dx", w, "w")))
+        return st;
+
+    const int64_t hw = s.ho * s.wo, rows = s.c * s.kh * s.kw, ckk = rows / s.g, cog = s.co / s.g;
+    const int64_t nb = chunk_images(ctx, &s, sizeof(float));
+    struct cl16_tensor w32, dy32, dcol;
+    cl_mem wm = NULL, dym = NULL, colm = NULL;
+    const size_t wb = (size_t)w->numel * sizeof(float), dyb = (size_t)dy->numel * sizeof(float);
+    const size_t colb = (size_t)(nb * rows * hw) * sizeof(float);
+    const cl16_tensor *wa = w, *dyb_t = dy;
+    cl_kernel kern;
+    if ((st = conv_kernel(ctx, s.dt, "cl16_conv_col2im", &kern)))
+        return st;
+    if (s.dt != CL16_F32) {
+        if ((st = cl16__dev_alloc(ctx, wb, "conv2d float copy of w", &wm)))
+            goto cleanup;
+        if ((st = cl16__dev_alloc(ctx, dyb, "conv2d float copy of dy", &dym)))
+            goto cleanup;
+        temp_view(ctx, &w32, wm, CL16_F32, w->numel);
+        temp_view(ctx, &dy32, dym, CL16_F32, dy->numel);
+        if ((st = widen(ctx, w, wm)) || (st = widen(ctx, dy, dym)))
+            goto cleanup;
+        wa = &w32, dyb_t = &dy32;
+    }
+    if ((st = cl16__dev_alloc(ctx, colb, "conv2d column gradient buffer", &colm)))
+        goto cleanup;
+    temp_view(ctx, &dcol, colm, CL16_F32, nb * rows * hw);
+    geom_args a = geom(&s, p);
+    for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
+        const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
+        for (int64_t g = 0; g < s.g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.trans_a = 1, d.m = ckk, d.n = hw, d.k = cog, d.batch = cnt;
+            d.a = wa, d.a_offset = g * cog * ckk, d.lda = ckk, d.a_stride = 0;
+            d.b = dyb_t, d.b_offset = (n0 * s.co + g * cog) * hw, d.ldb = hw,
+            d.b_stride = s.co * hw;
+            d.c = &dcol, d.c_offset = g * ckk * hw, d.ldc = hw, d.c_stride = rows * hw;
+            st = cl16_gemm_ex(ctx, &d);
+        }
+        if (st)
+            break;
+        cl_long xo = n0 * s.c * s.h * s.w;
+        cl_int err = 0;
+        cl_uint ai = 0;
+        ARG(colm);
+        ARG(dx->mem);
+        ARG(xo);
+        GEOM_ARGS(a);
+        ARG(beta);
+        size_t local[3] = {8, 1, 1};
+        size_t global[3] = {((size_t)s.h + 7) / 8 * 8, (size_t)s.c, (size_t)cnt};
+        if (!err)
+            err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
+        if (err) {
+            st = cl16__cl_fail(ctx, err, "conv2d: col2im");
+            break;
+        }
+        const double es = (double)cl16_dtype_size(s.dt), nx = (double)(cnt * s.c * s.h * s.w);
+        cl16__count(ctx, (double)(cnt * rows * hw),
+                    4.0 * (double)(cnt * rows * hw) + es * nx * (beta != 0.0f ? 2.0 : 1.0));
+    }
+cleanup:
+    if (colm)
+        cl16__dev_free(ctx, colm, colb);
+    if (dym)
+        cl16__dev_free(ctx, dym, dyb);
+    if (wm)
+        cl16__dev_free(ctx, wm, wb);
+    return st;
+}
+
+/* dw = beta*dw + sum_n dy_n * col_n^T per group (batch-reduce GEMMs: the sum
+ * over the images of a chunk is formed in float inside the GEMM; with several
+ * chunks each later chunk adds to dw, one more rounding per chunk).
+ * dbias = beta*dbias + sum of dy over images and pixels. */
+cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                         const cl16_tensor *x, const cl16_tensor *dy, float beta,
+                                         cl16_tensor *dw, cl16_tensor *dbias) {
+    static const char *op = "conv2d_backward_weights";
+    if (!ctx)
+        return CL16_ERR_INVALID_ARG;
+    if (ctx->init_status)
+        return ctx->init_status;
+    conv_shape s;
+    cl16_status st;
+    if (!dw)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor dw is NULL", op);
+    if ((st = validate(ctx, op, p, x, "x", dw, "dw", dy, "dy", &s)))
+        return st;
+    if (dbias) {
+        if ((st = check_tensor(ctx, op, "dbias", dbias, (int)s.dt)))
+            return st;
+        if ((st = check_dims(ctx, op, "dbias", dbias, 1, &s.co)))
+            return st;
+    }
+    if ((st = check_alias(ctx, op, dw, "dw", x, "x")) ||
+        (st = check_alias(ctx, op, dw, "dw", dy, "dy")) ||
+        (st = check_alias(ctx, op, dbias, "dbias", x, "x")) ||
+        (st = check_alias(ctx, op, dbias, "dbias", dy, "dy")) ||
+        (st = check_alias(ctx, op, dbias, "dbias", dw, "dw")))
+        return st;
+    cl_kernel bkern = NULL;
+    if (dbias && (st = conv_kernel(ctx, s.dt, "cl16_conv_bias_grad", &bkern)))
+        return st;
+
+    const int64_t hw = s.ho * s.wo, rows = s.c * s.kh * s.kw, ckk = rows / s.g, cog = s.co / s.g;
+    const int direct = col_is_x(&s, p);
+    const int64_t nb = direct ? s.n : chunk_images(ctx, &s, cl16_dtype_size(s.dt));
+    cl_mem colm = NULL;
+    size_t colb = 0;
+    struct cl16_tensor colt;
+    if (!direct) {
+        colb = (size_t)(nb * rows * hw) * cl16_dtype_size(s.dt);
+        if ((st = cl16__dev_alloc(ctx, colb, "conv2d column buffer", &colm)))
+            return st;
+        temp_view(ctx, &colt, colm, s.dt, nb * rows * hw);
+    }
+    for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
+        const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
+        if (!direct && (st = im2col(ctx, &s, p, x, n0, cnt, colm)))
+            break;
+        for (int64_t g = 0; g < s.g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.trans_b = 1, d.m = cog, d.n = ckk, d.k = hw, d.batch = cnt;
+            d.beta = n0 ? 1.0f : beta;
+            d.a = dy, d.a_offset = (n0 * s.co + g * cog) * hw, d.lda = hw, d.a_stride = s.co * hw;
+            d.b = direct ? x : &colt, d.ldb = hw, d.b_stride = rows * hw;
+            d.b_offset = direct ? n0 * rows * hw + g * ckk * hw : g * ckk * hw;
+            d.c = dw, d.c_offset = g * cog * ckk, d.ldc = ckk, d.c_stride = 0;
+            st = cl16_gemm_ex(ctx, &d);
+        }
+    }
+    if (colm)
+        cl16__dev_free(ctx, colm, colb);
+    if (st || !dbias)
+        return st;
+
+    cl_int n = (cl_int)s.n, co = (cl_int)s.co, ihw = (cl_int)hw;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    cl_kernel kern = bkern;
+    ARG(dy->mem);
+    ARG(dbias->mem);
+    ARG(n);
+    ARG(co);
+    ARG(ihw);
+    ARG(beta);
+    size_t local = 8, global = ((size_t)s.co + local - 1) / local * local;
+    if (!err)
+        err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: bias gradient");
+    const double es = (double)cl16_dtype_size(s.dt), ndy = (double)(s.n * s.co * hw);
+    cl16__count(ctx, ndy, es * (ndy + (double)s.co * (beta != 0.0f ? 2.0 : 1.0)));
+    return CL16_OK;
+}
