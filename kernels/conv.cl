@@ -94,10 +94,23 @@ __kernel void cl16_conv_bias_grad(__global const store_t *dy, __global store_t *
     ST(s, db, c);
 }
 
-/* dst[i] = (float)src[i], i < n (exact). */
+/* dst[i] = (float)src[i], i < n (exact); 16 elements per work-item (few
+ * work-groups: PoCL's cost per group dominates one-element work-items). */
 __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, long n) {
-    const long i = (long)get_global_id(0);
-    if (i < n) dst[i] = (float)LD(src, i);
+    const long i0 = (long)get_global_id(0) * 16;
+    for (long i = i0; i < i0 + 16 && i < n; i++) dst[i] = (float)LD(src, i);
+}
+
+/* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r] for e = co*ckk + r
+ * < Cout*ckk, cog = Cout/groups: each group's weights transposed, as float
+ * (backward-data's GEMM then runs NN). Grid: (Cout * ckk). */
+__kernel void cl16_conv_transpose_w(__global const store_t *w, __global float *wt, int Cout, int ckk,
+                                    int groups) {
+    const int e = (int)get_global_id(0);
+    if (e >= Cout * ckk) return;
+    const int co = e / ckk, r = e % ckk, cog = Cout / groups;
+    const int g = co / cog, o = co % cog;
+    wt[((long)g * ckk + r) * cog + o] = (float)LD(w, e);
 }
 
 /* Direct forward convolution, no column buffer, for layers with few input

@@ -519,7 +519,7 @@ static cl16_status timed(cl16_ctx *ctx, int algo, const conv_shape *s, const cl1
 
 /* The forward algorithm for this shape: forced, remembered, or measured now
  * (a warm-up and two timed runs of each; y holds a correct result after
- * every run). *done = 1 when measuring already produced y. *
+ * every run). *done = 1 when measuring already produced y. */
 static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
                               cl16_tensor *y, int *algo, int *done) {
@@ -612,7 +612,7 @@ static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst) {
     ARG(src->mem);
     ARG(dst);
     ARG(n);
-    size_t local = 64, global = ((size_t)n + local - 1) / local * local;
+    size_t local = 8, global = (((size_t)n + 15) / 16 + local - 1) / local * local;
     if (!err)
         err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
     if (err)
@@ -621,8 +621,33 @@ static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst) {
     return CL16_OK;
 }
 
+/* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r]: each group's
+ * weights transposed, as float. */
+static cl16_status transpose_w(cl16_ctx *ctx, const conv_shape *s, const cl16_tensor *w,
+                               cl_mem dst) {
+    cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_transpose_w", &kern);
+    if (st)
+        return st;
+    cl_int co = (cl_int)s->co, ckk = (cl_int)(s->c / s->g * s->kh * s->kw), g = (cl_int)s->g;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(w->mem);
+    ARG(dst);
+    ARG(co);
+    ARG(ckk);
+    ARG(g);
+    size_t local = 8, global = ((size_t)w->numel + 7) / 8 * 8;
+    if (!err)
+        err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: transposing the weights");
+    cl16__count(ctx, 0.0, (double)w->numel * (double)(cl16_dtype_size(s->dt) + sizeof(float)));
+    return CL16_OK;
+}
+
 /* dx = beta*dx + col2im(W^T * dy). The column gradients are float whatever
- * the dtype (f16 operands are first widened to float copies), so each dx
+ * the dtype (W^T and, for f16, dy are first copied as float), so each dx
  * element is rounded once, after its contributions are summed. */
 cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p,
                                       const cl16_tensor *dy, const cl16_tensor *w, float beta,
@@ -652,16 +677,21 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
     cl_kernel kern;
     if ((st = conv_kernel(ctx, s.dt, "cl16_conv_col2im", &kern)))
         return st;
+    /* W_g^T as float for every dtype (so the GEMMs are NN, faster than TN on
+     * PoCL); dy widened to float for f16. */
+    if ((st = cl16__dev_alloc(ctx, wb, "conv2d float transposed w", &wm)))
+        goto cleanup;
+    temp_view(ctx, &w32, wm, CL16_F32, w->numel);
+    if ((st = transpose_w(ctx, &s, w, wm)))
+        goto cleanup;
+    wa = &w32;
     if (s.dt != CL16_F32) {
-        if ((st = cl16__dev_alloc(ctx, wb, "conv2d float copy of w", &wm)))
-            goto cleanup;
         if ((st = cl16__dev_alloc(ctx, dyb, "conv2d float copy of dy", &dym)))
             goto cleanup;
-        temp_view(ctx, &w32, wm, CL16_F32, w->numel);
         temp_view(ctx, &dy32, dym, CL16_F32, dy->numel);
-        if ((st = widen(ctx, w, wm)) || (st = widen(ctx, dy, dym)))
+        if ((st = widen(ctx, dy, dym)))
             goto cleanup;
-        wa = &w32, dyb_t = &dy32;
+        dyb_t = &dy32;
     }
     if ((st = cl16__dev_alloc(ctx, colb, "conv2d column gradient buffer", &colm)))
         goto cleanup;
@@ -672,8 +702,8 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
         for (int64_t g = 0; g < s.g && !st; g++) {
             cl16_gemm_desc d;
             cl16_gemm_desc_init(&d);
-            d.trans_a = 1, d.m = ckk, d.n = hw, d.k = cog, d.batch = cnt;
-            d.a = wa, d.a_offset = g * cog * ckk, d.lda = ckk, d.a_stride = 0;
+            d.m = ckk, d.n = hw, d.k = cog, d.batch = cnt;
+            d.a = wa, d.a_offset = g * ckk * cog, d.lda = cog, d.a_stride = 0;
             d.b = dyb_t, d.b_offset = (n0 * s.co + g * cog) * hw, d.ldb = hw,
             d.b_stride = s.co * hw;
             d.c = &dcol, d.c_offset = g * ckk * hw, d.ldc = hw, d.c_stride = rows * hw;

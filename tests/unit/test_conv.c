@@ -472,6 +472,15 @@ int main(void) {
     cl16_ctx *cdi = test_ctx(NULL);
     setenv("CL16_CONV_ALGO", "auto", 1);
     cl16_ctx *cau = test_ctx(NULL);
+    setenv("CL16_CONV_ALGO", "fastest", 1);
+    {
+        cl16_ctx *bad = NULL;
+        cl16_status s = cl16_ctx_create(&bad, NULL);
+        CHECK_MSG(s == CL16_ERR_INVALID_ARG, "CL16_CONV_ALGO=fastest: %s", cl16_status_str(s));
+        CHECK_MSG(bad && gc_mentions(cl16_ctx_last_error(bad), "CL16_CONV_ALGO"), "message '%s'",
+                  bad ? cl16_ctx_last_error(bad) : "");
+        cl16_ctx_free(bad);
+    }
     unsetenv("CL16_CONV_ALGO");
     double t0 = cl16__now();
 
