@@ -14,7 +14,15 @@
  * PoCL schedules few work-groups (one element per work-item cost ~1 us of
  * scheduling per group); each output row is zeros, a copy, zeros. Exact copy.
  * Grid: (C*KH*KW rounded up, images). */
-__kernel void cl16_conv_im2col(__global const store_t *x, long x_off, __global store_t *col, int C,
+/* im2col only moves values: f16 elements travel as raw 16-bit patterns (no
+ * conversions; +0.0 is all zero bits in both formats). */
+#if CL16_DTYPE == 0
+typedef float raw_t;
+#else
+typedef ushort raw_t;
+#endif
+
+__kernel void cl16_conv_im2col(__global const raw_t *x, long x_off, __global raw_t *col, int C,
                                int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
                                int pw, int dh, int dw) {
     const int r = (int)get_global_id(0), z = (int)get_global_id(1);
@@ -22,7 +30,7 @@ __kernel void cl16_conv_im2col(__global const store_t *x, long x_off, __global s
     if (r >= rows) return;
     const int j = r % KW, i = (r / KW) % KH, c = r / (KH * KW);
     const long xb = x_off + ((long)z * C + c) * H * W;
-    __global store_t *out = col + ((long)z * rows + r) * Ho * Wo;
+    __global raw_t *out = col + ((long)z * rows + r) * Ho * Wo;
     /* Output columns ow whose input column lies inside: [lo, hi). */
     const int w0 = j * dw - pw; /* iw = ow*sw + w0 */
     int lo = w0 >= 0 ? 0 : (-w0 + sw - 1) / sw;
@@ -31,15 +39,15 @@ __kernel void cl16_conv_im2col(__global const store_t *x, long x_off, __global s
     lo = min(lo, hi);
     for (int oh = 0; oh < Ho; oh++) {
         const int ih = oh * sh - ph + i * dh;
-        __global store_t *o = out + (long)oh * Wo;
+        __global raw_t *o = out + (long)oh * Wo;
         if (ih < 0 || ih >= H) {
-            for (int ow = 0; ow < Wo; ow++) ST(0.0f, o, ow);
+            for (int ow = 0; ow < Wo; ow++) o[ow] = 0;
             continue;
         }
         const long xr = xb + (long)ih * W + w0;
-        for (int ow = 0; ow < lo; ow++) ST(0.0f, o, ow);
-        for (int ow = lo; ow < hi; ow++) ST((float)LD(x, xr + (long)ow * sw), o, ow);
-        for (int ow = hi; ow < Wo; ow++) ST(0.0f, o, ow);
+        for (int ow = 0; ow < lo; ow++) o[ow] = 0;
+        for (int ow = lo; ow < hi; ow++) o[ow] = x[xr + (long)ow * sw];
+        for (int ow = hi; ow < Wo; ow++) o[ow] = 0;
     }
 }
 
@@ -60,14 +68,15 @@ __kernel void cl16_conv_col2im(__global const float *dcol, __global store_t *dx,
     for (int w = 0; w < W; w++) {
         float s = 0.0f;
         for (int i = 0; i < KH; i++) {
+            /* Stride 1 (the common case) needs no division. */
             const int th = h + ph - i * dh;
-            if (th < 0 || th % sh) continue;
-            const int oh = th / sh;
+            if (th < 0 || (sh != 1 && th % sh)) continue;
+            const int oh = sh == 1 ? th : th / sh;
             if (oh >= Ho) continue;
             for (int j = 0; j < KW; j++) {
                 const int tw = w + pw - j * dw;
-                if (tw < 0 || tw % sw) continue;
-                const int ow = tw / sw;
+                if (tw < 0 || (sw != 1 && tw % sw)) continue;
+                const int ow = sw == 1 ? tw : tw / sw;
                 if (ow >= Wo) continue;
                 s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
             }

@@ -563,6 +563,15 @@ int main(void) {
     CHECK_MSG(st1.op_flops - st0.op_flops >= want && st1.op_flops - st0.op_flops < 1.5 * want,
               "op_flops grew by %.0f, expected about %.0f", st1.op_flops - st0.op_flops, want);
 
+    /* Temporaries (column buffers, float copies, packed weights) are all
+     * returned: with every test tensor freed, only the GEMM workspace (kept
+     * by the context on purpose) may remain. */
+    uint64_t cur[3];
+    cl16_ctx_memory(cim, &cur[0], NULL), cl16_ctx_memory(cdi, &cur[1], NULL),
+        cl16_ctx_memory(cau, &cur[2], NULL);
+    CHECK_MSG(cur[0] == 0 && cur[1] == 0 && cur[2] == 0, "device memory left: %llu %llu %llu bytes",
+              (unsigned long long)cur[0], (unsigned long long)cur[1], (unsigned long long)cur[2]);
+
     bad_input(cim, cdi);
     printf("total: %.1f s\n", cl16__now() - t0);
     cl16_ctx_free(cim), cl16_ctx_free(cdi), cl16_ctx_free(cau);
