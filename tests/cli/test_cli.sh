@@ -118,6 +118,9 @@ for r in d["rows"]:
 for k in ("worst_f16_f32_time", "worst_f16_f32_shape", "worst_clblast_over_f16_time"):
     assert k in d["summary"], k
 PY
+"$CL16" bench conv --quick --json /nonexistent-dir-cl16/x.json >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"
 "$CL16" bench conv --reps 0 >/dev/null 2>&1
 [ $? = 2 ] || fail "bench conv --reps 0 not exit 2"
 # An unwritable JSON path fails at once (10 + CL16_ERR_IO (7)), before any measurement.
