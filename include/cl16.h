@@ -148,6 +148,14 @@ CL16_API cl16_half_path cl16_ctx_half_path(const cl16_ctx *ctx);
 /* Cache directory in use, or NULL when the disk cache is off. */
 CL16_API const char *cl16_ctx_cache_dir(const cl16_ctx *ctx);
 
+/* The OpenCL objects behind the context (cl_context, cl_command_queue,
+ * cl_device_id, as void * so that this header needs no OpenCL header), for
+ * interoperability with other OpenCL libraries, e.g. benchmarking against
+ * CLBlast on the same queue. They stay owned by the context: do not release
+ * them. Any out-pointer may be NULL. */
+CL16_API cl16_status cl16_ctx_opencl(const cl16_ctx *ctx, void **cl_context, void **cl_queue,
+                                     void **cl_device);
+
 /* Device memory allocated through this context, in bytes: now and at the peak. */
 CL16_API void cl16_ctx_memory(const cl16_ctx *ctx, uint64_t *current, uint64_t *peak);
 
@@ -199,6 +207,11 @@ CL16_API int64_t cl16_tensor_numel(const cl16_tensor *t);
 CL16_API size_t cl16_tensor_bytes(const cl16_tensor *t);
 CL16_API size_t cl16_dtype_size(cl16_dtype dtype);
 CL16_API const char *cl16_dtype_name(cl16_dtype dtype);
+
+/* The tensor's cl_mem (as void *), for interoperability with other OpenCL
+ * libraries (e.g. benchmarking against CLBlast); owned by the tensor. Work
+ * enqueued on it elsewhere must be ordered with the context's queue. */
+CL16_API void *cl16_tensor_cl_mem(const cl16_tensor *t);
 
 /* Host float <-> tensor, converting to the tensor's dtype (float->half rounds
  * to nearest even on the host). count must equal the number of elements. */

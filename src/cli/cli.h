@@ -20,4 +20,6 @@ int cmd_probe(int argc, char **argv, const char *device);
 int cmd_gemm(int argc, char **argv, const char *device);
 int cmd_tune(int argc, char **argv, const char *device);
 int cmd_bench(int argc, char **argv, const char *device);
+/* `cl16 bench conv` (bench_conv.c), dispatched by cmd_bench. */
+int bench_conv(int argc, char **argv, const char *device);
 #endif

@@ -205,6 +205,15 @@ void cl16_ctx_free(cl16_ctx *ctx) {
 
 const cl16_device_info *cl16_ctx_device(const cl16_ctx *ctx) { return ctx ? &ctx->dev : NULL; }
 cl16_half_path cl16_ctx_half_path(const cl16_ctx *ctx) { return ctx ? ctx->half : CL16_HALF_AUTO; }
+cl16_status cl16_ctx_opencl(const cl16_ctx *ctx, void **cl_context, void **cl_queue,
+                            void **cl_device) {
+    if (!ctx) return CL16_ERR_INVALID_ARG;
+    if (cl_context) *cl_context = (void *)ctx->cl;
+    if (cl_queue) *cl_queue = (void *)ctx->queue;
+    if (cl_device) *cl_device = (void *)ctx->device;
+    return CL16_OK;
+}
+
 const char *cl16_ctx_cache_dir(const cl16_ctx *ctx) {
     return ctx && ctx->cache_on ? ctx->cache_dir : NULL;
 }

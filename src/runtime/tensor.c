@@ -106,6 +106,7 @@ int64_t cl16_tensor_dim(const cl16_tensor *t, int i) {
 }
 int64_t cl16_tensor_numel(const cl16_tensor *t) { return t->numel; }
 size_t cl16_tensor_bytes(const cl16_tensor *t) { return t->bytes; }
+void *cl16_tensor_cl_mem(const cl16_tensor *t) { return t ? (void *)t->mem : NULL; }
 
 static cl16_status check_io(const cl16_tensor *t, const void *p, size_t have, size_t want,
                             const char *fn, const char *unit) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_cli.sh - the cl16 command line: help and version, the device list in
 # text and JSON, exit codes and messages for an unknown device and an
-# impossible half path, the GEMM demo's self-check and the quick GEMM benchmark.
+# impossible half path, the GEMM demo's self-check and the quick GEMM and convolution
+# benchmarks.
 CL16="$1"
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
@@ -88,6 +89,40 @@ PY
 [ $? = 2 ] || fail "bench gemm --shapes cubes not exit 2"
 "$CL16" bench >/dev/null 2>&1
 [ $? = 2 ] || fail "bench without a benchmark not exit 2"
+# The convolution benchmark (batch 8, a subset): cl16 f16/f32 and CLBlast on each
+# pass, every result verified (a wrong one exits non-zero). Timings are not checked.
+"$CL16" bench conv --quick --json "$json" >"$out" 2>"$err" || fail "bench conv --quick: $(tail -20 "$err")"
+grep -q "f16 time <= 1.0x f32 per layer" "$out" && grep -q "^resnet20.layer2.down  *bwd_data " "$out" ||
+    fail "bench conv table: $(cat "$out")"
+python3 - "$json" <<'PY' || fail "bench conv --json lacks the documented keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["benchmark"] == "conv"
+for k in ("device", "platform", "driver", "half_path", "cl16_version", "date", "options", "clblast",
+          "rows", "summary"):
+    assert k in d, k
+rows = {(r["shape"], r["pass"]) for r in d["rows"]}
+assert ("lenet5.conv1", "fwd") in rows and ("resnet20.layer2.down", "bwd_data") in rows, rows
+assert ("lenet5.conv1", "bwd_data") not in rows, "first layer has no backward-data"
+for r in d["rows"]:
+    for k in ("n", "c", "h", "w", "cout", "kh", "kw", "stride", "pad", "ho", "wo", "flops", "peers", "ratios"):
+        assert k in r, (r["shape"], k)
+    for k in ("cl16_f16", "cl16_f32", "clblast"):
+        p = r["peers"][k]
+        assert p["status"] in ("ok", "unsupported"), (r["shape"], r["pass"], k, p)
+        if p["status"] == "ok":
+            assert p["ms_per_call"] > 0 and p["gflops"] > 0 and 0 <= p["max_error_ratio"] <= 1, (r["shape"], k, p)
+        else:
+            assert p["reason"], (r["shape"], k, "unsupported without a reason")
+    assert r["peers"]["cl16_f16"]["status"] == "ok" and r["peers"]["cl16_f32"]["status"] == "ok"
+for k in ("worst_f16_f32_time", "worst_f16_f32_shape", "worst_clblast_over_f16_time"):
+    assert k in d["summary"], k
+PY
+"$CL16" bench conv --quick --json /nonexistent-dir-cl16/x.json >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"
+"$CL16" bench conv --reps 0 >/dev/null 2>&1
+[ $? = 2 ] || fail "bench conv --reps 0 not exit 2"
 # An unwritable JSON path fails at once (10 + CL16_ERR_IO (7)), before any measurement.
 "$CL16" bench gemm --quick --json /nonexistent-dir-cl16/x.json >"$out" 2>"$err"
 rc=$?

@@ -1,7 +1,10 @@
 /* test_tensor.c - tensors move between host and device with conversion: host
  * float->half rounds to nearest even, the device cast kernels agree with the
  * host converter bit for bit (f32->f16 on edge cases, f16->f32 on all 65536
- * patterns), fill and copy work, and wrong sizes are refused. */
+ * patterns), fill and copy work, wrong sizes are refused, and the OpenCL
+ * handles given out for interoperability are the ones holding the data. */
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -132,6 +135,24 @@ int main(void) {
     CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &ni, &lf));
     CHECK(cl16_tensor_copy(lf, li) == CL16_ERR_SHAPE);
     cl16_tensor_free(li), cl16_tensor_free(lf);
+
+    /* Interoperability: the context's queue reads the tensor's cl_mem directly. */
+    void *clc = NULL, *clq = NULL, *cld = NULL;
+    CHECK_OK(ctx, cl16_ctx_opencl(ctx, &clc, &clq, &cld));
+    CHECK(clc && clq && cld);
+    CHECK(cl16_ctx_opencl(NULL, &clc, NULL, NULL) == CL16_ERR_INVALID_ARG);
+    CHECK(cl16_tensor_cl_mem(NULL) == NULL);
+    int64_t n4 = 4;
+    cl16_tensor *io;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &n4, &io));
+    const float iov[4] = {1.5f, -2.0f, 3.25f, 0.0f};
+    float iob[4] = {0};
+    CHECK_OK(ctx, cl16_tensor_write_f32(io, iov, 4));
+    CHECK(cl16_tensor_cl_mem(io) != NULL);
+    CHECK(clEnqueueReadBuffer((cl_command_queue)clq, (cl_mem)cl16_tensor_cl_mem(io), CL_TRUE, 0,
+                              sizeof iob, iob, 0, NULL, NULL) == CL_SUCCESS);
+    CHECK(!memcmp(iob, iov, sizeof iov));
+    cl16_tensor_free(io);
 
     cl16_tensor_free(a), cl16_tensor_free(b), cl16_tensor_free(c);
     free(bits), free(back), free(vals);
