@@ -436,6 +436,108 @@ CL16_API cl16_status cl16_softmax_xent(cl16_ctx *ctx, const cl16_tensor *logits,
                                        const cl16_tensor *labels, float scale, double *loss,
                                        int64_t *correct, cl16_tensor *dlogits);
 
+/* ---- optimizers on the device ---------------------------------------------
+ * One call updates one parameter tensor in place from its gradient. The
+ * state tensors (m: momentum / first moment, v: second moment) have the
+ * parameter's shape and dtype (16-bit state in 16-bit training); arithmetic
+ * is float, each stored value rounded once to nearest even. Hyper-parameters
+ * are kernel arguments, so changing them per step recompiles nothing.
+ *  SGD:   g' = g + wd*w; m = momentum*m + (1 - dampening)*g' (m = g' at step 1);
+ *         d = nesterov ? g' + momentum*m : m (momentum 0: d = g', m unused);
+ *         w -= lr*d                                   (PyTorch's SGD)
+ *  ADAM:  g' = g + wd*w; m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'^2;
+ *         w -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+ *  ADAMW: as ADAM without wd in g', and w -= lr*wd*w first (decoupled).
+ * step t counts from 1. In f16 an eps below the half range flushes to zero in
+ * storage but not in the float arithmetic used here (see docs/numerics.md). */
+typedef enum cl16_optim_kind { CL16_OPT_SGD = 0, CL16_OPT_ADAM = 1, CL16_OPT_ADAMW = 2 } cl16_optim_kind;
+typedef struct cl16_optim_params {
+    cl16_optim_kind kind;
+    float lr, weight_decay;
+    float momentum, dampening; /* SGD */
+    int nesterov;              /* SGD */
+    float beta1, beta2, eps;   /* ADAM, ADAMW */
+} cl16_optim_params;
+/* SGD, lr 0.01, everything else 0; beta1 0.9, beta2 0.999, eps 1e-8. */
+CL16_API void cl16_optim_params_init(cl16_optim_params *p);
+/* m may be NULL for SGD without momentum; v is used by ADAM/ADAMW only. */
+CL16_API cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
+                                     cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
+                                     cl16_tensor *v);
+/* Learning rate at `step` (0-based) of `total`: constant, step decay (x gamma
+ * every step_size steps) or cosine to 0, after a linear warm-up of `warmup`
+ * steps from 0. */
+typedef enum cl16_lr_schedule { CL16_LR_CONSTANT = 0, CL16_LR_STEP = 1, CL16_LR_COSINE = 2 } cl16_lr_schedule;
+CL16_API double cl16_lr_at(cl16_lr_schedule s, double base_lr, int64_t step, int64_t total,
+                           int64_t warmup, int64_t step_size, double gamma);
+
+/* ---- safetensors files (host memory, no context) ---------------------------
+ * Read strictly: header length within the file, well-formed JSON, known
+ * dtypes, shape product x element size = byte length, offsets inside the data
+ * section, sorted without overlap or gap, names unique. Errors go to err
+ * (may be NULL) naming the file, tensor and field. */
+typedef enum cl16_st_dtype {
+    CL16_ST_F32 = 0, CL16_ST_F16 = 1, CL16_ST_BF16 = 2, CL16_ST_I64 = 3
+} cl16_st_dtype;
+#define CL16_ST_MAX_DIMS 8
+typedef struct cl16_st_tensor {
+    const char *name;
+    cl16_st_dtype dtype;
+    int ndim;
+    int64_t dims[CL16_ST_MAX_DIMS];
+    const void *data; /* little-endian elements, `bytes` long */
+    size_t bytes;
+} cl16_st_tensor;
+typedef struct cl16_safetensors cl16_safetensors;
+CL16_API cl16_status cl16_safetensors_load(const char *path, cl16_safetensors **out, char *err,
+                                           size_t err_len);
+/* The same from a buffer (copied); what the fuzzer drives. */
+CL16_API cl16_status cl16_safetensors_parse(const void *buf, size_t len, cl16_safetensors **out,
+                                            char *err, size_t err_len);
+CL16_API size_t cl16_safetensors_count(const cl16_safetensors *f);
+CL16_API const cl16_st_tensor *cl16_safetensors_at(const cl16_safetensors *f, size_t i);
+CL16_API const cl16_st_tensor *cl16_safetensors_find(const cl16_safetensors *f, const char *name);
+/* Value of "__metadata__" key (strings only), or NULL. */
+CL16_API const char *cl16_safetensors_meta(const cl16_safetensors *f, const char *key);
+CL16_API void cl16_safetensors_free(cl16_safetensors *f);
+/* Writes tensors (F32, F16, BF16 or I64) and string metadata (meta =
+ * {key, value, key, value, ..., NULL}, may be NULL) to path atomically: a
+ * temporary file in the same directory, fsync, rename; the old file stays
+ * intact on any failure. */
+CL16_API cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensors,
+                                           size_t count, const char *const *meta, char *err,
+                                           size_t err_len);
+
+/* ---- data sets (host memory, no context) -----------------------------------
+ * IDX files (MNIST format, raw or gzip) and CIFAR-10 binary batches, loaded
+ * whole into host memory as bytes. Batches come out as float NCHW scaled to
+ * [0,1] and normalised per channel, labels as int32. */
+typedef struct cl16_dataset cl16_dataset;
+/* images: idx3 (N x H x W, u8); labels: idx1 (N, u8). */
+CL16_API cl16_status cl16_dataset_load_idx(const char *images_path, const char *labels_path,
+                                           cl16_dataset **out, char *err, size_t err_len);
+/* dir holds data_batch_1..5.bin (train) or test_batch.bin (test). */
+CL16_API cl16_status cl16_dataset_load_cifar10(const char *dir, int train, cl16_dataset **out,
+                                               char *err, size_t err_len);
+/* name "fashion-mnist" or "mnist" (dir NULL: /usr/share/datasets/<name>), or
+ * "cifar10" (dir required); mean/std get the data set's per-channel defaults
+ * (Fashion-MNIST 0.2860/0.3530, MNIST 0.1307/0.3081, CIFAR-10 per channel). */
+CL16_API cl16_status cl16_dataset_load(const char *name, const char *dir, int train,
+                                       cl16_dataset **out, char *err, size_t err_len);
+CL16_API void cl16_dataset_free(cl16_dataset *d);
+/* Count, channels, height, width, classes. */
+CL16_API void cl16_dataset_shape(const cl16_dataset *d, int64_t *count, int *c, int *h, int *w,
+                                 int *classes);
+CL16_API void cl16_dataset_default_norm(const cl16_dataset *d, float mean[3], float std[3]);
+/* A permutation of 0..n-1 from seed (the same for the same seed everywhere). */
+CL16_API void cl16_shuffle(uint64_t seed, int64_t n, int64_t *perm);
+/* Images idx[0..n) as float [n, c, h, w] = (byte/255 - mean[ch]) / std[ch];
+ * with crop_pad > 0 a random crop after zero padding, with flip a random
+ * horizontal flip, both drawn from seed (reproducible). */
+CL16_API cl16_status cl16_dataset_batch(const cl16_dataset *d, const int64_t *idx, int64_t n,
+                                        const float mean[3], const float std[3], int crop_pad,
+                                        int flip, uint64_t seed, float *images, int32_t *labels);
+
 /* ---- host half conversion (exact, round to nearest even) ----------------- */
 
 CL16_API uint16_t cl16_float_to_half(float f);
