@@ -513,10 +513,15 @@ CL16_API cl16_status cl16_safetensors_save(const char *path, const cl16_st_tenso
  * whole into host memory as bytes. Batches come out as float NCHW scaled to
  * [0,1] and normalised per channel, labels as int32. */
 typedef struct cl16_dataset cl16_dataset;
-/* images: idx3 (N x H x W, u8); labels: idx1 (N, u8). */
+/* images: idx3 (N x H x W, u8, magic 0x00000803); labels: idx1 (N, u8, magic
+ * 0x00000801); each raw or gzip (detected from the content). Validated strictly:
+ * dims > 0, H and W <= 4096, at most 2^31 data bytes, file length exactly as the
+ * header says, equal counts; any violation is CL16_ERR_FORMAT naming the file.
+ * classes = max label + 1, but at least 10. *out is the caller's to free. */
 CL16_API cl16_status cl16_dataset_load_idx(const char *images_path, const char *labels_path,
                                            cl16_dataset **out, char *err, size_t err_len);
-/* dir holds data_batch_1..5.bin (train) or test_batch.bin (test). */
+/* dir holds data_batch_1..5.bin (train) or test_batch.bin (test): records of
+ * 1 label byte (0..9) + 3072 pixel bytes (R, G, B planes of 32 x 32). */
 CL16_API cl16_status cl16_dataset_load_cifar10(const char *dir, int train, cl16_dataset **out,
                                                char *err, size_t err_len);
 /* name "fashion-mnist" or "mnist" (dir NULL: /usr/share/datasets/<name>), or
@@ -528,12 +533,22 @@ CL16_API void cl16_dataset_free(cl16_dataset *d);
 /* Count, channels, height, width, classes. */
 CL16_API void cl16_dataset_shape(const cl16_dataset *d, int64_t *count, int *c, int *h, int *w,
                                  int *classes);
+/* The data set's published mean/std; for IDX files loaded by
+ * cl16_dataset_load_idx, those computed from its pixels. Unused channels
+ * repeat channel 0. */
 CL16_API void cl16_dataset_default_norm(const cl16_dataset *d, float mean[3], float std[3]);
-/* A permutation of 0..n-1 from seed (the same for the same seed everywhere). */
+/* A permutation of 0..n-1 from seed (the same for the same seed everywhere):
+ * Fisher-Yates, i = n-1 down to 1 swapping perm[i] with perm[j], j uniform in
+ * [0, i] by rejection sampling of splitmix64 outputs seeded with seed. */
 CL16_API void cl16_shuffle(uint64_t seed, int64_t n, int64_t *perm);
-/* Images idx[0..n) as float [n, c, h, w] = (byte/255 - mean[ch]) / std[ch];
- * with crop_pad > 0 a random crop after zero padding, with flip a random
- * horizontal flip, both drawn from seed (reproducible). */
+/* Images idx[0..n) as float [n, c, h, w] = (byte/255 - mean[ch]) / std[ch]
+ * (computed in double, rounded once); mean/std NULL: the default norm; labels
+ * may be NULL. With crop_pad > 0 the image is padded with zero bytes (before
+ * normalisation) by crop_pad on every side and an h x w window taken at a
+ * random offset; with flip it is mirrored horizontally with probability 1/2.
+ * The draws are a hash of (seed, position in the batch): reproducible and the
+ * same whoever assembles the batch. An index outside [0, count), std <= 0 or a
+ * NULL argument is CL16_ERR_INVALID_ARG. */
 CL16_API cl16_status cl16_dataset_batch(const cl16_dataset *d, const int64_t *idx, int64_t n,
                                         const float mean[3], const float std[3], int crop_pad,
                                         int flip, uint64_t seed, float *images, int32_t *labels);

@@ -366,7 +366,7 @@ static uint8_t cifar_pixel(int rec, int ch, int y, int x) {
 /* Writes `count` records starting at record number first (label = rec % 10). */
 static void write_cifar(const char *name, int first, int count, int extra_bytes, int bad_label) {
     size_t len = (size_t)count * 3073 + (size_t)extra_bytes;
-    uint8_t *b = calloc(len ? len : 1, 1);
+    uint8_t *b = calloc((size_t)count * 3073 + 8, 1); /* extra_bytes may be -1 */
     for (int r = 0; r < count; r++) {
         uint8_t *p = b + (size_t)r * 3073;
         p[0] = (uint8_t)((first + r) % 10);
