@@ -466,7 +466,12 @@ CL16_API cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, 
                                      cl16_tensor *v);
 /* Learning rate at `step` (0-based) of `total`: constant, step decay (x gamma
  * every step_size steps) or cosine to 0, after a linear warm-up of `warmup`
- * steps from 0. */
+ * steps from 0. Precisely: step < warmup gives base_lr * step / warmup (0 at
+ * step 0, as HuggingFace's warm-up); then, with a = step - warmup, CONSTANT
+ * gives base_lr, STEP base_lr * gamma^floor(a / step_size) (total unused) and
+ * COSINE base_lr * (1 + cos(pi * a / (total - warmup))) / 2, 0 from step
+ * total on. NaN for an unknown schedule, step < 0, warmup < 0 or (STEP)
+ * step_size < 1, so that an optimizer step with it is refused. */
 typedef enum cl16_lr_schedule { CL16_LR_CONSTANT = 0, CL16_LR_STEP = 1, CL16_LR_COSINE = 2 } cl16_lr_schedule;
 CL16_API double cl16_lr_at(cl16_lr_schedule s, double base_lr, int64_t step, int64_t total,
                            int64_t warmup, int64_t step_size, double gamma);
