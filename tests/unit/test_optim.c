@@ -106,6 +106,19 @@ static int close_to(double got, double ref, double b) {
     return fabs(got - ref) <= b;
 }
 
+/* The dtype's rounding of x (what storing it does) and its ulp at x. */
+static double store_round(cl16_dtype dt, double x) {
+    return dt == CL16_F16 ? (double)gc_round_half((float)x) : (double)(float)x;
+}
+static double ulp_at(cl16_dtype dt, double x) {
+    const int mant = dt == CL16_F16 ? 10 : 23, emin = dt == CL16_F16 ? -14 : -126;
+    int e;
+    frexp(fabs(x), &e); /* |x| in [2^(e-1), 2^e) */
+    if (e - 1 < emin)
+        e = emin + 1;
+    return ldexp(1.0, e - 1 - mant);
+}
+
 /* Gradients of magnitude 0.01..1, so that (1 - b2) g^2 stays inside the half
  * range (subnormal at worst) and the f16 state never loses v entirely. */
 static void fill_grad(cl16_dtype dt, float *g, int64_t n) {
@@ -120,7 +133,17 @@ static const char *kind_name(cl16_optim_kind k) {
 }
 
 /* NSTEPS steps of p on n elements, each checked against the reference;
- * returns the final bytes of w, m and v (for the repeat test). */
+ * returns the final bytes of w, m and v (for the repeat test).
+ *
+ * Besides the step-by-step check, an independent simulation runs the same
+ * steps on the host from the same start, storing its own w, m and v rounded
+ * to the dtype after each step, and is compared with the device at the end:
+ * this catches errors that build up over steps. The two can only part where
+ * one float result and the exact one straddle a rounding boundary (in f16
+ * rare: the float error is ~2^-13 of a half ulp), each such event costing one
+ * ulp at the magnitude of that step (a state that shrinks keeps the larger
+ * ulp of its past, damped by beta or momentum), so the bound is two of the
+ * largest ulps seen plus the float errors summed over the steps. */
 static unsigned char *run_case(cl16_dtype dt, int64_t n, const cl16_optim_params *p) {
     const int sgd = p->kind == CL16_OPT_SGD, use_m = !sgd || p->momentum != 0;
     float *w = malloc((size_t)n * 4), *g = malloc((size_t)n * 4), *m = calloc((size_t)n, 4),
@@ -133,6 +156,9 @@ static unsigned char *run_case(cl16_dtype dt, int64_t n, const cl16_optim_params
     /* SGD's momentum buffer is not read at step 1: NaN there must not leak. */
     if (sgd && use_m)
         CHECK_OK(ctx, cl16_tensor_fill(tm, NAN));
+    double *sim = calloc((size_t)n * 9, sizeof *sim); /* w m v, summed errors, largest ulps */
+    for (int64_t i = 0; i < n; i++)
+        sim[i] = w[i];
     int changed = 0, bad = 0;
     for (int64_t step = 1; step <= NSTEPS; step++) {
         fill_grad(dt, g, n);
@@ -148,6 +174,12 @@ static unsigned char *run_case(cl16_dtype dt, int64_t n, const cl16_optim_params
             if (!sgd)
                 ok = ok && close_to(nv[i], r.v, bound(dt, r.ev, r.v));
             changed |= nw[i] != w[i];
+            refout sr = ref_step(p, step, sim[i], g[i], sim[n + i], sim[2 * n + i]);
+            sim[i] = store_round(dt, sr.w), sim[n + i] = store_round(dt, sr.m);
+            sim[2 * n + i] = store_round(dt, sr.v);
+            sim[3 * n + i] += sr.ew, sim[4 * n + i] += sr.em, sim[5 * n + i] += sr.ev;
+            for (int t = 0; t < 3; t++)
+                sim[(6 + t) * n + i] = fmax(sim[(6 + t) * n + i], ulp_at(dt, sim[t * n + i]));
             if (!ok) {
                 bad++;
                 CHECK_MSG(ok,
@@ -166,6 +198,22 @@ static unsigned char *run_case(cl16_dtype dt, int64_t n, const cl16_optim_params
             memcpy(v, nv, (size_t)n * 4);
         free(nw), free(nm), free(nv);
     }
+    for (int64_t i = 0; i < n; i++)
+        for (int t = 0; t < 3; t++) {
+            if ((t == 1 && !use_m) || (t == 2 && sgd))
+                continue;
+            const double dev = t == 0 ? w[i] : t == 1 ? m[i] : v[i], ref = sim[t * n + i];
+            const double b =
+                2 * fmax(ulp_at(dt, dev), sim[(6 + t) * n + i]) + 2 * sim[(3 + t) * n + i];
+            if (!close_to(dev, ref, b) && bad++ < 10)
+                CHECK_MSG(0, "%s %s n=%lld, simulated %d steps, %s[%lld]: %.9g vs %.9g",
+                          kind_name(p->kind), cl16_dtype_name(dt), (long long)n, NSTEPS,
+                          t == 0   ? "w"
+                          : t == 1 ? "m"
+                                   : "v",
+                          (long long)i, dev, ref);
+        }
+    free(sim);
     CHECK_MSG(changed, "%s %s n=%lld: the weights never changed", kind_name(p->kind),
               cl16_dtype_name(dt), (long long)n);
     const size_t b = cl16_tensor_bytes(tw);
