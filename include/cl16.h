@@ -460,13 +460,26 @@ typedef struct cl16_optim_params {
 } cl16_optim_params;
 /* SGD, lr 0.01, everything else 0; beta1 0.9, beta2 0.999, eps 1e-8. */
 CL16_API void cl16_optim_params_init(cl16_optim_params *p);
-/* m may be NULL for SGD without momentum; v is used by ADAM/ADAMW only. */
+/* m may be NULL for SGD without momentum; v is used by ADAM/ADAMW only. At
+ * step 1 SGD does not read m (it may hold anything); Adam's m and v must be
+ * zero then (the caller fills them). d, and Adam's update, use the float m and
+ * v before they are rounded for storage. Refused before anything runs
+ * (CL16_ERR_INVALID_ARG, or CL16_ERR_SHAPE for dtype/count): a missing
+ * tensor, one of another context, dtypes other than w's f16/f32, element
+ * counts other than w's, step < 1, lr or weight_decay negative or not finite,
+ * momentum < 0, nesterov without momentum > 0 and dampening 0, betas outside
+ * [0, 1), eps <= 0. */
 CL16_API cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
                                      cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
                                      cl16_tensor *v);
 /* Learning rate at `step` (0-based) of `total`: constant, step decay (x gamma
  * every step_size steps) or cosine to 0, after a linear warm-up of `warmup`
- * steps from 0. */
+ * steps from 0. Precisely: step < warmup gives base_lr * step / warmup (0 at
+ * step 0, as HuggingFace's warm-up); then, with a = step - warmup, CONSTANT
+ * gives base_lr, STEP base_lr * gamma^floor(a / step_size) (total unused) and
+ * COSINE base_lr * (1 + cos(pi * a / (total - warmup))) / 2, 0 from step
+ * total on. NaN for an unknown schedule, step < 0, warmup < 0 or (STEP)
+ * step_size < 1, so that an optimizer step with it is refused. */
 typedef enum cl16_lr_schedule { CL16_LR_CONSTANT = 0, CL16_LR_STEP = 1, CL16_LR_COSINE = 2 } cl16_lr_schedule;
 CL16_API double cl16_lr_at(cl16_lr_schedule s, double base_lr, int64_t step, int64_t total,
                            int64_t warmup, int64_t step_size, double gamma);

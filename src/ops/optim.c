@@ -1,0 +1,199 @@
+/* optim.c - optimizer steps on the device (SGD with momentum, Adam, AdamW) on
+ * kernels/optim.cl, and learning-rate schedules. Every argument is checked
+ * before anything is launched; step-dependent factors are computed here in
+ * double and passed to the one fused kernel of each kind as float arguments. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "ops/ops_util.h"
+
+void cl16_optim_params_init(cl16_optim_params *p) {
+    if (!p)
+        return;
+    p->kind = CL16_OPT_SGD;
+    p->lr = 0.01f;
+    p->weight_decay = 0.0f;
+    p->momentum = 0.0f;
+    p->dampening = 0.0f;
+    p->nesterov = 0;
+    p->beta1 = 0.9f;
+    p->beta2 = 0.999f;
+    p->eps = 1e-8f;
+}
+
+/* t is a float tensor of ctx with w's dtype and element count. */
+static cl16_status optim_arg(cl16_ctx *ctx, const char *fn, const char *name, const cl16_tensor *t,
+                             const cl16_tensor *w) {
+    cl16_status s = cl16__op_tensor(ctx, fn, name, t);
+    if (s || (s = cl16__op_float(ctx, fn, name, t, w->dtype, "w")))
+        return s;
+    if (t->numel != w->numel)
+        return cl16__fail(ctx, CL16_ERR_SHAPE,
+                          "%s: tensor %s has %" PRId64 " elements, expected %" PRId64 " (as w)", fn,
+                          name, t->numel, w->numel);
+    return CL16_OK;
+}
+
+/* The hyper-parameters make sense for p->kind (PyTorch's own checks). */
+static cl16_status optim_hyper(cl16_ctx *ctx, const char *fn, const cl16_optim_params *p) {
+    if (!(isfinite(p->lr) && p->lr >= 0.0f))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: lr = %g (must be finite and >= 0)", fn,
+                          (double)p->lr);
+    if (!(isfinite(p->weight_decay) && p->weight_decay >= 0.0f))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                          "%s: weight_decay = %g (must be finite and >= 0)", fn,
+                          (double)p->weight_decay);
+    if (p->kind == CL16_OPT_SGD) {
+        if (!(isfinite(p->momentum) && p->momentum >= 0.0f))
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                              "%s: momentum = %g (must be finite and >= 0)", fn,
+                              (double)p->momentum);
+        if (!isfinite(p->dampening))
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dampening = %g (must be finite)", fn,
+                              (double)p->dampening);
+        if (p->nesterov != 0 && p->nesterov != 1)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: nesterov = %d (must be 0 or 1)", fn,
+                              p->nesterov);
+        if (p->nesterov && (p->momentum <= 0.0f || p->dampening != 0.0f))
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                              "%s: nesterov needs momentum > 0 and dampening 0 (momentum = %g, "
+                              "dampening = %g)",
+                              fn, (double)p->momentum, (double)p->dampening);
+        return CL16_OK;
+    }
+    if (!(p->beta1 >= 0.0f && p->beta1 < 1.0f))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: beta1 = %g (must be in [0, 1))", fn,
+                          (double)p->beta1);
+    if (!(p->beta2 >= 0.0f && p->beta2 < 1.0f))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: beta2 = %g (must be in [0, 1))", fn,
+                          (double)p->beta2);
+    if (!(isfinite(p->eps) && p->eps > 0.0f))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: eps = %g (must be finite and > 0)", fn,
+                          (double)p->eps);
+    return CL16_OK;
+}
+
+#define ARG(x)                                                                                     \
+    if (!err)                                                                                      \
+    err = clSetKernelArg(k, i++, sizeof(x), &(x))
+
+cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step, cl16_tensor *w,
+                            const cl16_tensor *g, cl16_tensor *m, cl16_tensor *v) {
+    static const char fn[] = "optim_step";
+    CL16_OP_CTX(ctx);
+    if (!p)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: params p is NULL", fn);
+    if (p->kind != CL16_OPT_SGD && p->kind != CL16_OPT_ADAM && p->kind != CL16_OPT_ADAMW)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: kind = %d (not an optimizer)", fn,
+                          (int)p->kind);
+    if (step < 1)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: step = %" PRId64 " (counts from 1)", fn,
+                          step);
+    cl16_status s = cl16__op_tensor(ctx, fn, "w", w);
+    if (s || (s = cl16__op_float(ctx, fn, "w", w, w->dtype, "w")) ||
+        (s = optim_arg(ctx, fn, "g", g, w)))
+        return s;
+    const int sgd = p->kind == CL16_OPT_SGD;
+    const int use_m = !sgd || p->momentum != 0.0f;
+    if (use_m && !m)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor m is NULL but %s needs it", fn,
+                          sgd ? "SGD with momentum" : "Adam");
+    if (use_m && (s = optim_arg(ctx, fn, "m", m, w)))
+        return s;
+    if (!sgd) {
+        if (!v)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor v is NULL but Adam needs it",
+                              fn);
+        if ((s = optim_arg(ctx, fn, "v", v, w)))
+            return s;
+    }
+    if ((s = optim_hyper(ctx, fn, p)))
+        return s;
+
+    static const char *const names[] = {"cl16_optim_sgd", "cl16_optim_adam", "cl16_optim_adamw"};
+    cl16_variant var = {w->dtype, 0, NULL};
+    cl_kernel k;
+    if ((s = cl16__kernel(ctx, "optim.cl", &var, names[p->kind], &k)))
+        return s;
+    cl_ulong n = (cl_ulong)w->numel;
+    cl_int err = 0;
+    cl_uint i = 0;
+    double flops, tensors; /* per element: arithmetic, tensors read + written */
+    ARG(w->mem);
+    ARG(g->mem);
+    if (sgd) {
+        cl_mem mm = use_m ? m->mem : w->mem; /* untouched without momentum */
+        float lr = p->lr, wd = p->weight_decay, mom = p->momentum;
+        float damp1 = (float)(1.0 - (double)p->dampening);
+        cl_int nest = p->nesterov, first = step == 1;
+        ARG(mm);
+        ARG(lr);
+        ARG(wd);
+        ARG(mom);
+        ARG(damp1);
+        ARG(nest);
+        ARG(first);
+        ARG(n);
+        flops = 2.0 + (wd != 0.0f ? 2.0 : 0.0) + (use_m ? (first ? 0.0 : 3.0) : 0.0) +
+                (nest ? 2.0 : 0.0);
+        tensors = 3.0 + (use_m ? (first ? 1.0 : 2.0) : 0.0);
+    } else {
+        /* Bias corrections in double: 1 - b^t for large t is close to 1 and
+         * for small t close to 1 - b, both exact enough in float once formed. */
+        const double t = (double)step;
+        const double bc1 = 1.0 - pow((double)p->beta1, t);
+        const double bc2 = 1.0 - pow((double)p->beta2, t);
+        float decay =
+            p->kind == CL16_OPT_ADAM ? p->weight_decay : (float)((double)p->lr * p->weight_decay);
+        float b1 = p->beta1, b2 = p->beta2, eps = p->eps;
+        float omb1 = (float)(1.0 - (double)p->beta1), omb2 = (float)(1.0 - (double)p->beta2);
+        float step_size = (float)((double)p->lr / bc1);
+        float isb2 = (float)(1.0 / sqrt(bc2));
+        ARG(m->mem);
+        ARG(v->mem);
+        ARG(decay);
+        ARG(b1);
+        ARG(omb1);
+        ARG(b2);
+        ARG(omb2);
+        ARG(step_size);
+        ARG(isb2);
+        ARG(eps);
+        ARG(n);
+        flops = 13.0 + (decay != 0.0f ? 2.0 : 0.0);
+        tensors = 6.0;
+    }
+    if (!err)
+        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
+    if (err)
+        return cl16__cl_fail(ctx, err, "%s (%s) over %" PRIu64 " elements", fn, names[p->kind],
+                             (uint64_t)n);
+    cl16__count(ctx, flops * (double)n, tensors * (double)w->bytes);
+    return CL16_OK;
+}
+#undef ARG
+
+double cl16_lr_at(cl16_lr_schedule s, double base_lr, int64_t step, int64_t total, int64_t warmup,
+                  int64_t step_size, double gamma) {
+    if (step < 0 || warmup < 0 ||
+        (s != CL16_LR_CONSTANT && s != CL16_LR_STEP && s != CL16_LR_COSINE) ||
+        (s == CL16_LR_STEP && step_size < 1))
+        return NAN;
+    if (step < warmup)
+        return base_lr * (double)step / (double)warmup;
+    const int64_t after = step - warmup; /* steps since the end of the warm-up */
+    switch (s) {
+    case CL16_LR_STEP:
+        return base_lr * pow(gamma, (double)(after / step_size));
+    case CL16_LR_COSINE: {
+        const int64_t span = total - warmup;
+        if (span < 1 || after >= span)
+            return 0.0;
+        const double pi = 3.14159265358979323846;
+        return base_lr * 0.5 * (1.0 + cos(pi * (double)after / (double)span));
+    }
+    default:
+        return base_lr;
+    }
+}
