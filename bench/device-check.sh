@@ -11,7 +11,7 @@
 # Exit status 0 only when every step ran and passed.
 # CL16_DEVICE picks the device; by default the first GPU, else device 0.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-$PWD/device-check-out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
