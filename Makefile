@@ -4,8 +4,9 @@ BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices clean
 
 all: build
 
@@ -39,6 +40,16 @@ test-sanitize: deps
 	  ctest --output-on-failure -j $(JOBS)
 
 test-all: test test-sanitize
+
+# Intel's CPU OpenCL runtime (native half) from PyPI into $(INTEL_OCL_DIR),
+# about 810 MB; never run by CI. Then `. $(INTEL_OCL_DIR)/env.sh`.
+intel-ocl:
+	@sh scripts/install-intel-ocl.sh $(INTEL_OCL_DIR)
+
+# The whole suite once per OpenCL device, each from fresh caches; a table of
+# results. Uses $(INTEL_OCL_DIR)/env.sh when present and OCL_ICD_VENDORS is unset.
+test-all-devices: build
+	@CL16_INTEL_OCL_DIR=$(INTEL_OCL_DIR) JOBS=$(JOBS) sh scripts/test-all-devices.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,77 @@
+#!/bin/sh
+# device-check.sh - one short, unattended check on a lent machine (e.g. a GPU):
+# build, list and probe the devices, run the suite, quick GEMM and conv benches.
+#
+#   sh bench/device-check.sh          (from the repository root)
+#
+# Everything goes under $OUT (collected by the device tool) or ./device-check-out:
+# one log per step, gemm.json, conv.json and summary.txt (which steps ran, their
+# exit status and time; 124 = the step hit its time limit). The whole run keeps
+# to CHECK_BUDGET seconds (default 480); a step that no longer fits is skipped.
+# Exit status 0 only when every step ran and passed.
+# CL16_DEVICE picks the device; by default the first GPU, else device 0.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+OUT=${OUT:-$PWD/device-check-out}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+END=$(( $(date +%s) + ${CHECK_BUDGET:-480} ))
+SUM=$OUT/summary.txt
+: > "$SUM"
+BAD=""          # steps that failed or were skipped
+
+# step NAME LIMIT CMD...: run CMD with its output in OUT/NAME.log, within both
+# its own limit and what is left of the budget; one line in summary.txt.
+step() {
+    name=$1 limit=$2; shift 2
+    left=$(( END - $(date +%s) ))
+    if [ "$left" -lt 15 ]; then
+        BAD="$BAD $name"; echo "$name: skipped (budget spent)" | tee -a "$SUM"; return 1
+    fi
+    [ "$limit" -gt "$left" ] && limit=$left
+    t0=$(date +%s)
+    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || BAD="$BAD $name"
+    echo "$name: rc=$rc $(( $(date +%s) - t0 ))s (limit ${limit}s)" | tee -a "$SUM"
+    return $rc
+}
+
+# NVIDIA's driver may be installed without its .icd file (containers): register
+# libnvidia-opencl.so.1 in a vendor folder of our own, next to the system's.
+if ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
+    lib=$(ldconfig -p 2>/dev/null | sed -n 's/.*libnvidia-opencl\.so\.1 .*=> *//p' | head -n 1)
+    if [ -n "$lib" ]; then
+        mkdir -p "$OUT/vendors"
+        cp /etc/OpenCL/vendors/*.icd "$OUT/vendors/" 2>/dev/null
+        echo "$lib" > "$OUT/vendors/nvidia.icd"
+        export OCL_ICD_VENDORS="$OUT/vendors"
+        echo "registered $lib via OCL_ICD_VENDORS=$OCL_ICD_VENDORS" | tee -a "$SUM"
+    fi
+fi
+command -v nvidia-smi >/dev/null 2>&1 && step gpu-info 30 nvidia-smi
+
+# `make build` = install missing Debian packages, then CMake. The machine may
+# be offline, so the package step gets a short limit of its own and its failure
+# is only noted (what is installed may be enough), then the build proper.
+step deps 90 sh scripts/install-deps.sh
+step build 300 sh -c 'cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+                      cmake --build build -j "$(nproc)"' ||
+    { echo "build failed: see $OUT/build.log" | tee -a "$SUM"; exit 1; }
+
+export CL16_CACHE_DIR="$PWD/build/device-check-cache"   # not in OUT: binaries stay here
+step devices 60 build/cl16 devices
+build/cl16 devices --json > "$OUT/devices.json" 2>/dev/null
+if [ -z "${CL16_DEVICE:-}" ]; then
+    gpu=$(python3 -c 'import json,sys
+print(next((d["index"] for d in json.load(sys.stdin)["devices"] if d["type"] == "gpu"), ""))' \
+        < "$OUT/devices.json" 2>/dev/null)
+    [ -n "$gpu" ] && export CL16_DEVICE="$gpu"
+fi
+echo "CL16_DEVICE=${CL16_DEVICE:-0}" | tee -a "$SUM"
+step probe 90 build/cl16 probe
+step ctest 300 sh -c 'cd build && ctest --output-on-failure -j "$(nproc)"'
+step bench-gemm 120 build/cl16 bench gemm --quick --json "$OUT/gemm.json"
+step bench-conv 120 build/cl16 bench conv --quick --json "$OUT/conv.json"
+echo "done in $(( $(date +%s) - END + ${CHECK_BUDGET:-480} ))s; not ok:${BAD:- none}; logs in $OUT" | tee -a "$SUM"
+[ -z "$BAD" ]
