@@ -21,6 +21,8 @@ static char errbuf[512];
         CHECK_MSG(s_ == (want), "status %s, message '%s'", cl16_status_str(s_), errbuf);           \
         CHECK_MSG(strstr(errbuf, needle) != NULL, "message '%s' lacks '%s'", errbuf, needle);      \
         CHECK(f_ == NULL);                                                                         \
+        if (getenv("CL16_TEST_VERBOSE"))                                                           \
+            printf("  rejected: %s\n", errbuf);                                                    \
         if (s_ == CL16_OK)                                                                         \
             cl16_safetensors_free(f_);                                                             \
     } while (0)
