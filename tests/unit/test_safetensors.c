@@ -204,6 +204,58 @@ static void test_python_layout(void) {
     free(buf);
 }
 
+/* Byte for byte what safetensors 0.8.0's save_file wrote for
+ * `scripts/make_safetensors_fixture.py OUT --lib` (header padded with one space,
+ * tensors ordered by alignment then name, an empty tensor sharing an offset). */
+static void test_library_file(void) {
+    const char *hdr =
+        "{\"__metadata__\":{\"format\":\"pt\"},\"steps\":{\"dtype\":\"I64\",\"shape\":[3],"
+        "\"data_offsets\":[0,24]},\"empty\":{\"dtype\":\"F32\",\"shape\":[0,5],"
+        "\"data_offsets\":[24,24]},\"weight\":{\"dtype\":\"F32\",\"shape\":[2,3],"
+        "\"data_offsets\":[24,48]},\"half\":{\"dtype\":\"F16\",\"shape\":[4],"
+        "\"data_offsets\":[48,56]}} ";
+    static const char hex[] = "0000000000000000ffffffffffffffff0000000000000040"
+                              "0000803f000020c000005040000000000000008000e07f47"
+                              "003c000400c00100";
+    unsigned char data[56], *buf;
+    for (size_t i = 0; i < 56; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        data[i] = (unsigned char)v;
+    }
+    size_t n = build(hdr, 0, data, 56, &buf);
+    CHECK(n == 336);
+    cl16_safetensors *f = NULL;
+    cl16_status s = cl16_safetensors_parse(buf, n, &f, errbuf, sizeof errbuf);
+    CHECK_MSG(s == CL16_OK, "%s", errbuf);
+    free(buf);
+    if (!f)
+        return;
+    static const char *order[] = {"steps", "empty", "weight", "half"};
+    CHECK(cl16_safetensors_count(f) == 4);
+    for (size_t i = 0; i < 4; i++) {
+        const cl16_st_tensor *t = cl16_safetensors_at(f, i);
+        CHECK_MSG(t && !strcmp(t->name, order[i]), "position %zu", i);
+    }
+    const cl16_st_tensor *w = cl16_safetensors_find(f, "weight");
+    float wv[6] = {0};
+    if (w && w->bytes == sizeof wv)
+        memcpy(wv, w->data, sizeof wv); /* memcpy: no alignment */
+    CHECK(wv[0] == 1.0f && wv[1] == -2.5f && wv[2] == 3.25f && wv[5] == 65504.0f);
+    const cl16_st_tensor *st = cl16_safetensors_find(f, "steps");
+    int64_t sv[3] = {0};
+    if (st && st->bytes == sizeof sv)
+        memcpy(sv, st->data, sizeof sv);
+    CHECK(sv[0] == 0 && sv[1] == -1 && sv[2] == (int64_t)1 << 62);
+    const cl16_st_tensor *e = cl16_safetensors_find(f, "empty");
+    CHECK(e && e->ndim == 2 && e->dims[0] == 0 && e->dims[1] == 5 && e->bytes == 0);
+    const cl16_st_tensor *h = cl16_safetensors_find(f, "half");
+    CHECK(h && h->dtype == CL16_ST_F16 && h->bytes == 8 &&
+          !memcmp(h->data, "\x00\x3c\x00\x04\x00\xc0\x01\x00", 8));
+    CHECK(cl16_safetensors_meta(f, "format") && !strcmp(cl16_safetensors_meta(f, "format"), "pt"));
+    cl16_safetensors_free(f);
+}
+
 #define T(name, body) "{\"" name "\":{" body "}}"
 #define OK_BODY "\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]"
 
@@ -506,6 +558,7 @@ int main(void) {
     }
     test_round_trip();
     test_python_layout();
+    test_library_file();
     test_corruption();
     test_save_errors();
     test_truncation_and_flips();
