@@ -541,6 +541,8 @@ static int test_atomic(void) {
         CHECK_MSG(s == CL16_ERR_IO && strstr(errbuf, path) && strstr(errbuf, strerror(EACCES)),
                   "%s", errbuf);
         CHECK(same_file(path, old, n));
+        if (getenv("CL16_TEST_VERBOSE"))
+            printf("  refused: %s\n", errbuf);
     }
     chmod(sub, 0755);
     remove(path);
