@@ -48,31 +48,36 @@ static void set_err(char *err, size_t err_len, const char *label, const char *fm
     va_end(ap);
 }
 
+/* Indexed by cl16_st_dtype. */
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[] = {{"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}};
+#define NDTYPES (sizeof dtypes / sizeof dtypes[0])
+
 static size_t dtype_size(cl16_st_dtype d) {
-    switch (d) {
-    case CL16_ST_F32:
-        return 4;
-    case CL16_ST_F16:
-    case CL16_ST_BF16:
-        return 2;
-    case CL16_ST_I64:
-        return 8;
-    }
-    return 0;
+    return (unsigned)d < NDTYPES ? dtypes[d].size : 0;
+}
+static const char *dtype_name(cl16_st_dtype d) {
+    return (unsigned)d < NDTYPES ? dtypes[d].name : "?";
 }
 
-static const char *dtype_name(cl16_st_dtype d) {
-    switch (d) {
-    case CL16_ST_F32:
-        return "F32";
-    case CL16_ST_F16:
-        return "F16";
-    case CL16_ST_BF16:
-        return "BF16";
-    case CL16_ST_I64:
-        return "I64";
+/* Elements in a shape; 0 when the product overflows uint64 x elem (a zero
+ * dim makes any shape empty and never overflows). */
+static int shape_bytes(const int64_t *dims, int ndim, uint64_t elem, uint64_t *out) {
+    uint64_t n = elem;
+    for (int k = 0; k < ndim; k++)
+        if (dims[k] == 0) {
+            *out = 0;
+            return 1;
+        }
+    for (int k = 0; k < ndim; k++) {
+        if (n > UINT64_MAX / (uint64_t)dims[k])
+            return 0;
+        n *= (uint64_t)dims[k];
     }
-    return "?";
+    *out = n;
+    return 1;
 }
 
 /* Returns the length of the valid UTF-8 sequence at s (at most n bytes), or 0
@@ -180,6 +185,20 @@ static int hex4(const unsigned char *s, uint32_t *out) {
     return 1;
 }
 
+/* Writes code point cp (valid, not a surrogate) as UTF-8; returns the length. */
+static size_t put_utf8(char *o, uint32_t cp) {
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    size_t n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    for (size_t k = n - 1; k > 0; k--, cp >>= 6)
+        o[k] = (char)(0x80 | (cp & 0x3F));
+    o[0] = (char)(lead[n] | cp);
+    return n;
+}
+
 /* Parses a JSON string into a new NUL-terminated buffer. Raw bytes are
  * already known to be valid UTF-8; escapes (\uXXXX with surrogate pairs
  * included) become UTF-8. A NUL character is refused: C names cannot hold it. */
@@ -224,78 +243,46 @@ static int jstring(jp *p, char **out, const char *ctx) {
         }
         unsigned e = p->s[i + 1];
         i += 2;
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-            o[k++] = (char)e;
-            break;
-        case 'b':
-            o[k++] = '\b';
-            break;
-        case 'f':
-            o[k++] = '\f';
-            break;
-        case 'n':
-            o[k++] = '\n';
-            break;
-        case 'r':
-            o[k++] = '\r';
-            break;
-        case 't':
-            o[k++] = '\t';
-            break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (i + 4 > j || !hex4(p->s + i, &cp)) {
-                set_err(p->err, p->err_len, p->label, "%sbad \\u escape at header byte %zu", ctx,
-                        i - 2);
-                goto bad;
-            }
-            i += 4;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                set_err(p->err, p->err_len, p->label,
-                        "%slone low surrogate in \\u escape at header byte %zu", ctx, i - 6);
-                goto bad;
-            }
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (i + 6 > j || p->s[i] != '\\' || p->s[i + 1] != 'u' ||
-                    !hex4(p->s + i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                    set_err(p->err, p->err_len, p->label,
-                            "%shigh surrogate without a low one at header byte %zu", ctx, i - 6);
-                    goto bad;
-                }
-                i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            if (cp == 0) {
-                set_err(p->err, p->err_len, p->label,
-                        "%s\\u0000 in a string is not supported (header byte %zu)", ctx, i - 6);
-                goto bad;
-            }
-            /* 6 raw bytes per escape, at most 3 out (4 out for 12 raw). */
-            if (cp < 0x80) {
-                o[k++] = (char)cp;
-            } else if (cp < 0x800) {
-                o[k++] = (char)(0xC0 | (cp >> 6));
-                o[k++] = (char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                o[k++] = (char)(0xE0 | (cp >> 12));
-                o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                o[k++] = (char)(0x80 | (cp & 0x3F));
-            } else {
-                o[k++] = (char)(0xF0 | (cp >> 18));
-                o[k++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                o[k++] = (char)(0x80 | (cp & 0x3F));
-            }
-            break;
+        static const char simple[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+        const char *hit = e != 'u' ? memchr(simple, (int)e, sizeof simple - 1) : NULL;
+        if (hit && (hit - simple) % 2 == 0) {
+            o[k++] = hit[1];
+            continue;
         }
-        default:
+        if (e != 'u') {
             set_err(p->err, p->err_len, p->label, "%sbad escape '\\%c' at header byte %zu", ctx,
                     e >= 0x20 && e < 0x7F ? (int)e : '?', i - 2);
             goto bad;
         }
+        uint32_t cp, lo;
+        if (i + 4 > j || !hex4(p->s + i, &cp)) {
+            set_err(p->err, p->err_len, p->label, "%sbad \\u escape at header byte %zu", ctx,
+                    i - 2);
+            goto bad;
+        }
+        i += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            set_err(p->err, p->err_len, p->label,
+                    "%slone low surrogate in \\u escape at header byte %zu", ctx, i - 6);
+            goto bad;
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (i + 6 > j || p->s[i] != '\\' || p->s[i + 1] != 'u' || !hex4(p->s + i + 2, &lo) ||
+                lo < 0xDC00 || lo > 0xDFFF) {
+                set_err(p->err, p->err_len, p->label,
+                        "%shigh surrogate without a low one at header byte %zu", ctx, i - 6);
+                goto bad;
+            }
+            i += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        if (cp == 0) {
+            set_err(p->err, p->err_len, p->label,
+                    "%s\\u0000 in a string is not supported (header byte %zu)", ctx, i - 6);
+            goto bad;
+        }
+        /* 6 raw bytes per escape, at most 3 out (4 out for 12 raw). */
+        k += put_utf8(o + k, cp);
     }
     o[k] = '\0';
     p->i = j + 1;
@@ -378,10 +365,9 @@ static int jints(jp *p, int64_t *vals, int max, int *count, const char *ctx) {
 }
 
 static int parse_dtype(const char *s, cl16_st_dtype *d) {
-    static const cl16_st_dtype all[] = {CL16_ST_F32, CL16_ST_F16, CL16_ST_BF16, CL16_ST_I64};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (!strcmp(s, dtype_name(all[i]))) {
-            *d = all[i];
+    for (size_t i = 0; i < NDTYPES; i++)
+        if (!strcmp(s, dtypes[i].name)) {
+            *d = (cl16_st_dtype)i;
             return 1;
         }
     return 0;
@@ -714,23 +700,12 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     /* Sizes: product of dims x element size, checked for overflow. */
     for (size_t i = 0; i < nents; i++) {
         entry *e = &ents[i];
-        uint64_t count = 1;
-        int overflow = 0;
-        for (int k = 0; k < e->ndim; k++) {
-            uint64_t d = (uint64_t)e->dims[k];
-            if (d && count > UINT64_MAX / d)
-                overflow = 1;
-            else
-                count *= d;
-        }
-        uint64_t es = dtype_size(e->dtype);
-        if (!overflow && count > UINT64_MAX / es)
-            overflow = 1;
-        if (overflow) {
+        uint64_t nbytes;
+        if (!shape_bytes(e->dims, e->ndim, dtype_size(e->dtype), &nbytes)) {
             set_err(err, err_len, label, "tensor '%.100s': shape: byte size overflows", e->name);
             goto cleanup;
         }
-        uint64_t nbytes = count * es, span = (uint64_t)(e->end - e->begin);
+        uint64_t span = (uint64_t)(e->end - e->begin);
         if (nbytes != span) {
             set_err(err, err_len, label,
                     "tensor '%.100s': data_offsets: [%lld, %lld] holds %llu bytes but shape and "
@@ -1021,21 +996,14 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
                     CL16_ST_MAX_DIMS);
             return CL16_ERR_INVALID_ARG;
         }
-        uint64_t n = 1;
-        int overflow = 0;
-        for (int k = 0; k < t->ndim; k++) {
+        for (int k = 0; k < t->ndim; k++)
             if (t->dims[k] < 0) {
                 set_err(err, err_len, fn, "tensor '%.100s': negative dim %lld", t->name,
                         (long long)t->dims[k]);
                 return CL16_ERR_INVALID_ARG;
             }
-            uint64_t d = (uint64_t)t->dims[k];
-            if (d && n > UINT64_MAX / d)
-                overflow = 1;
-            else
-                n *= d;
-        }
-        if (overflow || n > UINT64_MAX / es || n * es != (uint64_t)t->bytes) {
+        uint64_t nb;
+        if (!shape_bytes(t->dims, t->ndim, es, &nb) || nb != (uint64_t)t->bytes) {
             set_err(err, err_len, fn, "tensor '%.100s': bytes %zu do not match shape and dtype %s",
                     t->name, t->bytes, dtype_name(t->dtype));
             return CL16_ERR_SHAPE;
