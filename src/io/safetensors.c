@@ -1,5 +1,6 @@
-/* safetensors.c - strict reader and atomic writer of the safetensors format
- * (8-byte little-endian header length, JSON header, packed data section).
+/* safetensors.c - strict reader of the safetensors format (8-byte
+ * little-endian header length, JSON header, packed data section); the writer
+ * is safetensors_save.c.
  *
  * The header is read by a small parser that knows the schema (a top-level
  * object of tensor entries plus an optional "__metadata__" string map), so it
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "cl16.h"
+#include "io/safetensors_internal.h"
 
 /* A header larger than this is treated as corrupt rather than allocated. */
 #define ST_MAX_HEADER ((uint64_t)100 * 1024 * 1024)
@@ -36,7 +38,7 @@ struct cl16_safetensors {
     size_t nmeta;
 };
 
-static void set_err(char *err, size_t err_len, const char *label, const char *fmt, ...) {
+void cl16__st_err(char *err, size_t err_len, const char *label, const char *fmt, ...) {
     if (!err || !err_len)
         return;
     int w = snprintf(err, err_len, "%s: ", label);
@@ -55,16 +57,16 @@ static const struct {
 } dtypes[] = {{"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}};
 #define NDTYPES (sizeof dtypes / sizeof dtypes[0])
 
-static size_t dtype_size(cl16_st_dtype d) {
+size_t cl16__st_dtype_size(cl16_st_dtype d) {
     return (unsigned)d < NDTYPES ? dtypes[d].size : 0;
 }
-static const char *dtype_name(cl16_st_dtype d) {
+const char *cl16__st_dtype_name(cl16_st_dtype d) {
     return (unsigned)d < NDTYPES ? dtypes[d].name : "?";
 }
 
 /* Elements in a shape; 0 when the product overflows uint64 x elem (a zero
  * dim makes any shape empty and never overflows). */
-static int shape_bytes(const int64_t *dims, int ndim, uint64_t elem, uint64_t *out) {
+int cl16__st_shape_bytes(const int64_t *dims, int ndim, uint64_t elem, uint64_t *out) {
     uint64_t n = elem;
     for (int k = 0; k < ndim; k++)
         if (dims[k] == 0) {
@@ -108,7 +110,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
     return k;
 }
 
-static int utf8_valid(const unsigned char *s, size_t n, size_t *bad) {
+int cl16__st_utf8_valid(const unsigned char *s, size_t n, size_t *bad) {
     size_t i = 0;
     while (i < n) {
         size_t k = utf8_seq(s + i, n - i);
@@ -159,11 +161,11 @@ static int expect(jp *p, char c, const char *ctx) {
         return 1;
     }
     if (got < 0)
-        set_err(p->err, p->err_len, p->label, "%sexpected '%c' but the header ends (byte %zu)", ctx,
-                c, p->i);
+        cl16__st_err(p->err, p->err_len, p->label, "%sexpected '%c' but the header ends (byte %zu)",
+                     ctx, c, p->i);
     else
-        set_err(p->err, p->err_len, p->label, "%sexpected '%c' at header byte %zu, found '%c'", ctx,
-                c, p->i, got >= 0x20 && got < 0x7F ? got : '?');
+        cl16__st_err(p->err, p->err_len, p->label, "%sexpected '%c' at header byte %zu, found '%c'",
+                     ctx, c, p->i, got >= 0x20 && got < 0x7F ? got : '?');
     return 0;
 }
 
@@ -206,10 +208,11 @@ static int jstring(jp *p, char **out, const char *ctx) {
     *out = NULL;
     if (peek(p) != '"') {
         if (peek(p) < 0)
-            set_err(p->err, p->err_len, p->label, "%sexpected a string but the header ends", ctx);
+            cl16__st_err(p->err, p->err_len, p->label, "%sexpected a string but the header ends",
+                         ctx);
         else
-            set_err(p->err, p->err_len, p->label, "%sexpected a string at header byte %zu", ctx,
-                    p->i);
+            cl16__st_err(p->err, p->err_len, p->label, "%sexpected a string at header byte %zu",
+                         ctx, p->i);
         return 0;
     }
     size_t start = ++p->i;
@@ -218,22 +221,22 @@ static int jstring(jp *p, char **out, const char *ctx) {
     while (j < p->n && p->s[j] != '"')
         j += (p->s[j] == '\\' && j + 1 < p->n) ? 2 : 1;
     if (j >= p->n) {
-        set_err(p->err, p->err_len, p->label, "%sunterminated string starting at header byte %zu",
-                ctx, start - 1);
+        cl16__st_err(p->err, p->err_len, p->label,
+                     "%sunterminated string starting at header byte %zu", ctx, start - 1);
         return 0;
     }
     char *o = malloc(j - start + 1);
     if (!o) {
-        set_err(p->err, p->err_len, p->label, "out of host memory");
+        cl16__st_err(p->err, p->err_len, p->label, "out of host memory");
         return 0;
     }
     size_t k = 0, i = start;
     while (i < j) {
         unsigned c = p->s[i];
         if (c < 0x20) {
-            set_err(p->err, p->err_len, p->label,
-                    "%sunescaped control character 0x%02x in a string at header byte %zu", ctx, c,
-                    i);
+            cl16__st_err(p->err, p->err_len, p->label,
+                         "%sunescaped control character 0x%02x in a string at header byte %zu", ctx,
+                         c, i);
             goto bad;
         }
         if (c != '\\') {
@@ -250,35 +253,35 @@ static int jstring(jp *p, char **out, const char *ctx) {
             continue;
         }
         if (e != 'u') {
-            set_err(p->err, p->err_len, p->label, "%sbad escape '\\%c' at header byte %zu", ctx,
-                    e >= 0x20 && e < 0x7F ? (int)e : '?', i - 2);
+            cl16__st_err(p->err, p->err_len, p->label, "%sbad escape '\\%c' at header byte %zu",
+                         ctx, e >= 0x20 && e < 0x7F ? (int)e : '?', i - 2);
             goto bad;
         }
         uint32_t cp, lo;
         if (i + 4 > j || !hex4(p->s + i, &cp)) {
-            set_err(p->err, p->err_len, p->label, "%sbad \\u escape at header byte %zu", ctx,
-                    i - 2);
+            cl16__st_err(p->err, p->err_len, p->label, "%sbad \\u escape at header byte %zu", ctx,
+                         i - 2);
             goto bad;
         }
         i += 4;
         if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            set_err(p->err, p->err_len, p->label,
-                    "%slone low surrogate in \\u escape at header byte %zu", ctx, i - 6);
+            cl16__st_err(p->err, p->err_len, p->label,
+                         "%slone low surrogate in \\u escape at header byte %zu", ctx, i - 6);
             goto bad;
         }
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             if (i + 6 > j || p->s[i] != '\\' || p->s[i + 1] != 'u' || !hex4(p->s + i + 2, &lo) ||
                 lo < 0xDC00 || lo > 0xDFFF) {
-                set_err(p->err, p->err_len, p->label,
-                        "%shigh surrogate without a low one at header byte %zu", ctx, i - 6);
+                cl16__st_err(p->err, p->err_len, p->label,
+                             "%shigh surrogate without a low one at header byte %zu", ctx, i - 6);
                 goto bad;
             }
             i += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
         if (cp == 0) {
-            set_err(p->err, p->err_len, p->label,
-                    "%s\\u0000 in a string is not supported (header byte %zu)", ctx, i - 6);
+            cl16__st_err(p->err, p->err_len, p->label,
+                         "%s\\u0000 in a string is not supported (header byte %zu)", ctx, i - 6);
             goto bad;
         }
         /* 6 raw bytes per escape, at most 3 out (4 out for 12 raw). */
@@ -301,28 +304,30 @@ static int jint(jp *p, int64_t *out, const char *ctx) {
     if (c == '-')
         neg = 1, p->i++;
     if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9') {
-        set_err(p->err, p->err_len, p->label, "%sexpected an integer at header byte %zu", ctx, at);
+        cl16__st_err(p->err, p->err_len, p->label, "%sexpected an integer at header byte %zu", ctx,
+                     at);
         return 0;
     }
     if (p->s[p->i] == '0' && p->i + 1 < p->n && p->s[p->i + 1] >= '0' && p->s[p->i + 1] <= '9') {
-        set_err(p->err, p->err_len, p->label, "%sleading zero in an integer at header byte %zu",
-                ctx, at);
+        cl16__st_err(p->err, p->err_len, p->label,
+                     "%sleading zero in an integer at header byte %zu", ctx, at);
         return 0;
     }
     uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
         unsigned d = p->s[p->i] - '0';
         if (v > (lim - d) / 10) {
-            set_err(p->err, p->err_len, p->label, "%sinteger out of range at header byte %zu", ctx,
-                    at);
+            cl16__st_err(p->err, p->err_len, p->label, "%sinteger out of range at header byte %zu",
+                         ctx, at);
             return 0;
         }
         v = v * 10 + d;
         p->i++;
     }
     if (p->i < p->n && (p->s[p->i] == '.' || p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
-        set_err(p->err, p->err_len, p->label,
-                "%sexpected an integer, found a fraction or exponent at header byte %zu", ctx, at);
+        cl16__st_err(p->err, p->err_len, p->label,
+                     "%sexpected an integer, found a fraction or exponent at header byte %zu", ctx,
+                     at);
         return 0;
     }
     *out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
@@ -341,7 +346,7 @@ static int jints(jp *p, int64_t *vals, int max, int *count, const char *ctx) {
     }
     for (;;) {
         if (k == max) {
-            set_err(p->err, p->err_len, p->label, "%smore than %d values", ctx, max);
+            cl16__st_err(p->err, p->err_len, p->label, "%smore than %d values", ctx, max);
             return 0;
         }
         if (!jint(p, &vals[k], ctx))
@@ -356,8 +361,8 @@ static int jints(jp *p, int64_t *vals, int max, int *count, const char *ctx) {
             p->i++;
             break;
         }
-        set_err(p->err, p->err_len, p->label, "%sexpected ',' or ']' at header byte %zu", ctx,
-                p->i);
+        cl16__st_err(p->err, p->err_len, p->label, "%sexpected ',' or ']' at header byte %zu", ctx,
+                     p->i);
         return 0;
     }
     *count = k;
@@ -391,25 +396,26 @@ static int parse_entry(jp *p, entry *e) {
             if (ok && !strcmp(key, "dtype")) {
                 char *d = NULL;
                 if (have_dtype) {
-                    set_err(p->err, p->err_len, p->label, "%sduplicate field", fctx);
+                    cl16__st_err(p->err, p->err_len, p->label, "%sduplicate field", fctx);
                     ok = 0;
                 } else if ((ok = jstring(p, &d, fctx)) && !parse_dtype(d, &e->dtype)) {
-                    set_err(p->err, p->err_len, p->label,
-                            "%sunsupported dtype '%.20s' (F32, F16, BF16 and I64 are)", fctx, d);
+                    cl16__st_err(p->err, p->err_len, p->label,
+                                 "%sunsupported dtype '%.20s' (F32, F16, BF16 and I64 are)", fctx,
+                                 d);
                     ok = 0;
                 }
                 free(d);
                 have_dtype = 1;
             } else if (ok && !strcmp(key, "shape")) {
                 if (have_shape) {
-                    set_err(p->err, p->err_len, p->label, "%sduplicate field", fctx);
+                    cl16__st_err(p->err, p->err_len, p->label, "%sduplicate field", fctx);
                     ok = 0;
                 } else {
                     ok = jints(p, e->dims, CL16_ST_MAX_DIMS, &e->ndim, fctx);
                     for (int k = 0; ok && k < e->ndim; k++)
                         if (e->dims[k] < 0) {
-                            set_err(p->err, p->err_len, p->label, "%snegative dim %lld", fctx,
-                                    (long long)e->dims[k]);
+                            cl16__st_err(p->err, p->err_len, p->label, "%snegative dim %lld", fctx,
+                                         (long long)e->dims[k]);
                             ok = 0;
                         }
                 }
@@ -418,22 +424,22 @@ static int parse_entry(jp *p, entry *e) {
                 int64_t off[2];
                 int cnt = 0;
                 if (have_off) {
-                    set_err(p->err, p->err_len, p->label, "%sduplicate field", fctx);
+                    cl16__st_err(p->err, p->err_len, p->label, "%sduplicate field", fctx);
                     ok = 0;
                 } else if ((ok = jints(p, off, 2, &cnt, fctx)) && cnt != 2) {
-                    set_err(p->err, p->err_len, p->label, "%sneeds exactly 2 values, has %d", fctx,
-                            cnt);
+                    cl16__st_err(p->err, p->err_len, p->label, "%sneeds exactly 2 values, has %d",
+                                 fctx, cnt);
                     ok = 0;
                 } else if (ok && (off[0] < 0 || off[1] < off[0])) {
-                    set_err(p->err, p->err_len, p->label, "%sbad range [%lld, %lld]", fctx,
-                            (long long)off[0], (long long)off[1]);
+                    cl16__st_err(p->err, p->err_len, p->label, "%sbad range [%lld, %lld]", fctx,
+                                 (long long)off[0], (long long)off[1]);
                     ok = 0;
                 }
                 if (ok)
                     e->begin = off[0], e->end = off[1];
                 have_off = 1;
             } else if (ok) {
-                set_err(p->err, p->err_len, p->label, "%sunknown field '%.40s'", ctx, key);
+                cl16__st_err(p->err, p->err_len, p->label, "%sunknown field '%.40s'", ctx, key);
                 ok = 0;
             }
             free(key);
@@ -446,8 +452,8 @@ static int parse_entry(jp *p, entry *e) {
             }
             if (c == '}')
                 break;
-            set_err(p->err, p->err_len, p->label, "%sexpected ',' or '}' at header byte %zu", ctx,
-                    p->i);
+            cl16__st_err(p->err, p->err_len, p->label, "%sexpected ',' or '}' at header byte %zu",
+                         ctx, p->i);
             return 0;
         }
     }
@@ -457,13 +463,13 @@ static int parse_entry(jp *p, entry *e) {
                           : !have_off   ? "data_offsets"
                                         : NULL;
     if (missing) {
-        set_err(p->err, p->err_len, p->label, "%smissing field '%s'", ctx, missing);
+        cl16__st_err(p->err, p->err_len, p->label, "%smissing field '%s'", ctx, missing);
         return 0;
     }
     return 1;
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
+int cl16__st_grow(void **arr, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap)
         return 1;
     size_t nc = *cap ? *cap * 2 : 16;
@@ -497,8 +503,8 @@ static int parse_meta(jp *p, struct mkv **meta, size_t *nmeta, size_t *cap) {
             return 0;
         }
         if (peek(p) != '"') {
-            set_err(p->err, p->err_len, p->label,
-                    "%snot a string (metadata maps strings to strings)", fctx);
+            cl16__st_err(p->err, p->err_len, p->label,
+                         "%snot a string (metadata maps strings to strings)", fctx);
             free(k);
             return 0;
         }
@@ -506,8 +512,8 @@ static int parse_meta(jp *p, struct mkv **meta, size_t *nmeta, size_t *cap) {
             free(k);
             return 0;
         }
-        if (!grow((void **)meta, cap, *nmeta + 1, sizeof **meta)) {
-            set_err(p->err, p->err_len, p->label, "out of host memory");
+        if (!cl16__st_grow((void **)meta, cap, *nmeta + 1, sizeof **meta)) {
+            cl16__st_err(p->err, p->err_len, p->label, "out of host memory");
             free(k);
             free(v);
             return 0;
@@ -524,8 +530,8 @@ static int parse_meta(jp *p, struct mkv **meta, size_t *nmeta, size_t *cap) {
             p->i++;
             return 1;
         }
-        set_err(p->err, p->err_len, p->label, "%sexpected ',' or '}' at header byte %zu", ctx,
-                p->i);
+        cl16__st_err(p->err, p->err_len, p->label, "%sexpected ',' or '}' at header byte %zu", ctx,
+                     p->i);
         return 0;
     }
 }
@@ -539,7 +545,7 @@ static int cmp_offset(const void *a, const void *b) {
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int cmp_str_ptr(const void *a, const void *b) {
+int cl16__st_cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
@@ -585,25 +591,27 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     name_idx *ni = NULL;
 
     if (len < 8) {
-        set_err(err, err_len, label, "too short (%zu bytes) to hold the 8-byte header length", len);
+        cl16__st_err(err, err_len, label, "too short (%zu bytes) to hold the 8-byte header length",
+                     len);
         goto cleanup;
     }
     uint64_t hlen = 0;
     for (int k = 7; k >= 0; k--)
         hlen = (hlen << 8) | buf[k];
     if (hlen > ST_MAX_HEADER) {
-        set_err(err, err_len, label, "header length %llu is absurd (limit %llu bytes)",
-                (unsigned long long)hlen, (unsigned long long)ST_MAX_HEADER);
+        cl16__st_err(err, err_len, label, "header length %llu is absurd (limit %llu bytes)",
+                     (unsigned long long)hlen, (unsigned long long)ST_MAX_HEADER);
         goto cleanup;
     }
     if (hlen > len - 8) {
-        set_err(err, err_len, label, "header length %llu exceeds the file (%zu bytes after it)",
-                (unsigned long long)hlen, len - 8);
+        cl16__st_err(err, err_len, label,
+                     "header length %llu exceeds the file (%zu bytes after it)",
+                     (unsigned long long)hlen, len - 8);
         goto cleanup;
     }
     size_t bad;
-    if (!utf8_valid(buf + 8, (size_t)hlen, &bad)) {
-        set_err(err, err_len, label, "header is not valid UTF-8 (header byte %zu)", bad);
+    if (!cl16__st_utf8_valid(buf + 8, (size_t)hlen, &bad)) {
+        cl16__st_err(err, err_len, label, "header is not valid UTF-8 (header byte %zu)", bad);
         goto cleanup;
     }
     const unsigned char *data = buf + 8 + hlen;
@@ -622,16 +630,16 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
             if (!strcmp(key, "__metadata__")) {
                 free(key);
                 if (have_meta) {
-                    set_err(err, err_len, label, "duplicate \"__metadata__\"");
+                    cl16__st_err(err, err_len, label, "duplicate \"__metadata__\"");
                     goto cleanup;
                 }
                 have_meta = 1;
                 if (!expect(&p, ':', "__metadata__: ") || !parse_meta(&p, &meta, &nmeta, &mcap))
                     goto cleanup;
             } else {
-                if (!grow((void **)&ents, &cap, nents + 1, sizeof *ents)) {
+                if (!cl16__st_grow((void **)&ents, &cap, nents + 1, sizeof *ents)) {
                     free(key);
-                    set_err(err, err_len, label, "out of host memory");
+                    cl16__st_err(err, err_len, label, "out of host memory");
                     st = CL16_ERR_OUT_OF_MEMORY;
                     goto cleanup;
                 }
@@ -640,7 +648,7 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
                 e->name = key;
                 e->order = nents - 1;
                 if (!key[0]) {
-                    set_err(err, err_len, label, "empty tensor name");
+                    cl16__st_err(err, err_len, label, "empty tensor name");
                     goto cleanup;
                 }
                 char ctx[160];
@@ -658,16 +666,16 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
                 break;
             }
             if (c < 0)
-                set_err(err, err_len, label, "header ends inside the top-level object");
+                cl16__st_err(err, err_len, label, "header ends inside the top-level object");
             else
-                set_err(err, err_len, label, "expected ',' or '}' at header byte %zu", p.i);
+                cl16__st_err(err, err_len, label, "expected ',' or '}' at header byte %zu", p.i);
             goto cleanup;
         }
     }
     ws(&p);
     if (p.i != p.n) {
-        set_err(err, err_len, label, "trailing garbage after the header object at header byte %zu",
-                p.i);
+        cl16__st_err(err, err_len, label,
+                     "trailing garbage after the header object at header byte %zu", p.i);
         goto cleanup;
     }
 
@@ -675,7 +683,7 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     if (nents) {
         ni = malloc(nents * sizeof *ni);
         if (!ni) {
-            set_err(err, err_len, label, "out of host memory");
+            cl16__st_err(err, err_len, label, "out of host memory");
             st = CL16_ERR_OUT_OF_MEMORY;
             goto cleanup;
         }
@@ -684,7 +692,7 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
         qsort(ni, nents, sizeof *ni, cmp_name_idx);
         for (size_t i = 1; i < nents; i++)
             if (!strcmp(ni[i - 1].name, ni[i].name)) {
-                set_err(err, err_len, label, "duplicate tensor name '%.100s'", ni[i].name);
+                cl16__st_err(err, err_len, label, "duplicate tensor name '%.100s'", ni[i].name);
                 goto cleanup;
             }
     }
@@ -692,7 +700,8 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
         qsort(meta, nmeta, sizeof *meta, cmp_kv);
         for (size_t i = 1; i < nmeta; i++)
             if (!strcmp(meta[i - 1].key, meta[i].key)) {
-                set_err(err, err_len, label, "__metadata__: duplicate key '%.100s'", meta[i].key);
+                cl16__st_err(err, err_len, label, "__metadata__: duplicate key '%.100s'",
+                             meta[i].key);
                 goto cleanup;
             }
     }
@@ -701,24 +710,27 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     for (size_t i = 0; i < nents; i++) {
         entry *e = &ents[i];
         uint64_t nbytes;
-        if (!shape_bytes(e->dims, e->ndim, dtype_size(e->dtype), &nbytes)) {
-            set_err(err, err_len, label, "tensor '%.100s': shape: byte size overflows", e->name);
+        if (!cl16__st_shape_bytes(e->dims, e->ndim, cl16__st_dtype_size(e->dtype), &nbytes)) {
+            cl16__st_err(err, err_len, label, "tensor '%.100s': shape: byte size overflows",
+                         e->name);
             goto cleanup;
         }
         uint64_t span = (uint64_t)(e->end - e->begin);
         if (nbytes != span) {
-            set_err(err, err_len, label,
-                    "tensor '%.100s': data_offsets: [%lld, %lld] holds %llu bytes but shape and "
-                    "dtype %s need %llu",
-                    e->name, (long long)e->begin, (long long)e->end, (unsigned long long)span,
-                    dtype_name(e->dtype), (unsigned long long)nbytes);
+            cl16__st_err(
+                err, err_len, label,
+                "tensor '%.100s': data_offsets: [%lld, %lld] holds %llu bytes but shape and "
+                "dtype %s need %llu",
+                e->name, (long long)e->begin, (long long)e->end, (unsigned long long)span,
+                cl16__st_dtype_name(e->dtype), (unsigned long long)nbytes);
             goto cleanup;
         }
         if ((uint64_t)e->end > dlen) {
-            set_err(err, err_len, label,
-                    "tensor '%.100s': data_offsets: end %lld is past the end of the data section "
-                    "(%llu bytes)",
-                    e->name, (long long)e->end, (unsigned long long)dlen);
+            cl16__st_err(
+                err, err_len, label,
+                "tensor '%.100s': data_offsets: end %lld is past the end of the data section "
+                "(%llu bytes)",
+                e->name, (long long)e->end, (unsigned long long)dlen);
             goto cleanup;
         }
     }
@@ -730,26 +742,27 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     for (size_t i = 0; i < nents; i++) {
         entry *e = &ents[i];
         if (e->begin < pos) {
-            set_err(err, err_len, label,
-                    "tensor '%.100s': data_offsets: [%lld, %lld] overlaps the previous tensor "
-                    "(ends at %lld)",
-                    e->name, (long long)e->begin, (long long)e->end, (long long)pos);
+            cl16__st_err(err, err_len, label,
+                         "tensor '%.100s': data_offsets: [%lld, %lld] overlaps the previous tensor "
+                         "(ends at %lld)",
+                         e->name, (long long)e->begin, (long long)e->end, (long long)pos);
             goto cleanup;
         }
         if (e->begin > pos) {
-            set_err(err, err_len, label,
-                    "tensor '%.100s': data_offsets: gap of %lld unindexed bytes before it (the "
-                    "data section must be fully indexed)",
-                    e->name, (long long)(e->begin - pos));
+            cl16__st_err(
+                err, err_len, label,
+                "tensor '%.100s': data_offsets: gap of %lld unindexed bytes before it (the "
+                "data section must be fully indexed)",
+                e->name, (long long)(e->begin - pos));
             goto cleanup;
         }
         pos = e->end;
     }
     if ((uint64_t)pos != dlen) {
-        set_err(err, err_len, label,
-                "data section has %llu bytes but the tensors index %lld (trailing unindexed "
-                "bytes)",
-                (unsigned long long)dlen, (long long)pos);
+        cl16__st_err(err, err_len, label,
+                     "data section has %llu bytes but the tensors index %lld (trailing unindexed "
+                     "bytes)",
+                     (unsigned long long)dlen, (long long)pos);
         goto cleanup;
     }
 
@@ -798,7 +811,7 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     st = CL16_OK;
     goto cleanup;
 oom:
-    set_err(err, err_len, label, "out of host memory");
+    cl16__st_err(err, err_len, label, "out of host memory");
 cleanup:
     for (size_t i = 0; i < nents; i++)
         free(ents[i].name);
@@ -817,13 +830,14 @@ cl16_status cl16_safetensors_parse(const void *buf, size_t len, cl16_safetensors
     if (err && err_len)
         err[0] = '\0';
     if (!out || (!buf && len)) {
-        set_err(err, err_len, "cl16_safetensors_parse", "out must not be NULL, buf only if len 0");
+        cl16__st_err(err, err_len, "cl16_safetensors_parse",
+                     "out must not be NULL, buf only if len 0");
         return CL16_ERR_INVALID_ARG;
     }
     *out = NULL;
     unsigned char *copy = malloc(len ? len : 1);
     if (!copy) {
-        set_err(err, err_len, "buffer", "out of host memory (%zu bytes)", len);
+        cl16__st_err(err, err_len, "buffer", "out of host memory (%zu bytes)", len);
         return CL16_ERR_OUT_OF_MEMORY;
     }
     if (len)
@@ -836,35 +850,35 @@ cl16_status cl16_safetensors_load(const char *path, cl16_safetensors **out, char
     if (err && err_len)
         err[0] = '\0';
     if (!path || !out) {
-        set_err(err, err_len, "cl16_safetensors_load", "path and out must not be NULL");
+        cl16__st_err(err, err_len, "cl16_safetensors_load", "path and out must not be NULL");
         return CL16_ERR_INVALID_ARG;
     }
     *out = NULL;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        set_err(err, err_len, path, "cannot open: %s", strerror(errno));
+        cl16__st_err(err, err_len, path, "cannot open: %s", strerror(errno));
         return CL16_ERR_IO;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
-        set_err(err, err_len, path, "cannot stat: %s", strerror(errno));
+        cl16__st_err(err, err_len, path, "cannot stat: %s", strerror(errno));
         close(fd);
         return CL16_ERR_IO;
     }
     if (S_ISDIR(sb.st_mode)) {
-        set_err(err, err_len, path, "cannot read: %s", strerror(EISDIR));
+        cl16__st_err(err, err_len, path, "cannot read: %s", strerror(EISDIR));
         close(fd);
         return CL16_ERR_IO;
     }
     if (sb.st_size < 0 || (uint64_t)sb.st_size > SIZE_MAX - 1) {
-        set_err(err, err_len, path, "file too large for this machine");
+        cl16__st_err(err, err_len, path, "file too large for this machine");
         close(fd);
         return CL16_ERR_IO;
     }
     size_t len = (size_t)sb.st_size;
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) {
-        set_err(err, err_len, path, "out of host memory (%zu bytes)", len);
+        cl16__st_err(err, err_len, path, "out of host memory (%zu bytes)", len);
         close(fd);
         return CL16_ERR_OUT_OF_MEMORY;
     }
@@ -874,7 +888,7 @@ cl16_status cl16_safetensors_load(const char *path, cl16_safetensors **out, char
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            set_err(err, err_len, path, "cannot read: %s", strerror(errno));
+            cl16__st_err(err, err_len, path, "cannot read: %s", strerror(errno));
             free(buf);
             close(fd);
             return CL16_ERR_IO;
@@ -918,253 +932,4 @@ const char *cl16_safetensors_meta(const cl16_safetensors *f, const char *key) {
     struct mkv probe = {(char *)key, NULL};
     const struct mkv *hit = bsearch(&probe, f->meta, f->nmeta, sizeof probe, cmp_kv);
     return hit ? hit->val : NULL;
-}
-
-/* ---- the writer --------------------------------------------------------------- */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom)
-        return;
-    if (!grow((void **)&b->s, &b->cap, b->n + n + 1, 1)) {
-        b->oom = 1;
-        return;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) {
-    sb_put(b, s, strlen(s));
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped; other
- * bytes (already checked to be UTF-8) as they are. */
-static void sb_json(sbuf *b, const char *s) {
-    sb_put(b, "\"", 1);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        char tmp[8];
-        if (*c == '"' || *c == '\\') {
-            tmp[0] = '\\';
-            tmp[1] = (char)*c;
-            sb_put(b, tmp, 2);
-        } else if (*c < 0x20) {
-            snprintf(tmp, sizeof tmp, "\\u%04x", *c);
-            sb_put(b, tmp, 6);
-        } else {
-            sb_put(b, (const char *)c, 1);
-        }
-    }
-    sb_put(b, "\"", 1);
-}
-
-static int valid_str(const char *s) {
-    size_t bad;
-    return s && utf8_valid((const unsigned char *)s, strlen(s), &bad);
-}
-
-cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensors, size_t count,
-                                  const char *const *meta, char *err, size_t err_len) {
-    if (err && err_len)
-        err[0] = '\0';
-    const char *fn = "cl16_safetensors_save";
-    if (!path || !path[0] || (count && !tensors)) {
-        set_err(err, err_len, fn, "path must be non-empty and tensors non-NULL when count > 0");
-        return CL16_ERR_INVALID_ARG;
-    }
-    /* Validate everything before touching the file system. */
-    for (size_t i = 0; i < count; i++) {
-        const cl16_st_tensor *t = &tensors[i];
-        if (!t->name || !t->name[0] || !strcmp(t->name, "__metadata__") || !valid_str(t->name)) {
-            set_err(err, err_len, fn, "tensor %zu: name must be non-empty UTF-8, not __metadata__",
-                    i);
-            return CL16_ERR_INVALID_ARG;
-        }
-        size_t es = dtype_size(t->dtype);
-        if (!es) {
-            set_err(err, err_len, fn, "tensor '%.100s': unknown dtype %d", t->name, (int)t->dtype);
-            return CL16_ERR_INVALID_ARG;
-        }
-        if (t->ndim < 0 || t->ndim > CL16_ST_MAX_DIMS) {
-            set_err(err, err_len, fn, "tensor '%.100s': ndim %d outside 0..%d", t->name, t->ndim,
-                    CL16_ST_MAX_DIMS);
-            return CL16_ERR_INVALID_ARG;
-        }
-        for (int k = 0; k < t->ndim; k++)
-            if (t->dims[k] < 0) {
-                set_err(err, err_len, fn, "tensor '%.100s': negative dim %lld", t->name,
-                        (long long)t->dims[k]);
-                return CL16_ERR_INVALID_ARG;
-            }
-        uint64_t nb;
-        if (!shape_bytes(t->dims, t->ndim, es, &nb) || nb != (uint64_t)t->bytes) {
-            set_err(err, err_len, fn, "tensor '%.100s': bytes %zu do not match shape and dtype %s",
-                    t->name, t->bytes, dtype_name(t->dtype));
-            return CL16_ERR_SHAPE;
-        }
-        if (t->bytes && !t->data) {
-            set_err(err, err_len, fn, "tensor '%.100s': data is NULL", t->name);
-            return CL16_ERR_INVALID_ARG;
-        }
-    }
-    size_t nmeta = 0;
-    for (; meta && meta[2 * nmeta]; nmeta++)
-        if (!valid_str(meta[2 * nmeta]) || !valid_str(meta[2 * nmeta + 1])) {
-            set_err(err, err_len, fn, "metadata entry %zu: key and value must be UTF-8 strings",
-                    nmeta);
-            return CL16_ERR_INVALID_ARG;
-        }
-    /* Names unique (a reader would refuse the file). */
-    if (count > 1) {
-        const char **names = malloc(count * sizeof *names);
-        if (!names) {
-            set_err(err, err_len, fn, "out of host memory");
-            return CL16_ERR_OUT_OF_MEMORY;
-        }
-        for (size_t i = 0; i < count; i++)
-            names[i] = tensors[i].name;
-        qsort(names, count, sizeof *names, cmp_str_ptr);
-        for (size_t i = 1; i < count; i++)
-            if (!strcmp(names[i - 1], names[i])) {
-                set_err(err, err_len, fn, "duplicate tensor name '%.100s'", names[i]);
-                free(names);
-                return CL16_ERR_INVALID_ARG;
-            }
-        free(names);
-    }
-
-    /* Header: __metadata__ first (as PyTorch's writer does), then the tensors
-     * in the given order with contiguous offsets; padded with spaces so the
-     * data section starts at a multiple of 8. */
-    sbuf h = {0};
-    sb_str(&h, "{");
-    if (nmeta) {
-        sb_str(&h, "\"__metadata__\":{");
-        for (size_t i = 0; i < nmeta; i++) {
-            if (i)
-                sb_str(&h, ",");
-            sb_json(&h, meta[2 * i]);
-            sb_str(&h, ":");
-            sb_json(&h, meta[2 * i + 1]);
-        }
-        sb_str(&h, "}");
-    }
-    uint64_t off = 0;
-    for (size_t i = 0; i < count; i++) {
-        const cl16_st_tensor *t = &tensors[i];
-        char num[64];
-        if (i || nmeta)
-            sb_str(&h, ",");
-        sb_json(&h, t->name);
-        sb_str(&h, ":{\"dtype\":\"");
-        sb_str(&h, dtype_name(t->dtype));
-        sb_str(&h, "\",\"shape\":[");
-        for (int k = 0; k < t->ndim; k++) {
-            snprintf(num, sizeof num, "%s%lld", k ? "," : "", (long long)t->dims[k]);
-            sb_str(&h, num);
-        }
-        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                 (unsigned long long)(off + t->bytes));
-        sb_str(&h, num);
-        off += t->bytes;
-    }
-    sb_str(&h, "}");
-    while (!h.oom && h.n % 8)
-        sb_str(&h, " ");
-    if (h.oom) {
-        free(h.s);
-        set_err(err, err_len, fn, "out of host memory");
-        return CL16_ERR_OUT_OF_MEMORY;
-    }
-    unsigned char lenbuf[8];
-    for (int k = 0; k < 8; k++)
-        lenbuf[k] = (unsigned char)((uint64_t)h.n >> (8 * k));
-
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        free(h.s);
-        set_err(err, err_len, fn, "out of host memory");
-        return CL16_ERR_OUT_OF_MEMORY;
-    }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-
-    cl16_status st = CL16_ERR_IO;
-    const char *what = "creating";
-    int created = 0;
-    FILE *fp = NULL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        goto fail;
-    created = 1;
-    fp = fdopen(fd, "wb");
-    if (!fp) {
-        close(fd);
-        goto fail;
-    }
-    what = "writing";
-    if (fwrite(lenbuf, 1, 8, fp) != 8 || fwrite(h.s, 1, h.n, fp) != h.n)
-        goto fail;
-    for (size_t i = 0; i < count; i++)
-        if (tensors[i].bytes &&
-            fwrite(tensors[i].data, 1, tensors[i].bytes, fp) != tensors[i].bytes)
-            goto fail;
-    what = "flushing";
-    if (fflush(fp) != 0)
-        goto fail;
-    what = "syncing";
-    if (fsync(fileno(fp)) != 0)
-        goto fail;
-    what = "closing";
-    {
-        int rc = fclose(fp);
-        fp = NULL;
-        if (rc != 0)
-            goto fail;
-    }
-    what = "renaming";
-    if (rename(tmp, path) != 0)
-        goto fail;
-    created = 0;
-    /* Make the rename itself durable; a failure here leaves a complete file. */
-    {
-        char *dir = malloc(plen + 2);
-        if (dir) {
-            memcpy(dir, path, plen + 1);
-            char *slash = strrchr(dir, '/');
-            if (!slash)
-                strcpy(dir, ".");
-            else if (slash == dir)
-                dir[1] = '\0';
-            else
-                *slash = '\0';
-            int dfd = open(dir, O_RDONLY);
-            if (dfd >= 0) {
-                (void)fsync(dfd);
-                close(dfd);
-            }
-            free(dir);
-        }
-    }
-    st = CL16_OK;
-    goto done;
-fail : {
-    int e = errno;
-    if (fp)
-        fclose(fp);
-    if (created)
-        remove(tmp);
-    set_err(err, err_len, path, "cannot save: %s temporary file '%s' failed: %s", what, tmp,
-            strerror(e));
-}
-done:
-    free(tmp);
-    free(h.s);
-    return st;
 }
