@@ -196,6 +196,16 @@ static void test_python_layout(void) {
     CHECK(cl16_safetensors_meta(f, "format") && !strcmp(cl16_safetensors_meta(f, "format"), "pt"));
     cl16_safetensors_free(f);
 
+    /* A zero dim makes any shape empty: huge other dims do not overflow. */
+    n = build("{\"z\":{\"dtype\":\"I64\",\"shape\":[4294967296,4294967296,0],"
+              "\"data_offsets\":[0,0]}}",
+              1, data, 0, &buf);
+    s = cl16_safetensors_parse(buf, n, &f, errbuf, sizeof errbuf);
+    CHECK_MSG(s == CL16_OK, "%s", errbuf);
+    CHECK(f && cl16_safetensors_at(f, 0) && cl16_safetensors_at(f, 0)->bytes == 0);
+    cl16_safetensors_free(f);
+    free(buf);
+
     /* Unpadded headers are legal too. */
     n = build("{\"x\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 0, data, 2, &buf);
     s = cl16_safetensors_parse(buf, n, &f, errbuf, sizeof errbuf);
