@@ -131,6 +131,7 @@ typedef struct {
     const char *label;
     char *err;
     size_t err_len;
+    int oom; /* an allocation failed: CL16_ERR_OUT_OF_MEMORY, not FORMAT */
 } jp;
 
 typedef struct {
@@ -228,6 +229,7 @@ static int jstring(jp *p, char **out, const char *ctx) {
     char *o = malloc(j - start + 1);
     if (!o) {
         cl16__st_err(p->err, p->err_len, p->label, "out of host memory");
+        p->oom = 1;
         return 0;
     }
     size_t k = 0, i = start;
@@ -514,6 +516,7 @@ static int parse_meta(jp *p, struct mkv **meta, size_t *nmeta, size_t *cap) {
         }
         if (!cl16__st_grow((void **)meta, cap, *nmeta + 1, sizeof **meta)) {
             cl16__st_err(p->err, p->err_len, p->label, "out of host memory");
+            p->oom = 1;
             free(k);
             free(v);
             return 0;
@@ -589,6 +592,7 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     int have_meta = 0;
     cl16_safetensors *f = NULL;
     name_idx *ni = NULL;
+    jp p = {0};
 
     if (len < 8) {
         cl16__st_err(err, err_len, label, "too short (%zu bytes) to hold the 8-byte header length",
@@ -616,7 +620,7 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
     }
     const unsigned char *data = buf + 8 + hlen;
     uint64_t dlen = len - 8 - hlen;
-    jp p = {buf + 8, (size_t)hlen, 0, label, err, err_len};
+    p = (jp){buf + 8, (size_t)hlen, 0, label, err, err_len, 0};
 
     if (!expect(&p, '{', "header: "))
         goto cleanup;
@@ -813,6 +817,8 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
 oom:
     cl16__st_err(err, err_len, label, "out of host memory");
 cleanup:
+    if (p.oom)
+        st = CL16_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < nents; i++)
         free(ents[i].name);
     free(ents);
