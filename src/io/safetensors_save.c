@@ -112,7 +112,14 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
                          "metadata entry %zu: key and value must be UTF-8 strings", nmeta);
             return CL16_ERR_INVALID_ARG;
         }
-    /* Names unique (a reader would refuse the file). */
+    /* Keys and names unique (a reader would refuse the file); metadata is a
+     * handful of entries, so quadratic is fine there. */
+    for (size_t i = 0; i < nmeta; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(meta[2 * i], meta[2 * j])) {
+                cl16__st_err(err, err_len, fn, "duplicate metadata key '%.100s'", meta[2 * i]);
+                return CL16_ERR_INVALID_ARG;
+            }
     if (count > 1) {
         const char **names = malloc(count * sizeof *names);
         if (!names) {
@@ -131,7 +138,7 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
         free(names);
     }
 
-    /* Header: __metadata__ first (as PyTorch's writer does), then the tensors
+    /* Header: __metadata__ first (as the safetensors library does), then the tensors
      * in the given order with contiguous offsets; padded with spaces so the
      * data section starts at a multiple of 8. */
     sbuf h = {0};
@@ -189,7 +196,8 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
 
     cl16_status st = CL16_ERR_IO;
     const char *what = "creating";
-    int created = 0;
+    int created = 0, e;
+    errno = 0;
     FILE *fp = NULL;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
@@ -246,15 +254,14 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
     }
     st = CL16_OK;
     goto done;
-fail : {
-    int e = errno;
+fail:
+    e = errno ? errno : EIO; /* a short fwrite need not set errno */
     if (fp)
         fclose(fp);
     if (created)
         remove(tmp);
     cl16__st_err(err, err_len, path, "cannot save: %s temporary file '%s' failed: %s", what, tmp,
                  strerror(e));
-}
 done:
     free(tmp);
     free(h.s);

@@ -400,6 +400,10 @@ static void test_save_errors(void) {
     t[1].ndim = 9;
     CHECK(cl16_safetensors_save(path, t, 2, NULL, NULL, 0) == CL16_ERR_INVALID_ARG);
     t[1].ndim = 1;
+    const char *dupmeta[] = {"k", "1", "k", "2", NULL};
+    CHECK(cl16_safetensors_save(path, t, 2, dupmeta, errbuf, sizeof errbuf) ==
+          CL16_ERR_INVALID_ARG);
+    CHECK_MSG(strstr(errbuf, "duplicate metadata key 'k'"), "%s", errbuf);
     CHECK(access(path, F_OK) != 0);
     /* A directory that does not exist. */
     char deep[400];
