@@ -498,9 +498,15 @@ typedef struct cl16_st_tensor {
     cl16_st_dtype dtype;
     int ndim;
     int64_t dims[CL16_ST_MAX_DIMS];
-    const void *data; /* little-endian elements, `bytes` long */
+    const void *data; /* little-endian elements, `bytes` long; NOT aligned (the
+                       * format promises nothing): memcpy out, never cast */
     size_t bytes;
 } cl16_st_tensor;
+/* A loaded file owns one copy of the bytes plus its names and metadata
+ * strings; every pointer the accessors return lives until
+ * cl16_safetensors_free (data points into the copy). On
+ * failure *out is NULL. Tensors are indexed in data-offset order (the header's
+ * key order means nothing in JSON); find looks a name up in O(log n). */
 typedef struct cl16_safetensors cl16_safetensors;
 CL16_API cl16_status cl16_safetensors_load(const char *path, cl16_safetensors **out, char *err,
                                            size_t err_len);
@@ -515,8 +521,12 @@ CL16_API const char *cl16_safetensors_meta(const cl16_safetensors *f, const char
 CL16_API void cl16_safetensors_free(cl16_safetensors *f);
 /* Writes tensors (F32, F16, BF16 or I64) and string metadata (meta =
  * {key, value, key, value, ..., NULL}, may be NULL) to path atomically: a
- * temporary file in the same directory, fsync, rename; the old file stays
- * intact on any failure. */
+ * temporary file in the same directory (path + ".tmp.<pid>"), fsync, rename;
+ * the old file stays intact on any failure (CL16_ERR_IO naming path and errno
+ * text). Header: "__metadata__" first, then the tensors in the given order
+ * with contiguous offsets, padded with spaces to a multiple of 8 bytes. Bad
+ * names/dtypes/ndim: CL16_ERR_INVALID_ARG; bytes != shape x dtype size:
+ * CL16_ERR_SHAPE. */
 CL16_API cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensors,
                                            size_t count, const char *const *meta, char *err,
                                            size_t err_len);
