@@ -4,13 +4,22 @@
  * API, forward and backward by hand, in f32 and in pure f16. Every layer of
  * the CNN path (convolution both ways, pooling with indices, Linear on a 4-D
  * input, ReLU, softmax cross-entropy, SGD) runs in one loop; both dtypes must
- * learn and agree within a few points. Skipped when Fashion-MNIST is absent. */
+ * learn and agree within a few points. Skipped when Fashion-MNIST is absent.
+ *
+ * `test_train_lenet --bench` instead times 20 steps at batch 128 per dtype
+ * (after 5 warm-up steps, each dtype in a fresh context) and prints ms/step and
+ * peak device memory, f16 against f32: the training-step figure of
+ * docs/benchmarks.md until the `cl16 bench step` command exists. */
 #include <math.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "check.h"
 
-enum { BATCH = 32, STEPS = 150, TEST_N = 1024, NP = 10 };
+enum { MAXB = 128, NP = 10 };
+static int BATCH = 32, STEPS = 150, TEST_N = 1024;
+static double step_s;     /* --bench: seconds per step after the warm-up */
+static uint64_t peak_mem; /* --bench: peak device bytes of the run */
 
 static uint64_t rng;
 static float urand(float bound) {
@@ -32,6 +41,8 @@ static cl16_tensor *mk(cl16_ctx *ctx, cl16_dtype dt, int nd, const int64_t *d) {
 typedef struct result {
     double first_loss, last_loss, acc;
 } result;
+
+static double cl16_now_for_test(void);
 
 static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl16_dataset *te) {
     result r = {0, 0, 0};
@@ -75,13 +86,21 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
     int64_t count;
     int cc, hh, ww, classes;
     cl16_dataset_shape(tr, &count, &cc, &hh, &ww, &classes);
-    int64_t *perm = malloc((size_t)count * sizeof *perm), idx[BATCH];
-    static float img[BATCH * 784];
-    int32_t labels[BATCH];
+    int64_t *perm = malloc((size_t)count * sizeof *perm), idx[MAXB];
+    static float img[MAXB * 784];
+    int32_t labels[MAXB];
     cl16_shuffle(3, count, perm);
     double acc20 = 0;
+    double t0 = 0;
     for (int step = 0; step < STEPS + 1; step++) {
         const int eval = step == STEPS; /* the last pass evaluates */
+        if (step == 5 || eval) {
+            CHECK_OK(ctx, cl16_ctx_finish(ctx));
+            if (step == 5)
+                t0 = cl16_now_for_test();
+            else
+                step_s = (cl16_now_for_test() - t0) / (STEPS - 5);
+        }
         int64_t hits = 0;
         for (int64_t b0 = 0; b0 < (eval ? TEST_N : BATCH); b0 += BATCH) {
             for (int i = 0; i < BATCH; i++)
@@ -89,7 +108,7 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
             CHECK_OK(ctx, cl16_dataset_batch(eval ? te : tr, idx, BATCH, NULL, NULL, 0, 0, 0, img,
                                              labels));
             CHECK_OK(ctx, cl16_tensor_write_f32(x, img, BATCH * 784));
-            CHECK_OK(ctx, cl16_tensor_write_raw(lab, labels, sizeof labels));
+            CHECK_OK(ctx, cl16_tensor_write_raw(lab, labels, (size_t)BATCH * sizeof labels[0]));
             CHECK_OK(ctx, cl16_conv2d_forward(ctx, &cp1, x, p[0], p[1], c1));
             CHECK_OK(ctx, cl16_relu_forward(ctx, c1, r1));
             CHECK_OK(ctx, cl16_pool2d_forward(ctx, &pp, r1, p1, i1));
@@ -128,6 +147,8 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
             r.acc = (double)hits / TEST_N;
     }
     (void)acc20;
+    uint64_t cur;
+    cl16_ctx_memory(ctx, &cur, &peak_mem);
     free(perm);
     cl16_tensor *all[] = {x,   c1,  r1,  p1,  c2,  r2,  p2,  a1,  a2,  z,  dz, da2,
                           dz2, da1, dz1, dp2, dr2, dc2, dp1, dr1, dc1, i1, i2, lab};
@@ -138,7 +159,16 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
     return r;
 }
 
-int main(void) {
+static double cl16_now_for_test(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    const int bench = argc > 1 && !strcmp(argv[1], "--bench");
+    if (bench)
+        BATCH = 128, STEPS = 25, TEST_N = 128;
     char err[512];
     cl16_dataset *tr = NULL, *te = NULL;
     if (cl16_dataset_load("fashion-mnist", NULL, 1, &tr, err, sizeof err) ||
@@ -148,7 +178,20 @@ int main(void) {
     }
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
     result f32 = run(ctx, CL16_F32, tr, te);
+    const double s32 = step_s;
+    const uint64_t m32 = peak_mem;
+    if (bench)
+        cl16_ctx_free(ctx), ctx = test_ctx(getenv("CL16_CACHE_DIR")); /* fresh peak */
     result f16 = run(ctx, CL16_F16, tr, te);
+    if (bench) {
+        printf("LeNet-5 step, batch 128, %s: f32 %.1f ms, f16 %.1f ms (f16/f32 %.2f); peak device "
+               "memory f32 %.1f MB, f16 %.1f MB (f16/f32 %.2f)\n",
+               cl16_ctx_device(ctx)->name, s32 * 1e3, step_s * 1e3, step_s / s32, m32 / 1e6,
+               peak_mem / 1e6, (double)peak_mem / (double)m32);
+        cl16_dataset_free(tr), cl16_dataset_free(te);
+        cl16_ctx_free(ctx);
+        return check_done("train_lenet --bench");
+    }
     printf("f32: loss %.3f -> %.3f, test accuracy %.3f\n", f32.first_loss, f32.last_loss, f32.acc);
     printf("f16: loss %.3f -> %.3f, test accuracy %.3f\n", f16.first_loss, f16.last_loss, f16.acc);
     /* 150 steps of 32 images (4800 images, under a tenth of an epoch). */
