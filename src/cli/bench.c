@@ -11,6 +11,7 @@
 #include <cblas.h>
 #endif
 
+#include "cli/bench_util.h"
 #include "cli/cli.h"
 
 /* Why the measurement is shaped like this (docs/benchmarks.md has the figures):
@@ -80,12 +81,6 @@ typedef struct check {
     int64_t *idx;
     double *ref, *mag; /* mag: sum of |products|, the scale of the rounding error */
 } check;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- shapes ------------------------------------------------------------------ */
 
@@ -216,15 +211,6 @@ static int is_square(const shape *s, int64_t n) {
 
 /* ---- data and the float64 reference -------------------------------------------- */
 
-/* Deterministic f16-representable values in [-1, 1) (xorshift, then rounded to half). */
-static void fill_random(float *x, size_t n, uint32_t seed) {
-    uint32_t s = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-        x[i] = cl16_half_to_float(cl16_float_to_half((float)((double)(s >> 8) / 8388608.0 - 1.0)));
-    }
-}
-
 static void ref_entry(const shape *s, const layout *L, const float *a, const float *b, int64_t e,
                       double *ref, double *mag) {
     int64_t mn = s->m * s->n, b0 = 0, b1 = s->batch;
@@ -306,51 +292,7 @@ static double verify(const check *c, const float *got, double u_acc, double u_ou
 
 /* ---- timing ------------------------------------------------------------------- */
 
-typedef struct runner {
-    int (*call)(void *u); /* one GEMM enqueued (device) or done (host); 0 on success */
-    int (*finish)(void *u);
-    void *u;
-} runner;
-
-/* Warm-up call timed on its own, then blocks of R calls, each timed as a whole.
- * With --reps R: one block. Otherwise one timed call sizes R (enough for the
- * time budget, at most max_reps) and blocks repeat until the budget is spent
- * (at most MAX_BLOCKS): short calls then get many blocks. The fastest block
- * counts, the estimate least disturbed by other work on a shared machine.
- * Returns 0 or the call's failure. */
-#define MAX_BLOCKS 20
-static int time_calls(const runner *r, const opts *o, double *first_s, double *per_s, int *reps,
-                      int *blocks) {
-    double t0 = now_s();
-    int e;
-    if ((e = r->call(r->u)) || (e = r->finish(r->u))) return e;
-    *first_s = now_s() - t0;
-    int n = o->reps, max_blocks = o->reps ? 1 : o->quick ? 3 : MAX_BLOCKS;
-    double spent = 0;
-    *blocks = 0, *per_s = INFINITY;
-    if (!n) {
-        t0 = now_s();
-        if ((e = r->call(r->u)) || (e = r->finish(r->u))) return e;
-        double t1 = now_s() - t0;
-        *per_s = t1, *reps = 1, *blocks = 1, spent = t1;
-        double want = ceil(o->target_s / (t1 > 1e-7 ? t1 : 1e-7));
-        n = want > o->max_reps ? o->max_reps : (int)want;
-        if (n < 2) return 0; /* one call already fills the budget */
-        *blocks = 0, *per_s = INFINITY, spent = 0;
-    }
-    while (*blocks < max_blocks && (*blocks == 0 || spent < o->target_s)) {
-        t0 = now_s();
-        for (int i = 0; i < n; i++)
-            if ((e = r->call(r->u))) return e;
-        if ((e = r->finish(r->u))) return e;
-        double t = now_s() - t0;
-        spent += t, ++*blocks;
-        if (t / n < *per_s) *per_s = t / n;
-    }
-    *reps = n;
-    return 0;
-}
-
+/* Device calls for bench_time_calls (bench_util.c). */
 typedef struct dev_call {
     cl16_ctx *ctx;
     const cl16_gemm_desc *d;
@@ -395,11 +337,11 @@ static void run_device(cl16_ctx *ctx, const shape *s, const layout *L, const che
     cl16_gemm_desc d;
     make_desc(&d, s, L, A, B, C, be);
     dev_call c = {ctx, &d, CL16_OK};
-    runner run = {dev_gemm, dev_finish, &c};
+    bench_runner run = {dev_gemm, dev_finish, &c};
     double first = 0, per = 0;
     int reps = 0, blocks = 0;
     if ((c.s = cl16_tensor_fill(C, SENTINEL)) == CL16_OK)
-        time_calls(&run, o, &first, &per, &reps, &blocks);
+        bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &first, &per, &reps, &blocks);
     if (c.s == CL16_OK) c.s = cl16_tensor_read_f32(C, host_c, L->nc);
     /* Only a peer may decline a shape (CLBlast's HGEMM without cl_khr_fp16); cl16's
      * own kernels run every shape in both dtypes, so for them it is an error. */
@@ -454,10 +396,10 @@ static void run_blas(const shape *s, const layout *L, const check *chk, const fl
 #ifdef CL16_HAVE_OPENBLAS
     for (size_t i = 0; i < L->nc; i++) c[i] = SENTINEL;
     blas_call x = {s, L, a, b, c};
-    runner run = {blas_gemm, blas_finish, &x};
+    bench_runner run = {blas_gemm, blas_finish, &x};
     double first = 0, per = 0;
     int reps = 0, blocks = 0;
-    time_calls(&run, o, &first, &per, &reps, &blocks);
+    bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &first, &per, &reps, &blocks);
     finish_result(r, s, chk, c, 0x1p-24, 0x1p-24, L, first, per, reps, blocks);
 #else
     (void)s, (void)L, (void)chk, (void)a, (void)b, (void)c, (void)o;
@@ -509,8 +451,8 @@ static cl16_status run_shape(cl16_ctx *ctx, row *w, int index, int total, const 
     float *a = malloc(L.na * sizeof *a), *b = malloc(L.nb * sizeof *b), *c = malloc(L.nc * sizeof *c);
     cl16_status st = CL16_ERR_OUT_OF_MEMORY;
     if (!a || !b || !c) goto out;
-    fill_random(a, L.na, 1 + (uint32_t)index);
-    fill_random(b, L.nb, 1001 + (uint32_t)index);
+    bench_fill_random(a, L.na, 1 + (uint32_t)index, 1);
+    bench_fill_random(b, L.nb, 1001 + (uint32_t)index, 1);
     fprintf(stderr, "[%d/%d] %s: %s%s %lldx%lldx%lld batch %lld%s, reference for %s entries...\n",
             index + 1, total, s->name, s->ta ? "T" : "N", s->tb ? "T" : "N", (long long)s->m,
             (long long)s->n, (long long)s->k, (long long)s->batch,
@@ -656,72 +598,37 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx) {
     goal_line(stdout, what, s.worst_f16_f32, "", 0.9, "no shape with both cl16 rows measured");
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double x) {
-    if (x == x && !isinf(x)) fprintf(f, "%.6g", x);
-    else fputs("null", f);
-}
-
 static void json_result(FILE *f, const result *r) {
     fprintf(f, "{\"status\": ");
-    json_str(f, rstate_name[r->st]);
+    bench_json_str(f, rstate_name[r->st]);
     int timed = r->st == RS_OK || r->st == RS_FAILED;
     fprintf(f, ", \"gflops\": ");
-    json_num(f, timed ? r->gflops : NAN);
+    bench_json_num(f, timed ? r->gflops : NAN);
     fprintf(f, ", \"ms_per_call\": ");
-    json_num(f, timed ? r->ms : NAN);
+    bench_json_num(f, timed ? r->ms : NAN);
     fprintf(f, ", \"first_call_s\": ");
-    json_num(f, timed ? r->first_s : NAN);
+    bench_json_num(f, timed ? r->first_s : NAN);
     fprintf(f, ", \"reps\": %d, \"blocks\": %d, \"max_error_ratio\": ", timed ? r->reps : 0,
             timed ? r->blocks : 0);
-    json_num(f, timed ? r->err_ratio : NAN);
+    bench_json_num(f, timed ? r->err_ratio : NAN);
     fprintf(f, ", \"reason\": ");
-    json_str(f, r->reason);
+    bench_json_str(f, r->reason);
     fputc('}', f);
 }
 
 static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o) {
-    const cl16_device_info *d = cl16_ctx_device(ctx);
-    char date[64];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(f, "{\n  \"benchmark\": \"gemm\",\n  \"cl16_version\": ");
-    json_str(f, cl16_version());
-    fprintf(f, ",\n  \"date\": ");
-    json_str(f, date);
-    fprintf(f, ",\n  \"device\": ");
-    json_str(f, d->name);
-    fprintf(f, ",\n  \"platform\": ");
-    json_str(f, d->platform);
-    fprintf(f, ",\n  \"platform_version\": ");
-    json_str(f, d->platform_version);
-    fprintf(f, ",\n  \"driver\": ");
-    json_str(f, d->driver);
-    fprintf(f, ",\n  \"half_path\": ");
-    json_str(f, cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
+    bench_json_head(f, "gemm", ctx);
     fprintf(f, ",\n  \"options\": {\"quick\": %s, \"reps\": %d, \"target_s\": %g, \"max_reps\": %d, "
                "\"max_blocks\": %d, \"shapes\": ",
             o->quick ? "true" : "false", o->reps, o->target_s, o->max_reps,
-            o->reps ? 1 : o->quick ? 3 : MAX_BLOCKS);
-    json_str(f, o->shapes);
+            o->reps ? 1 : o->quick ? 3 : BENCH_MAX_BLOCKS);
+    bench_json_str(f, o->shapes);
 #ifdef CL16_HAVE_OPENBLAS
     fprintf(f, "},\n  \"openblas\": {\"built\": true, \"threads\": %d, \"core\": ",
             openblas_get_num_threads());
-    json_str(f, openblas_get_corename());
+    bench_json_str(f, openblas_get_corename());
     fprintf(f, ", \"config\": ");
-    json_str(f, openblas_get_config());
+    bench_json_str(f, openblas_get_config());
     fprintf(f, "},\n");
 #else
     fprintf(f, "},\n  \"openblas\": {\"built\": false},\n");
@@ -738,40 +645,40 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
         const shape *s = &w->sh;
         layout L = make_layout(s);
         fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
-        json_str(f, s->name);
+        bench_json_str(f, s->name);
         fprintf(f, ", \"trans_a\": %d, \"trans_b\": %d, \"m\": %lld, \"n\": %lld, \"k\": %lld, "
                    "\"batch\": %lld, \"a_stride\": %lld, \"b_stride\": %lld, \"c_stride\": %lld, "
                    "\"flops\": %.0f,\n     \"plan_f16\": ",
                 s->ta, s->tb, (long long)s->m, (long long)s->n, (long long)s->k,
                 (long long)s->batch, (long long)L.a_stride, (long long)L.b_stride,
                 (long long)L.c_stride, shape_flops(s));
-        json_str(f, w->plan[0]);
+        bench_json_str(f, w->plan[0]);
         fprintf(f, ", \"plan_f32\": ");
-        json_str(f, w->plan[1]);
+        bench_json_str(f, w->plan[1]);
         fprintf(f, ",\n     \"peers\": {");
         for (int p = 0; p < NPEER; p++) {
             fprintf(f, "%s\n       ", p ? "," : "");
-            json_str(f, peer_key[p]);
+            bench_json_str(f, peer_key[p]);
             fprintf(f, ": ");
             json_result(f, &w->r[p]);
         }
         fprintf(f, "},\n     \"ratios\": {\"f16_f32\": ");
-        json_num(f, ratio(w, P_F16, P_F32));
+        bench_json_num(f, ratio(w, P_F16, P_F32));
         fprintf(f, ", \"f16_clblast_sgemm\": ");
-        json_num(f, ratio(w, P_F16, P_CLB_S));
+        bench_json_num(f, ratio(w, P_F16, P_CLB_S));
         fprintf(f, ", \"f16_openblas\": ");
-        json_num(f, ratio(w, P_F16, P_BLAS));
+        bench_json_num(f, ratio(w, P_F16, P_BLAS));
         fprintf(f, "}}");
     }
     summary s = summarise(rows, n);
     fprintf(f, "\n  ],\n  \"summary\": {\"f16_1024_vs_clblast_sgemm\": ");
-    json_num(f, s.vs_clblast);
+    bench_json_num(f, s.vs_clblast);
     fprintf(f, ", \"goal_f16_1024_vs_clblast_sgemm\": 3, \"f16_1024_vs_openblas\": ");
-    json_num(f, s.vs_openblas);
+    bench_json_num(f, s.vs_openblas);
     fprintf(f, ", \"goal_f16_1024_vs_openblas\": 0.5, \"worst_f16_f32\": ");
-    json_num(f, s.worst_f16_f32);
+    bench_json_num(f, s.worst_f16_f32);
     fprintf(f, ", \"worst_f16_f32_shape\": ");
-    if (s.worst_name) json_str(f, s.worst_name);
+    if (s.worst_name) bench_json_str(f, s.worst_name);
     else fputs("null", f);
     fprintf(f, ", \"goal_worst_f16_f32\": 0.9}\n}\n");
 }

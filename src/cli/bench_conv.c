@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/bench_util.h"
 #include "cli/cli.h"
 
 /* How it measures (the same method as `cl16 bench gemm`, see bench.c):
@@ -25,7 +26,6 @@
 
 #define SENTINEL 777.0f
 #define SAMPLES 1000 /* output entries checked against the float64 reference */
-#define MAX_BLOCKS 20
 
 enum { P_F16, P_F32, P_CLB, NPEER };
 static const char *peer_key[NPEER] = {"cl16_f16", "cl16_f32", "clblast"};
@@ -90,21 +90,6 @@ typedef struct problem {
     cl16_tensor *X[2], *W[2], *Y[2], *DY[2], *DX[2], *DW[2];
     cl_mem col; /* CLBlast's column buffer: one image, C*k*k x Ho*Wo floats */
 } problem;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Deterministic f16-representable values in [-1, 1). */
-static void fill_random(float *x, size_t n, uint32_t seed) {
-    uint32_t s = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-        x[i] = cl16_half_to_float(cl16_float_to_half((float)((double)(s >> 8) / 8388608.0 - 1.0)));
-    }
-}
 
 static size_t x_count(const problem *P) {
     return (size_t)(P->n * P->l->c * P->l->h * P->l->w);
@@ -327,54 +312,6 @@ static int finish_call(void *u) {
     return (int)(c->s = cl16_ctx_finish(c->ctx));
 }
 
-typedef struct runner {
-    int (*call)(void *u);
-    int (*finish)(void *u);
-    void *u;
-} runner;
-
-/* Warm-up call timed on its own, then blocks of R calls timed as a whole; the
- * fastest block counts. --reps R: one block of R. Otherwise one timed call sizes
- * R to the time budget (at most max_reps), and blocks repeat until the budget is
- * spent (at most MAX_BLOCKS, 3 with --quick). */
-static int time_calls(const runner *r, const opts *o, double *first_s, double *per_s, int *reps,
-                      int *blocks) {
-    double t0 = now_s();
-    int e;
-    if ((e = r->call(r->u)) || (e = r->finish(r->u)))
-        return e;
-    *first_s = now_s() - t0;
-    int n = o->reps, max_blocks = o->reps ? 1 : o->quick ? 3 : MAX_BLOCKS;
-    double spent = 0;
-    *blocks = 0, *per_s = INFINITY;
-    if (!n) {
-        t0 = now_s();
-        if ((e = r->call(r->u)) || (e = r->finish(r->u)))
-            return e;
-        double t1 = now_s() - t0;
-        *per_s = t1, *reps = 1, *blocks = 1;
-        double want = ceil(o->target_s / (t1 > 1e-7 ? t1 : 1e-7));
-        n = want > o->max_reps ? o->max_reps : (int)want;
-        if (n < 2)
-            return 0; /* one call already fills the budget */
-        *blocks = 0, *per_s = INFINITY;
-    }
-    while (*blocks < max_blocks && (*blocks == 0 || spent < o->target_s)) {
-        t0 = now_s();
-        for (int i = 0; i < n; i++)
-            if ((e = r->call(r->u)))
-                return e;
-        if ((e = r->finish(r->u)))
-            return e;
-        double t = now_s() - t0;
-        spent += t, ++*blocks;
-        if (t / n < *per_s)
-            *per_s = t / n;
-    }
-    *reps = n;
-    return 0;
-}
-
 static cl16_tensor *out_tensor(problem *P, int pass, int t) {
     return pass == FWD ? P->Y[t] : pass == BWD_DATA ? P->DX[t] : P->DW[t];
 }
@@ -390,11 +327,11 @@ static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk,
     c.prm.pad_h = c.prm.pad_w = P->l->pad;
     cl16_ctx_opencl(ctx, NULL, &q, NULL);
     c.queue = (cl_command_queue)q;
-    runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c};
+    bench_runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c};
     double first = 0, per = 0;
     int reps = 0, blocks = 0, e = 0;
     if ((c.s = cl16_tensor_fill(out, SENTINEL)) == CL16_OK)
-        e = time_calls(&run, o, &first, &per, &reps, &blocks);
+        e = bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &first, &per, &reps, &blocks);
     if (!e && c.s == CL16_OK)
         c.s = cl16_tensor_read_f32(out, P->out, out_count(P, w->pass));
     if (p == P_CLB && c.cb) {
@@ -444,9 +381,9 @@ static cl16_status problem_init(cl16_ctx *ctx, problem *P, const layer *l, int64
     P->dy = malloc(ny * sizeof *P->dy), P->out = malloc(nmax * sizeof *P->out);
     if (!P->x || !P->w || !P->dy || !P->out)
         return CL16_ERR_OUT_OF_MEMORY;
-    fill_random(P->x, nx, 1 + 3 * (uint32_t)index);
-    fill_random(P->w, nw, 2 + 3 * (uint32_t)index);
-    fill_random(P->dy, ny, 3 + 3 * (uint32_t)index);
+    bench_fill_random(P->x, nx, 1 + 3 * (uint32_t)index, 1);
+    bench_fill_random(P->w, nw, 2 + 3 * (uint32_t)index, 1);
+    bench_fill_random(P->dy, ny, 3 + 3 * (uint32_t)index, 1);
     const int64_t dx[4] = {n, l->c, l->h, l->w}, dw[4] = {l->cout, l->c, l->k, l->k};
     const int64_t dy[4] = {n, l->cout, P->ho, P->wo};
     int64_t check_dims[4];
@@ -611,79 +548,39 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const opts 
         printf("  f16 >= 2x faster than the CLBlast path: n/a (no row with CLBlast measured)\n");
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double x) {
-    if (x == x && !isinf(x))
-        fprintf(f, "%.6g", x);
-    else
-        fputs("null", f);
-}
-
 static void json_result(FILE *f, const result *r) {
     int timed = r->st == RS_OK || r->st == RS_FAILED;
     fprintf(f, "{\"status\": ");
-    json_str(f, rstate_name[r->st]);
+    bench_json_str(f, rstate_name[r->st]);
     fprintf(f, ", \"ms_per_call\": ");
-    json_num(f, timed ? r->ms : NAN);
+    bench_json_num(f, timed ? r->ms : NAN);
     fprintf(f, ", \"gflops\": ");
-    json_num(f, timed ? r->gflops : NAN);
+    bench_json_num(f, timed ? r->gflops : NAN);
     fprintf(f, ", \"first_call_s\": ");
-    json_num(f, timed ? r->first_s : NAN);
+    bench_json_num(f, timed ? r->first_s : NAN);
     fprintf(f, ", \"reps\": %d, \"blocks\": %d, \"max_error_ratio\": ", timed ? r->reps : 0,
             timed ? r->blocks : 0);
-    json_num(f, timed ? r->err_ratio : NAN);
+    bench_json_num(f, timed ? r->err_ratio : NAN);
     fprintf(f, ", \"reason\": ");
-    json_str(f, r->reason);
+    bench_json_str(f, r->reason);
     fputc('}', f);
 }
 
 static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o) {
-    const cl16_device_info *d = cl16_ctx_device(ctx);
-    char date[64];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(f, "{\n  \"benchmark\": \"conv\",\n  \"cl16_version\": ");
-    json_str(f, cl16_version());
-    fprintf(f, ",\n  \"date\": ");
-    json_str(f, date);
-    fprintf(f, ",\n  \"device\": ");
-    json_str(f, d->name);
-    fprintf(f, ",\n  \"platform\": ");
-    json_str(f, d->platform);
-    fprintf(f, ",\n  \"platform_version\": ");
-    json_str(f, d->platform_version);
-    fprintf(f, ",\n  \"driver\": ");
-    json_str(f, d->driver);
-    fprintf(f, ",\n  \"half_path\": ");
-    json_str(f, cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
+    bench_json_head(f, "conv", ctx);
     fprintf(f,
             ",\n  \"options\": {\"quick\": %s, \"batch\": %d, \"reps\": %d, \"target_s\": %g, "
             "\"max_reps\": %d, \"max_blocks\": %d},\n",
             o->quick ? "true" : "false", o->batch, o->reps, o->target_s, o->max_reps,
             o->reps    ? 1
             : o->quick ? 3
-                       : MAX_BLOCKS);
+                       : BENCH_MAX_BLOCKS);
     fprintf(f, "  \"clblast\": {");
     for (int p = 0; p < NPASS; p++) {
         fprintf(f, "%s", p ? ", " : "");
-        json_str(f, pass_name[p]);
+        bench_json_str(f, pass_name[p]);
         fprintf(f, ": ");
-        json_str(f, clblast_how[p]);
+        bench_json_str(f, clblast_how[p]);
     }
     fprintf(f,
             "},\n  \"timing\": \"after a warm-up call (first_call_s), blocks of reps calls, "
@@ -697,9 +594,9 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
         const row *w = &rows[i];
         const layer *l = w->l;
         fprintf(f, "%s\n    {\"shape\": ", i ? "," : "");
-        json_str(f, l->name);
+        bench_json_str(f, l->name);
         fprintf(f, ", \"pass\": ");
-        json_str(f, pass_name[w->pass]);
+        bench_json_str(f, pass_name[w->pass]);
         fprintf(f,
                 ", \"n\": %lld, \"c\": %d, \"h\": %d, \"w\": %d, \"cout\": %d, \"kh\": %d, "
                 "\"kw\": %d, \"stride\": %d, \"pad\": %d, \"ho\": %lld, \"wo\": %lld, \"flops\": "
@@ -708,33 +605,33 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
                 (long long)w->ho, (long long)w->wo, w->flops);
         for (int p = 0; p < NPEER; p++) {
             fprintf(f, "%s\n       ", p ? "," : "");
-            json_str(f, peer_key[p]);
+            bench_json_str(f, peer_key[p]);
             fprintf(f, ": ");
             json_result(f, &w->r[p]);
         }
         fprintf(f, "},\n     \"ratios\": {\"f16_f32_time\": ");
-        json_num(f, tratio(w, P_F16, P_F32));
+        bench_json_num(f, tratio(w, P_F16, P_F32));
         fprintf(f, ", \"f16_clblast_time\": ");
-        json_num(f, tratio(w, P_F16, P_CLB));
+        bench_json_num(f, tratio(w, P_F16, P_CLB));
         fprintf(f, "}}");
     }
     summary s = summarise(rows, n);
     fprintf(f, "\n  ],\n  \"summary\": {\"worst_f16_f32_time\": ");
-    json_num(f, s.worst_f16_f32);
+    bench_json_num(f, s.worst_f16_f32);
     fprintf(f, ", \"worst_f16_f32_shape\": ");
     if (s.f16_f32_row) {
         char nm[96];
         snprintf(nm, sizeof nm, "%s %s", s.f16_f32_row->l->name, pass_name[s.f16_f32_row->pass]);
-        json_str(f, nm);
+        bench_json_str(f, nm);
     } else
         fputs("null", f);
     fprintf(f, ", \"goal_f16_f32_time_at_most\": 1.0, \"worst_clblast_over_f16_time\": ");
-    json_num(f, s.worst_vs_clb);
+    bench_json_num(f, s.worst_vs_clb);
     fprintf(f, ", \"worst_clblast_over_f16_shape\": ");
     if (s.vs_clb_row) {
         char nm[96];
         snprintf(nm, sizeof nm, "%s %s", s.vs_clb_row->l->name, pass_name[s.vs_clb_row->pass]);
-        json_str(f, nm);
+        bench_json_str(f, nm);
     } else
         fputs("null", f);
     fprintf(f, ", \"goal_clblast_over_f16_time_at_least\": 2.0}\n}\n");

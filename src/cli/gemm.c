@@ -7,22 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/bench_util.h"
 #include "cli/cli.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Deterministic values in [-1, 1) (xorshift). */
-static void fill_random(float *x, size_t n, uint32_t seed) {
-    uint32_t s = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-        x[i] = (float)((double)(s >> 8) / 8388608.0 - 1.0);
-    }
-}
 
 static int run_one(cl16_ctx *ctx, cl16_dtype dt, int64_t m, int64_t n, int64_t k, int ta, int tb,
                    int reps) {
@@ -34,8 +20,8 @@ static int run_one(cl16_ctx *ctx, cl16_dtype dt, int64_t m, int64_t n, int64_t k
     cl16_status s = CL16_ERR_OUT_OF_MEMORY;
     int rc = 0;
     if (!a || !b || !c) goto out;
-    fill_random(a, na, 1);
-    fill_random(b, nb, 2);
+    bench_fill_random(a, na, 1, 0);
+    bench_fill_random(b, nb, 2, 0);
     if (dt == CL16_F16) { /* the reference sees exactly what the device sees */
         for (size_t i = 0; i < na; i++) a[i] = cl16_half_to_float(cl16_float_to_half(a[i]));
         for (size_t i = 0; i < nb; i++) b[i] = cl16_half_to_float(cl16_float_to_half(b[i]));
@@ -45,16 +31,16 @@ static int run_one(cl16_ctx *ctx, cl16_dtype dt, int64_t m, int64_t n, int64_t k
         (s = cl16_tensor_write_f32(B, b, nb)) || (s = cl16_tensor_fill(C, 0.0f)))
         goto out;
     /* First call builds or loads the kernel: timed separately. */
-    double t0 = now_s();
+    double t0 = bench_now();
     if ((s = cl16_gemm(ctx, ta, tb, m, n, k, 1.0f, A, ta ? m : k, B, tb ? k : n, 0.0f, C, n)) ||
         (s = cl16_ctx_finish(ctx)))
         goto out;
-    double first = now_s() - t0;
-    t0 = now_s();
+    double first = bench_now() - t0;
+    t0 = bench_now();
     for (int r = 0; r < reps && !s; r++)
         s = cl16_gemm(ctx, ta, tb, m, n, k, 1.0f, A, ta ? m : k, B, tb ? k : n, 0.0f, C, n);
     if (s || (s = cl16_ctx_finish(ctx))) goto out;
-    double per = (now_s() - t0) / reps;
+    double per = (bench_now() - t0) / reps;
     if ((s = cl16_tensor_read_f32(C, c, nc))) goto out;
 
     /* |C - ref| <= gamma_K * sum|a||b| + u_out*|ref| with u = 2^-24 (float accumulation). */

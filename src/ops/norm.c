@@ -7,6 +7,7 @@
  * track_running_stats=False); evaluation ignores save_mean / save_invstd
  * (may be NULL); y may alias x and dx may alias dy (element-wise passes). */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "ops/ops_util.h"
@@ -57,10 +58,6 @@ static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const cl16_tensor *x) {
     return clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL);
 }
 
-static int finite_f(float v) {
-    return v == v && v - v == 0.0f;
-}
-
 cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum, float eps,
                                      const cl16_tensor *x, const cl16_tensor *gamma,
                                      const cl16_tensor *beta_, cl16_tensor *running_mean,
@@ -74,7 +71,7 @@ cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum
     if (!(momentum >= 0.0f && momentum <= 1.0f))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: momentum = %g (must be in [0, 1])", op,
                           (double)momentum);
-    if (!(eps > 0.0f) || !finite_f(eps))
+    if (!(eps > 0.0f) || !isfinite(eps))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: eps = %g (must be finite and > 0)", op,
                           (double)eps);
     cl16_status s;
@@ -185,7 +182,7 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
         (s = check_vec(ctx, op, "dgamma", dgamma, c)) ||
         (s = check_vec(ctx, op, "dbeta_", dbeta_, c)))
         return s;
-    if (!finite_f(beta))
+    if (!isfinite(beta))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: beta is not finite", op);
     if (dgamma->mem == dbeta_->mem)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dgamma aliases dbeta_", op);

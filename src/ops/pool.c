@@ -2,6 +2,7 @@
  * backward, kernels/pool.cl): validates parameters and shapes, then enqueues.
  * Nothing is launched unless every argument is consistent. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,12 +120,6 @@ static cl_int set_geom(cl_kernel k, cl_uint i, const cl16_pool2d_params *p, cons
     return err;
 }
 
-static cl_int launch1d(cl16_ctx *ctx, cl_kernel k, int64_t n) {
-    /* Rounded up to 64 (the kernels check the bound); the runtime picks the work-group. */
-    size_t global = ((size_t)n + 63) / 64 * 64;
-    return clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
-}
-
 cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, const cl16_tensor *x,
                                 cl16_tensor *y, cl16_tensor *indices) {
     static const char *op = "pool2d_forward";
@@ -198,7 +193,7 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
                           "%s: indices are given but kind is AVG (only MAX has indices)", op);
     }
-    if (!(beta == beta) || beta - beta != 0.0f)
+    if (!isfinite(beta))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: beta is not finite", op);
     if (dx->mem == dy->mem)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dx aliases dy", op);
@@ -267,7 +262,7 @@ cl16_status cl16_global_avgpool_forward(cl16_ctx *ctx, const cl16_tensor *x, cl1
     ARG(hw);
 #undef ARG
     if (!err)
-        err = launch1d(ctx, k, planes);
+        err = cl16__op_launch(ctx, k, (size_t)planes);
     if (err)
         return cl16__cl_fail(ctx, err, "%s", op);
     cl16__count(ctx, (double)x->numel + (double)y->numel,
@@ -285,7 +280,7 @@ cl16_status cl16_global_avgpool_backward(cl16_ctx *ctx, const cl16_tensor *dy, f
     cl16_status s;
     if ((s = check_act4(ctx, op, "dx", dx)) || (s = check_gap_y(ctx, op, "dy", dy, dx)))
         return s;
-    if (!(beta == beta) || beta - beta != 0.0f)
+    if (!isfinite(beta))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: beta is not finite", op);
     if (dx->mem == dy->mem)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dx aliases dy", op);
@@ -307,7 +302,7 @@ cl16_status cl16_global_avgpool_backward(cl16_ctx *ctx, const cl16_tensor *dy, f
     ARG(hw);
 #undef ARG
     if (!err)
-        err = launch1d(ctx, k, total);
+        err = cl16__op_launch(ctx, k, (size_t)total);
     if (err)
         return cl16__cl_fail(ctx, err, "%s", op);
     const double es = (double)cl16_dtype_size(dx->dtype);
