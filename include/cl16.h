@@ -576,6 +576,155 @@ CL16_API cl16_status cl16_dataset_batch(const cl16_dataset *d, const int64_t *id
                                         const float mean[3], const float std[3], int crop_pad,
                                         int flip, uint64_t seed, float *images, int32_t *labels);
 
+/* ---- models ----------------------------------------------------------------
+ * Built-in architectures with PyTorch's state_dict names (docs/models.md gives
+ * each one's PyTorch definition), so that a model saved from PyTorch with
+ * safetensors loads directly:
+ *   mlp       fc1, fc2, fc3 (Linear, ReLU between; flatten of the input first)
+ *   lenet5    conv1 (C->6, 5x5, pad 2), ReLU, max-pool 2, conv2 (6->16, 5x5),
+ *             ReLU, max-pool 2, fc1 (16*h*w->120), ReLU, fc2 (120->84), ReLU, fc3
+ *   resnet20, resnet32, resnet56   CIFAR ResNet (3 stages of 3/5/9 BasicBlocks,
+ *             widths 16/32/64, bias-free convs + BatchNorm2d, 1x1 projection
+ *             shortcuts where the shape changes), global average pool, fc
+ * Linear weights are [out, in], Conv2d weights [out, in/groups, kh, kw].
+ * A model holds its parameters, their gradients and the activations of one
+ * batch, all on the context's device in the model's dtype (f32, or f16 for
+ * pure 16-bit training). BatchNorm's affine parameters and running statistics
+ * stay f32 in both (they are under 1 % of ResNet-20's parameters, and the
+ * layer computes its statistics in float anyway); num_batches_tracked is a
+ * host counter saved as I64. */
+typedef struct cl16_model cl16_model;
+typedef struct cl16_model_opts {
+    const char *arch;       /* one of cl16_model_archs() */
+    int channels, height, width; /* input image shape */
+    int classes;
+    int hidden1, hidden2;   /* mlp hidden sizes */
+    cl16_dtype dtype;       /* CL16_F32 or CL16_F16 */
+} cl16_model_opts;
+/* lenet5, 1 x 28 x 28, 10 classes, hidden 256/128, f32. */
+CL16_API void cl16_model_opts_init(cl16_model_opts *o);
+/* NULL-terminated list of the architecture names. */
+CL16_API const char *const *cl16_model_archs(void);
+/* Creates a model with parameters initialised as PyTorch initialises a fresh
+ * module (Linear/Conv2d: weights kaiming-uniform with a = sqrt(5), i.e.
+ * U(+-1/sqrt(fan_in)), biases U(+-1/sqrt(fan_in)); BatchNorm: weight 1, bias 0,
+ * running mean 0, running var 1), drawn from `seed`. Unknown arch or a shape the
+ * architecture cannot take (e.g. lenet5 on 8 x 8 images) is CL16_ERR_INVALID_ARG
+ * / CL16_ERR_SHAPE with a message in cl16_ctx_last_error. */
+CL16_API cl16_status cl16_model_create(cl16_ctx *ctx, const cl16_model_opts *o, uint64_t seed,
+                                       cl16_model **out);
+CL16_API void cl16_model_free(cl16_model *m);
+CL16_API const cl16_model_opts *cl16_model_get_opts(const cl16_model *m);
+CL16_API cl16_ctx *cl16_model_ctx(const cl16_model *m);
+
+typedef enum cl16_param_kind {
+    CL16_PARAM_TRAINABLE = 0, /* weights and biases: value and grad */
+    CL16_PARAM_STAT = 1,      /* BatchNorm running_mean / running_var: value only */
+    CL16_PARAM_COUNTER = 2    /* BatchNorm num_batches_tracked: counter only */
+} cl16_param_kind;
+typedef struct cl16_model_param {
+    const char *name;        /* PyTorch state_dict key, e.g. "layer2.0.shortcut.1.running_var" */
+    cl16_param_kind kind;
+    cl16_tensor *value;      /* TRAINABLE, STAT */
+    cl16_tensor *grad;       /* TRAINABLE: written by cl16_model_backward */
+    int64_t counter;         /* COUNTER */
+} cl16_model_param;
+/* Every state_dict entry, in PyTorch's registration order. */
+CL16_API size_t cl16_model_param_count(const cl16_model *m);
+CL16_API cl16_model_param *cl16_model_param_at(cl16_model *m, size_t i);
+/* Number of trainable scalars. */
+CL16_API int64_t cl16_model_numel(const cl16_model *m);
+
+/* Forward pass of x [N, C, H, W] (the model's dtype). training = 1 uses batch
+ * statistics in BatchNorm (and updates the running ones) and keeps what
+ * cl16_model_backward needs; 0 is evaluation. Activations are allocated for N
+ * on first use and kept (reallocated when N changes). *logits ([N, classes])
+ * belongs to the model and is valid until the next forward. */
+CL16_API cl16_status cl16_model_forward(cl16_model *m, const cl16_tensor *x, int training,
+                                        const cl16_tensor **logits);
+/* Backward from dlogits [N, classes] after a training forward: overwrites the
+ * grad of every trainable parameter. */
+CL16_API cl16_status cl16_model_backward(cl16_model *m, const cl16_tensor *dlogits);
+
+/* What converting a file's tensors into the model's dtype did: values read,
+ * values that overflowed half (|x| > 65504, rounded to infinity) and nonzero
+ * values flushed to zero (|x| < 2^-25), with the first tensor that had each. */
+typedef struct cl16_cast_report {
+    int64_t values, overflowed, flushed, subnormal;
+    char first_overflow[96], first_flush[96];
+} cl16_cast_report;
+/* Loads the parameters of f (F32, F16 or BF16 values; I64 counters) into m,
+ * rounding to nearest even into the model's dtype. Every state_dict name must
+ * be present with the model's shape: otherwise CL16_ERR_FORMAT whose message
+ * lists all missing, unexpected and mismatched names at once (entries named
+ * "optim.*", a checkpoint's optimizer state, are not unexpected). A value that
+ * overflows the model's dtype is CL16_ERR_NUMERIC naming the tensor, and m is
+ * left unchanged. rep may be NULL. */
+CL16_API cl16_status cl16_model_load(cl16_model *m, const cl16_safetensors *f,
+                                     cl16_cast_report *rep, char *err, size_t err_len);
+/* Creates the model a file holds: the architecture from its metadata "arch"
+ * or, for a file without metadata (as PyTorch writes it), o->arch; channels
+ * and classes from the tensors' shapes; height/width from o. dtype from o.
+ * Then cl16_model_load. */
+CL16_API cl16_status cl16_model_open(cl16_ctx *ctx, const char *path, const cl16_model_opts *o,
+                                     cl16_model **out, cl16_cast_report *rep, char *err,
+                                     size_t err_len);
+/* Writes the state_dict to path atomically (cl16_safetensors_save) with the
+ * floating-point tensors in file_dtype (CL16_F32 or CL16_F16; BatchNorm
+ * statistics stay F32), counters as I64, and metadata "arch" plus `meta`
+ * (key, value, ..., NULL; may be NULL). */
+CL16_API cl16_status cl16_model_save(cl16_model *m, const char *path, cl16_dtype file_dtype,
+                                     const char *const *meta, char *err, size_t err_len);
+
+/* ---- training ---------------------------------------------------------------
+ * A trainer owns the optimizer state of one model (m and v per trainable
+ * parameter, in the parameter's dtype: 16-bit state in 16-bit training) and
+ * the step counter. Each step: upload the batch, forward, softmax
+ * cross-entropy, backward, one fused optimizer kernel per parameter with the
+ * scheduled learning rate. */
+typedef struct cl16_train_opts {
+    cl16_optim_params optim;    /* lr is the base learning rate */
+    cl16_lr_schedule schedule;
+    int64_t total_steps;        /* COSINE: steps to reach 0 */
+    int64_t warmup_steps;
+    int64_t step_size;          /* STEP: decay every step_size steps */
+    double gamma;               /* STEP: factor */
+} cl16_train_opts;
+/* SGD lr 0.01 (cl16_optim_params_init), constant, no warm-up, step_size 1, gamma 0.1. */
+CL16_API void cl16_train_opts_init(cl16_train_opts *o);
+typedef struct cl16_trainer cl16_trainer;
+CL16_API cl16_status cl16_trainer_create(cl16_model *m, const cl16_train_opts *o,
+                                         cl16_trainer **out);
+CL16_API void cl16_trainer_free(cl16_trainer *t);
+/* One training step on a host batch: images float [n, C, H, W] (normalised),
+ * labels [n]. *loss (mean over the batch) and *correct may be NULL. A
+ * non-finite loss is CL16_ERR_NUMERIC before any weight is changed. */
+CL16_API cl16_status cl16_trainer_step(cl16_trainer *t, const float *images,
+                                       const int32_t *labels, int64_t n, double *loss,
+                                       int64_t *correct);
+/* Steps taken (restored by cl16_trainer_restore). */
+CL16_API int64_t cl16_trainer_steps(const cl16_trainer *t);
+/* Learning rate the next step will use. */
+CL16_API double cl16_trainer_lr(const cl16_trainer *t);
+/* Evaluation-mode forward of a host batch: adds the summed loss and the
+ * number of correct predictions to *loss_sum / *correct. */
+CL16_API cl16_status cl16_model_evaluate(cl16_model *m, const float *images,
+                                         const int32_t *labels, int64_t n, double *loss_sum,
+                                         int64_t *correct);
+/* A checkpoint: cl16_model_save in the model's own dtype plus the optimizer
+ * state as "optim.m.<name>" / "optim.v.<name>" and metadata "step",
+ * "optimizer", "precision" (and `meta`). Atomic: the previous file at path
+ * stays intact on any failure. */
+CL16_API cl16_status cl16_trainer_save(cl16_trainer *t, const char *path,
+                                       const char *const *meta, char *err, size_t err_len);
+/* Restores the optimizer state and step counter from a checkpoint written by
+ * cl16_trainer_save (the model is loaded separately, cl16_model_load). A file
+ * without optimizer state (a plain model file: starting to continue it)
+ * leaves the state zero and the counter 0 and returns CL16_OK; a partial or
+ * mismatched state is CL16_ERR_FORMAT. */
+CL16_API cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensors *f, char *err,
+                                          size_t err_len);
+
 /* ---- host half conversion (exact, round to nearest even) ----------------- */
 
 CL16_API uint16_t cl16_float_to_half(float f);
