@@ -44,6 +44,31 @@ typedef struct result {
 
 static double cl16_now_for_test(void);
 
+/* --profile: each layer call of a timed step runs alone (the queue drained
+ * before and after it) and its wall time is summed per call site. */
+enum { NPROF = 23 };
+static const char *prof_name[NPROF] = {
+    "conv1 fwd",     "relu1 fwd",   "pool1 fwd",     "conv2 fwd",      "relu2 fwd",
+    "pool2 fwd",     "fc1 fwd",     "fc2 fwd",       "fc3 fwd",        "softmax-xent",
+    "fc3 bwd",       "relu4 bwd",   "fc2 bwd",       "relu3 bwd",      "fc1 bwd",
+    "pool2 bwd",     "relu2 bwd",   "conv2 bwd_w",   "conv2 bwd_data", "pool1 bwd",
+    "relu1 bwd",     "conv1 bwd_w", "SGD (10 tensors)"};
+static int profile, timing;
+static double prof_s[NPROF];
+#define PROF(i, call)                                                                              \
+    do {                                                                                           \
+        double t_ = 0;                                                                             \
+        if (profile && timing) {                                                                   \
+            CHECK_OK(ctx, cl16_ctx_finish(ctx));                                                   \
+            t_ = cl16_now_for_test();                                                              \
+        }                                                                                          \
+        CHECK_OK(ctx, call);                                                                       \
+        if (profile && timing) {                                                                   \
+            CHECK_OK(ctx, cl16_ctx_finish(ctx));                                                   \
+            prof_s[i] += cl16_now_for_test() - t_;                                                 \
+        }                                                                                          \
+    } while (0);
+
 static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl16_dataset *te) {
     result r = {0, 0, 0};
     rng = 12345;
@@ -96,6 +121,7 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
         const int eval = step == STEPS; /* the last pass evaluates */
         if (step == 5 || eval) {
             CHECK_OK(ctx, cl16_ctx_finish(ctx));
+            timing = step == 5;
             if (step == 5)
                 t0 = cl16_now_for_test();
             else
@@ -109,35 +135,43 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
                                              labels));
             CHECK_OK(ctx, cl16_tensor_write_f32(x, img, BATCH * 784));
             CHECK_OK(ctx, cl16_tensor_write_raw(lab, labels, (size_t)BATCH * sizeof labels[0]));
-            CHECK_OK(ctx, cl16_conv2d_forward(ctx, &cp1, x, p[0], p[1], c1));
-            CHECK_OK(ctx, cl16_relu_forward(ctx, c1, r1));
-            CHECK_OK(ctx, cl16_pool2d_forward(ctx, &pp, r1, p1, i1));
-            CHECK_OK(ctx, cl16_conv2d_forward(ctx, &cp2, p1, p[2], p[3], c2));
-            CHECK_OK(ctx, cl16_relu_forward(ctx, c2, r2));
-            CHECK_OK(ctx, cl16_pool2d_forward(ctx, &pp, r2, p2, i2));
-            CHECK_OK(ctx, cl16_linear_forward(ctx, p2, p[4], p[5], 1, a1));
-            CHECK_OK(ctx, cl16_linear_forward(ctx, a1, p[6], p[7], 1, a2));
-            CHECK_OK(ctx, cl16_linear_forward(ctx, a2, p[8], p[9], 0, z));
+            PROF(0, cl16_conv2d_forward(ctx, &cp1, x, p[0], p[1], c1))
+            PROF(1, cl16_relu_forward(ctx, c1, r1))
+            PROF(2, cl16_pool2d_forward(ctx, &pp, r1, p1, i1))
+            PROF(3, cl16_conv2d_forward(ctx, &cp2, p1, p[2], p[3], c2))
+            PROF(4, cl16_relu_forward(ctx, c2, r2))
+            PROF(5, cl16_pool2d_forward(ctx, &pp, r2, p2, i2))
+            PROF(6, cl16_linear_forward(ctx, p2, p[4], p[5], 1, a1))
+            PROF(7, cl16_linear_forward(ctx, a1, p[6], p[7], 1, a2))
+            PROF(8, cl16_linear_forward(ctx, a2, p[8], p[9], 0, z))
             double loss = 0;
             int64_t correct = 0;
-            CHECK_OK(ctx, cl16_softmax_xent(ctx, z, lab, 1.0f, &loss, &correct, eval ? NULL : dz));
+            PROF(9, cl16_softmax_xent(ctx, z, lab, 1.0f, &loss, &correct, eval ? NULL : dz))
             hits += correct;
             if (eval)
                 continue;
-            CHECK_OK(ctx, cl16_linear_backward(ctx, a2, p[8], dz, 0.0f, da2, g[8], g[9]));
-            CHECK_OK(ctx, cl16_relu_backward(ctx, a2, da2, 0.0f, dz2));
-            CHECK_OK(ctx, cl16_linear_backward(ctx, a1, p[6], dz2, 0.0f, da1, g[6], g[7]));
-            CHECK_OK(ctx, cl16_relu_backward(ctx, a1, da1, 0.0f, dz1));
-            CHECK_OK(ctx, cl16_linear_backward(ctx, p2, p[4], dz1, 0.0f, dp2, g[4], g[5]));
-            CHECK_OK(ctx, cl16_pool2d_backward(ctx, &pp, dp2, i2, 0.0f, dr2));
-            CHECK_OK(ctx, cl16_relu_backward(ctx, r2, dr2, 0.0f, dc2));
-            CHECK_OK(ctx, cl16_conv2d_backward_weights(ctx, &cp2, p1, dc2, 0.0f, g[2], g[3]));
-            CHECK_OK(ctx, cl16_conv2d_backward_data(ctx, &cp2, dc2, p[2], 0.0f, dp1));
-            CHECK_OK(ctx, cl16_pool2d_backward(ctx, &pp, dp1, i1, 0.0f, dr1));
-            CHECK_OK(ctx, cl16_relu_backward(ctx, r1, dr1, 0.0f, dc1));
-            CHECK_OK(ctx, cl16_conv2d_backward_weights(ctx, &cp1, x, dc1, 0.0f, g[0], g[1]));
+            PROF(10, cl16_linear_backward(ctx, a2, p[8], dz, 0.0f, da2, g[8], g[9]))
+            PROF(11, cl16_relu_backward(ctx, a2, da2, 0.0f, dz2))
+            PROF(12, cl16_linear_backward(ctx, a1, p[6], dz2, 0.0f, da1, g[6], g[7]))
+            PROF(13, cl16_relu_backward(ctx, a1, da1, 0.0f, dz1))
+            PROF(14, cl16_linear_backward(ctx, p2, p[4], dz1, 0.0f, dp2, g[4], g[5]))
+            PROF(15, cl16_pool2d_backward(ctx, &pp, dp2, i2, 0.0f, dr2))
+            PROF(16, cl16_relu_backward(ctx, r2, dr2, 0.0f, dc2))
+            PROF(17, cl16_conv2d_backward_weights(ctx, &cp2, p1, dc2, 0.0f, g[2], g[3]))
+            PROF(18, cl16_conv2d_backward_data(ctx, &cp2, dc2, p[2], 0.0f, dp1))
+            PROF(19, cl16_pool2d_backward(ctx, &pp, dp1, i1, 0.0f, dr1))
+            PROF(20, cl16_relu_backward(ctx, r1, dr1, 0.0f, dc1))
+            PROF(21, cl16_conv2d_backward_weights(ctx, &cp1, x, dc1, 0.0f, g[0], g[1]))
+            if (profile && timing) {
+                CHECK_OK(ctx, cl16_ctx_finish(ctx));
+                prof_s[22] -= cl16_now_for_test();
+            }
             for (int i = 0; i < NP; i++)
                 CHECK_OK(ctx, cl16_optim_step(ctx, &op, step + 1, p[i], g[i], m[i], NULL));
+            if (profile && timing) {
+                CHECK_OK(ctx, cl16_ctx_finish(ctx));
+                prof_s[22] += cl16_now_for_test();
+            }
             if (step < 20)
                 r.first_loss += loss / 20;
             if (step >= STEPS - 20)
@@ -165,6 +199,46 @@ static double cl16_now_for_test(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* --profile: 3 rounds of (f32, f16), each dtype in a fresh context; per layer
+ * call the fastest round's ms per step, and the whole step (calls run one at a
+ * time, so the total exceeds --bench's pipelined step). */
+static int profile_main(cl16_dataset *tr, cl16_dataset *te) {
+    enum { ROUNDS = 3 };
+    double best[2][NPROF], step_best[2] = {1e30, 1e30};
+    uint64_t peak[2] = {0, 0};
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < NPROF; i++)
+            best[d][i] = 1e30;
+    profile = 1, BATCH = 128, STEPS = 25, TEST_N = 128;
+    for (int r = 0; r < ROUNDS; r++)
+        for (int d = 0; d < 2; d++) {
+            cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
+            memset(prof_s, 0, sizeof prof_s);
+            run(ctx, d ? CL16_F16 : CL16_F32, tr, te);
+            cl16_ctx_free(ctx);
+            double tot = 0;
+            for (int i = 0; i < NPROF; i++) {
+                const double ms = prof_s[i] * 1e3 / (STEPS - 5);
+                tot += ms;
+                if (ms < best[d][i])
+                    best[d][i] = ms;
+            }
+            if (tot < step_best[d])
+                step_best[d] = tot;
+            peak[d] = peak_mem;
+        }
+    printf("| layer call | f32 ms | f16 ms | f16/f32 |\n|---|---|---|---|\n");
+    for (int i = 0; i < NPROF; i++)
+        printf("| %s | %.3f | %.3f | %.2f |\n", prof_name[i], best[0][i], best[1][i],
+               best[1][i] / best[0][i]);
+    printf("| step (sum of calls, best round) | %.2f | %.2f | %.2f |\n", step_best[0],
+           step_best[1], step_best[1] / step_best[0]);
+    printf("peak device memory: f32 %.1f MB, f16 %.1f MB (f16/f32 %.2f)\n", peak[0] / 1e6,
+           peak[1] / 1e6, (double)peak[1] / (double)peak[0]);
+    cl16_dataset_free(tr), cl16_dataset_free(te);
+    return check_done("train_lenet --profile");
+}
+
 int main(int argc, char **argv) {
     const int bench = argc > 1 && !strcmp(argv[1], "--bench");
     if (bench)
@@ -176,6 +250,8 @@ int main(int argc, char **argv) {
         cl16_dataset_free(tr);
         SKIP("Fashion-MNIST not available: %s", err);
     }
+    if (argc > 1 && !strcmp(argv[1], "--profile"))
+        return profile_main(tr, te);
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
     result f32 = run(ctx, CL16_F32, tr, te);
     const double s32 = step_s;
