@@ -4,32 +4,34 @@
  * Build parameters: those of common.cl (CL16_DTYPE, CL16_HALF_NATIVE,
  * CL16_HALF_ARITH, CL16_HALF_ACC); no others. Every kernel loads elements as
  * float (explicit conversion, also when real_t is half), computes in float
- * and rounds once on store. The element-wise kernels give each work-item four
- * consecutive elements (vload4 / vload_half4), and the last work-item also
- * handles the n % 4 elements of the tail one by one.
+ * and rounds once on store. The element-wise kernels give each work-item 16
+ * consecutive elements (vload16 / vload_half16: on PoCL's CPU storage path the
+ * narrower half vectors stay scalar conversions, 4-8x slower), and the last
+ * work-item also handles the n % 16 elements of the tail one by one.
  */
 #include "common.cl"
 
-#define LDF4(p, i) convert_float4(LD4(p, i))
+#define LDFV(p, i) convert_float16(LD16(p, i))
+#define VN 16
 #define LDF(p, i) ((float)LD(p, i))
 
 /* ReLU as PyTorch: NaN stays NaN (a comparison with NaN is false, so the
  * select keeps it), -0 and negatives become +0. */
 inline float relu1(float v) { return (v > 0.0f || isnan(v)) ? v : 0.0f; }
-inline float4 relu4(float4 v) { return select((float4)(0.0f), v, (v > 0.0f) | isnan(v)); }
+inline float16 reluv(float16 v) { return select((float16)(0.0f), v, (v > 0.0f) | isnan(v)); }
 
 /* Gradient mask as PyTorch's threshold_backward: dy where NOT (y <= 0), so a
  * NaN in y lets dy through instead of hiding it. */
 inline float drelu1(float y, float dy) { return y <= 0.0f ? 0.0f : dy; }
-inline float4 drelu4(float4 y, float4 dy) { return select(dy, (float4)(0.0f), y <= 0.0f); }
+inline float16 dreluv(float16 y, float16 dy) { return select(dy, (float16)(0.0f), y <= 0.0f); }
 
 /* y = relu(x) over n elements. */
 __kernel void cl16_act_relu_fwd(__global const store_t *x, __global store_t *y, const ulong n) {
     const ulong q = get_global_id(0);
-    const ulong nv = n / 4;
-    if (q < nv) ST4(relu4(LDF4(x, q)), y, q);
+    const ulong nv = n / VN;
+    if (q < nv) ST16(reluv(LDFV(x, q)), y, q);
     if (q == (nv ? nv - 1 : 0))
-        for (ulong i = nv * 4; i < n; i++) ST(relu1(LDF(x, i)), y, i);
+        for (ulong i = nv * VN; i < n; i++) ST(relu1(LDF(x, i)), y, i);
 }
 
 /* dx = beta * dx + (y <= 0 ? 0 : dy); dx is not read when beta == 0 (it may
@@ -37,14 +39,14 @@ __kernel void cl16_act_relu_fwd(__global const store_t *x, __global store_t *y, 
 __kernel void cl16_act_relu_bwd(__global const store_t *y, __global const store_t *dy,
                                 __global store_t *dx, const float beta, const ulong n) {
     const ulong q = get_global_id(0);
-    const ulong nv = n / 4;
+    const ulong nv = n / VN;
     if (q < nv) {
-        float4 g = drelu4(LDF4(y, q), LDF4(dy, q));
-        if (beta != 0.0f) g = (float4)(beta) * LDF4(dx, q) + g;
-        ST4(g, dx, q);
+        float16 g = dreluv(LDFV(y, q), LDFV(dy, q));
+        if (beta != 0.0f) g = (float16)(beta) * LDFV(dx, q) + g;
+        ST16(g, dx, q);
     }
     if (q == (nv ? nv - 1 : 0))
-        for (ulong i = nv * 4; i < n; i++) {
+        for (ulong i = nv * VN; i < n; i++) {
             float g = drelu1(LDF(y, i), LDF(dy, i));
             if (beta != 0.0f) g = beta * LDF(dx, i) + g;
             ST(g, dx, i);
@@ -58,15 +60,15 @@ __kernel void cl16_act_axpby(const float a, __global const store_t *x, const flo
                              __global const store_t *z, const int has_z, const int relu,
                              __global store_t *y, const ulong n) {
     const ulong q = get_global_id(0);
-    const ulong nv = n / 4;
+    const ulong nv = n / VN;
     if (q < nv) {
-        float4 v = (float4)(a) * LDF4(x, q);
-        if (has_z) v = (float4)(b) * LDF4(z, q) + v;
-        if (relu) v = relu4(v);
-        ST4(v, y, q);
+        float16 v = (float16)(a) * LDFV(x, q);
+        if (has_z) v = (float16)(b) * LDFV(z, q) + v;
+        if (relu) v = reluv(v);
+        ST16(v, y, q);
     }
     if (q == (nv ? nv - 1 : 0))
-        for (ulong i = nv * 4; i < n; i++) {
+        for (ulong i = nv * VN; i < n; i++) {
             float v = a * LDF(x, i);
             if (has_z) v = b * LDF(z, i) + v;
             if (relu) v = relu1(v);

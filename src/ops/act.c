@@ -48,7 +48,7 @@ cl16_status cl16_relu_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *
     ARG(y->mem);
     ARG(n);
     if (!err)
-        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
+        err = cl16__op_launch(ctx, k, (size_t)(n / 16));
     if (err)
         return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
     cl16__count(ctx, (double)n, 2.0 * (double)x->bytes);
@@ -78,7 +78,7 @@ cl16_status cl16_relu_backward(cl16_ctx *ctx, const cl16_tensor *y, const cl16_t
     ARG(beta);
     ARG(n);
     if (!err)
-        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
+        err = cl16__op_launch(ctx, k, (size_t)(n / 16));
     if (err)
         return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
     const int acc = beta != 0.0f;
@@ -115,7 +115,7 @@ cl16_status cl16_axpby(cl16_ctx *ctx, float a, const cl16_tensor *x, float b, co
     ARG(y->mem);
     ARG(n);
     if (!err)
-        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
+        err = cl16__op_launch(ctx, k, (size_t)(n / 16));
     if (err)
         return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
     cl16__count(ctx, (double)n * ((has_z ? 3.0 : 1.0) + (relu ? 1.0 : 0.0)),

@@ -5,7 +5,7 @@
 
 static cl16_ctx *ctx;
 
-static const int64_t sizes[] = {1, 3, 4, 5, 7, 8, 1000, 4099};
+static const int64_t sizes[] = {1, 3, 4, 5, 7, 8, 15, 16, 17, 33, 1000, 4099};
 #define NSIZES (int)(sizeof sizes / sizeof sizes[0])
 
 /* Random values with the special ones mixed in at the front. */
