@@ -54,35 +54,57 @@ __kernel void cl16_conv_im2col(__global const raw_t *x, long x_off, __global raw
 /* dx[z][c][h][w] = beta * dx + sum of the column gradients that element fed:
  * dcol[z][(c*KH + i)*KW + j][oh*Wo + ow] over every (i, j) with
  * h = oh*sh - ph + i*dh, w = ow*sw - pw + j*dw. A gather (each work-item owns
- * one row of dx and sums each element's terms itself): no atomics, a fixed
+ * one plane of dx and sums each element's terms itself): no atomics, a fixed
  * summation order, so runs agree bitwise. dcol is float (one rounding, on the
- * store into dx). beta == 0 never reads dx. Grid: (H, C, images). */
+ * store into dx). The plane is contiguous in dx, so it is written 16
+ * elements at a time (ST16: the vector half conversions of PoCL's storage
+ * path; scalar ones cost more than the sums). beta == 0 never reads dx.
+ * Grid: (C, images). */
+inline float col2im_one(__global const float *dc, int h, int w, int KH, int KW, int Ho, int Wo,
+                        int sh, int sw, int ph, int pw, int dh, int dw) {
+    const int hw = Ho * Wo;
+    float s = 0.0f;
+    for (int i = 0; i < KH; i++) {
+        /* Stride 1 (the common case) needs no division. */
+        const int th = h + ph - i * dh;
+        if (th < 0 || (sh != 1 && th % sh)) continue;
+        const int oh = sh == 1 ? th : th / sh;
+        if (oh >= Ho) continue;
+        for (int j = 0; j < KW; j++) {
+            const int tw = w + pw - j * dw;
+            if (tw < 0 || (sw != 1 && tw % sw)) continue;
+            const int ow = sw == 1 ? tw : tw / sw;
+            if (ow >= Wo) continue;
+            s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
+        }
+    }
+    return s;
+}
+
 __kernel void cl16_conv_col2im(__global const float *dcol, __global store_t *dx, long dx_off, int C,
                                int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
                                int pw, int dh, int dw, float beta) {
-    const int h = (int)get_global_id(0), c = (int)get_global_id(1), z = (int)get_global_id(2);
-    if (h >= H || c >= C) return;
-    const int hw = Ho * Wo;
-    __global const float *dc = dcol + ((long)z * C + c) * KH * KW * hw;
-    const long o = dx_off + (((long)z * C + c) * H + h) * W;
-    for (int w = 0; w < W; w++) {
-        float s = 0.0f;
-        for (int i = 0; i < KH; i++) {
-            /* Stride 1 (the common case) needs no division. */
-            const int th = h + ph - i * dh;
-            if (th < 0 || (sh != 1 && th % sh)) continue;
-            const int oh = sh == 1 ? th : th / sh;
-            if (oh >= Ho) continue;
-            for (int j = 0; j < KW; j++) {
-                const int tw = w + pw - j * dw;
-                if (tw < 0 || (sw != 1 && tw % sw)) continue;
-                const int ow = sw == 1 ? tw : tw / sw;
-                if (ow >= Wo) continue;
-                s += dc[(long)(i * KW + j) * hw + oh * Wo + ow];
-            }
+    const int c = (int)get_global_id(0), z = (int)get_global_id(1);
+    if (c >= C) return;
+    __global const float *dc = dcol + ((long)z * C + c) * KH * KW * Ho * Wo;
+    __global store_t *o = dx + dx_off + ((long)z * C + c) * H * W;
+    const int plane = H * W, pv = plane - plane % 16;
+    int h = 0, w = 0; /* of element e */
+    for (int e = 0; e < pv; e += 16) {
+        float t[16];
+        for (int b = 0; b < 16; b++) {
+            t[b] = col2im_one(dc, h, w, KH, KW, Ho, Wo, sh, sw, ph, pw, dh, dw);
+            if (++w == W) w = 0, h++;
         }
-        if (beta != 0.0f) s += beta * (float)LD(dx, o + w);
-        ST(s, dx, o + w);
+        float16 v = vload16(0, t);
+        if (beta != 0.0f) v += (float16)(beta) * convert_float16(LD16(o + e, 0));
+        ST16(v, o + e, 0);
+    }
+    for (int e = pv; e < plane; e++) {
+        float s = col2im_one(dc, h, w, KH, KW, Ho, Wo, sh, sw, ph, pw, dh, dw);
+        if (beta != 0.0f) s += beta * (float)LD(o, e);
+        ST(s, o, e);
+        if (++w == W) w = 0, h++;
     }
 }
 
@@ -104,10 +126,15 @@ __kernel void cl16_conv_bias_grad(__global const store_t *dy, __global store_t *
 }
 
 /* dst[i] = (float)src[i], i < n (exact); 16 elements per work-item (few
- * work-groups: PoCL's cost per group dominates one-element work-items). */
+ * work-groups: PoCL's cost per group dominates one-element work-items), one
+ * 16-wide load (a vector conversion on PoCL's storage path) where they all exist. */
 __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, long n) {
-    const long i0 = (long)get_global_id(0) * 16;
-    for (long i = i0; i < i0 + 16 && i < n; i++) dst[i] = (float)LD(src, i);
+    const long q = (long)get_global_id(0), i0 = q * 16;
+    if (i0 + 16 <= n) {
+        vstore16(convert_float16(LD16(src, q)), q, dst);
+        return;
+    }
+    for (long i = i0; i < n; i++) dst[i] = (float)LD(src, i);
 }
 
 /* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r] for e = co*ckk + r

@@ -718,7 +718,16 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
         return st;
 
     const int64_t hw = s.ho * s.wo, rows = s.c * s.kh * s.kw, ckk = rows / s.g, cog = s.co / s.g;
-    const int64_t nb = chunk_images(ctx, &s, sizeof(float));
+    /* The float column gradients of a 16-bit call take at most the bytes a
+     * column of the whole batch would in the dtype (half the images per
+     * chunk): the workspace shrinks with the dtype like the tensors. Images
+     * are independent, so the chunking does not change a bit of dx. */
+    int64_t nb = chunk_images(ctx, &s, sizeof(float));
+    if (cl16_dtype_size(s.dt) < sizeof(float)) {
+        const int64_t cap = (s.n * (int64_t)cl16_dtype_size(s.dt) + 3) / (int64_t)sizeof(float);
+        if (nb > cap)
+            nb = cap;
+    }
     struct cl16_tensor w32, dy32, dcol;
     cl_mem wm = NULL, dym = NULL, colm = NULL;
     const size_t wb = (size_t)w->numel * sizeof(float), dyb = (size_t)dy->numel * sizeof(float);
@@ -769,10 +778,10 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
         ARG(xo);
         GEOM_ARGS(a);
         ARG(beta);
-        size_t local[3] = {8, 1, 1};
-        size_t global[3] = {((size_t)s.h + 7) / 8 * 8, (size_t)s.c, (size_t)cnt};
+        size_t local[2] = {8, 1};
+        size_t global[2] = {((size_t)s.c + 7) / 8 * 8, (size_t)cnt};
         if (!err)
-            err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
+            err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, local, 0, NULL, NULL);
         if (err) {
             st = cl16__cl_fail(ctx, err, "conv2d: col2im");
             break;
