@@ -11,6 +11,9 @@
  *                    unless CL16_HALF_ACC is 1.                          Default 0.
  *   CL16_HALF_ACC    native path only: 1 = accumulate in half (opt-in,
  *                    less accurate).                                     Default 0.
+ *   CL16_DEVICE_CPU  1 = a CPU device: storage-path scalar half loads and
+ *                    stores use cl16_h2f / cl16_f2h below instead of
+ *                    vload_half / vstore_half_rte.                       Default 0.
  *
  * Types:   store_t (element in memory), real_t (element arithmetic),
  *          acc_t (sums and dot products).
@@ -36,6 +39,9 @@
 #endif
 #ifndef CL16_HALF_ACC
 #define CL16_HALF_ACC 0
+#endif
+#ifndef CL16_DEVICE_CPU
+#define CL16_DEVICE_CPU 0
 #endif
 
 #if CL16_HALF_NATIVE
@@ -92,21 +98,60 @@ typedef float acc_t;
 #define ST16(v, p, i) vstore_half16_rte(convert_float16(v), (i), (p))
 
 #else
-/* Storage path: no usable cl_khr_fp16; half only through vload_half/vstore_half. */
+/* Storage path: no usable cl_khr_fp16; half only in memory. On PoCL's CPU
+ * device only the 16-wide vload_half16 / vstore_half16_rte are vector
+ * conversions; its scalar ones are a library call per element, which keeps
+ * the work-item loop from being vectorised. On CPUs single elements are
+ * therefore converted by cl16_h2f / cl16_f2h (below: integer and float
+ * operations PoCL vectorises across work-items, exact like the standard's).
+ * (4- and 8-wide: the built-ins stay, measured faster than these.) */
 typedef half store_t;
 typedef float real_t;
 typedef float4 real4;
 typedef float8 real8;
 typedef float16 real16;
 typedef float acc_t;
+#if CL16_DEVICE_CPU
+#define LD(p, i) cl16_h2f(((__global const ushort *)(p))[i])
+#define ST(v, p, i) (((__global ushort *)(p))[i] = cl16_f2h((float)(v)))
+#else
 #define LD(p, i) vload_half((i), (p))
+#define ST(v, p, i) vstore_half_rte((float)(v), (i), (p))
+#endif
 #define LD4(p, i) vload_half4((i), (p))
 #define LD8(p, i) vload_half8((i), (p))
 #define LD16(p, i) vload_half16((i), (p))
-#define ST(v, p, i) vstore_half_rte((float)(v), (i), (p))
 #define ST4(v, p, i) vstore_half4_rte(convert_float4(v), (i), (p))
 #define ST8(v, p, i) vstore_half8_rte(convert_float8(v), (i), (p))
 #define ST16(v, p, i) vstore_half16_rte(convert_float16(v), (i), (p))
 #endif
+
+/* Exact half <-> float conversions in integer and float operations: half ->
+ * float exact; float -> half rounded to nearest even with subnormals,
+ * infinities and NaN (top payload bits kept, a NaN stays a NaN), bit for bit
+ * the host's cl16_float_to_half over all 2^32 floats. Correct also where
+ * float denormals are flushed (they round to a zero half either way). Used
+ * by LD/ST on CPUs and by the cast kernels in eltwise.cl. */
+inline float cl16_h2f(ushort h16) {
+    const uint h = h16, e = h & 0x7fffu;
+    uint r = (e << 13) + (112u << 23);          /* normal: exponent rebiased 15 -> 127 */
+    if (e >= 0x7c00u) r = (e << 13) | 0x7f800000u; /* infinity, NaN (payload kept) */
+    if (e < 0x0400u) r = as_uint((float)e * 0x1p-24f); /* zero, subnormal: exact */
+    return as_float(r | ((h & 0x8000u) << 16));
+}
+inline ushort cl16_f2h(float f) {
+    const uint x = as_uint(f), a = x & 0x7fffffffu;
+    /* normal half: the 13 dropped bits rounded to nearest even (a carry into
+     * the exponent is right, up to infinity) */
+    uint r = (a - (112u << 23) + 0xfffu + ((a >> 13) & 1u)) >> 13;
+    /* below 2^-14: adding 0.5 rounds to a multiple of 2^-24, nearest even */
+    if (a < 0x38800000u) r = as_uint(as_float(a) + 0.5f) - 0x3f000000u;
+    if (a >= 0x477ff000u) r = 0x7c00u; /* >= 65520: infinity */
+    if (a > 0x7f800000u) { /* NaN: top payload bits, never all zero */
+        const uint m = (a >> 13) & 0x3ffu;
+        r = 0x7c00u | (m ? m : 0x200u);
+    }
+    return (ushort)(r | ((x >> 16) & 0x8000u));
+}
 
 #endif /* CL16_COMMON_CL */

@@ -75,6 +75,44 @@ int main(void) {
         }
     CHECK_MSG(bad == 0, "%d device roundings differ from the host", bad);
 
+    /* Every rounding boundary: for each finite half, the float midway to the
+     * next one and the floats either side of it, both signs, and NaNs with
+     * payloads, cast on the device (f32 -> f16) against the host converter
+     * (a NaN must stay a NaN; its payload may differ off CPUs). */
+    {
+        const int64_t nb = 0x7bff * 6 + 8;
+        float *fv = malloc((size_t)nb * sizeof *fv);
+        uint16_t *hv = malloc((size_t)nb * sizeof *hv);
+        int64_t k = 0;
+        for (uint32_t hb = 0; hb < 0x7bff; hb++) {
+            const float lo = cl16_half_to_float((uint16_t)hb), hi = cl16_half_to_float((uint16_t)(hb + 1));
+            const float mid = lo + (hi - lo) * 0.5f; /* exact: 11 bits of mantissa in float */
+            const float three[3] = {mid, nextafterf(mid, 0.0f), nextafterf(mid, INFINITY)};
+            for (int j = 0; j < 3; j++) fv[k++] = three[j], fv[k++] = -three[j];
+        }
+        const uint32_t nans[8] = {0x7f800001u, 0x7fc00000u, 0xffc00001u, 0x7f802000u,
+                                  0x7fffffffu, 0xff800fffu, 0x7fa00000u, 0x7f801fffu};
+        for (int j = 0; j < 8; j++) memcpy(&fv[k++], &nans[j], 4);
+        cl16_tensor *fa, *ha;
+        CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &k, &fa));
+        CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F16, 1, &k, &ha));
+        CHECK_OK(ctx, cl16_tensor_write_f32(fa, fv, (size_t)k));
+        CHECK_OK(ctx, cl16_tensor_copy(ha, fa));
+        CHECK_OK(ctx, cl16_tensor_read_raw(ha, hv, (size_t)k * 2));
+        bad = 0;
+        for (int64_t i = 0; i < k; i++) {
+            const uint16_t want = cl16_float_to_half(fv[i]);
+            const int nan = isnan(fv[i]);
+            if (nan ? !((hv[i] & 0x7c00) == 0x7c00 && (hv[i] & 0x3ff)) : hv[i] != want) {
+                if (bad++ < 5)
+                    fprintf(stderr, "%a: device 0x%04x host 0x%04x\n", (double)fv[i], hv[i], want);
+            }
+        }
+        CHECK_MSG(bad == 0, "%d device roundings at half boundaries differ from the host", bad);
+        cl16_tensor_free(fa), cl16_tensor_free(ha);
+        free(fv), free(hv);
+    }
+
     /* write_f32 into an f16 tensor rounds on the host; read_f32 widens exactly. */
     float rt[M];
     CHECK_OK(ctx, cl16_tensor_write_f32(b, src, M));
