@@ -161,12 +161,16 @@ __kernel void cl16_conv_transpose_w(__global const store_t *w, __global float *w
  * (one aligned float8 load per kernel tap; DIRECT_TC must stay 8). */
 #define DIRECT_TW 8
 #define DIRECT_TC 8
+#define DIRECT_SPAN 32 /* longest row segment staged in private memory */
 #if CL16_DTYPE == 0
 #define LD8U(p) vload8(0, (p))
+#define ST8U(v, p) vstore8((v), 0, (p))
 #elif CL16_HALF_NATIVE && CL16_HALF_ARITH
 #define LD8U(p) convert_float8(vload8(0, (p)))
+#define ST8U(v, p) vstore_half8_rte((v), 0, (p))
 #else
 #define LD8U(p) vload_half8(0, (p))
+#define ST8U(v, p) vstore_half8_rte((v), 0, (p))
 #endif
 
 /* wp[(((g*ctiles + tile)*cig + ci)*KK + q)*DIRECT_TC + a] = w[co][ci][q] with
@@ -200,6 +204,8 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
     float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
     float8 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;
     const int kk = KH * KW;
+    /* Input columns one output row's taps span: 8 outputs, KW taps. */
+    const int span = (DIRECT_TW - 1) * sw + (KW - 1) * dw + 1;
     for (int ci = 0; ci < cig; ci++) {
         __global const store_t *xc = x + ((long)n * C + g * cig + ci) * H * W;
         __global const float *wc = wp + ((long)(g * ctiles + tile) * cig + ci) * kk * DIRECT_TC;
@@ -207,6 +213,35 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
             const int ih = oh * sh - ph + i * dh;
             if (ih < 0 || ih >= H) continue;
             __global const store_t *xr = xc + (long)ih * W;
+            const int iwb = ow0 * sw - pw; /* input column of tap 0, output ow0 */
+            if (span <= DIRECT_SPAN) {
+                /* The input row segment every tap of this row reads, converted
+                 * once into private memory (zeros outside the image): each
+                 * input element is loaded once instead of once per tap. */
+                float row[DIRECT_SPAN];
+                if (iwb >= 0 && iwb + span <= W) {
+                    for (int b = 0; b < span; b++) row[b] = (float)LD(xr, iwb + b);
+                } else {
+                    for (int b = 0; b < span; b++) {
+                        const int iw = iwb + b;
+                        row[b] = (iw >= 0 && iw < W) ? (float)LD(xr, iw) : 0.0f;
+                    }
+                }
+                for (int j = 0; j < KW; j++) {
+                    float8 xv;
+                    if (sw == 1) {
+                        xv = vload8(0, row + j * dw);
+                    } else {
+                        float tmp[DIRECT_TW];
+                        for (int b = 0; b < DIRECT_TW; b++) tmp[b] = row[b * sw + j * dw];
+                        xv = vload8(0, tmp);
+                    }
+                    const float8 wv = vload8(i * KW + j, wc);
+                    acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
+                    acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
+                }
+                continue;
+            }
             for (int j = 0; j < KW; j++) {
                 const int iw0 = ow0 * sw - pw + j * dw;
                 float8 xv;
@@ -226,15 +261,21 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
             }
         }
     }
-    float res[DIRECT_TC][DIRECT_TW];
-    vstore8(acc0, 0, res[0]), vstore8(acc1, 0, res[1]), vstore8(acc2, 0, res[2]);
-    vstore8(acc3, 0, res[3]), vstore8(acc4, 0, res[4]), vstore8(acc5, 0, res[5]);
-    vstore8(acc6, 0, res[6]), vstore8(acc7, 0, res[7]);
+    /* Whole rows of 8 are stored as one vector (one vector conversion on the
+     * storage path), the edge element by element. */
+    const float8 accs[DIRECT_TC] = {acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7};
     for (int a = 0; a < DIRECT_TC; a++) {
         const int co = co0 + a;
         if (co > clast) break;
         const float bv = has_bias ? (float)LD(bias, co) : 0.0f;
         const long base = (((long)n * Cout + co) * Ho + oh) * Wo;
-        for (int b = 0; b < DIRECT_TW && ow0 + b < Wo; b++) ST(res[a][b] + bv, y, base + ow0 + b);
+        const float8 v = accs[a] + bv;
+        if (ow0 + DIRECT_TW <= Wo) {
+            ST8U(v, y + base + ow0);
+        } else {
+            float res[DIRECT_TW];
+            vstore8(v, 0, res);
+            for (int b = 0; ow0 + b < Wo; b++) ST(res[b], y, base + ow0 + b);
+        }
     }
 }

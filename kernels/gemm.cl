@@ -118,7 +118,9 @@ typedef float4 acc4_t;
 #define LDV(p, i) CAT(convert_float, VW)(CAT(vload, VW)(0, (p) + (i)))
 #define LD4V(p, i) convert_float4(vload4(0, (p) + (i)))
 #else
-#define ELT(p, i) vload_half(0, (p) + (i))
+/* Storage path: scalar elements as common.cl's LD (exact integer conversion
+ * on CPUs, where the scalar built-in is a library call per element). */
+#define ELT(p, i) LD((p), (i))
 #define LDV(p, i) CAT(vload_half, VW)(0, (p) + (i))
 #define LD4V(p, i) vload_half4(0, (p) + (i))
 #endif
@@ -128,10 +130,15 @@ typedef float4 acc4_t;
 #define LDVF(p, i) CAT(vload, VW)(0, (p) + (i))
 #define STF(v, p, i) ((p)[i] = (v))
 #define STVF(v, p, i) CAT(vstore, VW)((v), 0, (p) + (i))
-#else
+#elif CL16_HALF_NATIVE
 #define LDF(p, i) vload_half(0, (p) + (i))
 #define LDVF(p, i) CAT(vload_half, VW)(0, (p) + (i))
 #define STF(v, p, i) vstore_half_rte((v), 0, (p) + (i))
+#define STVF(v, p, i) CAT(CAT(vstore_half, VW), _rte)((v), 0, (p) + (i))
+#else /* storage path: single elements through common.cl's LD / ST */
+#define LDF(p, i) LD((p), (i))
+#define LDVF(p, i) CAT(vload_half, VW)(0, (p) + (i))
+#define STF(v, p, i) ST((v), (p), (i))
 #define STVF(v, p, i) CAT(CAT(vstore_half, VW), _rte)((v), 0, (p) + (i))
 #endif
 
@@ -427,8 +434,10 @@ __kernel void cl16_gemm_epilogue(const int M, const int N, __global store_t *C, 
  * Work-item (x, r, g) writes columns 16x .. 16x+15 of row r. */
 #if CL16_DTYPE == 0
 #define PACK_LD(p, i) ((p)[i])
-#else
+#elif CL16_HALF_NATIVE
 #define PACK_LD(p, i) vload_half(0, (p) + (i))
+#else
+#define PACK_LD(p, i) LD((p), (i))
 #endif
 __kernel void cl16_gemm_pack(const int rows, const int cols, const int trans,
                              __global const store_t *src, const long src_off, const long ld,
