@@ -472,6 +472,44 @@ CL16_API void cl16_optim_params_init(cl16_optim_params *p);
 CL16_API cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
                                      cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
                                      cl16_tensor *v);
+/* Beyond round-to-nearest (docs/numerics.md, "Update rounding"):
+ *  STOCHASTIC: every stored 16-bit value of the step (w, m, v) rounds up with
+ *    probability equal to its distance from the half value below, in units of
+ *    the spacing there; the random bits come from a counter-based generator
+ *    keyed by (seed, step, tensor_id) and the element index: reproducible, and
+ *    independent of work-group shape and device.
+ *  KAHAN: w keeps a 16-bit compensation c (tensor comp, zero at the start):
+ *    u = c + delta; w' = w + u (rounded); c = u - (w' - w).
+ * Both apply to f16 tensors; with f32 tensors they are plain updates. */
+typedef enum cl16_rounding {
+    CL16_ROUND_NEAREST = 0, CL16_ROUND_STOCHASTIC = 1, CL16_ROUND_KAHAN = 2
+} cl16_rounding;
+typedef struct cl16_optim_extra {
+    cl16_rounding rounding;
+    uint64_t seed;
+    uint32_t tensor_id;       /* distinct per parameter tensor */
+    cl16_tensor *comp;        /* KAHAN: w's dtype and count */
+    cl16_tensor *w16;         /* mixed precision: w, m, v f32 (the master copy),
+                                 g f16, and w16 (f16, w's count) receives the new
+                                 weights rounded to nearest for the forward pass */
+    float grad_scale;         /* g is multiplied by this first (1 / loss scale) */
+    const cl16_tensor *skip;  /* i32 [>= 1] or NULL: when [0] != 0 nothing is
+                                 written (set by cl16_grad_check) */
+    cl16_tensor *stats;       /* i32 [2] or NULL: [0] += elements whose computed
+                                 change was nonzero, [1] += those whose stored
+                                 value nevertheless did not change (stalled) */
+} cl16_optim_extra;
+/* NEAREST, seed 0, tensor_id 0, no comp/w16/skip/stats, grad_scale 1. */
+CL16_API void cl16_optim_extra_init(cl16_optim_extra *x);
+/* cl16_optim_step with the extras (x NULL: cl16_optim_step). */
+CL16_API cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
+                                        cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
+                                        cl16_tensor *v, const cl16_optim_extra *x);
+/* flag[0] = 1 (i32 tensor, left as it is otherwise) when g (f16 or f32) holds
+ * an infinity or NaN: a device-side overflow check for loss scaling, enqueued
+ * without waiting; clear flag first (cl16_tensor_fill). */
+CL16_API cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag);
+
 /* Learning rate at `step` (0-based) of `total`: constant, step decay (x gamma
  * every step_size steps) or cosine to 0, after a linear warm-up of `warmup`
  * steps from 0. Precisely: step < warmup gives base_lr * step / warmup (0 at
