@@ -62,7 +62,10 @@ static const char *train_help =
     "                       test_acc, seconds, images_per_s, peak_device_bytes, precision, lr\n"
     "  --resume CKPT        continue an interrupted run after its last finished epoch;\n"
     "                       the run's options come from CKPT (only --epochs, --out, --log,\n"
-    "                       --data-dir and --device may be given); --out defaults to CKPT\n"
+    "                       --data-dir, --device, --stop-after and --model, checked\n"
+    "                       against it, may be given); --out defaults to CKPT\n"
+    "  --stop-after N       stop this process after N epochs, as an interruption would\n"
+    "                       (the checkpoint is the same; --resume goes on from it)\n"
     "\n"
     "A progress bar with images/s and ETA is drawn when stderr is a terminal; one line\n"
     "per epoch goes to stdout. A non-finite loss stops training (exit 20) naming the\n"
@@ -76,6 +79,7 @@ typedef struct run {
     int64_t epochs, batch, limit, test_limit, warmup, step_size, crop, hidden1, hidden2;
     double lr, momentum, weight_decay, beta1, beta2, eps, gamma;
     int nesterov, flip;
+    int64_t stop_after; /* epochs this process trains before it stops (0: all) */
     cl16_optim_kind opt;
     cl16_lr_schedule sched;
     uint64_t seed;
@@ -187,6 +191,10 @@ static int parse(int argc, char **argv, run *r) {
         } else if (!strcmp(a, "--out")) {
             VAL();
             r->out = v;
+            run_defining = 0;
+        } else if (!strcmp(a, "--stop-after")) {
+            VAL();
+            BAD(opt_i64(cmd, a, v, 1, 1000000, &r->stop_after));
             run_defining = 0;
         } else if (!strcmp(a, "--log")) {
             VAL();
@@ -445,13 +453,14 @@ static int run_training(run *r) {
         if (r->run_opt) {
             fprintf(stderr,
                     "cl16 %s: %s cannot be given with --resume: the run's options come from "
-                    "the checkpoint (only --epochs, --out, --log, --data-dir, --device may)\n",
+                    "the checkpoint (only --epochs, --out, --log, --data-dir, --device, --stop-after,\n"
+                    "--model may)\n",
                     cmd, r->run_opt);
             return CL16_EXIT_USAGE;
         }
         if ((rc = cli_read_file(cmd, r->resume, &f))) return rc;
         if ((rc = from_checkpoint(r, f, &epoch_done)) >= 0) goto done;
-        rc = 0;
+        if ((rc = cli_check_arch(cmd, r->resume, f, r->model))) goto done;
         if (!r->out) r->out = r->resume;
         if (epoch_done >= r->epochs) {
             fprintf(stderr, "cl16 %s: %s has finished %lld of %lld epochs: nothing to do (raise --epochs to train more)\n",
@@ -585,7 +594,9 @@ static int run_training(run *r) {
            (long long)epoch_done + 1, (long long)r->epochs, (long long)r->epochs);
     fflush(stdout);
     int saved_any = 0;
-    for (int64_t e = epoch_done + 1; e <= r->epochs; e++) {
+    int64_t last = r->epochs;
+    if (r->stop_after && epoch_done + r->stop_after < last) last = epoch_done + r->stop_after;
+    for (int64_t e = epoch_done + 1; e <= last; e++) {
         cl16_shuffle(cli_seed(cli_seed(r->seed, 1), (uint64_t)e), ntrain, perm);
         prefetch_job job = {dtrain, perm, ntrain, r->batch, 1, r->mean, r->std,
                             (int)r->crop, r->flip, cli_seed(cli_seed(r->seed, 2), (uint64_t)e)};
@@ -664,7 +675,7 @@ static int run_training(run *r) {
                     "{\"epoch\":%lld,\"loss\":%.6f,\"train_acc\":%.6f,\"test_loss\":%.6f,"
                     "\"test_acc\":%.6f,\"seconds\":%.3f,\"eval_seconds\":%.3f,"
                     "\"images_per_s\":%.1f,\"peak_device_bytes\":%llu,\"precision\":\"%s\","
-                    "\"lr\":%.9g,\"steps\":%lld,\"images\":%lld}\n",
+                    "\"lr\":%.6g,\"steps\":%lld,\"images\":%lld}\n",
                     (long long)e, loss, acc, test_loss, test_acc, train_s, eval_s, ips,
                     (unsigned long long)peak, precision_name(r->dtype), lr,
                     (long long)cl16_trainer_steps(t), (long long)images);
@@ -682,6 +693,9 @@ static int run_training(run *r) {
         }
         saved_any = 1;
     }
+    if (last < r->epochs)
+        printf("stopped after epoch %lld of %lld (--stop-after); go on with --resume %s\n",
+               (long long)last, (long long)r->epochs, r->out);
     printf("wrote %s\n", r->out);
 
 done:

@@ -39,6 +39,9 @@ int cli_read_file(const char *cmd, const char *path, cl16_safetensors **out);
 int cli_model_from_file(const char *cmd, cl16_ctx *ctx, const char *path,
                         const cl16_safetensors *f, const char *arch, const cl16_dataset *d,
                         cl16_dtype dtype, FILE *report, cl16_model **out);
+/* 0 when --model `arch` (may be NULL) agrees with the file's "arch" metadata (or it
+ * has none); else prints "... holds a X model, not --model Y" and returns the exit code. */
+int cli_check_arch(const char *cmd, const char *path, const cl16_safetensors *f, const char *arch);
 /* Prints "cast FILE into f16: N values, O overflowed, F flushed to zero, S subnormal". */
 void cli_print_cast(FILE *to, const char *path, const char *dtype, const cl16_cast_report *r);
 

@@ -9,9 +9,9 @@
 #include "cli/train.h"
 
 int cli_failc(const char *cmd, cl16_status s, const char *what, const char *detail) {
-    char w[8300];
-    snprintf(w, sizeof w, "%s: %s", cmd, what);
-    return cli_fail(s, w, detail);
+    fprintf(stderr, "cl16 %s: %s: %s%s%s\n", cmd, what, cl16_status_str(s),
+            detail && *detail ? ": " : "", detail ? detail : "");
+    return cli_exit_code(s);
 }
 
 int opt_value(int argc, char **argv, int *i, const char *cmd, const char **val) {
@@ -143,6 +143,17 @@ void cli_print_cast(FILE *to, const char *path, const char *dtype, const cl16_ca
             (long long)r->subnormal);
 }
 
+int cli_check_arch(const char *cmd, const char *path, const cl16_safetensors *f, const char *arch) {
+    const char *file_arch = cl16_safetensors_meta(f, "arch");
+    if (file_arch && arch && strcmp(file_arch, arch)) {
+        char detail[1200];
+        snprintf(detail, sizeof detail, "%s holds a %s model, not --model %s", path, file_arch,
+                 arch);
+        return cli_failc(cmd, CL16_ERR_INVALID_ARG, "architecture mismatch", detail);
+    }
+    return 0;
+}
+
 /* The model's first dimension of tensor `name` in f, or 0. */
 static int first_dim(const cl16_safetensors *f, const char *name) {
     const cl16_st_tensor *t = cl16_safetensors_find(f, name);
@@ -154,12 +165,8 @@ int cli_model_from_file(const char *cmd, cl16_ctx *ctx, const char *path,
                         cl16_dtype dtype, FILE *report, cl16_model **out) {
     *out = NULL;
     const char *file_arch = cl16_safetensors_meta(f, "arch");
-    if (file_arch && arch && strcmp(file_arch, arch)) {
-        char detail[1200];
-        snprintf(detail, sizeof detail, "%s holds a %s model, not --model %s", path, file_arch,
-                 arch);
-        return cli_failc(cmd, CL16_ERR_INVALID_ARG, "architecture mismatch", detail);
-    }
+    int rc = cli_check_arch(cmd, path, f, arch);
+    if (rc) return rc;
     if (!file_arch && !arch) {
         char detail[1200];
         snprintf(detail, sizeof detail,
@@ -183,7 +190,7 @@ int cli_model_from_file(const char *cmd, cl16_ctx *ctx, const char *path,
     }
     cl16_status s = cl16_model_create(ctx, &o, 0, out);
     if (s) {
-        int rc = cli_failc(cmd, s, "cannot create the model", cl16_ctx_last_error(ctx));
+        rc = cli_failc(cmd, s, "cannot create the model", cl16_ctx_last_error(ctx));
         cl16_model_free(*out);
         *out = NULL;
         return rc;
