@@ -17,12 +17,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The main job on the bundled default. Until training lands: list the devices,
-# check the default one, and run a small GEMM that verifies itself.
+# The main job: pre-train LeNet-5 in fp32 on Fashion-MNIST, continue it in fp32
+# and in fp16, and print the comparison table (scripts/demo.sh; outputs in
+# $(BUILD)/demo). DEMO_LIMIT=0 trains on all 60000 images per epoch.
 demo: build
-	$(BUILD)/cl16 devices
-	$(BUILD)/cl16 probe
-	$(BUILD)/cl16 gemm --m 256 --n 256 --k 256
+	@sh scripts/demo.sh $(BUILD)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
