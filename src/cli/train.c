@@ -246,7 +246,7 @@ static int parse(int argc, char **argv, run *r) {
 
 enum { META_MAX = 40 };
 typedef struct meta_buf {
-    char val[META_MAX][80];
+    char val[META_MAX][512];
     const char *kv[2 * META_MAX + 1];
     int n;
 } meta_buf;
@@ -295,6 +295,8 @@ static void meta_fill(meta_buf *m, const run *r, int64_t epoch) {
     meta_put(m, META_PREFIX "crop", "%lld", (long long)r->crop);
     meta_put(m, META_PREFIX "flip", "%d", r->flip);
     meta_put(m, META_PREFIX "hidden", "%lld,%lld", (long long)r->hidden1, (long long)r->hidden2);
+    if (r->data_dir && strlen(r->data_dir) < sizeof m->val[0])
+        meta_put(m, META_PREFIX "data_dir", "%s", r->data_dir);
 }
 
 /* Reads key from f into the string *s; 0 (with a message) when absent. */
@@ -384,6 +386,7 @@ static int from_checkpoint(run *r, const cl16_safetensors *f, int64_t *epoch_don
 #undef GET
 #undef CHK
     if (epochs_opt) r->epochs = epochs_opt; /* --epochs may extend the run */
+    if (!r->data_dir) r->data_dir = cl16_safetensors_meta(f, META_PREFIX "data_dir");
     return -1;
 }
 
