@@ -264,6 +264,28 @@ static void round_trips(cl16_ctx *ctx, const char *dir) {
         free(v);
         cl16_model_free(h);
     }
+    /* A model holding a NaN is not saved, and the file there stays intact. */
+    if (l) {
+        snprintf(p2, sizeof p2, "%s/keep.safetensors", dir);
+        CHECK_MSG(!cl16_model_save(l, p2, CL16_F32, NULL, err, sizeof err), "%s", err);
+        cl16_model_param *w = find(l, "fc2.bias");
+        float v[84];
+        CHECK_OK(ctx, cl16_tensor_read_f32(w->value, v, 84));
+        v[3] = NAN;
+        CHECK_OK(ctx, cl16_tensor_write_f32(w->value, v, 84));
+        snprintf(p1, sizeof p1, "%s/keep-copy.safetensors", dir);
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "cp %s %s", p2, p1);
+        CHECK(system(cmd) == 0);
+        CHECK(cl16_model_save(l, p2, CL16_F32, NULL, err, sizeof err) == CL16_ERR_NUMERIC);
+        CHECK_MSG(strstr(err, "fc2.bias holds NaN at element 3"), "message: %s", err);
+        CHECK_MSG(files_equal(p1, p2), "the refused save changed %s", p2);
+        v[3] = 7e4f; /* finite in f32, infinite in half */
+        CHECK_OK(ctx, cl16_tensor_write_f32(w->value, v, 84));
+        CHECK(cl16_model_save(l, p2, CL16_F16, NULL, err, sizeof err) == CL16_ERR_NUMERIC);
+        CHECK_MSG(strstr(err, "after conversion to half"), "message: %s", err);
+        CHECK(files_equal(p1, p2));
+    }
     cl16_model_free(l);
 }
 
