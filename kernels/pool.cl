@@ -90,6 +90,62 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
     ST(s, dx, e);
 }
 
+/* The same two passes for 2x2 windows, stride 2, no padding (LeNet's and
+ * most CNNs' pooling): windows do not overlap and lie wholly inside, so each
+ * output reads four fixed inputs and each input feeds at most one output; no
+ * loops, no divisions, and the same results bit for bit as the general
+ * kernels (same comparison order, same summation order, divisor 4). Same
+ * arguments as the general kernels (kh .. pw and cip unused). */
+__kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
+                               const int has_idx, const int h, const int w, const int ho,
+                               const int wo, const int kh, const int kw, const int sh,
+                               const int sw, const int ph, const int pw, const int kind,
+                               const int cip) {
+    int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
+    long plane = (long)get_global_id(2);
+    if (ow >= wo || oh >= ho) return;
+    const long o = (plane * ho + oh) * wo + ow;
+    const int i0 = (2 * oh) * w + 2 * ow;
+    const long base = plane * h * w;
+    const float v00 = (float)LD(x, base + i0), v01 = (float)LD(x, base + i0 + 1);
+    const float v10 = (float)LD(x, base + i0 + w), v11 = (float)LD(x, base + i0 + w + 1);
+    if (kind == 0) {
+        /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd. */
+        float best = v00;
+        int bi = i0;
+        if (v01 > best || (isnan(v01) && !isnan(best))) best = v01, bi = i0 + 1;
+        if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;
+        if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;
+        ST(best, y, o);
+        if (has_idx) idx[o] = bi;
+    } else {
+        ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, o);
+    }
+}
+
+__kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *idx,
+                               __global store_t *dx, const float beta, const int h, const int w,
+                               const int ho, const int wo, const int kh, const int kw,
+                               const int sh, const int sw, const int ph, const int pw,
+                               const int kind, const int cip) {
+    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
+    long plane = (long)get_global_id(2);
+    if (iw >= w || ih >= h) return;
+    const long e = (plane * h + ih) * w + iw;
+    const int oh = ih >> 1, ow = iw >> 1;
+    float s = 0.0f;
+    if (oh < ho && ow < wo) {
+        const long o = (plane * ho + oh) * wo + ow;
+        if (kind == 0) {
+            if (idx[o] == ih * w + iw) s += (float)LD(dy, o);
+        } else {
+            s += (float)LD(dy, o) / 4.0f;
+        }
+    }
+    if (beta != 0.0f) s += beta * (float)LD(dx, e);
+    ST(s, dx, e);
+}
+
 /* One work-item per plane: y[p] = mean of the hw elements of plane p. */
 __kernel void cl16_gavgpool_fwd(__global const store_t *x, __global store_t *y, const long planes,
                                 const int hw) {

@@ -108,6 +108,13 @@ static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const int64_t *d) {
     return clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL);
 }
 
+/* 2x2 windows, stride 2, no padding: pool.cl's loop-free kernels, which give
+ * the same bits as the general ones. */
+static int is_2x2(const cl16_pool2d_params *p) {
+    return p->kernel_h == 2 && p->kernel_w == 2 && p->stride_h == 2 && p->stride_w == 2 &&
+           p->pad_h == 0 && p->pad_w == 0;
+}
+
 /* Sets the geometry arguments shared by both pool kernels from argument i on. */
 static cl_int set_geom(cl_kernel k, cl_uint i, const cl16_pool2d_params *p, const int64_t *xd,
                        const int64_t *yd) {
@@ -144,7 +151,7 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: y aliases x", op);
     cl16_variant v = {x->dtype, 0, NULL};
     cl_kernel k;
-    if ((s = cl16__kernel(ctx, "pool.cl", &v, "cl16_pool2d_fwd", &k)))
+    if ((s = cl16__kernel(ctx, "pool.cl", &v, is_2x2(p) ? "cl16_pool2x2_fwd" : "cl16_pool2d_fwd", &k)))
         return s;
     cl_int has = indices != NULL;
     cl_mem im = indices ? indices->mem : y->mem;
@@ -199,7 +206,7 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dx aliases dy", op);
     cl16_variant v = {dx->dtype, 0, NULL};
     cl_kernel k;
-    if ((s = cl16__kernel(ctx, "pool.cl", &v, "cl16_pool2d_bwd", &k)))
+    if ((s = cl16__kernel(ctx, "pool.cl", &v, is_2x2(p) ? "cl16_pool2x2_bwd" : "cl16_pool2d_bwd", &k)))
         return s;
     cl_mem im = indices ? indices->mem : dy->mem;
     cl_int err = 0;
