@@ -19,6 +19,8 @@
 enum { MAXB = 128, NP = 10 };
 static int BATCH = 32, STEPS = 150, TEST_N = 1024;
 static double step_s;     /* --bench: seconds per step after the warm-up */
+static double step_cpu;   /* --bench: process CPU seconds per step (PoCL's threads included) */
+static double cpu_now(void);
 static uint64_t peak_mem; /* --bench: peak device bytes of the run */
 
 static uint64_t rng;
@@ -127,16 +129,17 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
     int32_t labels[MAXB];
     cl16_shuffle(3, count, perm);
     double acc20 = 0;
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
     for (int step = 0; step < STEPS + 1; step++) {
         const int eval = step == STEPS; /* the last pass evaluates */
         if (step == 5 || eval) {
             CHECK_OK(ctx, cl16_ctx_finish(ctx));
             timing = step == 5;
             if (step == 5)
-                t0 = cl16_now_for_test();
+                t0 = cl16_now_for_test(), c0 = cpu_now();
             else
-                step_s = (cl16_now_for_test() - t0) / (STEPS - 5);
+                step_s = (cl16_now_for_test() - t0) / (STEPS - 5),
+                step_cpu = (cpu_now() - c0) / (STEPS - 5);
         }
         int64_t hits = 0;
         for (int64_t b0 = 0; b0 < (eval ? TEST_N : BATCH); b0 += BATCH) {
@@ -207,6 +210,12 @@ static result run(cl16_ctx *ctx, cl16_dtype dt, const cl16_dataset *tr, const cl
     return r;
 }
 
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static double cl16_now_for_test(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -269,16 +278,18 @@ int main(int argc, char **argv) {
         return profile_main(tr, te, argc > 2 ? atoi(argv[2]) : 6);
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
     result f32 = run(ctx, CL16_F32, tr, te);
-    const double s32 = step_s;
+    const double s32 = step_s, c32 = step_cpu;
     const uint64_t m32 = peak_mem;
     if (bench)
         cl16_ctx_free(ctx), ctx = test_ctx(getenv("CL16_CACHE_DIR")); /* fresh peak */
     result f16 = run(ctx, CL16_F16, tr, te);
     if (bench) {
-        printf("LeNet-5 step, batch 128, %s: f32 %.1f ms, f16 %.1f ms (f16/f32 %.2f); peak device "
-               "memory f32 %.1f MB, f16 %.1f MB (f16/f32 %.2f)\n",
-               cl16_ctx_device(ctx)->name, s32 * 1e3, step_s * 1e3, step_s / s32, m32 / 1e6,
-               peak_mem / 1e6, (double)peak_mem / (double)m32);
+        printf("LeNet-5 step, batch 128, %s: f32 %.1f ms, f16 %.1f ms (f16/f32 %.2f); CPU time "
+               "(all threads) f32 %.1f ms, f16 %.1f ms (f16/f32 %.2f); peak device memory f32 "
+               "%.1f MB, f16 %.1f MB (f16/f32 %.2f)\n",
+               cl16_ctx_device(ctx)->name, s32 * 1e3, step_s * 1e3, step_s / s32, c32 * 1e3,
+               step_cpu * 1e3, step_cpu / c32, m32 / 1e6, peak_mem / 1e6,
+               (double)peak_mem / (double)m32);
         cl16_dataset_free(tr), cl16_dataset_free(te);
         cl16_ctx_free(ctx);
         return check_done("train_lenet --bench");
