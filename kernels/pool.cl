@@ -146,50 +146,30 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
     ST(s, dx, e);
 }
 
-/* cl16_pool2x2_bwd for 16 consecutive elements of dx per work-item (the
- * whole tensor flattened; the last work-item also does the n % 16 tail):
- * the 16 results are stored with one ST16, a vector conversion on the f16
- * storage path, where the one-element kernel stays scalar. Same sums, same
- * bits. Grid: ceil(total / 16). */
-__kernel void cl16_pool2x2_bwd16(__global const store_t *dy, __global const int *idx,
-                                 __global store_t *dx, const float beta, const int h, const int w,
-                                 const int ho, const int wo, const long total, const int kind) {
-    const long q = (long)get_global_id(0), e0 = q * 16;
-    const long nv = total / 16;
-    if (q > nv || (q == nv && e0 >= total)) return;
-    const int hw = h * w;
-    long plane = e0 / hw;
-    int r = (int)(e0 - plane * hw), ih = r / w, iw = r - ih * w;
-    const int cnt = q < nv ? 16 : (int)(total - e0);
-    float t[16];
-    for (int b = 0; b < cnt; b++) {
-        const int oh = ih >> 1, ow = iw >> 1;
-        float s = 0.0f;
-        if (oh < ho && ow < wo) {
-            const long o = (plane * ho + oh) * wo + ow;
-            if (kind == 0) {
-                if (idx[o] == ih * w + iw) s += (float)LD(dy, o);
-            } else {
-                s += (float)LD(dy, o) / 4.0f;
-            }
-        }
-        t[b] = s;
-        if (++iw == w) {
-            iw = 0;
-            if (++ih == h) ih = 0, plane++;
-        }
-    }
+/* Element-wise copies between a tensor and a float buffer, 16 elements per
+ * work-item (vload_half16 / vstore_half16_rte on the storage path; the last
+ * work-item also copies the n % 16 tail): exact widening; narrowing computes
+ * dst = src + beta * dst (dst not read when beta is 0), rounded once. */
+__kernel void cl16_pool_widen16(__global const store_t *src, __global float *dst, const long n) {
+    const long q = (long)get_global_id(0), nv = n / 16;
+    if (q < nv) vstore16(convert_float16(LD16(src, q)), q, dst);
+    if (q == nv)
+        for (long i = nv * 16; i < n; i++) dst[i] = (float)LD(src, i);
+}
+__kernel void cl16_pool_narrow16(__global const float *src, __global store_t *dst, const long n,
+                                 const float beta) {
+    const long q = (long)get_global_id(0), nv = n / 16;
     if (q < nv) {
-        float16 v = vload16(0, t);
-        if (beta != 0.0f) v += (float16)(beta) * convert_float16(LD16(dx, q));
-        ST16(v, dx, q);
-    } else {
-        for (int b = 0; b < cnt; b++) {
-            float s = t[b];
-            if (beta != 0.0f) s += beta * (float)LD(dx, e0 + b);
-            ST(s, dx, e0 + b);
-        }
+        float16 v = vload16(q, src);
+        if (beta != 0.0f) v += (float16)(beta) * convert_float16(LD16(dst, q));
+        ST16(v, dst, q);
     }
+    if (q == nv)
+        for (long i = nv * 16; i < n; i++) {
+            float v = src[i];
+            if (beta != 0.0f) v += beta * (float)LD(dst, i);
+            ST(v, dst, i);
+        }
 }
 
 /* One work-item per plane: y[p] = mean of the hw elements of plane p. */
