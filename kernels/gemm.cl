@@ -341,11 +341,18 @@ __kernel void cl16_gemm_dot(GEMM_ARGS) {
             for (int r = 0; r < TM; r++)
                 for (int c = 0; c < TN; c++) acc[r][c] = mad(a[r], b[c], acc[r][c]);
         }
+        /* The K % VW tail: each row's elements loaded (and converted) once,
+         * not once per pair of rows; the same sums in the same order. */
+        const int tl = K - kv;
+        sacc_t at[TM][VW], bt[TN][VW];
+        for (int r = 0; r < TM; r++)
+            for (int q = 0; q < tl; q++) at[r][q] = ELT(A, ao + (long)ri[r] * lda + kv + q);
+        for (int c = 0; c < TN; c++)
+            for (int q = 0; q < tl; q++) bt[c][q] = ELT(B, bo + (long)cj[c] * ldb + kv + q);
         for (int r = 0; r < TM; r++)
             for (int c = 0; c < TN; c++) {
                 sacc_t s = HSUM(acc[r][c]);
-                for (int p = kv; p < K; p++)
-                    s = mad(ELT(A, ao + (long)ri[r] * lda + p), ELT(B, bo + (long)cj[c] * ldb + p), s);
+                for (int q = 0; q < tl; q++) s = mad(at[r][q], bt[c][q], s);
                 sum[r][c] += s;
             }
     }
