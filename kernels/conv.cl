@@ -137,6 +137,17 @@ __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, 
     for (long i = i0; i < n; i++) dst[i] = (float)LD(src, i);
 }
 
+/* dst[i] = src[i] rounded once to the dtype, i < n; 16 elements per
+ * work-item (one vstore_half16 on the storage path), the tail one by one. */
+__kernel void cl16_conv_narrow(__global const float *src, __global store_t *dst, long n) {
+    const long q = (long)get_global_id(0), i0 = q * 16;
+    if (i0 + 16 <= n) {
+        ST16(vload16(q, src), dst, q);
+        return;
+    }
+    for (long i = i0; i < n; i++) ST(src[i], dst, i);
+}
+
 /* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r] for e = co*ckk + r
  * < Cout*ckk, cog = Cout/groups: each group's weights transposed, as float
  * (backward-data's GEMM then runs NN). Grid: (Cout * ckk). */
