@@ -60,6 +60,28 @@ grep -Eq "^cast .*lenet32.safetensors into f16: [1-9][0-9]* values, 0 overflowed
     fail "continue: no cast report: $(cat "$out")"
 check_log "$W/lenet16.jsonl" 2 0.45 fp16 || fail "continue fp16 log"
 
+# ---- the other 16-bit precisions: each continues and learns, logs its stall
+# statistics; stochastic rounding and Kahan stall fewer updates than nearest
+for prec in fp16-sr fp16-kahan mixed; do
+    "$CL16" continue --from "$W/lenet32.safetensors" $SMALL --epochs 2 --lr 0.02 --momentum 0.9 \
+        --precision $prec --out "$W/lenet-$prec.safetensors" --log "$W/lenet-$prec.jsonl" \
+        >"$out" 2>"$err" || fail "continue $prec: $(cat "$err")"
+    check_log "$W/lenet-$prec.jsonl" 2 0.45 $prec || fail "continue $prec log"
+done
+python3 - "$W" <<'PY' || fail "stall statistics"
+import json, sys
+w = sys.argv[1]
+last = {p: [json.loads(l) for l in open(f"{w}/{n}.jsonl")][-1]
+        for p, n in (("fp16", "lenet16"), ("sr", "lenet-fp16-sr"), ("kahan", "lenet-fp16-kahan"),
+                     ("mixed", "lenet-mixed"))}
+for p, r in last.items():
+    assert r["updates"] > 0 and 0 <= r["stalled_fraction"] <= 1, (p, r)
+    assert r["loss_scale"] >= 1 and r["skipped_steps"] >= 0, (p, r)
+print("stalled:", {p: round(r["stalled_fraction"], 4) for p, r in last.items()})
+assert last["sr"]["stalled_fraction"] < last["fp16"]["stalled_fraction"], last
+assert last["mixed"]["stalled_fraction"] < 0.01, last["mixed"]
+PY
+
 # ---- eval --json: exactly the three keys, and the training log's figures ---------
 "$CL16" eval --model-file "$W/lenet32.safetensors" --limit 500 --batch 32 --json >"$out" 2>"$err" ||
     fail "eval --json: $(cat "$err")"
@@ -143,6 +165,10 @@ expect_fail() { # NAME PATTERN command...: non-zero exit, stderr matches PATTERN
         fail "$name: exit $rc but no '$pat' in: $(cat "$err")"
     fi
 }
+expect_fail "unknown precision" "--precision must be fp32, fp16, fp16-sr, fp16-kahan or mixed" \
+    "$CL16" train --model mlp --precision bf8 $SMALL --out "$W/x.safetensors"
+expect_fail "bad loss scale" "--loss-scale must be none, static:S or dynamic" \
+    "$CL16" train --model mlp --loss-scale sometimes $SMALL --out "$W/x.safetensors"
 expect_fail "unknown model" "unknown model 'nosuchnet'" \
     "$CL16" train --model nosuchnet $SMALL --out "$W/x.safetensors"
 expect_fail "missing data dir" "$W/no-data-here" \
