@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study clean
 
 all: build
 
@@ -50,6 +50,18 @@ intel-ocl:
 # results. Uses $(INTEL_OCL_DIR)/env.sh when present and OCL_ICD_VENDORS is unset.
 test-all-devices: build
 	@CL16_INTEL_OCL_DIR=$(INTEL_OCL_DIR) JOBS=$(JOBS) sh scripts/test-all-devices.sh $(BUILD)
+
+# The accuracy study (bench/accuracy-study.sh; docs/results.md): LeNet-5 pre-trained
+# in fp32, continued in every precision at two learning rates. bench-quick: one
+# seed, one short epoch each (a few minutes); bench-study: the documented full run.
+bench-quick: build
+	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	STUDY_SEEDS=1 STUDY_PRE_EPOCHS=1 STUDY_EPOCHS=1 STUDY_LIMIT=12000 STUDY_TEST_LIMIT=2000 \
+	  STUDY_OUT=$(BUILD)/study-quick sh bench/accuracy-study.sh $(BUILD)
+
+bench-study: build
+	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	sh bench/accuracy-study.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
