@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study test-kill clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study test-kill test-faults clean
 
 all: build
 
@@ -67,6 +67,15 @@ bench-study: build
 # about 11 minutes): the checkpoint on disk must always load, checksum verified.
 test-kill: build
 	sh tests/reliability/kill_checkpoint.sh $(BUILD)/cl16 $(BUILD)/kill-test 200
+
+# Fault injection (tests/reliability/fault_sweep.sh) in an ASan+UBSan build with
+# the CL16_FAULT_INJECTION hooks, in build-fault/.
+test-faults: deps
+	@cmake -S . -B build-fault -DCMAKE_BUILD_TYPE=Debug -DCL16_SANITIZE=ON -DCL16_FAULT_INJECTION=ON \
+	  -DCL16_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-fault -j $(JOBS) --target cl16
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp:print_suppressions=0 \
+	  sh tests/reliability/fault_sweep.sh build-fault/cl16 build-fault/fault-sweep
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

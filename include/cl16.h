@@ -677,7 +677,9 @@ CL16_API int64_t cl16_model_numel(const cl16_model *m);
  * statistics in BatchNorm (and updates the running ones) and keeps what
  * cl16_model_backward needs; 0 is evaluation. Activations are allocated for N
  * on first use and kept (reallocated when N changes). *logits ([N, classes])
- * belongs to the model and is valid until the next forward. */
+ * belongs to the model and is valid until the next forward. The model keeps a
+ * reference to x: after a training forward, x must stay alive and unchanged
+ * until cl16_model_backward (the first layer's weight gradient reads it). */
 CL16_API cl16_status cl16_model_forward(cl16_model *m, const cl16_tensor *x, int training,
                                         const cl16_tensor **logits);
 /* Backward from dlogits [N, classes] after a training forward: overwrites the

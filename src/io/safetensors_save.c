@@ -230,7 +230,7 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
     int created = 0, e;
     errno = 0;
     FILE *fp = NULL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = cl16__fault("write") ? (errno = ENOSPC, -1) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         goto fail;
     created = 1;
@@ -240,17 +240,19 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
         goto fail;
     }
     what = "writing";
-    if (fwrite(lenbuf, 1, 8, fp) != 8 || fwrite(h.s, 1, h.n, fp) != h.n)
+    /* FAULT(): the test build's injected failure of one step (disk full). */
+#define FAULT() (cl16__fault("write") && (errno = ENOSPC, 1))
+    if (FAULT() || fwrite(lenbuf, 1, 8, fp) != 8 || FAULT() || fwrite(h.s, 1, h.n, fp) != h.n)
         goto fail;
     for (size_t i = 0; i < count; i++)
         if (tensors[i].bytes &&
-            fwrite(tensors[i].data, 1, tensors[i].bytes, fp) != tensors[i].bytes)
+            (FAULT() || fwrite(tensors[i].data, 1, tensors[i].bytes, fp) != tensors[i].bytes))
             goto fail;
     what = "flushing";
-    if (fflush(fp) != 0)
+    if (FAULT() || fflush(fp) != 0)
         goto fail;
     what = "syncing";
-    if (fsync(fileno(fp)) != 0)
+    if (FAULT() || fsync(fileno(fp)) != 0)
         goto fail;
     what = "closing";
     {
@@ -260,8 +262,9 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
             goto fail;
     }
     what = "renaming";
-    if (rename(tmp, path) != 0)
+    if (FAULT() || rename(tmp, path) != 0)
         goto fail;
+#undef FAULT
     created = 0;
     /* Make the rename itself durable; a failure here leaves a complete file. */
     {

@@ -405,6 +405,8 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
 }
 
 cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+    if (cl16__fault("launch"))
+        return cl16__cl_fail(ctx, CL_OUT_OF_RESOURCES, "gemm launch (injected fault)");
     cl16_status s = gemm_enqueue(ctx, d, p);
     if (!s) { /* only what was enqueued counts */
         ctx->stats.gemm_calls++;

@@ -259,4 +259,8 @@ void cl16_sha256_init(cl16_sha256 *s);
 void cl16_sha256_update(cl16_sha256 *s, const void *data, size_t n);
 void cl16_sha256_final(cl16_sha256 *s, uint8_t out[32]);
 
+/* Fault injection (src/runtime/fault.c): 1 when the test build is told to
+ * fail this event at `site` ("alloc", "write", "launch"); always 0 otherwise. */
+int cl16__fault(const char *site);
+
 #endif

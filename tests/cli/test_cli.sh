@@ -132,11 +132,13 @@ runs = d["runs"]
 assert [r["precision"] for r in runs] == ["fp32", "fp16", "fp16-kahan", "mixed"], runs
 for r in runs:
     assert r["model"] == "mlp" and r["ms_per_step"] > 0 and r["peak_device_bytes"] > 0, r
-    if r["precision"] != "fp32":
+    if r["precision"] in ("fp16", "fp16-kahan"):
         assert r["time_vs_fp32"] > 0 and 0 < r["memory_vs_fp32"] < 1, r
+    # mixed keeps f32 master weights and state: for an MLP, whose memory is
+    # mostly parameters, it can exceed fp32 (16-bit GEMMs add float workspaces)
 m = {r["precision"]: r["peak_device_bytes"] for r in runs}
 # Kahan adds 2 bytes per weight; mixed adds f32 master weights and state.
-assert m["fp16"] < m["fp16-kahan"] < m["mixed"] < m["fp32"], m
+assert m["fp16"] < m["fp16-kahan"] < m["mixed"], m
 PY
 "$CL16" bench train --precisions fp16,fp32 >/dev/null 2>&1
 [ $? = 2 ] || fail "bench train with fp32 not first: not exit 2"
