@@ -1,18 +1,19 @@
 #!/bin/sh
 # device-check.sh - one short, unattended check on a lent machine (e.g. a GPU):
-# build, list and probe the devices, run the suite, quick GEMM and conv benches.
+# build, list and probe the devices, run the suite, quick GEMM and conv benches,
+# whole training steps fp16 against fp32 (LeNet-5, ResNet-20 at batch 128).
 #
 #   sh bench/device-check.sh          (from the repository root)
 #
-# Everything goes under $OUT (collected by the device tool) or ./device-check-out:
-# one log per step, gemm.json, conv.json and summary.txt (which steps ran, their
+# Everything goes under $CHECK_OUT (default ./device-check-out; tar it to bring it back):
+# one log per step, gemm.json, conv.json, train.json and summary.txt (which steps ran, their
 # exit status and time; 124 = the step hit its time limit). The whole run keeps
 # to CHECK_BUDGET seconds (default 480); a step that no longer fits is skipped.
 # Exit status 0 only when every step ran and passed.
 # CL16_DEVICE picks the device; by default the first GPU, else device 0.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-OUT=${OUT:-$PWD/device-check-out}
+OUT=${CHECK_OUT:-$PWD/device-check-out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 END=$(( $(date +%s) + ${CHECK_BUDGET:-480} ))
@@ -37,16 +38,34 @@ step() {
     return $rc
 }
 
+# A machine without OpenCL development files and no network: Debian packages
+# carried in $CL16_DEBS (ocl-icd, OpenCL headers, CLBlast, zlib; fetched
+# beforehand with `apt-get download`) are unpacked into a private prefix.
+if [ -n "${CL16_DEBS:-}" ] && [ ! -f /usr/include/CL/cl.h ]; then
+    root=$PWD/build-deps-root
+    for f in "$CL16_DEBS"/*.deb; do dpkg -x "$f" "$root"; done
+    lib=$root/usr/lib/x86_64-linux-gnu
+    export CMAKE_PREFIX_PATH="$root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+    export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export PATH="$root/usr/bin:$PATH"
+    echo "unpacked $(ls "$CL16_DEBS"/*.deb | wc -l) carried packages into $root" | tee -a "$SUM"
+    SKIP_DEPS=1
+fi
+
 # NVIDIA's driver may be installed without its .icd file (containers): register
 # libnvidia-opencl.so.1 in a vendor folder of our own, next to the system's.
 if ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
     lib=$(ldconfig -p 2>/dev/null | sed -n 's/.*libnvidia-opencl\.so\.1 .*=> *//p' | head -n 1)
+    [ -n "$lib" ] || lib=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name 'libnvidia-opencl.so.1' \
+                           2>/dev/null | head -n 1)
     if [ -n "$lib" ]; then
         mkdir -p "$OUT/vendors"
         cp /etc/OpenCL/vendors/*.icd "$OUT/vendors/" 2>/dev/null
         echo "$lib" > "$OUT/vendors/nvidia.icd"
         export OCL_ICD_VENDORS="$OUT/vendors"
         echo "registered $lib via OCL_ICD_VENDORS=$OCL_ICD_VENDORS" | tee -a "$SUM"
+    else
+        echo "no libnvidia-opencl.so.1 found" | tee -a "$SUM"
     fi
 fi
 command -v nvidia-smi >/dev/null 2>&1 && step gpu-info 30 nvidia-smi
@@ -54,7 +73,7 @@ command -v nvidia-smi >/dev/null 2>&1 && step gpu-info 30 nvidia-smi
 # `make build` = install missing Debian packages, then CMake. The machine may
 # be offline, so the package step gets a short limit of its own and its failure
 # is only noted (what is installed may be enough), then the build proper.
-step deps 90 sh scripts/install-deps.sh
+[ -n "${SKIP_DEPS:-}" ] || step deps 90 sh scripts/install-deps.sh
 step build 300 sh -c 'cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null &&
                       cmake --build build -j "$(nproc)"' ||
     { echo "build failed: see $OUT/build.log" | tee -a "$SUM"; exit 1; }
@@ -73,5 +92,6 @@ step probe 90 build/cl16 probe
 step ctest 300 sh -c 'cd build && ctest --output-on-failure -j "$(nproc)"'
 step bench-gemm 120 build/cl16 bench gemm --quick --json "$OUT/gemm.json"
 step bench-conv 120 build/cl16 bench conv --quick --json "$OUT/conv.json"
+step bench-train 120 build/cl16 bench train --json "$OUT/train.json"
 echo "done in $(( $(date +%s) - END + ${CHECK_BUDGET:-480} ))s; not ok:${BAD:- none}; logs in $OUT" | tee -a "$SUM"
 [ -z "$BAD" ]

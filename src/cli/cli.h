@@ -22,4 +22,6 @@ int cmd_tune(int argc, char **argv, const char *device);
 int cmd_bench(int argc, char **argv, const char *device);
 /* `cl16 bench conv` (bench_conv.c), dispatched by cmd_bench. */
 int bench_conv(int argc, char **argv, const char *device);
+/* `cl16 bench train` (bench_train.c): whole training steps, fp16 against fp32. */
+int bench_train(int argc, char **argv, const char *device);
 #endif
