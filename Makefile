@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-pytorch clean
 
 all: build
 
@@ -50,6 +50,15 @@ intel-ocl:
 # results. Uses $(INTEL_OCL_DIR)/env.sh when present and OCL_ICD_VENDORS is unset.
 test-all-devices: build
 	@CL16_INTEL_OCL_DIR=$(INTEL_OCL_DIR) JOBS=$(JOBS) sh scripts/test-all-devices.sh $(BUILD)
+
+# The PyTorch peer of `cl16 bench train` (CPU fp32 training steps, JSON on
+# stdout and in $(BUILD)/bench-pytorch.json); installs Debian's python3-torch
+# first. Not part of the tests.
+PYTHON ?= /usr/bin/python3
+bench-pytorch:
+	@sh scripts/install-pytorch.sh
+	@mkdir -p $(BUILD)
+	$(PYTHON) bench/pytorch_peer.py --json $(BUILD)/bench-pytorch.json
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
