@@ -28,6 +28,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from pytorch_fixtures import build  # noqa: E402  (the architectures, cl16's names)
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def input_shape(model):
     return (3, 32, 32) if model.startswith("resnet") else (1, 28, 28)
 
@@ -77,8 +88,11 @@ def main():
         "peer": "pytorch",
         "torch_version": torch.__version__,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "device": platform.processor() or platform.machine(),
+        "device": cpu_name(),
         "threads": torch.get_num_threads(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        # A shared machine: other work running meanwhile shows here.
+        "load_average_at_start": round(os.getloadavg()[0], 2),
         "batch": a.batch, "steps": a.steps, "blocks": a.blocks,
         "optimizer": "sgd-momentum",
         "runs": [],
