@@ -13,7 +13,9 @@ For each model it writes
   <name>.safetensors     model.state_dict() exactly as safetensors.torch.save_file
                          lays it out without metadata (what a PyTorch user
                          hands to cl16);
-  <name>.io.safetensors  the inputs and PyTorch's answers (see write_io below).
+  <name>.io.safetensors  the inputs and PyTorch's answers (see make below);
+and architectures.txt, the state_dict names and shapes of every architecture
+at several input shapes (write_architectures).
 
 The `safetensors` package is not in Debian, so this file writes (and reads
 back) the format itself: 8-byte little-endian header length, a compact JSON
@@ -462,6 +464,41 @@ def make(arch, channels, height, width, seed, outdir, batch=4):
                  (io["logits_train"] - io["logits_train_ref"]).abs().max().item()))
 
 
+# (arch, channels, height, width, classes, hidden1, hidden2) listed in
+# architectures.txt: every architecture, odd shapes and sizes included.
+LISTED = [
+    ("mlp", 1, 28, 28, 10, 256, 128),
+    ("mlp", 3, 32, 32, 100, 64, 32),
+    ("lenet5", 1, 28, 28, 10, 256, 128),
+    ("lenet5", 3, 32, 32, 10, 256, 128),
+    ("lenet5", 1, 12, 20, 7, 256, 128),
+    ("resnet20", 3, 32, 32, 10, 256, 128),
+    ("resnet20", 1, 28, 28, 10, 256, 128),
+    ("resnet32", 3, 32, 32, 10, 256, 128),
+    ("resnet56", 3, 32, 32, 100, 256, 128),
+]
+
+
+def write_architectures(path):
+    """Each listed model's state_dict as PyTorch builds it, in registration
+    order: a line `model ARCH C H W CLASSES HIDDEN1 HIDDEN2 TRAINABLE ENTRIES`,
+    then one line per entry, `NAME DIM...` (nothing after the name for a
+    0-d tensor), then `end`. The C test builds the same models with
+    cl16_model_create and compares."""
+    lines = ["# state_dict names and shapes of cl16's architectures as PyTorch builds them",
+             "# (scripts/pytorch_fixtures.py); read by tests/unit/test_model_pytorch.c"]
+    for arch, c, h, w, classes, h1, h2 in LISTED:
+        m = build(arch, c, h, w, classes, h1, h2)
+        sd = m.state_dict()
+        n = sum(p.numel() for p in m.parameters())
+        lines.append("model %s %d %d %d %d %d %d %d %d" % (arch, c, h, w, classes, h1, h2, n, len(sd)))
+        for k, v in sd.items():
+            lines.append(" ".join([k] + [str(d) for d in v.shape]))
+        lines.append("end")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "--check":
         sd = load_file(argv[2])
@@ -476,6 +513,7 @@ def main(argv):
     torch.set_num_threads(1)  # reproducible sums whatever the machine
     make("lenet5", 1, 28, 28, seed=5, outdir=outdir)
     make("resnet20", 3, 32, 32, seed=20, outdir=outdir)
+    write_architectures(os.path.join(outdir, "architectures.txt"))
     return 0
 
 

@@ -1,4 +1,6 @@
-/* test_model_pytorch.c - models saved by PyTorch (tests/fixtures, made by
+/* test_model_pytorch.c - cl16's architectures have PyTorch's state_dict
+ * layout (names, order, shapes for every architecture at several input
+ * shapes), models saved by PyTorch (tests/fixtures, made by
  * scripts/pytorch_fixtures.py) open in cl16, give PyTorch's logits in f32 and
  * f16, survive save -> reload bit for bit, and bad files are refused naming
  * every tensor that is wrong.
@@ -511,6 +513,92 @@ done:
     cl16_safetensors_free(io);
 }
 
+/* The kind PyTorch's name implies: BatchNorm buffers are statistics or the
+ * counter, everything else is trained. */
+static cl16_param_kind kind_of(const char *name) {
+    const char *tail = strrchr(name, '.');
+    tail = tail ? tail + 1 : name;
+    if (!strcmp(tail, "num_batches_tracked"))
+        return CL16_PARAM_COUNTER;
+    if (!strcmp(tail, "running_mean") || !strcmp(tail, "running_var"))
+        return CL16_PARAM_STAT;
+    return CL16_PARAM_TRAINABLE;
+}
+
+/* Every architecture at several input shapes (fixtures/architectures.txt,
+ * written by PyTorch): cl16_model_create gives the same state_dict names in
+ * the same order, with the same shapes and kinds and the same number of
+ * trainable scalars. */
+static void test_architectures(cl16_ctx *ctx) {
+    char path[768], line[512];
+    snprintf(path, sizeof path, "%s/architectures.txt", CL16_FIXTURE_DIR);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot read %s", path);
+    if (!f)
+        return;
+    int models = 0;
+    cl16_model *m = NULL;
+    size_t idx = 0, bad = 0;
+    char label[128] = "";
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (line[0] == '#' || !line[0])
+            continue;
+        char arch[32];
+        cl16_model_opts o;
+        cl16_model_opts_init(&o);
+        long long numel = 0, entries = 0;
+        if (sscanf(line, "model %31s %d %d %d %d %d %d %lld %lld", arch, &o.channels, &o.height,
+                   &o.width, &o.classes, &o.hidden1, &o.hidden2, &numel, &entries) == 9) {
+            o.arch = arch;
+            snprintf(label, sizeof label, "%s %dx%dx%d/%d", arch, o.channels, o.height, o.width,
+                     o.classes);
+            m = NULL, idx = 0, bad = 0;
+            CHECK_OK(ctx, cl16_model_create(ctx, &o, 1, &m));
+            models++;
+            if (m) {
+                CHECK_MSG(cl16_model_numel(m) == numel, "%s: %" PRId64 " trainable scalars, PyTorch %lld",
+                          label, cl16_model_numel(m), numel);
+                CHECK_MSG((long long)cl16_model_param_count(m) == entries,
+                          "%s: %zu state_dict entries, PyTorch %lld", label,
+                          cl16_model_param_count(m), entries);
+            }
+            continue;
+        }
+        if (!strcmp(line, "end")) {
+            printf("  %-28s %s\n", label, m && !bad ? "same names, order, shapes, kinds" : "DIFFERS");
+            cl16_model_free(m);
+            m = NULL;
+            continue;
+        }
+        if (!m)
+            continue;
+        /* NAME DIM... */
+        char *save = NULL, *name = strtok_r(line, " ", &save);
+        int64_t dims[8];
+        int nd = 0;
+        for (char *tok; nd < 8 && (tok = strtok_r(NULL, " ", &save));)
+            dims[nd++] = strtoll(tok, NULL, 10);
+        cl16_model_param *p = idx < cl16_model_param_count(m) ? cl16_model_param_at(m, idx) : NULL;
+        idx++;
+        int same = p && !strcmp(p->name, name) && p->kind == kind_of(name);
+        if (same && p->kind != CL16_PARAM_COUNTER) {
+            same = cl16_tensor_ndim(p->value) == nd;
+            for (int d = 0; same && d < nd; d++)
+                same = cl16_tensor_dim(p->value, d) == dims[d];
+        } else if (same) {
+            same = nd == 0;
+        }
+        if (!same && bad++ < 3)
+            fprintf(stderr, "  %s: entry %zu is %s, PyTorch has %s\n", label, idx - 1,
+                    p ? p->name : "(none)", name);
+        CHECK(same);
+    }
+    fclose(f);
+    cl16_model_free(m);
+    CHECK_MSG(models >= 9, "only %d models listed in %s", models, path);
+}
+
 /* A copy of f's tensors (pointing into f) with room for `extra` more. */
 static cl16_st_tensor *copy_tensors(const cl16_safetensors *f, size_t extra, size_t *n) {
     *n = cl16_safetensors_count(f);
@@ -663,6 +751,8 @@ int main(void) {
         return 1;
     }
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
+    printf("state_dict layouts against PyTorch's (architectures.txt):\n");
+    test_architectures(ctx);
     for (size_t i = 0; i < sizeof FIXTURES / sizeof FIXTURES[0]; i++)
         test_fixture(ctx, &FIXTURES[i]);
     test_bad_files(ctx);
