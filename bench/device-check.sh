@@ -38,13 +38,23 @@ step() {
     return $rc
 }
 
-# A machine without OpenCL development files and no network: Debian packages
+# A machine without (all) OpenCL development files and no network: Debian packages
 # carried in $CL16_DEBS (ocl-icd, OpenCL headers, CLBlast, zlib; fetched
 # beforehand with `apt-get download`) are unpacked into a private prefix.
-if [ -n "${CL16_DEBS:-}" ] && [ ! -f /usr/include/CL/cl.h ]; then
+if [ -n "${CL16_DEBS:-}" ]; then
     root=$PWD/build-deps-root
     for f in "$CL16_DEBS"/*.deb; do dpkg -x "$f" "$root"; done
     lib=$root/usr/lib/x86_64-linux-gnu
+    # Development links are absolute (/lib/...): point them into the prefix,
+    # and drop static archives so that nothing links them into a shared library.
+    for l in "$lib"/*.so; do
+        t=$(readlink "$l")
+        case "$t" in /*) [ -e "$root$t" ] && ln -sf "$root$t" "$l" ;; esac
+    done
+    rm -f "$lib"/*.a
+    sed -i "s|^prefix=/usr|prefix=$root/usr|" "$lib"/pkgconfig/*.pc "$root"/usr/share/pkgconfig/*.pc 2>/dev/null
+    export LIBRARY_PATH="$lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
+    export PKG_CONFIG_PATH="$lib/pkgconfig:$root/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
     export CMAKE_PREFIX_PATH="$root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
     export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export PATH="$root/usr/bin:$PATH"
@@ -74,7 +84,7 @@ command -v nvidia-smi >/dev/null 2>&1 && step gpu-info 30 nvidia-smi
 # be offline, so the package step gets a short limit of its own and its failure
 # is only noted (what is installed may be enough), then the build proper.
 [ -n "${SKIP_DEPS:-}" ] || step deps 90 sh scripts/install-deps.sh
-step build 300 sh -c 'cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+step build 300 sh -c 'cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCL16_WERROR=OFF >/dev/null &&
                       cmake --build build -j "$(nproc)"' ||
     { echo "build failed: see $OUT/build.log" | tee -a "$SUM"; exit 1; }
 

@@ -96,10 +96,18 @@ typedef store_t ab_t;
 typedef half sacc_t;
 typedef CAT(half, VW) accv_t;
 typedef half4 acc4_t;
+/* Portable spellings: NVIDIA's OpenCL offers neither vloadN on half pointers
+ * nor convert_floatN/convert_halfN for half vectors (ambiguous overloads), so
+ * half vectors are loaded as their bits (ushortN) and reinterpreted, and
+ * widened through vload_halfN from private memory. */
 #define ELT(p, i) ((p)[i])
-#define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
-#define LD4V(p, i) vload4(0, (p) + (i))
-#define ACCV_TO_F(v) CAT(convert_float, VW)(v)
+#define LDV(p, i) CAT(as_half, VW)(CAT(vload, VW)(0, (const global ushort *)((p) + (i))))
+#define LD4V(p, i) as_half4(vload4(0, (const global ushort *)((p) + (i))))
+float2 h2f_2(half2 v) { return vload_half2(0, (const half *)&v); }
+float4 h2f_4(half4 v) { return vload_half4(0, (const half *)&v); }
+float8 h2f_8(half8 v) { return vload_half8(0, (const half *)&v); }
+float16 h2f_16(half16 v) { return vload_half16(0, (const half *)&v); }
+#define ACCV_TO_F(v) CAT(h2f_, VW)(v)
 #else
 #define GEMM_HALF_ACC 0
 typedef store_t ab_t;
@@ -112,12 +120,10 @@ typedef float4 acc4_t;
 #define ELT(p, i) ((p)[i])
 #define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
 #define LD4V(p, i) vload4(0, (p) + (i))
-#elif CL16_HALF_NATIVE
-/* Native path: half vectors loaded as such, widened for float accumulation. */
-#define ELT(p, i) convert_float((p)[i])
-#define LDV(p, i) CAT(convert_float, VW)(CAT(vload, VW)(0, (p) + (i)))
-#define LD4V(p, i) convert_float4(vload4(0, (p) + (i)))
 #else
+/* Half storage with float accumulation, on both half paths: vload_halfN widens
+ * while it loads (portable: NVIDIA's OpenCL has no half-vector vloadN or
+ * convert_floatN). */
 #define ELT(p, i) vload_half(0, (p) + (i))
 #define LDV(p, i) CAT(vload_half, VW)(0, (p) + (i))
 #define LD4V(p, i) vload_half4(0, (p) + (i))

@@ -62,7 +62,7 @@ cl16_status cl16_linear_forward(cl16_ctx *ctx, const cl16_tensor *x, const cl16_
                                 const cl16_tensor *bias, int relu, cl16_tensor *y) {
     static const char fn[] = "linear_forward";
     CL16_OP_CTX(ctx);
-    lin_shape sh;
+    lin_shape sh = {0};
     cl16_status s = check_xw(ctx, fn, x, w, &sh);
     if (s || (bias && (s = check_vec(ctx, fn, "bias", bias, x, sh.out))))
         return s;
@@ -100,7 +100,7 @@ cl16_status cl16_linear_backward(cl16_ctx *ctx, const cl16_tensor *x, const cl16
                                  cl16_tensor *dw, cl16_tensor *dbias) {
     static const char fn[] = "linear_backward";
     CL16_OP_CTX(ctx);
-    lin_shape sh;
+    lin_shape sh = {0};
     cl16_status s = check_xw(ctx, fn, x, w, &sh);
     if (s)
         return s;

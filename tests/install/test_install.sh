@@ -15,7 +15,7 @@ libdir=$(cd "$(dirname "$(find "$prefix" -name cl16.pc | head -1)")/.." && pwd)
 [ -e "$libdir/libcl16.so" ] && [ -e "$libdir/libcl16.a" ] || { echo "FAIL: libraries not installed" >&2; exit 1; }
 
 # 1. pkg-config
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
+export PKG_CONFIG_PATH="$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 cc -o "$work/consumer_pc" "$src/consumer.c" $(pkg-config --define-prefix --cflags --libs cl16) -lOpenCL \
     -Wl,-rpath,"$libdir"
 "$work/consumer_pc"

@@ -149,7 +149,10 @@ int main(void) {
     CHECK_MSG(br == 0, "could not prepare the broken kernels (%d)", br);
     ctx = open_ctx(NULL, kdir, CL16_GEMM_AUTO, NULL);
     plan(ctx, 0, 1, 17, 40, 33, CL16_GEMM_OWN, p, sizeof p);
-    CHECK_MSG(strstr(p, "own dot"), "the built-in small NT choice should be the dot kernel: %s", p);
+    /* The CPU table picks dot for small A * B^T; GPU tables start elsewhere
+     * (the tuner still tries dot as a candidate there, checked below). */
+    if (cl16_ctx_device(ctx)->type == CL16_DEVICE_CPU)
+        CHECK_MSG(strstr(p, "own dot"), "the built-in small NT choice should be the dot kernel: %s", p);
     prog.len = 0, prog.text[0] = 0;
     to.save = 0;
     CHECK_OK(ctx, cl16_gemm_tune(ctx, &to));
