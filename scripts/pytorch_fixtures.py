@@ -355,15 +355,17 @@ def calibrate_batchnorm(model, shape, gen):
     model.eval()
 
 
-def emulate_half(model, x):
-    """What a pure 16-bit forward computes if every weight and every stored
-    activation (layer outputs, BatchNorm outputs, residual sums) is rounded to
-    half while sums run in float: the model evaluated in float64 with those
-    roundings. BatchNorm parameters and statistics are not rounded (cl16 keeps
-    them f32). For information in the test's output; not asserted on."""
-    m = build_like(model)
-    m.load_state_dict(model.state_dict())
-    m = m.double().eval()
+def half_model(arch, channels, height, width, sd, training):
+    """The model in float64 as a pure 16-bit one stores it: Conv2d and
+    Linear weights and biases rounded to half, and every stored tensor
+    (layer outputs, BatchNorm outputs, residual sums, the input) rounded to
+    half on the way forward; the cast's backward rounds the gradient flowing
+    into each of them to half as well, as a 16-bit backward pass stores it.
+    Sums run in float64. BatchNorm parameters and statistics are not rounded
+    (cl16 keeps them f32). Returns (model, rounding function)."""
+    m = build(arch, channels, height, width).double()
+    m.load_state_dict(sd)
+    m.train(training)
 
     def r(t):
         return t.to(torch.float16).to(torch.float64)
@@ -374,27 +376,32 @@ def emulate_half(model, x):
                 mod.weight.copy_(r(mod.weight))
                 if mod.bias is not None:
                     mod.bias.copy_(r(mod.bias))
-        hooks = [mod.register_forward_hook(lambda _m, _i, o: r(o))
-                 for mod in m.modules()
-                 if isinstance(mod, (nn.Conv2d, nn.Linear, nn.BatchNorm2d, BasicBlock))]
-        out = m(r(x.double()))
-        for hk in hooks:
-            hk.remove()
-    return out
+    for mod in m.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear, nn.BatchNorm2d, BasicBlock)):
+            mod.register_forward_hook(lambda _m, _i, o: r(o))
+    return m, r
 
 
-_BUILT = {}
+def emulate_half(arch, channels, height, width, sd, x):
+    """Evaluation-mode logits of half_model (for information in the test's
+    output; not asserted on)."""
+    m, r = half_model(arch, channels, height, width, sd, False)
+    with torch.no_grad():
+        return m(r(x.double()))
 
 
-def build_like(model):
-    return build(*_BUILT[id(model)])
+def emulate_half_grads(arch, channels, height, width, sd, x, dl):
+    """Gradients of sum(dl * logits) of half_model in training mode, each
+    rounded to half as a 16-bit model stores it."""
+    m, r = half_model(arch, channels, height, width, sd, True)
+    (m(r(x.double())) * dl.double()).sum().backward()
+    return {k: r(p.grad) for k, p in m.named_parameters()}
 
 
 def make(arch, channels, height, width, seed, outdir, batch=4):
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the modules' own initialisation
     model = build(arch, channels, height, width)
-    _BUILT[id(model)] = (arch, channels, height, width)
     has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     if has_bn:
         calibrate_batchnorm(model, (channels, height, width), gen)
@@ -414,7 +421,7 @@ def make(arch, channels, height, width, seed, outdir, batch=4):
     io["logits_ref"] = ref.float()
     io.update({"logits_" + k: v for k, v in err.items()})
     with torch.no_grad():
-        io["logits_half_emulated"] = emulate_half(model, x).float()
+        io["logits_half_emulated"] = emulate_half(arch, channels, height, width, sd, x).float()
         if has_bn:
             # Train-mode forward on copies: the model itself stays in eval
             # mode with its stored statistics.
@@ -435,6 +442,38 @@ def make(arch, channels, height, width, seed, outdir, batch=4):
                     io["after_train." + k] = v.float()
                 elif k.endswith("num_batches_tracked"):
                     io["after_train." + k] = v.clone()
+    # Gradients of sum(dlogits * logits) after a training-mode forward, in
+    # float64 (the reference) and float32 (PyTorch's own error, printed): all
+    # of lenet5's, and for the ResNet a subset that covers every kind of
+    # layer (first conv, a block's convs, both projections, the last conv,
+    # every BatchNorm, fc) to keep the fixture small.
+    dl = torch.randn(batch, 10, generator=gen)
+    io["dlogits"] = dl
+    grads = {}
+    for dt in (torch.float64, torch.float32):
+        g = build(arch, channels, height, width).to(dt)
+        g.load_state_dict(sd)
+        g.train()
+        (g(x.to(dt)) * dl.to(dt)).sum().backward()
+        grads[dt] = {k: v.grad for k, v in g.named_parameters()}
+    keep = [k for k in grads[torch.float64]
+            if not has_bn or ".bn" in k or k.startswith("bn") or "shortcut" in k or
+            k.startswith("fc") or k in ("conv1.weight", "layer1.0.conv1.weight",
+                                        "layer2.0.conv1.weight", "layer3.2.conv2.weight")]
+    # What storing everything in half costs these gradients by itself (the
+    # C test allows cl16's f16 gradients three times that): relative L2 error of
+    # the emulation per tensor.
+    g16 = emulate_half_grads(arch, channels, height, width, sd, x, dl)
+    worst = worst16 = 0.0
+    for k in keep:
+        ref = grads[torch.float64][k]
+        io["grad." + k] = ref.float()
+        rel = ((grads[torch.float32][k].double() - ref).norm() / ref.norm()).item()
+        rel16 = ((g16[k] - ref).norm() / ref.norm()).item()
+        io["grad_half_relerr." + k] = torch.tensor([rel16], dtype=torch.float32)
+        worst, worst16 = max(worst, rel), max(worst16, rel16)
+    print("%s: %d gradients stored; relative L2 error at most %.3g for PyTorch f32, "
+          "%.3g for half storage (emulated)" % (name, len(keep), worst, worst16))
     save_file({k: v.contiguous() for k, v in io.items()},
               os.path.join(outdir, name + ".io.safetensors"))
 

@@ -20,7 +20,10 @@
  * plus 2^-24 |logit| for the float64 reference stored as float. cl16 f32 is
  * compared with the float64 reference within tol32 and with PyTorch's own f32
  * logits within 2 tol32 (both have errors); cl16 f16 with cl16 f32 within
- * tol16 + tol32. */
+ * tol16 + tol32. The f16 bound assumes element arithmetic in float with one
+ * rounding per stored tensor, which every path does by default (on the
+ * native-half path the opt-in CL16_HALF_ARITH=1 computes element-wise in half
+ * and is not covered). Gradients: see check_grads. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -125,9 +128,11 @@ static cl16_tensor *upload(cl16_ctx *ctx, cl16_dtype dt, const float *x, const f
     return t;
 }
 
-/* Forward of the fixture's x; returns the logits as host floats (malloc). */
+/* Forward of the fixture's x; returns the logits as host floats (malloc).
+ * The model keeps a reference to its input for cl16_model_backward, so the
+ * input tensor is not freed here: it replaces *input (freed first). */
 static float *run_forward(cl16_model *m, const cl16_safetensors *io, const fixture *fx,
-                          int training, size_t *count) {
+                          int training, size_t *count, cl16_tensor **input) {
     cl16_ctx *ctx = cl16_model_ctx(m);
     size_t nx = 0;
     float *x = floats_of(io, "x", &nx);
@@ -149,7 +154,8 @@ static float *run_forward(cl16_model *m, const cl16_safetensors *io, const fixtu
             CHECK_OK(ctx, cl16_tensor_read_f32(logits, out, *count));
         }
     }
-    cl16_tensor_free(t);
+    cl16_tensor_free(*input);
+    *input = t;
     return out;
 }
 
@@ -412,6 +418,82 @@ static void check_running_after_train(cl16_model *m, const cl16_safetensors *io)
     CHECK(checked > 0);
 }
 
+/* After a training-mode forward of the fixture's x: backward from its
+ * dlogits, then each gradient the fixture holds (PyTorch, float64) against
+ * the model's, as a relative L2 error per tensor.
+ * f32 must be within 1e-3: rounding alone puts PyTorch's own f32 gradients
+ * within 3.4e-6 of float64 (printed by the fixture script), while a wrong or
+ * missing term of the backward pass is an error of order 1; the bound sits
+ * between, with a factor of about 300 to spare for another summation order.
+ * f16 must be within three times the error of the fixture's float64 emulation of
+ * half storage (grad_half_relerr.*: every weight, activation and gradient
+ * rounded to half, sums exact) plus 1e-3: the same rounding model, so errors
+ * of the same size, differing only in which values land on which side of a
+ * rounding boundary. With ResNet-20 in training mode on a batch of 4 that
+ * emulated error itself reaches 0.22 in layer1's BatchNorm gradients (sums
+ * of dy that cancel), so the f16 gradients are checked against it, not
+ * against a fixed bound. */
+static void check_grads(cl16_model *m, const cl16_safetensors *io, const char *what) {
+    const int half = cl16_model_get_opts(m)->dtype == CL16_F16;
+    cl16_ctx *ctx = cl16_model_ctx(m);
+    size_t nd = 0;
+    float *dl = floats_of(io, "dlogits", &nd);
+    if (!dl)
+        return;
+    int64_t dims[2] = {(int64_t)nd / cl16_model_get_opts(m)->classes, cl16_model_get_opts(m)->classes};
+    cl16_tensor *t = NULL;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, cl16_model_get_opts(m)->dtype, 2, dims, &t));
+    if (t)
+        CHECK_OK(ctx, cl16_tensor_write_f32(t, dl, nd));
+    cl16_status s = t ? cl16_model_backward(m, t) : CL16_ERR_INVALID_ARG;
+    CHECK_OK(ctx, s);
+    size_t compared = 0, bad = 0;
+    double worst = 0;
+    const char *worst_name = "";
+    for (size_t i = 0; !s && i < cl16_model_param_count(m); i++) {
+        cl16_model_param *p = cl16_model_param_at(m, i);
+        char key[256];
+        snprintf(key, sizeof key, "grad.%s", p->name);
+        if (p->kind != CL16_PARAM_TRAINABLE || !cl16_safetensors_find(io, key))
+            continue;
+        size_t n = 0;
+        float *want = floats_of(io, key, &n);
+        if (!want || n != (size_t)cl16_tensor_numel(p->grad)) {
+            CHECK_MSG(0, "%s: %s has %zu values in the fixture", what, key, n);
+            free(want);
+            continue;
+        }
+        float *got = malloc(n * sizeof *got);
+        CHECK_OK(ctx, cl16_tensor_read_f32(p->grad, got, n));
+        double num = 0, den = 0;
+        for (size_t j = 0; j < n; j++) {
+            double d = (double)got[j] - want[j];
+            num += d * d, den += (double)want[j] * want[j];
+        }
+        double rel = den > 0 ? sqrt(num / den) : sqrt(num), limit = 1e-3;
+        if (half) {
+            snprintf(key, sizeof key, "grad_half_relerr.%s", p->name);
+            float *e = floats_of(io, key, NULL);
+            limit = e ? 3.0 * e[0] + 1e-3 : 0;
+            free(e);
+        }
+        if (getenv("CL16_TEST_VERBOSE"))
+            printf("    %s: %s relative L2 error %.3g (limit %.3g)\n", what, p->name, rel, limit);
+        if (!(rel / limit <= worst)) /* NaN too */
+            worst = rel / limit, worst_name = p->name;
+        if (!(rel <= limit) && bad++ < 5)
+            fprintf(stderr, "  %s: gradient of %s off by %.3g (relative L2), limit %.3g\n", what,
+                    p->name, rel, limit);
+        compared++;
+        free(got), free(want);
+    }
+    printf("  %-40s %zu tensors, worst error/limit %.3g (%s)\n", what, compared, worst, worst_name);
+    CHECK_MSG(compared > 0, "%s: no gradient compared", what);
+    CHECK_MSG(bad == 0, "%s: %zu gradients beyond their limit", what, bad);
+    cl16_tensor_free(t);
+    free(dl);
+}
+
 static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
     char path[768], iopath[768];
     fixture_path(path, sizeof path, fx->stem, ".safetensors");
@@ -429,6 +511,7 @@ static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
     float *tol32 = tolerances(io, "logits", 32, nl), *tol16 = tolerances(io, "logits", 16, nl);
     float *emu = floats_of(io, "logits_half_emulated", NULL);
     float *l32 = NULL, *l16 = NULL;
+    cl16_tensor *xm = NULL, *xh = NULL; /* the models' inputs, alive until after backward */
 
     /* f32: loaded exactly, counters read, PyTorch's logits. */
     cl16_cast_report rep;
@@ -440,7 +523,7 @@ static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
         CHECK_MSG(rep.overflowed == 0 && rep.flushed == 0, "f32 open: %" PRId64 " overflowed, %"
                   PRId64 " flushed", rep.overflowed, rep.flushed);
         size_t n = 0;
-        l32 = run_forward(m, io, fx, 0, &n);
+        l32 = run_forward(m, io, fx, 0, &n, &xm);
         if (l32 && pt && ref && tol32 && n == nl) {
             compare("f32 eval vs float64 reference", l32, ref, tol32, 1.0f, n);
             compare("f32 eval vs PyTorch f32", l32, pt, tol32, 2.0f, n);
@@ -460,7 +543,7 @@ static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
         printf("  f16 open: %" PRId64 " values cast, %" PRId64 " flushed to zero, %" PRId64
                " subnormal\n", rep.values, rep.flushed, rep.subnormal);
         size_t n = 0;
-        l16 = run_forward(h, io, fx, 0, &n);
+        l16 = run_forward(h, io, fx, 0, &n, &xh);
         if (l16 && l32 && tol16 && tol32 && n == nl) {
             float *tol = malloc(n * sizeof *tol);
             for (size_t i = 0; i < n; i++)
@@ -479,13 +562,14 @@ static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
      * statistics and counters move as PyTorch's do. */
     if (fx->has_bn && m) {
         size_t n = 0;
-        float *lt = run_forward(m, io, fx, 1, &n);
+        float *lt = run_forward(m, io, fx, 1, &n, &xm);
         float *tref = floats_of(io, "logits_train_ref", NULL), *tpt = floats_of(io, "logits_train", NULL);
         float *tt32 = tolerances(io, "logits_train", 32, nl), *tt16 = tolerances(io, "logits_train", 16, nl);
         if (lt && tref && tpt && tt32 && n == nl) {
             compare("f32 train vs float64 reference", lt, tref, tt32, 1.0f, n);
             compare("f32 train vs PyTorch f32", lt, tpt, tt32, 2.0f, n);
             check_running_after_train(m, io);
+            check_grads(m, io, "f32 gradients vs float64 reference");
             /* The moved statistics and counters survive a save and reload. */
             round_trip(ctx, m, fx, NULL);
         } else {
@@ -493,20 +577,33 @@ static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
         }
         if (h && lt && tt16 && tt32) {
             size_t n16 = 0;
-            float *lt16 = run_forward(h, io, fx, 1, &n16);
+            float *lt16 = run_forward(h, io, fx, 1, &n16, &xh);
             if (lt16 && n16 == nl) {
                 float *tol = malloc(n16 * sizeof *tol);
                 for (size_t i = 0; i < n16; i++)
                     tol[i] = tt16[i] + tt32[i];
                 compare("f16 train vs cl16 f32 train", lt16, lt, tol, 1.0f, n16);
+                check_grads(h, io, "f16 gradients vs float64 reference");
                 free(tol);
             }
             free(lt16);
         }
         free(lt), free(tref), free(tpt), free(tt32), free(tt16);
     }
+    if (!fx->has_bn) { /* no BatchNorm: a training forward is the evaluation one */
+        size_t n = 0;
+        float *lt = m ? run_forward(m, io, fx, 1, &n, &xm) : NULL;
+        if (lt)
+            check_grads(m, io, "f32 gradients vs float64 reference");
+        free(lt);
+        lt = h ? run_forward(h, io, fx, 1, &n, &xh) : NULL;
+        if (lt)
+            check_grads(h, io, "f16 gradients vs float64 reference");
+        free(lt);
+    }
     cl16_model_free(m);
     cl16_model_free(h);
+    cl16_tensor_free(xm), cl16_tensor_free(xh);
     free(pt), free(ref), free(tol32), free(tol16), free(emu), free(l32), free(l16);
 done:
     cl16_safetensors_free(orig);
