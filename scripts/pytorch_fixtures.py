@@ -23,7 +23,8 @@ header {name: {dtype, shape, data_offsets}} padded with spaces to a multiple
 of 8, then the raw little-endian tensor bytes, tensors ordered like the Rust
 writer orders them (larger dtype first in its dtype enumeration, I64 before
 F32, then by name). `python3 scripts/pytorch_fixtures.py --check FILE` reads
-a file back into a model and prints its keys, the way docs/models.md shows.
+a file back and prints its keys; `--half-grad-study FILE` prints where a
+ResNet-20's 16-bit gradients lose precision (docs/models.md).
 """
 import json
 import os
@@ -538,7 +539,59 @@ def write_architectures(path):
         f.write("\n".join(lines) + "\n")
 
 
+def half_gradient_study(sd_path):
+    """Where pure-16-bit gradients of a ResNet-20 (the state_dict at sd_path)
+    lose precision in training mode: relative L2 distance of each gradient
+    from float64's, median and worst over the tensors, with half rounding
+    applied to the forward activations only (the gradient passes the
+    rounding unchanged), to the gradients flowing backward only, to the
+    weights only, and to all three; batches 4, 32 and 128 of random images."""
+    sd = load_file(sd_path)
+    gen = torch.Generator().manual_seed(3)
+
+    def r(t):
+        return t.to(torch.float16).to(torch.float64)
+
+    def grads(x, dl, fwd, bwd, weights):
+        m = build("resnet20", 3, 32, 32).double()
+        m.load_state_dict(sd)
+        m.train()
+        if weights:
+            with torch.no_grad():
+                for mod in m.modules():
+                    if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                        mod.weight.copy_(r(mod.weight))
+                        if mod.bias is not None:
+                            mod.bias.copy_(r(mod.bias))
+
+        def hook(_m, _i, o):
+            y = o + (r(o) - o).detach() if fwd else o
+            if bwd:
+                y.register_hook(r)
+            return y
+
+        for mod in m.modules():
+            if isinstance(mod, (nn.Conv2d, nn.Linear, nn.BatchNorm2d, BasicBlock)):
+                mod.register_forward_hook(hook)
+        (m(r(x) if fwd else x) * dl).sum().backward()
+        return {k: p.grad for k, p in m.named_parameters()}
+
+    for n in (4, 32, 128):
+        x = torch.randn(n, 3, 32, 32, generator=gen, dtype=torch.float64)
+        dl = torch.randn(n, 10, generator=gen, dtype=torch.float64) / n
+        ref = grads(x, dl, False, False, False)
+        for label, f, b, w in (("activations", 1, 0, 0), ("gradients", 0, 1, 0),
+                               ("weights", 0, 0, 1), ("all three", 1, 1, 1)):
+            g = grads(x, dl, f, b, w)
+            rel = sorted(((g[k] - ref[k]).norm() / ref[k].norm()).item() for k in ref)
+            print("batch %3d, half %-11s: median %.3g, worst %.3g"
+                  % (n, label, rel[len(rel) // 2], rel[-1]))
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "--half-grad-study":
+        half_gradient_study(argv[2])
+        return 0
     if len(argv) == 3 and argv[1] == "--check":
         sd = load_file(argv[2])
         for k, v in sd.items():
