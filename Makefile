@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-pytorch clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study bench-pytorch clean
 
 all: build
 
@@ -17,12 +17,12 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The main job on the bundled default. Until training lands: list the devices,
-# check the default one, and run a small GEMM that verifies itself.
+# The main job: pre-train LeNet-5 in fp32 on Fashion-MNIST, continue it in fp32
+# and in fp16, and print the comparison table (scripts/demo.sh; outputs in
+# $(BUILD)/demo). Full epochs, about 4 minutes on 2 cores; DEMO_LIMIT=30000
+# trains each epoch on the first 30000 images instead.
 demo: build
-	$(BUILD)/cl16 devices
-	$(BUILD)/cl16 probe
-	$(BUILD)/cl16 gemm --m 256 --n 256 --k 256
+	@sh scripts/demo.sh $(BUILD)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -50,6 +50,18 @@ intel-ocl:
 # results. Uses $(INTEL_OCL_DIR)/env.sh when present and OCL_ICD_VENDORS is unset.
 test-all-devices: build
 	@CL16_INTEL_OCL_DIR=$(INTEL_OCL_DIR) JOBS=$(JOBS) sh scripts/test-all-devices.sh $(BUILD)
+
+# The accuracy study (bench/accuracy-study.sh; docs/results.md): LeNet-5 pre-trained
+# in fp32, continued in every precision at two learning rates. bench-quick: one
+# seed, one short epoch each (a few minutes); bench-study: the documented full run.
+bench-quick: build
+	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	STUDY_SEEDS=1 STUDY_PRE_EPOCHS=1 STUDY_EPOCHS=1 STUDY_LIMIT=12000 STUDY_TEST_LIMIT=2000 \
+	  STUDY_OUT=$(BUILD)/study-quick sh bench/accuracy-study.sh $(BUILD)
+
+bench-study: build
+	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	sh bench/accuracy-study.sh $(BUILD)
 
 # The PyTorch peer of `cl16 bench train` (CPU fp32 training steps, JSON on
 # stdout and in $(BUILD)/bench-pytorch.json); installs Debian's python3-torch

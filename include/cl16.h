@@ -472,6 +472,44 @@ CL16_API void cl16_optim_params_init(cl16_optim_params *p);
 CL16_API cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
                                      cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
                                      cl16_tensor *v);
+/* Beyond round-to-nearest (docs/numerics.md, "Update rounding"):
+ *  STOCHASTIC: every stored 16-bit value of the step (w, m, v) rounds up with
+ *    probability equal to its distance from the half value below, in units of
+ *    the spacing there; the random bits come from a counter-based generator
+ *    keyed by (seed, step, tensor_id) and the element index: reproducible, and
+ *    independent of work-group shape and device.
+ *  KAHAN: w keeps a 16-bit compensation c (tensor comp, zero at the start):
+ *    u = c + delta; w' = w + u (rounded); c = u - (w' - w).
+ * Both apply to f16 tensors; with f32 tensors they are plain updates. */
+typedef enum cl16_rounding {
+    CL16_ROUND_NEAREST = 0, CL16_ROUND_STOCHASTIC = 1, CL16_ROUND_KAHAN = 2
+} cl16_rounding;
+typedef struct cl16_optim_extra {
+    cl16_rounding rounding;
+    uint64_t seed;
+    uint32_t tensor_id;       /* distinct per parameter tensor */
+    cl16_tensor *comp;        /* KAHAN: w's dtype and count */
+    cl16_tensor *w16;         /* mixed precision: w, m, v f32 (the master copy),
+                                 g f16, and w16 (f16, w's count) receives the new
+                                 weights rounded to nearest for the forward pass */
+    float grad_scale;         /* g is multiplied by this first (1 / loss scale) */
+    const cl16_tensor *skip;  /* i32 [>= 1] or NULL: when [0] != 0 nothing is
+                                 written (set by cl16_grad_check) */
+    cl16_tensor *stats;       /* i32 [2] or NULL: [0] += elements whose computed
+                                 change was nonzero, [1] += those whose stored
+                                 value nevertheless did not change (stalled) */
+} cl16_optim_extra;
+/* NEAREST, seed 0, tensor_id 0, no comp/w16/skip/stats, grad_scale 1. */
+CL16_API void cl16_optim_extra_init(cl16_optim_extra *x);
+/* cl16_optim_step with the extras (x NULL: cl16_optim_step). */
+CL16_API cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
+                                        cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
+                                        cl16_tensor *v, const cl16_optim_extra *x);
+/* flag[0] = 1 (i32 tensor, left as it is otherwise) when g (f16 or f32) holds
+ * an infinity or NaN: a device-side overflow check for loss scaling, enqueued
+ * without waiting; clear flag first (cl16_tensor_fill). */
+CL16_API cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag);
+
 /* Learning rate at `step` (0-based) of `total`: constant, step decay (x gamma
  * every step_size steps) or cosine to 0, after a linear warm-up of `warmup`
  * steps from 0. Precisely: step < warmup gives base_lr * step / warmup (0 at
@@ -682,6 +720,30 @@ CL16_API cl16_status cl16_model_save(cl16_model *m, const char *path, cl16_dtype
  * the step counter. Each step: upload the batch, forward, softmax
  * cross-entropy, backward, one fused optimizer kernel per parameter with the
  * scheduled learning rate. */
+/* Training precisions (docs/numerics.md). The model's dtype is f32 for FP32
+ * and f16 for the others; AUTO takes FP32 or FP16 from it.
+ *   FP16        pure 16-bit: weights, activations, gradients and optimizer
+ *               state in half, updates rounded to nearest (the paper's method)
+ *   FP16_SR     as FP16, the update's stores rounded stochastically
+ *   FP16_KAHAN  as FP16, plus a 16-bit Kahan compensation per weight (+2 bytes)
+ *   MIXED       half forward/backward, f32 master weights and optimizer state
+ *               (+6 or +10 bytes per weight): the usual baseline */
+typedef enum cl16_precision {
+    CL16_PREC_AUTO = 0, CL16_PREC_FP32, CL16_PREC_FP16, CL16_PREC_FP16_SR,
+    CL16_PREC_FP16_KAHAN, CL16_PREC_MIXED
+} cl16_precision;
+/* "fp32", "fp16", "fp16-sr", "fp16-kahan", "mixed" ("auto" for AUTO). */
+CL16_API const char *cl16_precision_name(cl16_precision p);
+/* The precision named s (as above); CL16_ERR_INVALID_ARG for another name. */
+CL16_API cl16_status cl16_precision_parse(const char *s, cl16_precision *out);
+/* Loss scaling: the loss gradient is multiplied by S, the optimizer divides
+ * the gradients by S inside its kernel. DYNAMIC checks every gradient on the
+ * device (cl16_grad_check); an overflowing step is skipped and S halved, and S
+ * doubles after growth_interval clean steps. */
+typedef enum cl16_loss_scaling {
+    CL16_SCALE_AUTO = 0,    /* DYNAMIC in the 16-bit precisions, NONE in FP32 */
+    CL16_SCALE_NONE, CL16_SCALE_STATIC, CL16_SCALE_DYNAMIC
+} cl16_loss_scaling;
 typedef struct cl16_train_opts {
     cl16_optim_params optim;    /* lr is the base learning rate */
     cl16_lr_schedule schedule;
@@ -689,8 +751,16 @@ typedef struct cl16_train_opts {
     int64_t warmup_steps;
     int64_t step_size;          /* STEP: decay every step_size steps */
     double gamma;               /* STEP: factor */
+    cl16_precision precision;
+    uint64_t seed;              /* FP16_SR: the generator's seed */
+    cl16_loss_scaling scaling;
+    float loss_scale;           /* STATIC: S; DYNAMIC: the initial S (65536) */
+    int64_t growth_interval;    /* DYNAMIC: clean steps before S doubles (2000) */
+    int stall_stats;            /* 1: count stalled updates (cl16_trainer_get_stats) */
 } cl16_train_opts;
-/* SGD lr 0.01 (cl16_optim_params_init), constant, no warm-up, step_size 1, gamma 0.1. */
+/* SGD lr 0.01 (cl16_optim_params_init), constant, no warm-up, step_size 1,
+ * gamma 0.1, precision AUTO, seed 0, scaling AUTO with S = 65536 and growth
+ * interval 2000, stall statistics on. */
 CL16_API void cl16_train_opts_init(cl16_train_opts *o);
 typedef struct cl16_trainer cl16_trainer;
 CL16_API cl16_status cl16_trainer_create(cl16_model *m, const cl16_train_opts *o,
@@ -698,12 +768,24 @@ CL16_API cl16_status cl16_trainer_create(cl16_model *m, const cl16_train_opts *o
 CL16_API void cl16_trainer_free(cl16_trainer *t);
 /* One training step on a host batch: images float [n, C, H, W] (normalised),
  * labels [n]. *loss (mean over the batch) and *correct may be NULL. A
- * non-finite loss is CL16_ERR_NUMERIC before any weight is changed. */
+ * non-finite loss is CL16_ERR_NUMERIC before any weight is changed (BatchNorm
+ * running statistics have seen the batch). With loss scaling, a step whose
+ * gradients overflow is skipped (CL16_OK; see cl16_train_stats.skipped). */
 CL16_API cl16_status cl16_trainer_step(cl16_trainer *t, const float *images,
                                        const int32_t *labels, int64_t n, double *loss,
                                        int64_t *correct);
-/* Steps taken (restored by cl16_trainer_restore). */
+/* Steps taken (restored by cl16_trainer_restore); skipped steps do not count. */
 CL16_API int64_t cl16_trainer_steps(const cl16_trainer *t);
+typedef struct cl16_train_stats {
+    int64_t steps;        /* optimizer steps taken */
+    int64_t skipped;      /* steps skipped because a gradient overflowed */
+    double loss_scale;    /* the current S (1 without scaling) */
+    int64_t changed;      /* since the last reset: weights whose computed change was nonzero */
+    int64_t stalled;      /* ... and whose stored 16-bit value nevertheless stayed */
+} cl16_train_stats;
+CL16_API void cl16_trainer_get_stats(const cl16_trainer *t, cl16_train_stats *s);
+/* Zeroes changed and stalled (e.g. at the start of an epoch). */
+CL16_API void cl16_trainer_reset_stall(cl16_trainer *t);
 /* Learning rate the next step will use. */
 CL16_API double cl16_trainer_lr(const cl16_trainer *t);
 /* Evaluation-mode forward of a host batch: adds the summed loss and the

@@ -1,128 +1,181 @@
 /* optim.cl - fused optimizer updates (SGD with momentum, Adam, AdamW): one
  * kernel per kind reads w, g and the state once, computes in float and writes
- * w and the state once (f16: one round-to-nearest-even per stored value).
+ * w and the state once, one element per work-item.
  *
- * Build parameters: those of common.cl (CL16_DTYPE, CL16_HALF_NATIVE,
- * CL16_HALF_ARITH, CL16_HALF_ACC); no others. Every hyper-parameter and the
- * step-dependent bias corrections are kernel arguments, so a new learning rate
- * or step never recompiles. Loads are converted to float explicitly, also when
- * real_t is half: the update arithmetic is float on every path (an eps of 1e-8
- * stays 1e-8 even though it has no half representation). Each work-item
- * handles four consecutive elements; the last one also handles the n % 4 tail
- * by padding a float4 with zeros (padded lanes are computed, never stored).
- */
+ * Build parameters: those of common.cl, and OPT_MIXED = 1 for mixed precision
+ * (CL16_DTYPE 0: float master weights and state, half gradients, and a half
+ * copy of the new weights written for the forward pass).
+ *
+ * Every hyper-parameter, the step-dependent bias corrections and the update
+ * mode are kernel arguments, so a new learning rate, step or mode never
+ * recompiles. The arithmetic is float on every path (an eps of 1e-8 stays
+ * 1e-8 although half cannot hold it). Stored 16-bit values are rounded
+ *   mode 0: to nearest even (the paper's pure 16-bit training);
+ *   mode 1: stochastically, up with probability equal to the distance from
+ *           the value below in units of the spacing there, from a counter-based
+ *           generator keyed by (seed, step, tensor) and the element index, so a
+ *           run is reproducible and independent of work-group shape;
+ *   mode 2: to nearest, with Kahan compensation of the weight: u = c + delta;
+ *           w' = w + u; c = u - (w' - w), c kept in a 16-bit buffer.
+ * Common arguments: gscale multiplies g first (1 / loss scale: unscaling
+ * fused); skip (may be NULL) points to a flag set by cl16_grad_check: when
+ * nonzero nothing is written (an overflowing step is skipped on the device);
+ * stats (may be NULL) receives [0] += elements whose computed weight change was
+ * nonzero, [1] += those of them whose stored weight did not change (stalled). */
 #include "common.cl"
 
-#define LDF4(p, i) convert_float4(LD4(p, i))
+#ifndef OPT_MIXED
+#define OPT_MIXED 0
+#endif
+
+#if OPT_MIXED
+typedef half grad_t;
+#define LDG(p, i) vload_half((i), (p))
+#else
+typedef store_t grad_t;
+#define LDG(p, i) ((float)LD(p, i))
+#endif
 #define LDF(p, i) ((float)LD(p, i))
 
-/* Tail of up to three elements starting at element b, zero-padded. */
-inline float4 tail4(__global const store_t *p, ulong b, ulong n) {
-    float4 r = (float4)(0.0f);
-    r.s0 = LDF(p, b);
-    if (b + 1 < n) r.s1 = LDF(p, b + 1);
-    if (b + 2 < n) r.s2 = LDF(p, b + 2);
-    return r;
-}
-inline void tail_store(float4 v, __global store_t *p, ulong b, ulong n) {
-    ST(v.s0, p, b);
-    if (b + 1 < n) ST(v.s1, p, b + 1);
-    if (b + 2 < n) ST(v.s2, p, b + 2);
+/* splitmix64's finaliser: the counter-based generator (a bijective mix of the
+ * key and the element index). */
+inline ulong mix64(ulong z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+    return z ^ (z >> 31);
 }
 
-/* PyTorch's SGD on four elements; *m is read unless first, written when momentum != 0. */
-inline float4 sgd4(float4 w, float4 g, float4 *m, const float lr, const float wd,
-                   const float momentum, const float damp1, const int nesterov, const int first) {
-    if (wd != 0.0f) g = g + (float4)(wd) * w;
-    float4 d = g;
+/* x rounded to a half value, stochastically: r is 24 uniform bits. Values at
+ * or beyond the half range, and NaN, are left to the round-to-nearest store
+ * (infinity). The result is exactly representable in half. */
+inline float sr_half(float x, uint r) {
+    const float a = fabs(x);
+    if (!(a < 65504.0f)) return x;
+    float lo, ulp;
+    if (a < 0x1p-14f) { /* half subnormals: spacing 2^-24 */
+        lo = trunc(a * 0x1p24f) * 0x1p-24f;
+        ulp = 0x1p-24f;
+    } else {            /* drop the 13 float mantissa bits half does not keep */
+        const uint b = as_uint(a) & ~0x1FFFu;
+        lo = as_float(b);
+        ulp = as_float((b & 0x7F800000u) - (10u << 23));
+    }
+    const float frac = (a - lo) / ulp; /* exact, in [0, 1) */
+    const float res = (float)r * 0x1p-24f < frac ? lo + ulp : lo;
+    return copysign(res, x);
+}
+
+/* The value a 16-bit store of x in `mode` will hold (float tensors: x). */
+inline float round_store(float x, int mode, ulong key, ulong e) {
+#if CL16_DTYPE != 0
+    if (mode == 1) return sr_half(x, (uint)(mix64(key + e * 0x9e3779b97f4a7c15UL) >> 40));
+#endif
+    return x;
+}
+
+/* Stores the new weight (and, mixed, its half copy; Kahan, the compensation)
+ * and counts stalls. w0: the stored weight before, delta: the computed change. */
+inline void store_w(__global store_t *w, __global store_t *comp, __global half *w16,
+                    __global int *stats, float w0, float delta, int mode, ulong key, ulong e) {
+    float wn;
+#if CL16_DTYPE != 0
+    if (mode == 2 && comp) {
+        const float u = LDF(comp, e) + delta;
+        ST(w0 + u, w, e); /* rounded to nearest by the store */
+        const float ws = LDF(w, e);
+        ST(u - (ws - w0), comp, e);
+        wn = ws;
+    } else
+#endif
+    {
+        wn = round_store(w0 + delta, mode, key, e);
+        ST(wn, w, e);
+#if CL16_DTYPE != 0
+        wn = LDF(w, e);
+#endif
+    }
+#if OPT_MIXED
+    if (w16) vstore_half_rte(wn, e, w16);
+#endif
+    if (stats && delta != 0.0f) {
+        atomic_inc(&stats[0]);
+        if (wn == w0) atomic_inc(&stats[1]);
+    }
+}
+
+#define OPT_COMMON                                                                                 \
+    const int mode, const ulong key_w, const ulong key_m, const ulong key_v,                       \
+        __global store_t *comp, __global half *w16, const float gscale,                            \
+        __global const int *skip, __global int *stats, const ulong n
+
+/* PyTorch's SGD: g' = g + wd*w; m = momentum*m + damp1*g' (m = g' at step 1);
+ * d = nesterov ? g' + momentum*m : m (momentum 0: d = g', m untouched);
+ * w -= lr*d. */
+__kernel void cl16_optim_sgd(__global store_t *w, __global const grad_t *g, __global store_t *m,
+                             const float lr, const float wd, const float momentum,
+                             const float damp1, const int nesterov, const int first, OPT_COMMON) {
+    const ulong e = get_global_id(0);
+    if (e >= n || (skip && *skip)) return;
+    const float w0 = LDF(w, e);
+    float gg = LDG(g, e) * gscale;
+    if (wd != 0.0f) gg += wd * w0;
+    float d = gg;
     if (momentum != 0.0f) {
         /* The momentum buffer starts as g' itself (not (1 - dampening) * g'). */
-        float4 b = first ? g : (float4)(momentum) * (*m) + (float4)(damp1) * g;
-        *m = b;
-        d = nesterov ? g + (float4)(momentum) * b : b;
+        float b = first ? gg : momentum * LDF(m, e) + damp1 * gg;
+        b = round_store(b, mode == 1, key_m, e);
+        ST(b, m, e);
+        d = nesterov ? gg + momentum * b : b;
     }
-    return w - (float4)(lr) * d;
+    store_w(w, comp, w16, stats, w0, -lr * d, mode, key_w, e);
 }
 
-/* w -= lr*d with d from g' = g + wd*w and the momentum buffer m (unread and
- * unwritten when momentum == 0; it may then alias w). damp1 = 1 - dampening;
- * first = 1 at step 1 (m = g'). */
-__kernel void cl16_optim_sgd(__global store_t *w, __global const store_t *g, __global store_t *m,
-                             const float lr, const float wd, const float momentum,
-                             const float damp1, const int nesterov, const int first,
-                             const ulong n) {
-    const ulong q = get_global_id(0);
-    const ulong nv = n / 4;
-    const int use_m = momentum != 0.0f;
-    if (q < nv) {
-        float4 mm = (use_m && !first) ? LDF4(m, q) : (float4)(0.0f);
-        float4 wn = sgd4(LDF4(w, q), LDF4(g, q), &mm, lr, wd, momentum, damp1, nesterov, first);
-        if (use_m) ST4(mm, m, q);
-        ST4(wn, w, q);
-    }
-    const ulong b = nv * 4;
-    if (q == (nv ? nv - 1 : 0) && b < n) {
-        float4 mm = (use_m && !first) ? tail4(m, b, n) : (float4)(0.0f);
-        float4 wn = sgd4(tail4(w, b, n), tail4(g, b, n), &mm, lr, wd, momentum, damp1, nesterov,
-                         first);
-        if (use_m) tail_store(mm, m, b, n);
-        tail_store(wn, w, b, n);
-    }
+/* Adam / AdamW. wd is the coupled decay (Adam: g' = g + wd*w), lrwd the
+ * decoupled one (AdamW: w -= lr*wd*w first); the caller passes 0 for the
+ * other. step_size = lr / (1 - b1^t), isb2 = 1 / sqrt(1 - b2^t). */
+inline void adam1(__global store_t *w, __global const grad_t *g, __global store_t *m,
+                  __global store_t *v, const float wd, const float lrwd, const float b1,
+                  const float omb1, const float b2, const float omb2, const float step_size,
+                  const float isb2, const float eps, const int mode, const ulong key_w,
+                  const ulong key_m, const ulong key_v, __global store_t *comp,
+                  __global half *w16, const float gscale, __global int *stats, const ulong e) {
+    const float w0 = LDF(w, e);
+    float gg = LDG(g, e) * gscale;
+    if (wd != 0.0f) gg += wd * w0;
+    const float mm = b1 * LDF(m, e) + omb1 * gg;
+    const float vv = b2 * LDF(v, e) + omb2 * (gg * gg);
+    ST(round_store(mm, mode == 1, key_m, e), m, e);
+    ST(round_store(vv, mode == 1, key_v, e), v, e);
+    const float den = sqrt(vv) * isb2 + eps;
+    store_w(w, comp, w16, stats, w0, -lrwd * w0 - step_size * (mm / den), mode, key_w, e);
 }
 
-/* Adam / AdamW on four elements. wd is the coupled decay (Adam: g' = g +
- * wd*w), lrwd the decoupled one (AdamW: w -= lr*wd*w first); the caller passes
- * 0 for the other. step_size = lr / (1 - b1^t), isb2 = 1 / sqrt(1 - b2^t). */
-inline float4 adam4(float4 w, float4 g, float4 *m, float4 *v, const float wd, const float lrwd,
-                    const float b1, const float omb1, const float b2, const float omb2,
-                    const float step_size, const float isb2, const float eps) {
-    if (wd != 0.0f) g = g + (float4)(wd) * w;
-    if (lrwd != 0.0f) w = w - (float4)(lrwd) * w;
-    float4 mm = (float4)(b1) * (*m) + (float4)(omb1) * g;
-    float4 vv = (float4)(b2) * (*v) + (float4)(omb2) * (g * g);
-    *m = mm;
-    *v = vv;
-    float4 den = sqrt(vv) * (float4)(isb2) + (float4)(eps);
-    return w - (float4)(step_size) * (mm / den);
-}
-
-#define ADAM_BODY                                                                                  \
-    const ulong q = get_global_id(0);                                                              \
-    const ulong nv = n / 4;                                                                        \
-    if (q < nv) {                                                                                  \
-        float4 mm = LDF4(m, q), vv = LDF4(v, q);                                                   \
-        float4 wn = adam4(LDF4(w, q), LDF4(g, q), &mm, &vv, wd, lrwd, b1, omb1, b2, omb2,          \
-                          step_size, isb2, eps);                                                   \
-        ST4(mm, m, q);                                                                             \
-        ST4(vv, v, q);                                                                             \
-        ST4(wn, w, q);                                                                             \
-    }                                                                                              \
-    const ulong b = nv * 4;                                                                        \
-    if (q == (nv ? nv - 1 : 0) && b < n) {                                                         \
-        float4 mm = tail4(m, b, n), vv = tail4(v, b, n);                                           \
-        float4 wn = adam4(tail4(w, b, n), tail4(g, b, n), &mm, &vv, wd, lrwd, b1, omb1, b2, omb2,  \
-                          step_size, isb2, eps);                                                   \
-        tail_store(mm, m, b, n);                                                                   \
-        tail_store(vv, v, b, n);                                                                   \
-        tail_store(wn, w, b, n);                                                                   \
-    }
-
-/* Adam: g' = g + wd*w (L2 regularisation through the gradient). */
-__kernel void cl16_optim_adam(__global store_t *w, __global const store_t *g, __global store_t *m,
+__kernel void cl16_optim_adam(__global store_t *w, __global const grad_t *g, __global store_t *m,
                               __global store_t *v, const float wd, const float b1,
                               const float omb1, const float b2, const float omb2,
                               const float step_size, const float isb2, const float eps,
-                              const ulong n) {
-    const float lrwd = 0.0f;
-    ADAM_BODY
+                              OPT_COMMON) {
+    const ulong e = get_global_id(0);
+    if (e >= n || (skip && *skip)) return;
+    adam1(w, g, m, v, wd, 0.0f, b1, omb1, b2, omb2, step_size, isb2, eps, mode, key_w, key_m, key_v,
+          comp, w16, gscale, stats, e);
 }
 
-/* AdamW: w -= lrwd*w (lrwd = lr*wd) before the Adam step on the plain g. */
-__kernel void cl16_optim_adamw(__global store_t *w, __global const store_t *g,
+__kernel void cl16_optim_adamw(__global store_t *w, __global const grad_t *g,
                                __global store_t *m, __global store_t *v, const float lrwd,
                                const float b1, const float omb1, const float b2, const float omb2,
                                const float step_size, const float isb2, const float eps,
-                               const ulong n) {
-    const float wd = 0.0f;
-    ADAM_BODY
+                               OPT_COMMON) {
+    const ulong e = get_global_id(0);
+    if (e >= n || (skip && *skip)) return;
+    adam1(w, g, m, v, 0.0f, lrwd, b1, omb1, b2, omb2, step_size, isb2, eps, mode, key_w, key_m,
+          key_v, comp, w16, gscale, stats, e);
+}
+
+/* flag[0] = 1 when any of g[0..n) is infinite or NaN (a benign race: every
+ * writer writes 1). Enqueued for every gradient before the updates, which
+ * then read the flag: an overflowing step is skipped without a host sync. */
+__kernel void cl16_grad_check(__global const grad_t *g, const ulong n, __global int *flag) {
+    const ulong e = get_global_id(0);
+    if (e < n && !isfinite(LDG(g, e))) flag[0] = 1;
 }

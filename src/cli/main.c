@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/train.h"
 
 static const char *usage =
     "usage: cl16 [--device D] COMMAND [options]\n"
@@ -12,6 +13,17 @@ static const char *usage =
     "Continue 32-bit pre-trained networks in 16-bit on any OpenCL device.\n"
     "\n"
     "commands:\n"
+    "  train --model M --data D --out FILE [options]\n"
+    "                                train a fresh model (fp32 or fp16) for --epochs,\n"
+    "                                checkpoint every epoch, JSONL log, --resume CKPT\n"
+    "  continue --from FILE --data D --out FILE [options]\n"
+    "                                the paper's method: cast a (32-bit) model file into\n"
+    "                                --precision (default fp16) and keep training it\n"
+    "  eval --model-file FILE [--data D] [--precision P] [--json]\n"
+    "                                accuracy, loss and count on the test set\n"
+    "  convert --in A --out B --dtype f16|f32\n"
+    "                                a model file into f16 or f32 (cast report; an\n"
+    "                                overflow is refused)\n"
     "  devices [--json] [--timing]   list every OpenCL device: platform, name, vendor,\n"
     "                                driver, memory, half path (native/storage), cache\n"
     "                                directory; --timing measures cold and warm start\n"
@@ -47,7 +59,8 @@ static const char *usage =
     "  CL16_CONV_ALGO=im2col|direct|auto, CL16_CACHE=0,\n"
     "  CL16_CACHE_DIR, XDG_CACHE_HOME, CL16_KERNEL_DIR (development: load kernels from a folder)\n"
     "\n"
-    "exit codes: 0 success, 2 usage error, 10+N library status N (see README.md)\n";
+    "exit codes: 0 success, 2 usage error, 10+N library status N (see README.md)\n"
+    "`cl16 COMMAND --help` describes each command's options.\n";
 
 int cli_exit_code(cl16_status s) { return s == CL16_OK ? 0 : 10 + (int)s; }
 
@@ -139,6 +152,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gemm")) return cmd_gemm(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "tune")) return cmd_tune(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "bench")) return cmd_bench(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "train")) return cmd_train(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "continue")) return cmd_continue(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "eval")) return cmd_eval(sub_argc, sub_argv, device);
+    if (!strcmp(cmd, "convert")) return cmd_convert(sub_argc, sub_argv, device);
     if (!strcmp(cmd, "help")) {
         fputs(usage, stdout);
         return 0;

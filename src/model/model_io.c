@@ -290,6 +290,29 @@ cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file
         if (s && err)
             snprintf(err, err_len, "reading %s from the device: %s", e->name,
                      cl16_ctx_last_error(m->ctx));
+        /* Never a silent NaN model on disk: a non-finite value (trained into
+         * the model, or a finite one that overflows the file's half) refuses
+         * the save, and the file at path stays as it was. */
+        for (size_t j = 0; !s && j < n; j++) {
+            int bad;
+            float x;
+            if (out_dt == CL16_F16) {
+                const uint16_t h = ((const uint16_t *)host[i])[j];
+                bad = (h & 0x7c00u) == 0x7c00u;
+                x = cl16_half_to_float(h);
+            } else {
+                memcpy(&x, (const unsigned char *)host[i] + 4 * j, 4);
+                bad = !isfinite(x);
+            }
+            if (bad) {
+                s = CL16_ERR_NUMERIC;
+                if (err)
+                    snprintf(err, err_len,
+                             "tensor %s holds %s at element %zu%s; not saved, %s is unchanged",
+                             e->name, isnan(x) ? "NaN" : "infinity", j,
+                             out_dt != dt ? " after conversion to half (|x| > 65504)" : "", path);
+            }
+        }
     }
     if (s == CL16_ERR_OUT_OF_MEMORY && err && !err[0])
         snprintf(err, err_len, "model_save: out of host memory");

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ops/ops_util.h"
 
@@ -78,10 +79,54 @@ static cl16_status optim_hyper(cl16_ctx *ctx, const char *fn, const cl16_optim_p
     if (!err)                                                                                      \
     err = clSetKernelArg(k, i++, sizeof(x), &(x))
 
+void cl16_optim_extra_init(cl16_optim_extra *x) {
+    if (!x)
+        return;
+    memset(x, 0, sizeof *x);
+    x->rounding = CL16_ROUND_NEAREST;
+    x->grad_scale = 1.0f;
+}
+
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The generator's key for one stored tensor (stream 0: w, 1: m, 2: v) of one step. */
+static cl_ulong sr_key(const cl16_optim_extra *x, int64_t step, int stream) {
+    return mix64(x->seed ^ mix64(((uint64_t)step << 32) ^ ((uint64_t)x->tensor_id << 2) ^
+                                 (uint64_t)stream));
+}
+
+/* An optional i32 tensor of ctx with at least `count` elements. */
+static cl16_status i32_arg(cl16_ctx *ctx, const char *fn, const char *name, const cl16_tensor *t,
+                           int64_t count) {
+    cl16_status s = cl16__op_tensor(ctx, fn, name, t);
+    if (s)
+        return s;
+    if (t->dtype != CL16_I32 || t->numel < count)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s must be i32 with at least %" PRId64
+                          " elements (is %s, %" PRId64 ")",
+                          fn, name, count, cl16_dtype_name(t->dtype), t->numel);
+    return CL16_OK;
+}
+
 cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step, cl16_tensor *w,
                             const cl16_tensor *g, cl16_tensor *m, cl16_tensor *v) {
+    return cl16_optim_step_ex(ctx, p, step, w, g, m, v, NULL);
+}
+
+cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
+                               cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
+                               cl16_tensor *v, const cl16_optim_extra *xp) {
     static const char fn[] = "optim_step";
     CL16_OP_CTX(ctx);
+    cl16_optim_extra x;
+    if (xp)
+        x = *xp;
+    else
+        cl16_optim_extra_init(&x);
     if (!p)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: params p is NULL", fn);
     if (p->kind != CL16_OPT_SGD && p->kind != CL16_OPT_ADAM && p->kind != CL16_OPT_ADAMW)
@@ -90,10 +135,33 @@ cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t s
     if (step < 1)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: step = %" PRId64 " (counts from 1)", fn,
                           step);
+    if (x.rounding != CL16_ROUND_NEAREST && x.rounding != CL16_ROUND_STOCHASTIC &&
+        x.rounding != CL16_ROUND_KAHAN)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: rounding = %d (not a cl16_rounding)", fn,
+                          (int)x.rounding);
+    if (!(isfinite(x.grad_scale) && x.grad_scale > 0.0f))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: grad_scale = %g (must be finite and > 0)",
+                          fn, (double)x.grad_scale);
     cl16_status s = cl16__op_tensor(ctx, fn, "w", w);
-    if (s || (s = cl16__op_float(ctx, fn, "w", w, w->dtype, "w")) ||
-        (s = optim_arg(ctx, fn, "g", g, w)))
+    if (s || (s = cl16__op_float(ctx, fn, "w", w, w->dtype, "w")))
         return s;
+    const int mixed = x.w16 != NULL;
+    if (mixed) {
+        /* Mixed precision: f32 master weights and state, f16 gradient and copy. */
+        if (w->dtype != CL16_F32)
+            return cl16__fail(ctx, CL16_ERR_SHAPE,
+                              "%s: with w16 (mixed precision) w must be the f32 master copy (is %s)",
+                              fn, cl16_dtype_name(w->dtype));
+        if ((s = optim_arg(ctx, fn, "w16", x.w16, x.w16)) ||
+            (s = cl16__op_float(ctx, fn, "w16", x.w16, CL16_F16, "the mixed-precision copy")) ||
+            (s = optim_arg(ctx, fn, "g", g, x.w16)))
+            return s;
+        if (x.w16->numel != w->numel)
+            return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: w16 has %" PRId64 " elements, w %" PRId64,
+                              fn, x.w16->numel, w->numel);
+    } else if ((s = optim_arg(ctx, fn, "g", g, w))) {
+        return s;
+    }
     const int sgd = p->kind == CL16_OPT_SGD;
     const int use_m = !sgd || p->momentum != 0.0f;
     if (use_m && !m)
@@ -108,11 +176,22 @@ cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t s
         if ((s = optim_arg(ctx, fn, "v", v, w)))
             return s;
     }
+    const int kahan = x.rounding == CL16_ROUND_KAHAN && w->dtype == CL16_F16;
+    if (kahan) {
+        if (!x.comp)
+            return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                              "%s: Kahan rounding needs the compensation tensor comp", fn);
+        if ((s = optim_arg(ctx, fn, "comp", x.comp, w)))
+            return s;
+    }
+    if ((x.skip && (s = i32_arg(ctx, fn, "skip", x.skip, 1))) ||
+        (x.stats && (s = i32_arg(ctx, fn, "stats", x.stats, 2))))
+        return s;
     if ((s = optim_hyper(ctx, fn, p)))
         return s;
 
     static const char *const names[] = {"cl16_optim_sgd", "cl16_optim_adam", "cl16_optim_adamw"};
-    cl16_variant var = {w->dtype, 0, NULL};
+    cl16_variant var = {w->dtype, 0, mixed ? "-DOPT_MIXED=1" : NULL};
     cl_kernel k;
     if ((s = cl16__kernel(ctx, "optim.cl", &var, names[p->kind], &k)))
         return s;
@@ -134,7 +213,6 @@ cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t s
         ARG(damp1);
         ARG(nest);
         ARG(first);
-        ARG(n);
         flops = 2.0 + (wd != 0.0f ? 2.0 : 0.0) + (use_m ? (first ? 0.0 : 3.0) : 0.0) +
                 (nest ? 2.0 : 0.0);
         tensors = 3.0 + (use_m ? (first ? 1.0 : 2.0) : 0.0);
@@ -160,16 +238,57 @@ cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, int64_t s
         ARG(step_size);
         ARG(isb2);
         ARG(eps);
-        ARG(n);
         flops = 13.0 + (decay != 0.0f ? 2.0 : 0.0);
         tensors = 6.0;
     }
+    cl_int mode = w->dtype == CL16_F16 ? (cl_int)x.rounding : 0;
+    cl_ulong kw = sr_key(&x, step, 0), km = sr_key(&x, step, 1), kv = sr_key(&x, step, 2);
+    cl_mem comp = kahan ? x.comp->mem : NULL, w16 = mixed ? x.w16->mem : NULL;
+    cl_mem skip = x.skip ? x.skip->mem : NULL, stats = x.stats ? x.stats->mem : NULL;
+    float gscale = x.grad_scale;
+    ARG(mode);
+    ARG(kw);
+    ARG(km);
+    ARG(kv);
+    ARG(comp);
+    ARG(w16);
+    ARG(gscale);
+    ARG(skip);
+    ARG(stats);
+    ARG(n);
+    if (kahan)
+        tensors += 2.0;
     if (!err)
-        err = cl16__op_launch(ctx, k, (size_t)(n / 4));
+        err = cl16__op_launch(ctx, k, (size_t)n);
     if (err)
         return cl16__cl_fail(ctx, err, "%s (%s) over %" PRIu64 " elements", fn, names[p->kind],
                              (uint64_t)n);
     cl16__count(ctx, flops * (double)n, tensors * (double)w->bytes);
+    return CL16_OK;
+}
+
+cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag) {
+    static const char fn[] = "grad_check";
+    CL16_OP_CTX(ctx);
+    cl16_status s = cl16__op_tensor(ctx, fn, "g", g);
+    if (s || (s = cl16__op_float(ctx, fn, "g", g, g->dtype, "g")) ||
+        (s = i32_arg(ctx, fn, "flag", flag, 1)))
+        return s;
+    cl16_variant var = {g->dtype, 0, NULL};
+    cl_kernel k;
+    if ((s = cl16__kernel(ctx, "optim.cl", &var, "cl16_grad_check", &k)))
+        return s;
+    cl_ulong n = (cl_ulong)g->numel;
+    cl_int err = 0;
+    cl_uint i = 0;
+    ARG(g->mem);
+    ARG(n);
+    ARG(flag->mem);
+    if (!err)
+        err = cl16__op_launch(ctx, k, (size_t)n);
+    if (err)
+        return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
+    cl16__count(ctx, (double)n, (double)g->bytes);
     return CL16_OK;
 }
 #undef ARG
