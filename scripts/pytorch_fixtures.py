@@ -475,6 +475,32 @@ def make(arch, channels, height, width, seed, outdir, batch=4):
         worst, worst16 = max(worst, rel), max(worst16, rel16)
     print("%s: %d gradients stored; relative L2 error at most %.3g for PyTorch f32, "
           "%.3g for half storage (emulated)" % (name, len(keep), worst, worst16))
+    # Two SGD steps (momentum 0.9, weight decay 5e-4, lr 0.05, the batch x
+    # with random labels both times) in float64: both losses and, for the
+    # same subset of parameters, the change of each in the first step. (The
+    # second step's change is not compared with PyTorch's: at the weights
+    # after one step of this size a ReLU input of this batch lies within
+    # float rounding of 0, and a perturbation of 1e-6 of the weights moves
+    # some gradients by 1.5 %; the C test checks that step against the SGD
+    # formula with cl16's own gradients instead.)
+    labels = torch.randint(0, 10, (batch,), generator=gen)
+    io["train_labels"] = labels
+    s64 = build(arch, channels, height, width).double()
+    s64.load_state_dict(sd)
+    s64.train()
+    opt = torch.optim.SGD(s64.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    losses = []
+    for step in range(2):
+        opt.zero_grad()
+        loss = F.cross_entropy(s64(x.double()), labels)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if step == 0:
+            after = dict(s64.named_parameters())
+            for k in keep:
+                io["sgd_step1." + k] = (after[k].detach() - sd[k].double()).float()
+    io["train_loss"] = torch.tensor(losses, dtype=torch.float32)
     save_file({k: v.contiguous() for k, v in io.items()},
               os.path.join(outdir, name + ".io.safetensors"))
 

@@ -517,6 +517,145 @@ static void check_grads(cl16_model *m, const cl16_safetensors *io, const char *w
     free(dl);
 }
 
+/* Host copy of a tensor as floats (malloc). */
+static float *host_f32(cl16_ctx *ctx, const cl16_tensor *t) {
+    size_t n = (size_t)cl16_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    CHECK_OK(ctx, cl16_tensor_read_f32(t, v, n));
+    return v;
+}
+
+/* Two SGD steps through cl16_trainer (fp32, no loss scaling; momentum 0.9,
+ * weight decay 5e-4, lr 0.05; the fixture's x with its train_labels both
+ * times) against PyTorch's torch.optim.SGD in float64.
+ * - Losses: cross entropy moves by at most 2 max|d logit| (its gradient,
+ *   softmax - onehot, has an l1 norm below 2), so both within twice the
+ *   largest f32 logit tolerance of the fixture (the first step's weights; the
+ *   loss is continuous in the weights).
+ * - First step, each parameter's change against PyTorch's: within 1e-3
+ *   relative L2, as the gradients (check_grads), since the change is the
+ *   gradient plus terms exact to float rounding.
+ * - Second step against the SGD formula with cl16's own gradients (the
+ *   trainer leaves each step's gradient in the model): w2 = w1 - lr * buf2,
+ *   buf2 = 0.9 * buf1 + g1 + wd * w1, buf1 = g0 + wd * w0, per element within
+ *   float rounding (2^-22 of |w1| + |w2|, plus 1e-5 of lr |buf2| for the
+ *   buffer's own roundings). Not against PyTorch's second step: at the
+ *   weights after a step this large a ReLU input of the batch sits within
+ *   float rounding of 0, so rounding alone may flip it (in PyTorch float64,
+ *   a relative perturbation of 1e-6 of the weights moves some gradients
+ *   there by 1.5 %). */
+static void check_sgd_steps(cl16_ctx *ctx, const fixture *fx, const cl16_safetensors *io,
+                            const char *path) {
+    const float lr = 0.05f, mom = 0.9f, wd = 5e-4f;
+    size_t nx = 0, nl = 0;
+    float *x = floats_of(io, "x", &nx), *want_loss = floats_of(io, "train_loss", NULL);
+    float *tol = tolerances(io, fx->has_bn ? "logits_train" : "logits", 32,
+                            (nx / (size_t)(fx->c * fx->h * fx->w)) * (size_t)fx->classes);
+    const cl16_st_tensor *lt = cl16_safetensors_find(io, "train_labels");
+    cl16_model *m = open_model(ctx, path, fx, CL16_F32, NULL);
+    cl16_trainer *t = NULL;
+    int32_t *labels = NULL;
+    size_t np = m ? cl16_model_param_count(m) : 0;
+    float **w0 = calloc(np + 1, sizeof *w0), **g0 = calloc(np + 1, sizeof *g0),
+          **w1 = calloc(np + 1, sizeof *w1);
+    if (!x || !want_loss || !tol || !lt || lt->dtype != CL16_ST_I64 || !m) {
+        CHECK_MSG(0, "SGD steps: fixture or model missing");
+        goto out;
+    }
+    nl = lt->bytes / 8;
+    labels = malloc(nl * sizeof *labels);
+    for (size_t i = 0; i < nl; i++) {
+        int64_t v;
+        memcpy(&v, (const char *)lt->data + 8 * i, 8);
+        labels[i] = (int32_t)v;
+    }
+    cl16_train_opts to;
+    cl16_train_opts_init(&to);
+    to.optim.kind = CL16_OPT_SGD;
+    to.optim.lr = lr, to.optim.momentum = mom, to.optim.weight_decay = wd;
+    to.schedule = CL16_LR_CONSTANT;
+    to.precision = CL16_PREC_FP32;
+    to.scaling = CL16_SCALE_NONE;
+    CHECK_OK(ctx, cl16_trainer_create(m, &to, &t));
+    if (!t)
+        goto out;
+    float maxtol = 0;
+    for (size_t i = 0; i < nl * (size_t)fx->classes; i++)
+        maxtol = fmaxf(maxtol, tol[i]);
+    for (size_t i = 0; i < np; i++)
+        if (cl16_model_param_at(m, i)->kind == CL16_PARAM_TRAINABLE)
+            w0[i] = host_f32(ctx, cl16_model_param_at(m, i)->value);
+    size_t compared = 0, bad = 0, bad2 = 0, checked2 = 0;
+    double worst = 0, worst2 = 0;
+    for (int step = 0; step < 2; step++) {
+        double loss = NAN;
+        CHECK_OK(ctx, cl16_trainer_step(t, x, labels, (int64_t)nl, &loss, NULL));
+        CHECK_MSG(fabs(loss - want_loss[step]) <= 2.0 * maxtol,
+                  "SGD step %d: loss %.9g, PyTorch %.9g (allowed %.3g)", step + 1, loss,
+                  (double)want_loss[step], 2.0 * maxtol);
+        printf("  SGD step %d: loss %.7f, PyTorch %.7f (allowed difference %.2g)\n", step + 1, loss,
+               (double)want_loss[step], 2.0 * maxtol);
+        for (size_t i = 0; i < np; i++) {
+            cl16_model_param *p = cl16_model_param_at(m, i);
+            if (p->kind != CL16_PARAM_TRAINABLE)
+                continue;
+            size_t n = (size_t)cl16_tensor_numel(p->value);
+            float *w = host_f32(ctx, p->value), *g = host_f32(ctx, p->grad);
+            if (step == 0) {
+                char key[256];
+                snprintf(key, sizeof key, "sgd_step1.%s", p->name);
+                size_t nw = 0;
+                float *want = cl16_safetensors_find(io, key) ? floats_of(io, key, &nw) : NULL;
+                if (want && nw == n) {
+                    double num = 0, den = 0;
+                    for (size_t j = 0; j < n; j++) {
+                        double d = ((double)w[j] - w0[i][j]) - want[j];
+                        num += d * d, den += (double)want[j] * want[j];
+                    }
+                    double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+                    if (!(rel <= worst))
+                        worst = rel;
+                    if (!(rel <= 1e-3) && bad++ < 5)
+                        fprintf(stderr, "  SGD step 1: the change of %s is off by %.3g\n", p->name,
+                                rel);
+                    compared++;
+                }
+                free(want);
+                w1[i] = w, g0[i] = g;
+                continue;
+            }
+            for (size_t j = 0; j < n; j++) {
+                double buf1 = (double)g0[i][j] + wd * (double)w0[i][j];
+                double buf2 = mom * buf1 + (double)g[j] + wd * (double)w1[i][j];
+                double e = (double)w1[i][j] - lr * buf2;
+                double lim = ldexp(fabs(w1[i][j]) + fabs(w[j]), -22) + 1e-5 * lr * fabs(buf2);
+                double r = fabs(w[j] - e) / lim;
+                if (!(r <= worst2))
+                    worst2 = r;
+                if (!(r <= 1.0) && bad2++ < 5)
+                    fprintf(stderr, "  SGD step 2: %s[%zu] = %.9g, the formula gives %.9g\n",
+                            p->name, j, (double)w[j], e);
+            }
+            checked2 += n;
+            free(w), free(g);
+        }
+    }
+    printf("  %-40s %zu tensors, worst relative L2 error %.3g\n", "SGD step 1: changes vs PyTorch",
+           compared, worst);
+    printf("  %-40s %zu values, worst difference/limit %.3g\n",
+           "SGD step 2: momentum + weight decay", checked2, worst2);
+    CHECK_MSG(compared > 0 && bad == 0, "SGD step 1: %zu of %zu changes beyond 1e-3", bad,
+              compared);
+    CHECK_MSG(checked2 > 0 && bad2 == 0, "SGD step 2: %zu values off the formula", bad2);
+out:
+    for (size_t i = 0; i < np; i++)
+        free(w0[i]), free(g0[i]), free(w1[i]);
+    free(w0), free(g0), free(w1);
+    cl16_trainer_free(t);
+    cl16_model_free(m);
+    free(x), free(want_loss), free(tol), free(labels);
+}
+
 static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
     char path[768], iopath[768];
     fixture_path(path, sizeof path, fx->stem, ".safetensors");
@@ -628,6 +767,7 @@ static void test_fixture(cl16_ctx *ctx, const fixture *fx) {
             check_grads(h, io, "f16 gradients vs float64 reference");
         free(lt);
     }
+    check_sgd_steps(ctx, fx, io, path);
     cl16_model_free(m);
     cl16_model_free(h);
     cl16_tensor_free(xm), cl16_tensor_free(xh);
