@@ -24,7 +24,9 @@ of 8, then the raw little-endian tensor bytes, tensors ordered like the Rust
 writer orders them (larger dtype first in its dtype enumeration, I64 before
 F32, then by name). `python3 scripts/pytorch_fixtures.py --check FILE` reads
 a file back and prints its keys; `--half-grad-study FILE` prints where a
-ResNet-20's 16-bit gradients lose precision (docs/models.md).
+ResNet-20's 16-bit gradients lose precision, `--kink-study DIR` how far the
+fixtures' gradients jump when rounding moves a ReLU input across 0
+(docs/models.md).
 """
 import json
 import os
@@ -614,7 +616,52 @@ def half_gradient_study(sd_path):
                   % (n, label, rel[len(rel) // 2], rel[-1]))
 
 
+def kink_study(outdir):
+    """How far a gradient of the fixtures can move when rounding flips a ReLU
+    input (or a max-pool runner-up) across its kink: the largest relative L2
+    change of any parameter gradient (loss sum(dlogits * logits), training
+    mode, float64) when every weight is multiplied by 1 + 1e-6 N(0, 1),
+    over 8 draws; and the same for ResNet-20's cross-entropy gradient at the
+    weights after one SGD step (lr 0.05), where the C test stopped comparing
+    the second step with PyTorch."""
+    for name, arch, shape in (("lenet5_1x28x28", "lenet5", (1, 28, 28)),
+                              ("resnet20_3x32x32", "resnet20", (3, 32, 32))):
+        sd = load_file(os.path.join(outdir, name + ".safetensors"))
+        io = load_file(os.path.join(outdir, name + ".io.safetensors"))
+        x, dl, y = io["x"].double(), io["dlogits"].double(), io["train_labels"]
+
+        def grads(noise, seed, sgd_first):
+            m = build(arch, *shape).double()
+            m.load_state_dict(sd)
+            m.train()
+            if sgd_first:
+                opt = torch.optim.SGD(m.parameters(), lr=0.05)
+                F.cross_entropy(m(x), y).backward()
+                opt.step()
+                opt.zero_grad()
+            g = torch.Generator().manual_seed(seed)
+            with torch.no_grad():
+                for p in m.parameters():
+                    p.mul_(1 + noise * torch.randn(p.shape, generator=g, dtype=torch.float64))
+            loss = F.cross_entropy(m(x), y) if sgd_first else (m(x) * dl).sum()
+            loss.backward()
+            return {k: p.grad.clone() for k, p in m.named_parameters()}
+
+        for sgd_first in ((False, True) if arch == "resnet20" else (False,)):
+            ref = grads(0.0, 0, sgd_first)
+            worst = 0.0
+            for seed in range(1, 9):
+                g = grads(1e-6, seed, sgd_first)
+                worst = max(worst, max(((g[k] - ref[k]).norm() / ref[k].norm()).item()
+                                       for k in ref))
+            print("%s%s: largest gradient change under 1e-6 weight noise: %.3g"
+                  % (name, " after one SGD step" if sgd_first else "", worst))
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "--kink-study":
+        kink_study(argv[2])
+        return 0
     if len(argv) == 3 and argv[1] == "--half-grad-study":
         half_gradient_study(argv[2])
         return 0

@@ -36,6 +36,9 @@
 #define CL16_FIXTURE_DIR "tests/fixtures"
 #endif
 
+/* Relative L2 error allowed to an f32 gradient (see check_grads). */
+#define GRAD_TOL32 5e-2
+
 static char tmpdir[512];
 static char err[4096];
 
@@ -443,10 +446,17 @@ static void check_running_after_train(cl16_model *m, const cl16_safetensors *io)
 /* After a training-mode forward of the fixture's x: backward from its
  * dlogits, then each gradient the fixture holds (PyTorch, float64) against
  * the model's, as a relative L2 error per tensor.
- * f32 must be within 1e-3: rounding alone puts PyTorch's own f32 gradients
- * within 3.4e-6 of float64 (printed by the fixture script), while a wrong or
- * missing term of the backward pass is an error of order 1; the bound sits
- * between, with a factor of about 300 to spare for another summation order.
+ * f32 must be within GRAD_TOL32 = 5e-2. Rounding alone puts PyTorch's own
+ * f32 gradients within 3.4e-6 of float64 (printed by the fixture script),
+ * but the gradient of a ReLU network is discontinuous: where a ReLU input (or
+ * the runner-up of a max-pool window) lies within rounding distance of the
+ * kink, float rounding decides which side it takes. With several hundred
+ * thousand activations some always lie that close: in PyTorch float64, a
+ * relative perturbation of 1e-6 of the weights moves these gradients by up to
+ * 1.7 % (8 draws, both fixtures; scripts/pytorch_fixtures.py's margin study
+ * in docs/models.md). One flip on another device or summation order must not
+ * fail the test; the bound allows about three, and is still far below the
+ * order-1 errors of a wrong or missing term of the backward pass.
  * f16 must be within three times the error of the fixture's float64 emulation of
  * half storage (grad_half_relerr.*: every weight, activation and gradient
  * rounded to half, sums exact) plus 1e-3: the same rounding model, so errors
@@ -493,7 +503,7 @@ static void check_grads(cl16_model *m, const cl16_safetensors *io, const char *w
             double d = (double)got[j] - want[j];
             num += d * d, den += (double)want[j] * want[j];
         }
-        double rel = den > 0 ? sqrt(num / den) : sqrt(num), limit = 1e-3;
+        double rel = den > 0 ? sqrt(num / den) : sqrt(num), limit = GRAD_TOL32;
         if (half) {
             snprintf(key, sizeof key, "grad_half_relerr.%s", p->name);
             float *e = floats_of(io, key, NULL);
@@ -532,9 +542,9 @@ static float *host_f32(cl16_ctx *ctx, const cl16_tensor *t) {
  *   softmax - onehot, has an l1 norm below 2), so both within twice the
  *   largest f32 logit tolerance of the fixture (the first step's weights; the
  *   loss is continuous in the weights).
- * - First step, each parameter's change against PyTorch's: within 1e-3
- *   relative L2, as the gradients (check_grads), since the change is the
- *   gradient plus terms exact to float rounding.
+ * - First step, each parameter's change against PyTorch's: within
+ *   GRAD_TOL32 relative L2, as the gradients (check_grads), since the change
+ *   is the gradient plus terms exact to float rounding.
  * - Second step against the SGD formula with cl16's own gradients (the
  *   trainer leaves each step's gradient in the model): w2 = w1 - lr * buf2,
  *   buf2 = 0.9 * buf1 + g1 + wd * w1, buf1 = g0 + wd * w0, per element within
@@ -615,7 +625,7 @@ static void check_sgd_steps(cl16_ctx *ctx, const fixture *fx, const cl16_safeten
                     double rel = den > 0 ? sqrt(num / den) : sqrt(num);
                     if (!(rel <= worst))
                         worst = rel;
-                    if (!(rel <= 1e-3) && bad++ < 5)
+                    if (!(rel <= GRAD_TOL32) && bad++ < 5)
                         fprintf(stderr, "  SGD step 1: the change of %s is off by %.3g\n", p->name,
                                 rel);
                     compared++;
@@ -644,8 +654,8 @@ static void check_sgd_steps(cl16_ctx *ctx, const fixture *fx, const cl16_safeten
            compared, worst);
     printf("  %-40s %zu values, worst difference/limit %.3g\n",
            "SGD step 2: momentum + weight decay", checked2, worst2);
-    CHECK_MSG(compared > 0 && bad == 0, "SGD step 1: %zu of %zu changes beyond 1e-3", bad,
-              compared);
+    CHECK_MSG(compared > 0 && bad == 0, "SGD step 1: %zu of %zu changes beyond %g", bad, compared,
+              GRAD_TOL32);
     CHECK_MSG(checked2 > 0 && bad2 == 0, "SGD step 2: %zu values off the formula", bad2);
 out:
     for (size_t i = 0; i < np; i++)
