@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study bench-pytorch clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study test-kill bench-pytorch clean
 
 all: build
 
@@ -62,6 +62,11 @@ bench-quick: build
 bench-study: build
 	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
 	sh bench/accuracy-study.sh $(BUILD)
+
+# 200 SIGKILLs of a training run at random moments (tests/reliability/kill_checkpoint.sh;
+# about 11 minutes): the checkpoint on disk must always load, checksum verified.
+test-kill: build
+	sh tests/reliability/kill_checkpoint.sh $(BUILD)/cl16 $(BUILD)/kill-test 200
 
 # The PyTorch peer of `cl16 bench train` (CPU fp32 training steps, JSON on
 # stdout and in $(BUILD)/bench-pytorch.json); installs Debian's python3-torch

@@ -799,11 +799,12 @@ CL16_API cl16_status cl16_model_evaluate(cl16_model *m, const float *images,
  * stays intact on any failure. */
 CL16_API cl16_status cl16_trainer_save(cl16_trainer *t, const char *path,
                                        const char *const *meta, char *err, size_t err_len);
-/* Restores the optimizer state and step counter from a checkpoint written by
- * cl16_trainer_save (the model is loaded separately, cl16_model_load). A file
- * without optimizer state (a plain model file: starting to continue it)
- * leaves the state zero and the counter 0 and returns CL16_OK; a partial or
- * mismatched state is CL16_ERR_FORMAT. */
+/* Restores the optimizer state, step counter and loss scale from a
+ * checkpoint written by cl16_trainer_save (the model is loaded separately,
+ * cl16_model_load). A plain model file (no "step" metadata and no optim.*
+ * tensors: starting to continue it) leaves the state zero and the counter 0
+ * and returns CL16_OK; a partial or mismatched state, or another optimizer
+ * or precision, is CL16_ERR_FORMAT. */
 CL16_API cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensors *f, char *err,
                                           size_t err_len);
 

@@ -10,6 +10,7 @@
 
 #include "cl16.h"
 #include "io/safetensors_internal.h"
+#include "runtime/internal.h"
 
 typedef struct {
     char *s;
@@ -138,6 +139,36 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
         free(names);
     }
 
+    /* The checksum of the data section, appended to the metadata (a caller's
+     * own entry under that key is refused: it would not match). */
+    for (size_t i = 0; i < nmeta; i++)
+        if (!strcmp(meta[2 * i], CL16_ST_CHECKSUM_KEY)) {
+            cl16__st_err(err, err_len, fn, "metadata key '%s' is written by cl16 itself",
+                         CL16_ST_CHECKSUM_KEY);
+            return CL16_ERR_INVALID_ARG;
+        }
+    char sum[65];
+    {
+        cl16_sha256 sh;
+        uint8_t dig[32];
+        cl16_sha256_init(&sh);
+        for (size_t i = 0; i < count; i++)
+            cl16_sha256_update(&sh, tensors[i].data, tensors[i].bytes);
+        cl16_sha256_final(&sh, dig);
+        for (int k = 0; k < 32; k++)
+            snprintf(sum + 2 * k, 3, "%02x", dig[k]);
+    }
+    const char **all = malloc((2 * nmeta + 3) * sizeof *all);
+    if (!all) {
+        cl16__st_err(err, err_len, fn, "out of host memory");
+        return CL16_ERR_OUT_OF_MEMORY;
+    }
+    for (size_t i = 0; i < 2 * nmeta; i++)
+        all[i] = meta[i];
+    all[2 * nmeta] = CL16_ST_CHECKSUM_KEY, all[2 * nmeta + 1] = sum, all[2 * nmeta + 2] = NULL;
+    meta = all;
+    nmeta++;
+
     /* Header: __metadata__ first (as the safetensors library does), then the tensors
      * in the given order with contiguous offsets; padded with spaces so the
      * data section starts at a multiple of 8. */
@@ -177,7 +208,7 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
     while (!h.oom && h.n % 8)
         sb_str(&h, " ");
     if (h.oom) {
-        free(h.s);
+        free(h.s), free((void *)all);
         cl16__st_err(err, err_len, fn, "out of host memory");
         return CL16_ERR_OUT_OF_MEMORY;
     }
@@ -188,7 +219,7 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     if (!tmp) {
-        free(h.s);
+        free(h.s), free((void *)all);
         cl16__st_err(err, err_len, fn, "out of host memory");
         return CL16_ERR_OUT_OF_MEMORY;
     }
@@ -264,6 +295,16 @@ fail:
                  strerror(e));
 done:
     free(tmp);
-    free(h.s);
+    free(h.s), free((void *)all);
     return st;
+}
+
+void cl16__st_sha256_hex(const void *data, size_t n, char hex[65]) {
+    cl16_sha256 sh;
+    uint8_t dig[32];
+    cl16_sha256_init(&sh);
+    cl16_sha256_update(&sh, data, n);
+    cl16_sha256_final(&sh, dig);
+    for (int k = 0; k < 32; k++)
+        snprintf(hex + 2 * k, 3, "%02x", dig[k]);
 }

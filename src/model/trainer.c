@@ -363,7 +363,9 @@ cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensors *f, cha
         return CL16_ERR_INVALID_ARG;
     }
     cl16_model *m = t->m;
-    int any = 0;
+    /* A checkpoint says how many steps it took (plain SGD has no state
+     * tensors at all); a model file, ours or PyTorch's, does not. */
+    int any = cl16_safetensors_meta(f, "step") != NULL;
     for (size_t i = 0; i < cl16_safetensors_count(f) && !any; i++)
         any = !strncmp(cl16_safetensors_at(f, i)->name, "optim.", 6);
     if (!any) {

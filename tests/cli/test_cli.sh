@@ -121,6 +121,25 @@ PY
 "$CL16" bench conv --quick --json /nonexistent-dir-cl16/x.json >"$out" 2>"$err"
 rc=$?
 [ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"
+# Whole training steps per precision: the JSON holds every run with its ratios to fp32.
+"$CL16" bench train --quick --models mlp --precisions fp32,fp16,fp16-kahan,mixed --steps 1 \
+    --json "$json" >"$out" 2>"$err" || fail "bench train --quick: $(tail -20 "$err")"
+python3 - "$json" <<'PY' || fail "bench train --json: $(cat "$json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["benchmark"] == "train" and d["batch"] == 32, d
+runs = d["runs"]
+assert [r["precision"] for r in runs] == ["fp32", "fp16", "fp16-kahan", "mixed"], runs
+for r in runs:
+    assert r["model"] == "mlp" and r["ms_per_step"] > 0 and r["peak_device_bytes"] > 0, r
+    if r["precision"] != "fp32":
+        assert r["time_vs_fp32"] > 0 and 0 < r["memory_vs_fp32"] < 1, r
+m = {r["precision"]: r["peak_device_bytes"] for r in runs}
+# Kahan adds 2 bytes per weight; mixed adds f32 master weights and state.
+assert m["fp16"] < m["fp16-kahan"] < m["mixed"] < m["fp32"], m
+PY
+"$CL16" bench train --precisions fp16,fp32 >/dev/null 2>&1
+[ $? = 2 ] || fail "bench train with fp32 not first: not exit 2"
 "$CL16" bench conv --reps 0 >/dev/null 2>&1
 [ $? = 2 ] || fail "bench conv --reps 0 not exit 2"
 # An unwritable JSON path fails at once (10 + CL16_ERR_IO (7)), before any measurement.

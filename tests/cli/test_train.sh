@@ -199,8 +199,23 @@ n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
 s = 8 + n + h["fc3.bias"]["data_offsets"][0]
 b[s:s + 4] = struct.pack("<f", 1e5)
+# Another tool's edit: the data checksum cl16 wrote is recomputed (same length),
+# so that the file is well-formed and only its value is at fault.
+import hashlib
+old = h["__metadata__"]["cl16.data_sha256"].encode()
+new = hashlib.sha256(bytes(b[8 + n:])).hexdigest().encode()
+b[8:8 + n] = bytes(b[8:8 + n]).replace(old, new)
 open(sys.argv[2], "wb").write(b)
 PY
+# A flipped data byte without that care: refused as damaged, naming the checksum.
+python3 - "$W/lenet32.safetensors" "$W/flip.safetensors" <<'PY' || fail "making a damaged file"
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-3] ^= 0x10
+open(sys.argv[2], "wb").write(b)
+PY
+expect_fail "damaged data (eval)" "does not match its checksum" \
+    "$CL16" eval --model-file "$W/flip.safetensors" --limit 100
 expect_fail "overflow (continue fp16)" "fc3.bias" \
     "$CL16" continue --from "$W/big.safetensors" $SMALL --out "$W/x.safetensors"
 expect_fail "overflow (convert f16)" "fc3.bias" \
