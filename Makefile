@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study test-kill test-faults clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch clean
 
 all: build
 
@@ -76,6 +76,15 @@ test-faults: deps
 	@cmake --build build-fault -j $(JOBS) --target cl16
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp:print_suppressions=0 \
 	  sh tests/reliability/fault_sweep.sh build-fault/cl16 build-fault/fault-sweep
+
+# The PyTorch peer of `cl16 bench train` (CPU fp32 training steps, JSON on
+# stdout and in $(BUILD)/bench-pytorch.json); installs Debian's python3-torch
+# first. Not part of the tests.
+PYTHON ?= /usr/bin/python3
+bench-pytorch:
+	@sh scripts/install-pytorch.sh
+	@mkdir -p $(BUILD)
+	$(PYTHON) bench/pytorch_peer.py --json $(BUILD)/bench-pytorch.json
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
