@@ -24,4 +24,6 @@ int cmd_bench(int argc, char **argv, const char *device);
 int bench_conv(int argc, char **argv, const char *device);
 /* `cl16 bench train` (bench_train.c): whole training steps, fp16 against fp32. */
 int bench_train(int argc, char **argv, const char *device);
+/* `cl16 bench compare` (bench_compare.c): benchmark JSON files side by side. */
+int bench_compare(int argc, char **argv);
 #endif

@@ -140,6 +140,28 @@ m = {r["precision"]: r["peak_device_bytes"] for r in runs}
 # Kahan adds 2 bytes per weight; mixed adds f32 master weights and state.
 assert m["fp16"] < m["fp16-kahan"] < m["mixed"], m
 PY
+# compare: the run above against a copy at twice the speed gives 2.00x per row;
+# broken or mismatched files are refused by name.
+python3 - "$json" "$json.fast" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["runs"]:
+    r["images_per_s"] *= 2
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$CL16" bench compare "$json" "$json.fast" >"$out" 2>"$err" || fail "bench compare: $(cat "$err")"
+[ "$(grep -c '^mlp .*(2.00x)' "$out")" = 4 ] || fail "bench compare table: $(cat "$out")"
+"$CL16" bench compare --markdown "$json" "$json.fast" >"$out" 2>&1 &&
+    grep -q '^| mlp fp16-kahan .*(2.00x) |$' "$out" || fail "bench compare --markdown: $(cat "$out")"
+printf '{"benchmark": "train", "runs": [' >"$json.bad"
+"$CL16" bench compare "$json" "$json.bad" >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 18 ] && grep -q "\.bad: corrupt or malformed data: JSON: unexpected end at byte" "$err" ||
+    fail "bench compare of a truncated file: exit $rc: $(cat "$err")"
+"$CL16" bench compare "$json" "$(dirname "$0")/../../docs/runs/h200-2026-11-28/gemm.json" >"$out" 2>"$err"
+[ $? = 18 ] && grep -q "compare files of one kind" "$err" || fail "bench compare of two kinds: $(cat "$err")"
+"$CL16" bench compare "$json" >/dev/null 2>&1
+[ $? = 2 ] || fail "bench compare of one file: not exit 2"
 "$CL16" bench train --precisions fp16,fp32 >/dev/null 2>&1
 [ $? = 2 ] || fail "bench train with fp32 not first: not exit 2"
 "$CL16" bench conv --reps 0 >/dev/null 2>&1
