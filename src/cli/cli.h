@@ -26,4 +26,6 @@ int bench_conv(int argc, char **argv, const char *device);
 int bench_train(int argc, char **argv, const char *device);
 /* `cl16 bench compare` (bench_compare.c): benchmark JSON files side by side. */
 int bench_compare(int argc, char **argv);
+/* `cl16 bench optim` (bench_optim.c): update kernels against the copy bandwidth. */
+int bench_optim(int argc, char **argv, const char *device);
 #endif

@@ -162,6 +162,19 @@ rc=$?
 [ $? = 18 ] && grep -q "compare files of one kind" "$err" || fail "bench compare of two kinds: $(cat "$err")"
 "$CL16" bench compare "$json" >/dev/null 2>&1
 [ $? = 2 ] || fail "bench compare of one file: not exit 2"
+# The update kernels against the device copy: every optimizer x precision row.
+"$CL16" bench optim --quick --elements 4096 --json "$json" >"$out" 2>"$err" ||
+    fail "bench optim: $(tail -5 "$err")"
+python3 - "$json" <<'PY' || fail "bench optim --json: $(cat "$json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["benchmark"] == "optim" and d["copy_gb_per_s"] > 0, d
+rows = {(r["optimizer"], r["precision"]): r for r in d["runs"]}
+assert len(rows) == 10, sorted(rows)
+assert rows[("adam", "fp16")]["bytes_per_param"] == 14 and rows[("sgd-momentum", "mixed")]["bytes_per_param"] == 20
+for r in rows.values():
+    assert r["gb_per_s"] > 0 and r["fraction_of_copy"] > 0, r
+PY
 "$CL16" bench train --precisions fp16,fp32 >/dev/null 2>&1
 [ $? = 2 ] || fail "bench train with fp32 not first: not exit 2"
 "$CL16" bench conv --reps 0 >/dev/null 2>&1
