@@ -810,6 +810,19 @@ CL16_API cl16_status cl16_trainer_save(cl16_trainer *t, const char *path,
 CL16_API cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensors *f, char *err,
                                           size_t err_len);
 
+/* ---- device peaks (for benchmarks) -----------------------------------------
+ * What the device can do at best, measured: the copy bandwidth of a buffer
+ * (clEnqueueCopyBuffer, bytes read + written per second) and the multiply-add
+ * rate of a kernel of eight independent chains per work-item, in float and, on
+ * the native-half path, in half (0 on the storage path). Each figure is the
+ * best of a few repetitions sized to about budget_s seconds in all. */
+typedef struct cl16_peaks {
+    double copy_gb_per_s;
+    double f32_gflops;
+    double f16_gflops;
+} cl16_peaks;
+CL16_API cl16_status cl16_measure_peaks(cl16_ctx *ctx, double budget_s, cl16_peaks *out);
+
 /* ---- host half conversion (exact, round to nearest even) ----------------- */
 
 CL16_API uint16_t cl16_float_to_half(float f);

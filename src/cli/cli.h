@@ -28,4 +28,7 @@ int bench_train(int argc, char **argv, const char *device);
 int bench_compare(int argc, char **argv);
 /* `cl16 bench optim` (bench_optim.c): update kernels against the copy bandwidth. */
 int bench_optim(int argc, char **argv, const char *device);
+/* `cl16 bench peak` and `cl16 bench all` (bench_all.c). */
+int bench_peak(int argc, char **argv, const char *device);
+int bench_all(int argc, char **argv, const char *device);
 #endif

@@ -175,6 +175,24 @@ assert rows[("adam", "fp16")]["bytes_per_param"] == 14 and rows[("sgd-momentum",
 for r in rows.values():
     assert r["gb_per_s"] > 0 and r["fraction_of_copy"] > 0, r
 PY
+# The device's peaks: copy and multiply-add, f16 only where the device computes in half.
+"$CL16" bench peak --quick --json "$json" >"$out" 2>"$err" || fail "bench peak: $(cat "$err")"
+python3 - "$json" <<'PY' || fail "bench peak --json: $(cat "$json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["benchmark"] == "peak" and d["copy_gb_per_s"] > 0 and d["f32_gflops"] > 0, d
+assert (d["f16_gflops"] is None) == (d["half_path"] == "storage"), d
+PY
+# Every benchmark in one go (what a user runs on their device and sends in).
+all_dir=$(mktemp -d)
+"$CL16" bench all --quick --out "$all_dir" >"$out" 2>"$err" || fail "bench all --quick: $(tail -5 "$err")"
+for b in peak gemm conv optim train; do
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["benchmark"]==sys.argv[2], d' \
+        "$all_dir/$b.json" $b || fail "bench all: $b.json missing or not a $b benchmark"
+done
+"$CL16" bench compare "$all_dir/conv.json" "$all_dir/conv.json" >"$out" 2>&1 ||
+    fail "bench compare of bench all's conv.json: $(cat "$out")"
+rm -rf "$all_dir"
 "$CL16" bench train --precisions fp16,fp32 >/dev/null 2>&1
 [ $? = 2 ] || fail "bench train with fp32 not first: not exit 2"
 "$CL16" bench conv --reps 0 >/dev/null 2>&1
