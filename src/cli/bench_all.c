@@ -49,13 +49,10 @@ int bench_peak(int argc, char **argv, const char *device) {
             printf("  f16 multiply-add %.1f GFLOP/s\n", pk.f16_gflops);
         else
             printf("  f16 arithmetic: none (storage path: half in memory, float arithmetic)\n");
-        if (json) {
-            char tmp[4200];
-            snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
-            FILE *f = fopen(tmp, "w");
-            if (!f) {
-                rc = cli_fail(CL16_ERR_IO, "bench peak: cannot write the JSON output", tmp);
-            } else {
+        bench_out jo;
+        if (json && !(rc = bench_out_open(&jo, json, "bench peak"))) {
+            FILE *f = jo.f;
+            {
                 bench_json_head(f, "peak", ctx);
                 fprintf(f, ",\n  \"copy_gb_per_s\": ");
                 bench_json_num(f, pk.copy_gb_per_s);
@@ -64,10 +61,7 @@ int bench_peak(int argc, char **argv, const char *device) {
                 fprintf(f, ",\n  \"f16_gflops\": ");
                 bench_json_num(f, pk.f16_gflops > 0 ? pk.f16_gflops : 0.0 / 0.0);
                 fprintf(f, "\n}\n");
-                if (fclose(f) != 0 || rename(tmp, json) != 0) {
-                    remove(tmp);
-                    rc = cli_fail(CL16_ERR_IO, "bench peak: cannot write the JSON output", json);
-                }
+                rc = bench_out_close(&jo, 1, "bench peak");
             }
         }
     }

@@ -82,13 +82,10 @@ int bench_optim(int argc, char **argv, const char *device) {
     }
     if (!n)
         n = (int64_t)1 << (quick ? 20 : 24);
-    char tmp[4200];
-    FILE *jf = NULL;
-    if (json) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
-        if (!(jf = fopen(tmp, "w")))
-            return cli_fail(CL16_ERR_IO, "bench optim: cannot write the JSON output", tmp);
-    }
+    bench_out jo;
+    if (bench_out_open(&jo, json, "bench optim"))
+        return cli_exit_code(CL16_ERR_IO);
+    FILE *jf = jo.f;
     cl16_ctx *ctx = NULL;
     int rc = cli_ctx(&ctx, device, 0, 0);
     if (rc)
@@ -187,11 +184,9 @@ int bench_optim(int argc, char **argv, const char *device) {
 out:
     cl16_ctx_free(ctx);
     if (jf) {
-        const int bad = fclose(jf) != 0;
-        if (rc || bad)
-            remove(tmp);
-        else if (rename(tmp, json) != 0)
-            rc = cli_fail(CL16_ERR_IO, "bench optim: cannot write the JSON output", json);
+        const int e = bench_out_close(&jo, !rc, "bench optim");
+        if (!rc)
+            rc = e;
     }
     return rc;
 }

@@ -131,13 +131,10 @@ int bench_train(int argc, char **argv, const char *device) {
     }
     if (quick)
         batch = 32, steps = 2, blocks = 2;
-    char tmp[4200];
-    FILE *jf = NULL;
-    if (json) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
-        if (!(jf = fopen(tmp, "w")))
-            return cli_fail(CL16_ERR_IO, "bench train: cannot write the JSON output", tmp);
-    }
+    bench_out jo;
+    if (bench_out_open(&jo, json, "bench train"))
+        return cli_exit_code(CL16_ERR_IO);
+    FILE *jf = jo.f;
     enum { MAXP = 8 };
     static result res[32][MAXP];
     const char *names[32];
@@ -206,11 +203,9 @@ int bench_train(int argc, char **argv, const char *device) {
 out:
     cl16_ctx_free(ctx);
     if (jf) {
-        const int bad = fclose(jf) != 0;
-        if (rc || bad)
-            remove(tmp);
-        else if (rename(tmp, json) != 0)
-            rc = cli_fail(CL16_ERR_IO, "bench train: cannot write the JSON output", json);
+        const int e = bench_out_close(&jo, !rc, "bench train");
+        if (!rc)
+            rc = e;
     }
     return rc;
 }
