@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices clean
+.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch clean
 
 all: build
 
@@ -50,6 +50,41 @@ intel-ocl:
 # results. Uses $(INTEL_OCL_DIR)/env.sh when present and OCL_ICD_VENDORS is unset.
 test-all-devices: build
 	@CL16_INTEL_OCL_DIR=$(INTEL_OCL_DIR) JOBS=$(JOBS) sh scripts/test-all-devices.sh $(BUILD)
+
+# The accuracy study (bench/accuracy-study.sh; docs/results.md): LeNet-5 pre-trained
+# in fp32, continued in every precision at two learning rates. bench-quick: one
+# seed, one short epoch each (a few minutes); bench-study: the documented full run.
+bench-quick: build
+	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	STUDY_SEEDS=1 STUDY_PRE_EPOCHS=1 STUDY_EPOCHS=1 STUDY_LIMIT=12000 STUDY_TEST_LIMIT=2000 \
+	  STUDY_OUT=$(BUILD)/study-quick sh bench/accuracy-study.sh $(BUILD)
+
+bench-study: build
+	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	sh bench/accuracy-study.sh $(BUILD)
+
+# 200 SIGKILLs of a training run at random moments (tests/reliability/kill_checkpoint.sh;
+# about 11 minutes): the checkpoint on disk must always load, checksum verified.
+test-kill: build
+	sh tests/reliability/kill_checkpoint.sh $(BUILD)/cl16 $(BUILD)/kill-test 200
+
+# Fault injection (tests/reliability/fault_sweep.sh) in an ASan+UBSan build with
+# the CL16_FAULT_INJECTION hooks, in build-fault/.
+test-faults: deps
+	@cmake -S . -B build-fault -DCMAKE_BUILD_TYPE=Debug -DCL16_SANITIZE=ON -DCL16_FAULT_INJECTION=ON \
+	  -DCL16_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-fault -j $(JOBS) --target cl16
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp:print_suppressions=0 \
+	  sh tests/reliability/fault_sweep.sh build-fault/cl16 build-fault/fault-sweep
+
+# The PyTorch peer of `cl16 bench train` (CPU fp32 training steps, JSON on
+# stdout and in $(BUILD)/bench-pytorch.json); installs Debian's python3-torch
+# first. Not part of the tests.
+PYTHON ?= /usr/bin/python3
+bench-pytorch:
+	@sh scripts/install-pytorch.sh
+	@mkdir -p $(BUILD)
+	$(PYTHON) bench/pytorch_peer.py --json $(BUILD)/bench-pytorch.json
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,12 +1,13 @@
 #!/bin/sh
 # device-check.sh - one short, unattended check on a lent machine (e.g. a GPU):
-# build, list and probe the devices, run the suite, quick GEMM and conv benches,
-# whole training steps fp16 against fp32 (LeNet-5, ResNet-20 at batch 128).
+# build, list and probe the devices, run the suite, every benchmark quickly
+# (`cl16 bench all --quick`: peak, gemm, conv, optim, train), and whole training
+# steps in every precision (LeNet-5, ResNet-20 at batch 128).
 #
 #   sh bench/device-check.sh          (from the repository root)
 #
 # Everything goes under $CHECK_OUT (default ./device-check-out; tar it to bring it back):
-# one log per step, gemm.json, conv.json, train.json and summary.txt (which steps ran, their
+# one log per step, bench/*.json, train.json and summary.txt (which steps ran, their
 # exit status and time; 124 = the step hit its time limit). The whole run keeps
 # to CHECK_BUDGET seconds (default 480); a step that no longer fits is skipped.
 # Exit status 0 only when every step ran and passed.
@@ -100,8 +101,8 @@ fi
 echo "CL16_DEVICE=${CL16_DEVICE:-0}" | tee -a "$SUM"
 step probe 90 build/cl16 probe
 step ctest 300 sh -c 'cd build && ctest --output-on-failure -j "$(nproc)"'
-step bench-gemm 120 build/cl16 bench gemm --quick --json "$OUT/gemm.json"
-step bench-conv 120 build/cl16 bench conv --quick --json "$OUT/conv.json"
-step bench-train 120 build/cl16 bench train --json "$OUT/train.json"
+step bench-all 150 build/cl16 bench all --quick --out "$OUT/bench"
+step bench-train 120 build/cl16 bench train --precisions fp32,fp16,fp16-sr,fp16-kahan,mixed \
+    --json "$OUT/train.json"
 echo "done in $(( $(date +%s) - END + ${CHECK_BUDGET:-480} ))s; not ok:${BAD:- none}; logs in $OUT" | tee -a "$SUM"
 [ -z "$BAD" ]

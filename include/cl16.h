@@ -677,7 +677,9 @@ CL16_API int64_t cl16_model_numel(const cl16_model *m);
  * statistics in BatchNorm (and updates the running ones) and keeps what
  * cl16_model_backward needs; 0 is evaluation. Activations are allocated for N
  * on first use and kept (reallocated when N changes). *logits ([N, classes])
- * belongs to the model and is valid until the next forward. */
+ * belongs to the model and is valid until the next forward. The model keeps a
+ * reference to x: after a training forward, x must stay alive and unchanged
+ * until cl16_model_backward (the first layer's weight gradient reads it). */
 CL16_API cl16_status cl16_model_forward(cl16_model *m, const cl16_tensor *x, int training,
                                         const cl16_tensor **logits);
 /* Backward from dlogits [N, classes] after a training forward: overwrites the
@@ -799,13 +801,27 @@ CL16_API cl16_status cl16_model_evaluate(cl16_model *m, const float *images,
  * stays intact on any failure. */
 CL16_API cl16_status cl16_trainer_save(cl16_trainer *t, const char *path,
                                        const char *const *meta, char *err, size_t err_len);
-/* Restores the optimizer state and step counter from a checkpoint written by
- * cl16_trainer_save (the model is loaded separately, cl16_model_load). A file
- * without optimizer state (a plain model file: starting to continue it)
- * leaves the state zero and the counter 0 and returns CL16_OK; a partial or
- * mismatched state is CL16_ERR_FORMAT. */
+/* Restores the optimizer state, step counter and loss scale from a
+ * checkpoint written by cl16_trainer_save (the model is loaded separately,
+ * cl16_model_load). A plain model file (no "step" metadata and no optim.*
+ * tensors: starting to continue it) leaves the state zero and the counter 0
+ * and returns CL16_OK; a partial or mismatched state, or another optimizer
+ * or precision, is CL16_ERR_FORMAT. */
 CL16_API cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensors *f, char *err,
                                           size_t err_len);
+
+/* ---- device peaks (for benchmarks) -----------------------------------------
+ * What the device can do at best, measured: the copy bandwidth of a buffer
+ * (clEnqueueCopyBuffer, bytes read + written per second) and the multiply-add
+ * rate of a kernel of eight independent chains per work-item, in float and, on
+ * the native-half path, in half (0 on the storage path). Each figure is the
+ * best of a few repetitions sized to about budget_s seconds in all. */
+typedef struct cl16_peaks {
+    double copy_gb_per_s;
+    double f32_gflops;
+    double f16_gflops;
+} cl16_peaks;
+CL16_API cl16_status cl16_measure_peaks(cl16_ctx *ctx, double budget_s, cl16_peaks *out);
 
 /* ---- host half conversion (exact, round to nearest even) ----------------- */
 

@@ -65,6 +65,16 @@ inline float sr_half(float x, uint r) {
     return copysign(res, x);
 }
 
+#if CL16_DTYPE != 0
+/* x rounded to nearest even half, as a float (through private memory, so that
+ * nothing waits for the global store). */
+inline float half_value(float x) {
+    ushort b;
+    vstore_half_rte(x, 0, (half *)&b);
+    return vload_half(0, (const half *)&b);
+}
+#endif
+
 /* The value a 16-bit store of x in `mode` will hold (float tensors: x). */
 inline float round_store(float x, int mode, ulong key, ulong e) {
 #if CL16_DTYPE != 0
@@ -81,18 +91,18 @@ inline void store_w(__global store_t *w, __global store_t *comp, __global half *
 #if CL16_DTYPE != 0
     if (mode == 2 && comp) {
         const float u = LDF(comp, e) + delta;
-        ST(w0 + u, w, e); /* rounded to nearest by the store */
-        const float ws = LDF(w, e);
+        const float ws = half_value(w0 + u);
+        ST(ws, w, e);
         ST(u - (ws - w0), comp, e);
         wn = ws;
     } else
 #endif
     {
         wn = round_store(w0 + delta, mode, key, e);
-        ST(wn, w, e);
 #if CL16_DTYPE != 0
-        wn = LDF(w, e);
+        if (stats) wn = half_value(wn); /* what the store below keeps, for the counters */
 #endif
+        ST(wn, w, e);
     }
 #if OPT_MIXED
     if (w16) vstore_half_rte(wn, e, w16);

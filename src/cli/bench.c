@@ -715,17 +715,14 @@ static int bench_gemm(int argc, char **argv, const char *device) {
     if (o.quick) o.target_s = 0.05, o.max_reps = 5;
 
     /* Open the JSON output first: a bad path should fail before a long run, not after. */
-    char tmp[4200];
-    FILE *jf = NULL;
-    if (json) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
-        if (!(jf = fopen(tmp, "w")))
-            return cli_fail(CL16_ERR_IO, "bench gemm: cannot write the JSON output", tmp);
-    }
+    bench_out jo;
+    int rc = bench_out_open(&jo, json, "bench gemm");
+    if (rc)
+        return rc;
     shape_list shapes = {0};
     row *rows = NULL;
     cl16_ctx *ctx = NULL;
-    int rc = build_shapes(&shapes, &o) ? cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench gemm", "") : 0;
+    rc = build_shapes(&shapes, &o) ? cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench gemm", "") : 0;
     if (!rc && !(rows = calloc((size_t)shapes.n, sizeof *rows)))
         rc = cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench gemm", "");
     if (!rc) rc = cli_ctx(&ctx, device, 0, 0);
@@ -756,24 +753,13 @@ static int bench_gemm(int argc, char **argv, const char *device) {
     }
     print_table(rows, shapes.n, ctx);
     if (rc) fprintf(stderr, "cl16 bench gemm: some results FAILED or errored (see the notes)\n");
-    if (jf) {
-        write_json(jf, rows, shapes.n, ctx, &o);
-        int bad = ferror(jf) != 0;
-        bad |= fclose(jf) != 0;
-        jf = NULL;
-        if (bad || rename(tmp, json)) {
-            remove(tmp);
-            int e = cli_fail(CL16_ERR_IO, "bench gemm: cannot write the JSON output", json);
-            if (!rc) rc = e;
-        } else {
-            fprintf(stderr, "cl16 bench gemm: wrote %s\n", json);
-        }
+    if (jo.f) {
+        write_json(jo.f, rows, shapes.n, ctx, &o);
+        int e = bench_out_close(&jo, 1, "bench gemm");
+        if (!rc) rc = e;
     }
 out:
-    if (jf) {
-        fclose(jf);
-        remove(tmp);
-    }
+    bench_out_close(&jo, 0, "bench gemm");
     cl16_ctx_free(ctx);
     free(rows);
     free(shapes.v);
@@ -784,9 +770,17 @@ int cmd_bench(int argc, char **argv, const char *device) {
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return bench_gemm(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "conv")) return bench_conv(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "train")) return bench_train(argc, argv, device);
+    if (argc >= 2 && !strcmp(argv[1], "compare")) return bench_compare(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "optim")) return bench_optim(argc, argv, device);
+    if (argc >= 2 && !strcmp(argv[1], "peak")) return bench_peak(argc, argv, device);
+    if (argc >= 2 && !strcmp(argv[1], "all")) return bench_all(argc, argv, device);
     fprintf(stderr, "cl16 bench: which benchmark? usage: cl16 bench gemm [--json FILE] [--quick] "
                     "[--reps R] [--shapes squares|nets|all]\n"
                     "       cl16 bench conv [--json FILE] [--quick] [--reps R]\n"
-                    "       cl16 bench train [--models M,...] [--batch B] [--steps S] [--quick] [--json FILE]\n");
+                    "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
+                    "       cl16 bench optim [--elements N] [--quick] [--json FILE]\n"
+                    "       cl16 bench peak [--quick] [--json FILE]\n"
+                    "       cl16 bench all --out DIR [--quick]\n"
+                    "       cl16 bench compare [--markdown] A.json B.json ...\n");
     return CL16_EXIT_USAGE;
 }

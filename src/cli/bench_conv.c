@@ -668,13 +668,9 @@ int bench_conv(int argc, char **argv, const char *device) {
         o.target_s = 0.05, o.max_reps = 5, o.batch = 8;
 
     /* Open the JSON output first: a bad path fails before a long run. */
-    char tmp[4200];
-    FILE *jf = NULL;
-    if (json) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
-        if (!(jf = fopen(tmp, "w")))
-            return cli_fail(CL16_ERR_IO, "bench conv: cannot write the JSON output", tmp);
-    }
+    bench_out jo;
+    if (bench_out_open(&jo, json, "bench conv"))
+        return cli_exit_code(CL16_ERR_IO);
     row *rows = calloc((size_t)NLAYERS * NPASS, sizeof *rows);
     cl16_ctx *ctx = NULL;
     int rc = rows ? 0 : cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench conv", "");
@@ -699,24 +695,14 @@ int bench_conv(int argc, char **argv, const char *device) {
     print_table(rows, n, ctx, &o);
     if (rc)
         fprintf(stderr, "cl16 bench conv: some results FAILED or errored (see the notes)\n");
-    if (jf) {
-        write_json(jf, rows, n, ctx, &o);
-        int bad = ferror(jf) != 0;
-        bad |= fclose(jf) != 0;
-        jf = NULL;
-        if (bad || rename(tmp, json)) {
-            remove(tmp);
-            int e = cli_fail(CL16_ERR_IO, "bench conv: cannot write the JSON output", json);
-            if (!rc)
-                rc = e;
-        } else
-            fprintf(stderr, "cl16 bench conv: wrote %s\n", json);
+    if (jo.f) {
+        write_json(jo.f, rows, n, ctx, &o);
+        int e = bench_out_close(&jo, 1, "bench conv");
+        if (!rc)
+            rc = e;
     }
 out:
-    if (jf) {
-        fclose(jf);
-        remove(tmp);
-    }
+    bench_out_close(&jo, 0, "bench conv");
     cl16_ctx_free(ctx);
     free(rows);
     return rc;

@@ -12,7 +12,7 @@
 
 typedef struct result {
     const char *model;
-    const char *dtype;
+    const char *dtype; /* the precision's name */
     int batch, steps;
     double first_s, step_s, images_per_s, loss;
     uint64_t peak;
@@ -21,10 +21,11 @@ typedef struct result {
 
 /* One model in one dtype: warm-up steps (kernel builds, algorithm choices),
  * then `steps` timed steps; the best of `blocks` blocks per step. */
-static int run_one(const char *device, const char *model, cl16_dtype dt, int batch, int steps,
-                   int blocks, result *r) {
+static int run_one(const char *device, const char *model, cl16_precision prec, int batch,
+                   int steps, int blocks, result *r) {
     memset(r, 0, sizeof *r);
-    r->model = model, r->dtype = dt == CL16_F16 ? "fp16" : "fp32";
+    const cl16_dtype dt = prec == CL16_PREC_FP32 ? CL16_F32 : CL16_F16;
+    r->model = model, r->dtype = cl16_precision_name(prec);
     r->batch = batch, r->steps = steps;
     cl16_ctx *ctx = NULL;
     int rc = cli_ctx(&ctx, device, 0, 0);
@@ -40,6 +41,7 @@ static int run_one(const char *device, const char *model, cl16_dtype dt, int bat
     cl16_train_opts to;
     cl16_train_opts_init(&to);
     to.optim.lr = 0.01f, to.optim.momentum = 0.9f, to.optim.weight_decay = 5e-4f;
+    to.precision = prec; /* 16-bit: dynamic loss scaling and stall counting on, as in training */
     const size_t px = (size_t)batch * mo.channels * mo.height * mo.width;
     float *img = malloc(px * sizeof *img);
     int32_t *lab = malloc((size_t)batch * sizeof *lab);
@@ -86,15 +88,17 @@ out:
 }
 
 static const char *usage_text =
-    "usage: cl16 bench train [--models M1,M2,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
+    "usage: cl16 bench train [--models M1,M2,...] [--precisions P1,P2,...] [--batch B]\n"
+    "                        [--steps S] [--quick] [--json FILE]\n"
     "  Time whole training steps (upload, forward, loss, backward, SGD with momentum)\n"
-    "  of each model in fp32 and fp16 on random data, each run in a fresh context;\n"
-    "  report ms/step, images/s, peak device memory and the fp16/fp32 ratios.\n"
-    "  defaults: --models lenet5,resnet20 --batch 128 --steps 5 (best of 3 blocks);\n"
+    "  of each model in each precision on random data, each run in a fresh context;\n"
+    "  report ms/step, images/s, peak device memory and the ratios to fp32.\n"
+    "  defaults: --models lenet5,resnet20 --precisions fp32,fp16 (any of fp32 fp16\n"
+    "  fp16-sr fp16-kahan mixed; fp32 first) --batch 128 --steps 5 (best of 3 blocks);\n"
     "  --quick: batch 32, 2 steps, 2 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n";
 
 int bench_train(int argc, char **argv, const char *device) {
-    char models[256] = "lenet5,resnet20";
+    char models[256] = "lenet5,resnet20", precs[256] = "fp32,fp16";
     int batch = 128, steps = 5, blocks = 3, quick = 0;
     const char *json = NULL;
     for (int i = 2; i < argc; i++) {
@@ -110,6 +114,8 @@ int bench_train(int argc, char **argv, const char *device) {
             device = argv[++i];
         } else if (v && !strcmp(a, "--models")) {
             snprintf(models, sizeof models, "%s", v), i++;
+        } else if (v && !strcmp(a, "--precisions")) {
+            snprintf(precs, sizeof precs, "%s", v), i++;
         } else if (v && (!strcmp(a, "--batch") || !strcmp(a, "--steps"))) {
             char *end;
             long x = strtol(v, &end, 10);
@@ -125,34 +131,42 @@ int bench_train(int argc, char **argv, const char *device) {
     }
     if (quick)
         batch = 32, steps = 2, blocks = 2;
-    char tmp[4200];
-    FILE *jf = NULL;
-    if (json) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
-        if (!(jf = fopen(tmp, "w")))
-            return cli_fail(CL16_ERR_IO, "bench train: cannot write the JSON output", tmp);
-    }
-    result res[32][2];
+    bench_out jo;
+    if (bench_out_open(&jo, json, "bench train"))
+        return cli_exit_code(CL16_ERR_IO);
+    FILE *jf = jo.f;
+    enum { MAXP = 8 };
+    static result res[32][MAXP];
     const char *names[32];
-    int n = 0, rc = 0;
+    cl16_precision pl[MAXP];
+    int n = 0, np = 0, rc = 0;
     for (char *tok = strtok(models, ","); tok && n < 32; tok = strtok(NULL, ","))
         names[n++] = tok;
+    for (char *tok = strtok(precs, ","); tok; tok = strtok(NULL, ",")) {
+        if (np == MAXP || cl16_precision_parse(tok, &pl[np]) || pl[np] == CL16_PREC_AUTO ||
+            (np == 0) != (pl[np] == CL16_PREC_FP32)) {
+            fprintf(stderr, "cl16 bench train: --precisions takes fp32 first, then up to %d of "
+                    "fp16, fp16-sr, fp16-kahan, mixed; got '%s'\n", MAXP - 1, tok);
+            return CL16_EXIT_USAGE;
+        }
+        np++;
+    }
     cl16_ctx *ctx = NULL; /* for the device line and the JSON head */
     if ((rc = cli_ctx(&ctx, device, 0, 0)))
         goto out;
     fprintf(stderr, "cl16 bench train: %d model(s) at batch %d on %s, half path %s\n", n, batch,
             cl16_ctx_device(ctx)->name,
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
-    printf("%-10s %6s %10s %10s %10s %9s %9s\n", "model", "dtype", "ms/step", "images/s", "peak MB",
+    printf("%-10s %10s %10s %10s %10s %9s %9s\n", "model", "precision", "ms/step", "images/s", "peak MB",
            "time x", "memory x");
     for (int i = 0; i < n && !rc; i++)
-        for (int d = 0; d < 2 && !rc; d++) {
-            fprintf(stderr, "  %s %s ...\n", names[i], d ? "fp16" : "fp32");
-            rc = run_one(device, names[i], d ? CL16_F16 : CL16_F32, batch, steps, blocks, &res[i][d]);
+        for (int d = 0; d < np && !rc; d++) {
+            fprintf(stderr, "  %s %s ...\n", names[i], cl16_precision_name(pl[d]));
+            rc = run_one(device, names[i], pl[d], batch, steps, blocks, &res[i][d]);
             if (rc)
                 break;
             const result *r = &res[i][d], *b = &res[i][0];
-            printf("%-10s %6s %10.2f %10.1f %10.2f", r->model, r->dtype, r->step_s * 1e3,
+            printf("%-10s %10s %10.2f %10.1f %10.2f", r->model, r->dtype, r->step_s * 1e3,
                    r->images_per_s, r->peak / 1e6);
             if (d)
                 printf(" %9.2f %9.2f\n", r->step_s / b->step_s, (double)r->peak / (double)b->peak);
@@ -165,7 +179,7 @@ int bench_train(int argc, char **argv, const char *device) {
         fprintf(jf, ",\n  \"batch\": %d, \"steps\": %d, \"optimizer\": \"sgd-momentum\",\n  \"runs\": [", batch,
                 steps);
         for (int i = 0; i < n; i++)
-            for (int d = 0; d < 2; d++) {
+            for (int d = 0; d < np; d++) {
                 const result *r = &res[i][d];
                 fprintf(jf, "%s\n    {\"model\": ", i || d ? "," : "");
                 bench_json_str(jf, r->model);
@@ -189,11 +203,9 @@ int bench_train(int argc, char **argv, const char *device) {
 out:
     cl16_ctx_free(ctx);
     if (jf) {
-        const int bad = fclose(jf) != 0;
-        if (rc || bad)
-            remove(tmp);
-        else if (rename(tmp, json) != 0)
-            rc = cli_fail(CL16_ERR_IO, "bench train: cannot write the JSON output", json);
+        const int e = bench_out_close(&jo, !rc, "bench train");
+        if (!rc)
+            rc = e;
     }
     return rc;
 }

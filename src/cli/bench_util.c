@@ -1,8 +1,10 @@
 /* bench_util.c - shared by the benchmark sub-commands (see bench_util.h). */
 #include "cli/bench_util.h"
+#include "cli/cli.h"
 
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 
 double bench_now(void) {
     struct timespec ts;
@@ -101,4 +103,34 @@ void bench_json_head(FILE *f, const char *benchmark, const cl16_ctx *ctx) {
         fprintf(f, ",\n  \"%s\": ", keys[i]);
         bench_json_str(f, vals[i]);
     }
+}
+
+int bench_out_open(bench_out *o, const char *path, const char *what) {
+    o->f = NULL, o->path = path, o->tmp[0] = '\0';
+    if (!path)
+        return 0;
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (!(o->f = fopen(o->tmp, "w"))) {
+        char w[128];
+        snprintf(w, sizeof w, "%s: cannot write the JSON output", what);
+        return cli_fail(CL16_ERR_IO, w, o->tmp);
+    }
+    return 0;
+}
+
+int bench_out_close(bench_out *o, int keep, const char *what) {
+    if (!o->f)
+        return 0;
+    const int bad = ferror(o->f) != 0 || fclose(o->f) != 0;
+    o->f = NULL;
+    if (!keep || bad || rename(o->tmp, o->path) != 0) {
+        remove(o->tmp);
+        if (!keep)
+            return 0;
+        char w[128];
+        snprintf(w, sizeof w, "%s: cannot write the JSON output", what);
+        return cli_fail(CL16_ERR_IO, w, o->path);
+    }
+    fprintf(stderr, "cl16 %s: wrote %s\n", what, o->path);
+    return 0;
 }

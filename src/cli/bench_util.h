@@ -29,6 +29,18 @@ typedef struct bench_runner {
 int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s, int max_reps,
                      double *first_s, double *per_s, int *reps_out, int *blocks);
 
+/* A benchmark's JSON output: written to PATH.tmp.<pid>, renamed into place
+ * only when complete. open: path NULL leaves f NULL (no output); returns 0 or
+ * the exit code of "cl16 <what>: cannot write the JSON output". close: keep =
+ * 1 renames (0 or that exit code), 0 removes the temporary file. */
+typedef struct bench_out {
+    FILE *f;
+    const char *path;
+    char tmp[4200];
+} bench_out;
+int bench_out_open(bench_out *o, const char *path, const char *what);
+int bench_out_close(bench_out *o, int keep, const char *what);
+
 void bench_json_str(FILE *f, const char *s);
 /* A number, or null when not finite. */
 void bench_json_num(FILE *f, double x);

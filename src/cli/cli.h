@@ -24,4 +24,11 @@ int cmd_bench(int argc, char **argv, const char *device);
 int bench_conv(int argc, char **argv, const char *device);
 /* `cl16 bench train` (bench_train.c): whole training steps, fp16 against fp32. */
 int bench_train(int argc, char **argv, const char *device);
+/* `cl16 bench compare` (bench_compare.c): benchmark JSON files side by side. */
+int bench_compare(int argc, char **argv);
+/* `cl16 bench optim` (bench_optim.c): update kernels against the copy bandwidth. */
+int bench_optim(int argc, char **argv, const char *device);
+/* `cl16 bench peak` and `cl16 bench all` (bench_all.c). */
+int bench_peak(int argc, char **argv, const char *device);
+int bench_all(int argc, char **argv, const char *device);
 #endif

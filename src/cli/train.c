@@ -37,7 +37,17 @@ static const char *train_help =
     "  --no-augment         neither (the default for fashion-mnist and mnist)\n"
     "\n"
     "training:\n"
-    "  --precision P        fp32 | fp16 (train default fp32, continue default fp16)\n"
+    "  --precision P        fp32 | fp16 | fp16-sr | fp16-kahan | mixed (train default\n"
+    "                       fp32, continue default fp16; see docs/numerics.md):\n"
+    "                       fp16 pure half, rounded to nearest (the paper's method);\n"
+    "                       fp16-sr stochastic rounding of the update; fp16-kahan a\n"
+    "                       half compensation buffer per weight; mixed f32 master\n"
+    "                       weights and optimizer state, half forward/backward\n"
+    "  --loss-scale L       none | static:S | dynamic[:S] (16-bit default dynamic from\n"
+    "                       65536: an overflowing step is skipped and S halved, S\n"
+    "                       doubles after 2000 clean steps; fp32 default none)\n"
+    "  --no-stall-stats     do not count updates lost to 16-bit rounding (counted by\n"
+    "                       default: \"stalled_fraction\" in the log)\n"
     "  --epochs N           default 1\n"
     "  --batch B            default 128; the last partial training batch of each\n"
     "                       epoch is dropped (every step sees B images)\n"
@@ -46,7 +56,8 @@ static const char *train_help =
     "  --momentum X         sgd momentum (default 0)\n"
     "  --nesterov           sgd Nesterov momentum (needs --momentum > 0)\n"
     "  --weight-decay X     default 0 (adamw: decoupled)\n"
-    "  --beta1 X --beta2 X --eps X    adam/adamw (default 0.9, 0.999, 1e-8)\n"
+    "  --beta1 X --beta2 X --eps X    adam/adamw (default 0.9, 0.999, and eps 1e-8, or\n"
+    "                       1e-4 in fp16/fp16-sr/fp16-kahan, where v is stored in half)\n"
     "  --schedule S         constant | step | cosine (default constant); cosine reaches 0\n"
     "                       at the last step of --epochs\n"
     "  --warmup STEPS       linear warm-up from 0 over STEPS optimizer steps (default 0)\n"
@@ -59,7 +70,9 @@ static const char *train_help =
     "  --out FILE           checkpoint written atomically after every epoch (model,\n"
     "                       optimizer state, everything --resume needs)\n"
     "  --log FILE           one JSON line per epoch: epoch, loss, train_acc, test_loss,\n"
-    "                       test_acc, seconds, images_per_s, peak_device_bytes, precision, lr\n"
+    "                       test_acc, seconds, images_per_s, peak_device_bytes, precision,\n"
+    "                       lr, steps, skipped_steps, loss_scale, updates, stalled,\n"
+    "                       stalled_fraction\n"
     "  --resume CKPT        continue an interrupted run after its last finished epoch;\n"
     "                       the run's options come from CKPT (only --epochs, --out, --log,\n"
     "                       --data-dir, --device, --stop-after and --model, checked\n"
@@ -75,7 +88,11 @@ typedef struct run {
     const char *cmd; /* "train" or "continue" */
     const char *device;
     const char *model, *data, *data_dir, *out, *log, *resume, *from;
-    cl16_dtype dtype;
+    cl16_dtype dtype;    /* the model's: f32 for fp32, f16 for the 16-bit precisions */
+    cl16_precision prec;
+    cl16_loss_scaling scaling;
+    double loss_scale;   /* static: S; dynamic: the initial S */
+    int stall_stats, have_eps;
     int64_t epochs, batch, limit, test_limit, warmup, step_size, crop, hidden1, hidden2;
     double lr, momentum, weight_decay, beta1, beta2, eps, gamma;
     int nesterov, flip;
@@ -104,6 +121,37 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* fp32 | fp16 | fp16-sr | fp16-kahan | mixed, and the model dtype it trains. */
+static int opt_train_precision(const char *cmd, const char *s, cl16_precision *p, cl16_dtype *dt) {
+    if (!strcmp(s, "f32")) s = "fp32";
+    if (!strcmp(s, "f16")) s = "fp16";
+    if (cl16_precision_parse(s, p) || *p == CL16_PREC_AUTO) {
+        fprintf(stderr, "cl16 %s: --precision must be fp32, fp16, fp16-sr, fp16-kahan or mixed, got "
+                        "'%s'\n", cmd, s);
+        return 0;
+    }
+    *dt = *p == CL16_PREC_FP32 ? CL16_F32 : CL16_F16;
+    return 1;
+}
+
+static const char *const scaling_names[] = {"auto", "none", "static", "dynamic"};
+
+/* none | static:S | dynamic[:S] */
+static int opt_loss_scale(const char *cmd, const char *s, cl16_loss_scaling *m, double *scale) {
+    const char *colon = strchr(s, ':');
+    const size_t len = colon ? (size_t)(colon - s) : strlen(s);
+    for (int i = 1; i < 4; i++)
+        if (strlen(scaling_names[i]) == len && !strncmp(s, scaling_names[i], len)) {
+            *m = (cl16_loss_scaling)i;
+            if (i == CL16_SCALE_NONE && !colon) return 1;
+            if (!colon) return i == CL16_SCALE_DYNAMIC;
+            return opt_f64(cmd, "--loss-scale", colon + 1, 1, 1e30, scale);
+        }
+    fprintf(stderr, "cl16 %s: --loss-scale must be none, static:S or dynamic[:S], got '%s'\n", cmd,
+            s);
+    return 0;
 }
 
 /* Parses argv into r; returns -1 to go on, else the exit code. */
@@ -137,7 +185,13 @@ static int parse(int argc, char **argv, run *r) {
             run_defining = 0;
         } else if (!strcmp(a, "--precision")) {
             VAL();
-            BAD(opt_precision(cmd, v, &r->dtype));
+            BAD(opt_train_precision(cmd, v, &r->prec, &r->dtype));
+        } else if (!strcmp(a, "--loss-scale")) {
+            VAL();
+            BAD(opt_loss_scale(cmd, v, &r->scaling, &r->loss_scale));
+        } else if (!strcmp(a, "--no-stall-stats")) {
+            r->stall_stats = 0;
+            run_defining = 0;
         } else if (!strcmp(a, "--epochs")) {
             VAL();
             BAD(opt_i64(cmd, a, v, 1, 1000000, &r->epochs));
@@ -167,6 +221,7 @@ static int parse(int argc, char **argv, run *r) {
         } else if (!strcmp(a, "--eps")) {
             VAL();
             BAD(opt_f64(cmd, a, v, 1e-30, 1, &r->eps));
+            r->have_eps = 1;
         } else if (!strcmp(a, "--schedule")) {
             VAL();
             int k = pick(cmd, a, v, sched_names, 3);
@@ -273,7 +328,9 @@ static void meta_fill(meta_buf *m, const run *r, int64_t epoch) {
     meta_put(m, META_PREFIX "epoch", "%lld", (long long)epoch);
     meta_put(m, META_PREFIX "epochs", "%lld", (long long)r->epochs);
     meta_put(m, META_PREFIX "data", "%s", r->data);
-    meta_put(m, META_PREFIX "train_precision", "%s", precision_name(r->dtype));
+    meta_put(m, META_PREFIX "train_precision", "%s", cl16_precision_name(r->prec));
+    meta_put(m, META_PREFIX "loss_scaling", "%s", scaling_names[r->scaling]);
+    meta_put(m, META_PREFIX "loss_scale", "%.17g", r->loss_scale);
     meta_put(m, META_PREFIX "seed", "%llu", (unsigned long long)r->seed);
     meta_put(m, META_PREFIX "batch", "%lld", (long long)r->batch);
     meta_put(m, META_PREFIX "limit", "%lld", (long long)r->limit);
@@ -333,7 +390,13 @@ static int from_checkpoint(run *r, const cl16_safetensors *f, int64_t *epoch_don
     GET("data");
     r->data = s;
     GET("train_precision");
-    CHK(opt_precision(what, s, &r->dtype));
+    CHK(opt_train_precision(what, s, &r->prec, &r->dtype));
+    GET("loss_scaling");
+    const int ls = pick(what, "loss_scaling", s, (const char **)scaling_names, 4);
+    CHK(ls >= 0);
+    r->scaling = (cl16_loss_scaling)ls;
+    GET("loss_scale");
+    CHK(opt_f64(what, "loss_scale", s, 0, 1e30, &r->loss_scale)); /* 0: the default */
     GET("seed");
     CHK(opt_u64(what, "seed", s, &r->seed));
     GET("batch");
@@ -556,6 +619,11 @@ static int run_training(run *r) {
     to.warmup_steps = r->warmup;
     to.step_size = r->step_size * spe;
     to.gamma = r->gamma;
+    to.precision = r->prec;
+    to.seed = cli_seed(r->seed, 3);
+    to.scaling = r->scaling;
+    if (r->loss_scale > 0) to.loss_scale = (float)r->loss_scale;
+    to.stall_stats = r->stall_stats;
     if ((s = cl16_trainer_create(m, &to, &t))) {
         rc = cli_failc(cmd, s, "cannot create the trainer", cl16_ctx_last_error(ctx));
         goto done;
@@ -567,13 +635,15 @@ static int run_training(run *r) {
             rc = cli_failc(cmd, s, what, err);
             goto done;
         }
-        if (cl16_trainer_steps(t) != epoch_done * spe) {
+        cl16_train_stats ts;
+        cl16_trainer_get_stats(t, &ts);
+        if (ts.steps + ts.skipped != epoch_done * spe) {
             char detail[512];
             snprintf(detail, sizeof detail,
-                     "it has taken %lld steps, but %lld epochs of %lld steps make %lld (were "
-                     "the data set or --limit different?)",
-                     (long long)cl16_trainer_steps(t), (long long)epoch_done, (long long)spe,
-                     (long long)(epoch_done * spe));
+                     "it has taken %lld steps (%lld more skipped), but %lld epochs of %lld steps "
+                     "make %lld (were the data set or --limit different?)",
+                     (long long)ts.steps, (long long)ts.skipped, (long long)epoch_done,
+                     (long long)spe, (long long)(epoch_done * spe));
             rc = cli_failc(cmd, CL16_ERR_FORMAT, "checkpoint does not fit this run", detail);
             goto done;
         }
@@ -593,7 +663,7 @@ static int run_training(run *r) {
     printf("%s %s on %s: %lld training images (%lld steps of %lld per epoch), %lld test images, "
            "%s, epochs %lld-%lld of %lld\n",
            cmd, cl16_model_get_opts(m)->arch, r->data, (long long)ntrain, (long long)spe,
-           (long long)r->batch, (long long)ntest, precision_name(r->dtype),
+           (long long)r->batch, (long long)ntest, cl16_precision_name(r->prec),
            (long long)epoch_done + 1, (long long)r->epochs, (long long)r->epochs);
     fflush(stdout);
     int saved_any = 0;
@@ -606,6 +676,9 @@ static int run_training(run *r) {
         prefetch p;
         double t0 = now_s(), last_draw = 0, loss_sum = 0, lr = 0;
         int64_t correct = 0, images = 0, b = 0;
+        cl16_trainer_reset_stall(t);
+        cl16_train_stats before;
+        cl16_trainer_get_stats(t, &before);
         s = prefetch_start(&p, &job, err, sizeof err);
         for (; !s && b < spe; b++) {
             const float *x;
@@ -668,20 +741,30 @@ static int run_training(run *r) {
         cl16_ctx_memory(ctx, &cur, &peak);
         double loss = loss_sum / (double)spe, acc = (double)correct / (double)images;
         double ips = train_s > 0 ? (double)images / train_s : 0;
+        cl16_train_stats ts;
+        cl16_trainer_get_stats(t, &ts);
+        const double stalled = ts.changed ? (double)ts.stalled / (double)ts.changed : 0.0;
+        const long long skipped = (long long)(ts.skipped - before.skipped);
         printf("epoch %lld/%lld: loss %.4f train_acc %.2f%% test_loss %.4f test_acc %.2f%% "
-               "%.1f s %.0f img/s peak %.1f MB lr %.4g\n",
+               "%.1f s %.0f img/s peak %.1f MB lr %.4g",
                (long long)e, (long long)r->epochs, loss, 100 * acc, test_loss, 100 * test_acc,
                train_s, ips, (double)peak / 1e6, lr);
+        if (r->dtype == CL16_F16)
+            printf(" stalled %.2f%% skipped %lld scale %g", 100 * stalled, skipped, ts.loss_scale);
+        printf("\n");
         fflush(stdout);
         if (log) {
             fprintf(log,
                     "{\"epoch\":%lld,\"loss\":%.6f,\"train_acc\":%.6f,\"test_loss\":%.6f,"
                     "\"test_acc\":%.6f,\"seconds\":%.3f,\"eval_seconds\":%.3f,"
                     "\"images_per_s\":%.1f,\"peak_device_bytes\":%llu,\"precision\":\"%s\","
-                    "\"lr\":%.6g,\"steps\":%lld,\"images\":%lld}\n",
+                    "\"lr\":%.6g,\"steps\":%lld,\"images\":%lld,\"skipped_steps\":%lld,"
+                    "\"loss_scale\":%.17g,\"updates\":%lld,\"stalled\":%lld,"
+                    "\"stalled_fraction\":%.6f}\n",
                     (long long)e, loss, acc, test_loss, test_acc, train_s, eval_s, ips,
-                    (unsigned long long)peak, precision_name(r->dtype), lr,
-                    (long long)cl16_trainer_steps(t), (long long)images);
+                    (unsigned long long)peak, cl16_precision_name(r->prec), lr,
+                    (long long)cl16_trainer_steps(t), (long long)images, skipped, ts.loss_scale,
+                    (long long)ts.changed, (long long)ts.stalled, stalled);
             fflush(log);
         }
         meta_buf mb;
@@ -718,6 +801,8 @@ static void run_defaults(run *r, const char *cmd, const char *device, cl16_dtype
     r->cmd = cmd;
     r->device = device;
     r->dtype = dtype;
+    r->prec = dtype == CL16_F16 ? CL16_PREC_FP16 : CL16_PREC_FP32;
+    r->stall_stats = 1;
     r->batch = 128;
     r->lr = 0.01;
     r->beta1 = 0.9, r->beta2 = 0.999, r->eps = 1e-8;
@@ -727,12 +812,22 @@ static void run_defaults(run *r, const char *cmd, const char *device, cl16_dtype
     r->crop = -1, r->flip = -1;
 }
 
+/* Defaults that depend on other options (a --resume takes all from the file). */
+static void finish_defaults(run *r) {
+    if (r->resume) return;
+    if (!r->epochs) r->epochs = 1;
+    /* Adam's v lives in half in the pure 16-bit precisions: below about 6e-8 it
+     * flushes to 0, and sqrt(v) has no resolution under 2.4e-4, so eps 1e-8
+     * would turn a forgotten second moment into a step of lr * m / 1e-8. */
+    if (!r->have_eps && r->dtype == CL16_F16 && r->prec != CL16_PREC_MIXED) r->eps = 1e-4;
+}
+
 int cmd_train(int argc, char **argv, const char *device) {
     run r;
     run_defaults(&r, "train", device, CL16_F32);
     int rc = parse(argc, argv, &r);
     if (rc >= 0) return rc;
-    if (!r.resume && !r.epochs) r.epochs = 1;
+    finish_defaults(&r);
     return run_training(&r);
 }
 
@@ -741,6 +836,6 @@ int cmd_continue(int argc, char **argv, const char *device) {
     run_defaults(&r, "continue", device, CL16_F16);
     int rc = parse(argc, argv, &r);
     if (rc >= 0) return rc;
-    if (!r.resume && !r.epochs) r.epochs = 1;
+    finish_defaults(&r);
     return run_training(&r);
 }

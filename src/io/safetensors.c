@@ -770,6 +770,20 @@ static cl16_status parse_owned(unsigned char *buf, size_t len, const char *label
         goto cleanup;
     }
 
+    /* A checksum written by cl16_safetensors_save: the data section must match it. */
+    for (size_t i = 0; i < nmeta; i++)
+        if (!strcmp(meta[i].key, CL16_ST_CHECKSUM_KEY)) {
+            char hex[65];
+            cl16__st_sha256_hex(data, (size_t)dlen, hex);
+            if (strcmp(hex, meta[i].val)) {
+                cl16__st_err(err, err_len, label,
+                             "the data section does not match its checksum (%s %.16s..., computed "
+                             "%.16s...): the file is damaged",
+                             CL16_ST_CHECKSUM_KEY, meta[i].val, hex);
+                goto cleanup;
+            }
+        }
+
     /* Build the handle. */
     st = CL16_ERR_OUT_OF_MEMORY;
     f = calloc(1, sizeof *f);

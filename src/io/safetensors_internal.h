@@ -26,4 +26,11 @@ int cl16__st_utf8_valid(const unsigned char *s, size_t n, size_t *bad);
 int cl16__st_grow(void **arr, size_t *cap, size_t need, size_t elem);
 /* qsort comparator for an array of C strings. */
 int cl16__st_cmp_str(const void *a, const void *b);
+
+/* Metadata key of the SHA-256 (lowercase hex) of the data section that
+ * cl16_safetensors_save writes and the reader verifies when present. */
+#define CL16_ST_CHECKSUM_KEY "cl16.data_sha256"
+/* The SHA-256 of n bytes as 64 lowercase hex digits and a NUL. */
+void cl16__st_sha256_hex(const void *data, size_t n, char hex[65]);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "cl16.h"
 #include "io/safetensors_internal.h"
+#include "runtime/internal.h"
 
 typedef struct {
     char *s;
@@ -138,6 +139,36 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
         free(names);
     }
 
+    /* The checksum of the data section, appended to the metadata (a caller's
+     * own entry under that key is refused: it would not match). */
+    for (size_t i = 0; i < nmeta; i++)
+        if (!strcmp(meta[2 * i], CL16_ST_CHECKSUM_KEY)) {
+            cl16__st_err(err, err_len, fn, "metadata key '%s' is written by cl16 itself",
+                         CL16_ST_CHECKSUM_KEY);
+            return CL16_ERR_INVALID_ARG;
+        }
+    char sum[65];
+    {
+        cl16_sha256 sh;
+        uint8_t dig[32];
+        cl16_sha256_init(&sh);
+        for (size_t i = 0; i < count; i++)
+            cl16_sha256_update(&sh, tensors[i].data, tensors[i].bytes);
+        cl16_sha256_final(&sh, dig);
+        for (int k = 0; k < 32; k++)
+            snprintf(sum + 2 * k, 3, "%02x", dig[k]);
+    }
+    const char **all = malloc((2 * nmeta + 3) * sizeof *all);
+    if (!all) {
+        cl16__st_err(err, err_len, fn, "out of host memory");
+        return CL16_ERR_OUT_OF_MEMORY;
+    }
+    for (size_t i = 0; i < 2 * nmeta; i++)
+        all[i] = meta[i];
+    all[2 * nmeta] = CL16_ST_CHECKSUM_KEY, all[2 * nmeta + 1] = sum, all[2 * nmeta + 2] = NULL;
+    meta = all;
+    nmeta++;
+
     /* Header: __metadata__ first (as the safetensors library does), then the tensors
      * in the given order with contiguous offsets; padded with spaces so the
      * data section starts at a multiple of 8. */
@@ -177,7 +208,7 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
     while (!h.oom && h.n % 8)
         sb_str(&h, " ");
     if (h.oom) {
-        free(h.s);
+        free(h.s), free((void *)all);
         cl16__st_err(err, err_len, fn, "out of host memory");
         return CL16_ERR_OUT_OF_MEMORY;
     }
@@ -188,7 +219,7 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     if (!tmp) {
-        free(h.s);
+        free(h.s), free((void *)all);
         cl16__st_err(err, err_len, fn, "out of host memory");
         return CL16_ERR_OUT_OF_MEMORY;
     }
@@ -199,7 +230,7 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
     int created = 0, e;
     errno = 0;
     FILE *fp = NULL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = cl16__fault("write") ? (errno = ENOSPC, -1) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         goto fail;
     created = 1;
@@ -209,17 +240,19 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
         goto fail;
     }
     what = "writing";
-    if (fwrite(lenbuf, 1, 8, fp) != 8 || fwrite(h.s, 1, h.n, fp) != h.n)
+    /* FAULT(): the test build's injected failure of one step (disk full). */
+#define FAULT() (cl16__fault("write") && (errno = ENOSPC, 1))
+    if (FAULT() || fwrite(lenbuf, 1, 8, fp) != 8 || FAULT() || fwrite(h.s, 1, h.n, fp) != h.n)
         goto fail;
     for (size_t i = 0; i < count; i++)
         if (tensors[i].bytes &&
-            fwrite(tensors[i].data, 1, tensors[i].bytes, fp) != tensors[i].bytes)
+            (FAULT() || fwrite(tensors[i].data, 1, tensors[i].bytes, fp) != tensors[i].bytes))
             goto fail;
     what = "flushing";
-    if (fflush(fp) != 0)
+    if (FAULT() || fflush(fp) != 0)
         goto fail;
     what = "syncing";
-    if (fsync(fileno(fp)) != 0)
+    if (FAULT() || fsync(fileno(fp)) != 0)
         goto fail;
     what = "closing";
     {
@@ -229,8 +262,9 @@ cl16_status cl16_safetensors_save(const char *path, const cl16_st_tensor *tensor
             goto fail;
     }
     what = "renaming";
-    if (rename(tmp, path) != 0)
+    if (FAULT() || rename(tmp, path) != 0)
         goto fail;
+#undef FAULT
     created = 0;
     /* Make the rename itself durable; a failure here leaves a complete file. */
     {
@@ -264,6 +298,16 @@ fail:
                  strerror(e));
 done:
     free(tmp);
-    free(h.s);
+    free(h.s), free((void *)all);
     return st;
+}
+
+void cl16__st_sha256_hex(const void *data, size_t n, char hex[65]) {
+    cl16_sha256 sh;
+    uint8_t dig[32];
+    cl16_sha256_init(&sh);
+    cl16_sha256_update(&sh, data, n);
+    cl16_sha256_final(&sh, dig);
+    for (int k = 0; k < 32; k++)
+        snprintf(hex + 2 * k, 3, "%02x", dig[k]);
 }

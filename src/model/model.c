@@ -340,10 +340,57 @@ cl16_status cl16_model_create(cl16_ctx *ctx, const cl16_model_opts *o, uint64_t 
 
 /* ---- per-batch buffers --------------------------------------------------------- */
 
+/* Bytes the per-batch buffers of n images take: activations, their gradients
+ * (training) and the layers' saved statistics / indices; *largest gets the
+ * biggest single buffer. */
+static uint64_t batch_bytes(const cl16_model *m, int64_t n, int grads, uint64_t *largest) {
+    const uint64_t es = cl16_dtype_size(m->opts.dtype);
+    uint64_t total = 0, big = 0;
+    for (int i = 1; i < m->nacts; i++) {
+        const act_shape *sh = &m->shapes[i];
+        uint64_t per = 1;
+        for (int k = 1; k < sh->ndim; k++)
+            per *= (uint64_t)sh->dims[k];
+        const uint64_t b = per * (uint64_t)n * es;
+        total += b * (grads && i + 1 < m->nacts ? 2 : 1);
+        if (b > big)
+            big = b;
+    }
+    for (int i = 0; i < m->nlayers; i++) {
+        const layer *l = &m->layers[i];
+        if (l->type == L_BN)
+            total += 8 * (uint64_t)m->shapes[l->in].dims[1];
+        else if (l->type == L_MAXPOOL)
+            total += 4 * (uint64_t)n * (uint64_t)m->shapes[l->out].dims[1] *
+                     (uint64_t)m->shapes[l->out].dims[2] * (uint64_t)m->shapes[l->out].dims[3];
+    }
+    *largest = big;
+    return total;
+}
+
 static cl16_status ensure_batch(cl16_model *m, int64_t n, int grads) {
     cl16_status s;
     if (n != m->batch)
         free_batch(m);
+    if (!m->batch || (grads && !m->has_grads)) {
+        /* Refuse up front what cannot fit, from the plan, before allocating
+         * anything (the convolution and GEMM workspaces come on top). */
+        const cl16_device_info *d = cl16_ctx_device(m->ctx);
+        uint64_t cur, peak, largest;
+        cl16_ctx_memory(m->ctx, &cur, &peak);
+        const uint64_t need = batch_bytes(m, n, grads, &largest);
+        const uint64_t have = d->global_mem > cur ? d->global_mem - cur : 0;
+        if (need > have || largest > d->max_alloc)
+            return cl16__fail(
+                m->ctx, CL16_ERR_OUT_OF_MEMORY,
+                "model %s at batch %" PRId64 " needs %.1f MB of %s buffers (largest %.1f MB) "
+                "but device '%s' has %.1f MB free of %.1f MB (largest buffer %.1f MB); try a "
+                "smaller --batch%s",
+                m->arch, n, need / 1e6, grads ? "activation and gradient" : "activation",
+                largest / 1e6, d->name, have / 1e6, d->global_mem / 1e6, d->max_alloc / 1e6,
+                m->opts.dtype == CL16_F32 ? " or a 16-bit precision (half the activation memory)"
+                                          : "");
+    }
     if (!m->batch) {
         for (int i = 1; i < m->nacts; i++) {
             act_shape sh = m->shapes[i];

@@ -74,6 +74,11 @@ cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file
                                 size_t n_extra, const char *const *meta, char *err,
                                 size_t err_len);
 
+/* own (key, value pairs, nown strings) followed by meta (NULL-terminated,
+ * may be NULL), a key of meta replacing the same key of own; NULL-terminated,
+ * malloc'd (the strings are not copied), NULL when out of memory. */
+const char **cl16__meta_merge(const char *const *own, size_t nown, const char *const *meta);
+
 /* Reads a file tensor (F32, F16, BF16) into floats; dst holds numel values. */
 void cl16__st_to_floats(const cl16_st_tensor *t, float *dst);
 /* Number of elements of a file tensor. */

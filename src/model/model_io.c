@@ -210,6 +210,27 @@ cl16_status cl16_model_load(cl16_model *m, const cl16_safetensors *f, cl16_cast_
     return s;
 }
 
+const char **cl16__meta_merge(const char *const *own, size_t nown, const char *const *meta) {
+    size_t nmeta = 0;
+    while (meta && meta[nmeta])
+        nmeta++;
+    const char **all = malloc((nown + nmeta + 1) * sizeof *all);
+    if (!all)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < nown; i += 2) {
+        int overridden = 0; /* a caller's key replaces ours */
+        for (size_t j = 0; j + 1 < nmeta && !overridden; j += 2)
+            overridden = !strcmp(meta[j], own[i]);
+        if (!overridden)
+            all[k++] = own[i], all[k++] = own[i + 1];
+    }
+    for (size_t j = 0; j < nmeta; j++)
+        all[k++] = meta[j];
+    all[k] = NULL;
+    return all;
+}
+
 cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file_dtype,
                                 const cl16_tensor *const *extra, const char *const *extra_names,
                                 size_t n_extra, const char *const *meta, char *err,
@@ -326,24 +347,10 @@ cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file
                              "classes", cl,     "format",   "cl16", "hidden1", h1, "hidden2", h2};
         /* hidden sizes only mean something for mlp */
         const size_t nown = sizeof own / sizeof own[0] - (strcmp(m->arch, "mlp") ? 4 : 0);
-        size_t nmeta = 0;
-        while (meta && meta[nmeta])
-            nmeta++;
-        const char **all = malloc((nown + nmeta + 1) * sizeof *all);
+        const char **all = cl16__meta_merge(own, nown, meta);
         if (!all) {
             s = CL16_ERR_OUT_OF_MEMORY;
         } else {
-            size_t k = 0;
-            for (size_t i = 0; i < nown; i += 2) {
-                int overridden = 0; /* a caller's key replaces the model's */
-                for (size_t j = 0; j + 1 < nmeta && !overridden; j += 2)
-                    overridden = !strcmp(meta[j], own[i]);
-                if (!overridden)
-                    all[k++] = own[i], all[k++] = own[i + 1];
-            }
-            for (size_t j = 0; j < nmeta; j++)
-                all[k++] = meta[j];
-            all[k] = NULL;
             s = cl16_safetensors_save(path, st, total, all, err, err_len);
             free((void *)all);
         }

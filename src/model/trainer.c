@@ -314,24 +314,10 @@ cl16_status cl16_trainer_save(cl16_trainer *t, const char *path, const char *con
                              "precision",  cl16_precision_name(t->prec), "loss_scale", scale,
                              "scale_good", good,    "skipped_steps", skipped};
         const size_t nown = sizeof own / sizeof own[0];
-        size_t nmeta = 0;
-        while (meta && meta[nmeta])
-            nmeta++;
-        const char **all = malloc((nown + nmeta + 1) * sizeof *all);
+        const char **all = cl16__meta_merge(own, nown, meta);
         if (!all) {
             s = CL16_ERR_OUT_OF_MEMORY;
         } else {
-            size_t k = 0;
-            for (size_t i = 0; i < nown; i += 2) {
-                int overridden = 0;
-                for (size_t j = 0; j + 1 < nmeta && !overridden; j += 2)
-                    overridden = !strcmp(meta[j], own[i]);
-                if (!overridden)
-                    all[k++] = own[i], all[k++] = own[i + 1];
-            }
-            for (size_t j = 0; j < nmeta; j++)
-                all[k++] = meta[j];
-            all[k] = NULL;
             s = cl16__model_save_ex(m, path, m->opts.dtype, extra, (const char *const *)names, n,
                                     all, err, err_len);
             free((void *)all);
@@ -363,7 +349,9 @@ cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensors *f, cha
         return CL16_ERR_INVALID_ARG;
     }
     cl16_model *m = t->m;
-    int any = 0;
+    /* A checkpoint says how many steps it took (plain SGD has no state
+     * tensors at all); a model file, ours or PyTorch's, does not. */
+    int any = cl16_safetensors_meta(f, "step") != NULL;
     for (size_t i = 0; i < cl16_safetensors_count(f) && !any; i++)
         any = !strncmp(cl16_safetensors_at(f, i)->name, "optim.", 6);
     if (!any) {

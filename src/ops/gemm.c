@@ -148,11 +148,9 @@ cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d) {
                               "gemm: half accumulation needs the native-half path; device '%s' "
                               "runs the storage path (half in memory, float arithmetic)",
                               ctx->dev.name);
-        /* Quirk, NVIDIA: half arithmetic runs (the probe proves it) but
-         * cl_khr_fp16 is not advertised and the half-vector built-ins that
-         * the half-accumulating kernel needs (as_halfN, vloadN on half) are
-         * missing from its compiler; float accumulation works there. */
-        if (!ctx->dev.has_fp16_ext)
+        /* The half-accumulating kernel computes on half vectors: not where
+         * the compiler lacks them (cl16__half_vectors, the NVIDIA quirk). */
+        if (!cl16__half_vectors(ctx))
             return cl16__fail(ctx, CL16_ERR_UNSUPPORTED,
                               "gemm: half accumulation needs cl_khr_fp16's half-vector built-ins, "
                               "which device '%s' does not advertise (half storage with float "
@@ -405,6 +403,8 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
 }
 
 cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+    if (cl16__fault("launch"))
+        return cl16__cl_fail(ctx, CL_OUT_OF_RESOURCES, "gemm launch (injected fault)");
     cl16_status s = gemm_enqueue(ctx, d, p);
     if (!s) { /* only what was enqueued counts */
         ctx->stats.gemm_calls++;

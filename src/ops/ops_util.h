@@ -83,6 +83,8 @@ static inline cl16_status cl16__op_check(cl16_ctx *ctx, const char *fn, const ch
 /* Enqueues a 1-D kernel over `items` work-items (rounded up to whole groups
  * of 64; the kernels return early past their end). */
 static inline cl_int cl16__op_launch(cl16_ctx *ctx, cl_kernel k, size_t items) {
+    if (cl16__fault("launch"))
+        return CL_OUT_OF_RESOURCES;
     size_t global = (items + 63) / 64 * 64;
     if (global == 0)
         global = 64;

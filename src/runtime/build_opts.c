@@ -7,6 +7,17 @@
 
 #include "runtime/internal.h"
 
+/* Quirk, NVIDIA's OpenCL (seen on an H200, driver 580): the probe proves that
+ * half arithmetic runs, but cl_khr_fp16 is not advertised and the compiler
+ * lacks the half-vector built-ins (vloadN on half pointers, as_halfN,
+ * convert_floatN of half vectors: ambiguous or undeclared). Kernels that
+ * compute on half vectors (half arithmetic, half accumulation) are therefore
+ * offered only where the extension is advertised; half storage with float
+ * arithmetic (vload_halfN) works everywhere. */
+int cl16__half_vectors(const cl16_ctx *ctx) {
+    return ctx->half == CL16_HALF_NATIVE && ctx->dev.has_fp16_ext;
+}
+
 size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf, size_t n) {
     int native = ctx->half == CL16_HALF_NATIVE;
     /* -cl-std=CL1.2: every kernel is OpenCL C 1.2 so 1.2-only devices (many
@@ -14,8 +25,10 @@ size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf
      * OpenCL 2/3 may creep in unnoticed on a newer driver. */
     int w = snprintf(buf, n, "-cl-std=CL1.2 -DCL16_DTYPE=%d -DCL16_HALF_NATIVE=%d",
                      v->dtype == CL16_F16 ? 1 : 0, (native && v->dtype == CL16_F16) ? 1 : 0);
-    /* Half arithmetic is only meaningful where the probe proved it works. */
-    if (native && v->dtype == CL16_F16 && v->half_arith && w >= 0 && (size_t)w < n)
+    /* Half arithmetic is only meaningful where the probe proved it works, and
+     * its kernels use half vectors (see cl16__half_vectors). */
+    if (native && v->dtype == CL16_F16 && v->half_arith && cl16__half_vectors(ctx) && w >= 0 &&
+        (size_t)w < n)
         w += snprintf(buf + w, n - (size_t)w, " -DCL16_HALF_ARITH=1");
     /* Device class and limits kernels may size themselves by: CPUs (PoCL) want
      * register tiles and no barriers; small local memory (mobile GPUs) and

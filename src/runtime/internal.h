@@ -155,6 +155,8 @@ cl16_status cl16__device_select(const char *spec, cl16_device_info *info, char *
 
 /* ---- build options, programs, cache ------------------------------------- */
 size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf, size_t n);
+/* Native half with half-vector built-ins (src/runtime/build_opts.c: the NVIDIA quirk). */
+int cl16__half_vectors(const cl16_ctx *ctx);
 /* Returns the kernel `name` of embedded file `file` built for variant v,
  * building or loading the program on first use. The kernel is owned by ctx. */
 cl16_status cl16__kernel(cl16_ctx *ctx, const char *file, const cl16_variant *v,
@@ -258,5 +260,9 @@ typedef struct cl16_sha256 {
 void cl16_sha256_init(cl16_sha256 *s);
 void cl16_sha256_update(cl16_sha256 *s, const void *data, size_t n);
 void cl16_sha256_final(cl16_sha256 *s, uint8_t out[32]);
+
+/* Fault injection (src/runtime/fault.c): 1 when the test build is told to
+ * fail this event at `site` ("alloc", "write", "launch"); always 0 otherwise. */
+int cl16__fault(const char *site);
 
 #endif

@@ -26,6 +26,10 @@ cl16_status cl16__dev_alloc(cl16_ctx *ctx, size_t bytes, const char *what, cl_me
                           " bytes, and this context already holds %" PRIu64 " bytes",
                           bytes, mib(bytes), what, ctx->dev.name, ctx->dev.global_mem,
                           mib(ctx->dev.global_mem), ctx->dev.max_alloc, ctx->mem_cur);
+    if (cl16__fault("alloc"))
+        return cl16__fail(ctx, CL16_ERR_OUT_OF_MEMORY,
+                          "cannot allocate %zu bytes for %s on device '%s' (injected fault)", bytes,
+                          what, ctx->dev.name);
     cl_int err;
     cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) {

@@ -121,6 +121,80 @@ PY
 "$CL16" bench conv --quick --json /nonexistent-dir-cl16/x.json >"$out" 2>"$err"
 rc=$?
 [ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"
+# Whole training steps per precision: the JSON holds every run with its ratios to fp32.
+"$CL16" bench train --quick --models mlp --precisions fp32,fp16,fp16-kahan,mixed --steps 1 \
+    --json "$json" >"$out" 2>"$err" || fail "bench train --quick: $(tail -20 "$err")"
+python3 - "$json" <<'PY' || fail "bench train --json: $(cat "$json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["benchmark"] == "train" and d["batch"] == 32, d
+runs = d["runs"]
+assert [r["precision"] for r in runs] == ["fp32", "fp16", "fp16-kahan", "mixed"], runs
+for r in runs:
+    assert r["model"] == "mlp" and r["ms_per_step"] > 0 and r["peak_device_bytes"] > 0, r
+    if r["precision"] in ("fp16", "fp16-kahan"):
+        assert r["time_vs_fp32"] > 0 and 0 < r["memory_vs_fp32"] < 1, r
+    # mixed keeps f32 master weights and state: for an MLP, whose memory is
+    # mostly parameters, it can exceed fp32 (16-bit GEMMs add float workspaces)
+m = {r["precision"]: r["peak_device_bytes"] for r in runs}
+# Kahan adds 2 bytes per weight; mixed adds f32 master weights and state.
+assert m["fp16"] < m["fp16-kahan"] < m["mixed"], m
+PY
+# compare: the run above against a copy at twice the speed gives 2.00x per row;
+# broken or mismatched files are refused by name.
+python3 - "$json" "$json.fast" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["runs"]:
+    r["images_per_s"] *= 2
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$CL16" bench compare "$json" "$json.fast" >"$out" 2>"$err" || fail "bench compare: $(cat "$err")"
+[ "$(grep -c '^mlp .*(2.00x)' "$out")" = 4 ] || fail "bench compare table: $(cat "$out")"
+"$CL16" bench compare --markdown "$json" "$json.fast" >"$out" 2>&1 &&
+    grep -q '^| mlp fp16-kahan .*(2.00x) |$' "$out" || fail "bench compare --markdown: $(cat "$out")"
+printf '{"benchmark": "train", "runs": [' >"$json.bad"
+"$CL16" bench compare "$json" "$json.bad" >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 18 ] && grep -q "\.bad: corrupt or malformed data: JSON: unexpected end at byte" "$err" ||
+    fail "bench compare of a truncated file: exit $rc: $(cat "$err")"
+"$CL16" bench compare "$json" "$(dirname "$0")/../../docs/runs/h200-2026-11-28/gemm.json" >"$out" 2>"$err"
+[ $? = 18 ] && grep -q "compare files of one kind" "$err" || fail "bench compare of two kinds: $(cat "$err")"
+"$CL16" bench compare "$json" >/dev/null 2>&1
+[ $? = 2 ] || fail "bench compare of one file: not exit 2"
+# The update kernels against the device copy: every optimizer x precision row.
+"$CL16" bench optim --quick --elements 4096 --json "$json" >"$out" 2>"$err" ||
+    fail "bench optim: $(tail -5 "$err")"
+python3 - "$json" <<'PY' || fail "bench optim --json: $(cat "$json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["benchmark"] == "optim" and d["copy_gb_per_s"] > 0, d
+rows = {(r["optimizer"], r["precision"]): r for r in d["runs"]}
+assert len(rows) == 10, sorted(rows)
+assert rows[("adam", "fp16")]["bytes_per_param"] == 14 and rows[("sgd-momentum", "mixed")]["bytes_per_param"] == 20
+for r in rows.values():
+    assert r["gb_per_s"] > 0 and r["fraction_of_copy"] > 0, r
+PY
+# The device's peaks: copy and multiply-add, f16 only where the device computes in half.
+"$CL16" bench peak --quick --json "$json" >"$out" 2>"$err" || fail "bench peak: $(cat "$err")"
+python3 - "$json" <<'PY' || fail "bench peak --json: $(cat "$json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["benchmark"] == "peak" and d["copy_gb_per_s"] > 0 and d["f32_gflops"] > 0, d
+assert (d["f16_gflops"] is None) == (d["half_path"] == "storage"), d
+PY
+# Every benchmark in one go (what a user runs on their device and sends in).
+all_dir=$(mktemp -d)
+"$CL16" bench all --quick --out "$all_dir" >"$out" 2>"$err" || fail "bench all --quick: $(tail -5 "$err")"
+for b in peak gemm conv optim train; do
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["benchmark"]==sys.argv[2], d' \
+        "$all_dir/$b.json" $b || fail "bench all: $b.json missing or not a $b benchmark"
+done
+"$CL16" bench compare "$all_dir/conv.json" "$all_dir/conv.json" >"$out" 2>&1 ||
+    fail "bench compare of bench all's conv.json: $(cat "$out")"
+rm -rf "$all_dir"
+"$CL16" bench train --precisions fp16,fp32 >/dev/null 2>&1
+[ $? = 2 ] || fail "bench train with fp32 not first: not exit 2"
 "$CL16" bench conv --reps 0 >/dev/null 2>&1
 [ $? = 2 ] || fail "bench conv --reps 0 not exit 2"
 # An unwritable JSON path fails at once (10 + CL16_ERR_IO (7)), before any measurement.

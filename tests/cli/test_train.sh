@@ -60,6 +60,28 @@ grep -Eq "^cast .*lenet32.safetensors into f16: [1-9][0-9]* values, 0 overflowed
     fail "continue: no cast report: $(cat "$out")"
 check_log "$W/lenet16.jsonl" 2 0.45 fp16 || fail "continue fp16 log"
 
+# ---- the other 16-bit precisions: each continues and learns, logs its stall
+# statistics; stochastic rounding and Kahan stall fewer updates than nearest
+for prec in fp16-sr fp16-kahan mixed; do
+    "$CL16" continue --from "$W/lenet32.safetensors" $SMALL --epochs 2 --lr 0.02 --momentum 0.9 \
+        --precision $prec --out "$W/lenet-$prec.safetensors" --log "$W/lenet-$prec.jsonl" \
+        >"$out" 2>"$err" || fail "continue $prec: $(cat "$err")"
+    check_log "$W/lenet-$prec.jsonl" 2 0.45 $prec || fail "continue $prec log"
+done
+python3 - "$W" <<'PY' || fail "stall statistics"
+import json, sys
+w = sys.argv[1]
+last = {p: [json.loads(l) for l in open(f"{w}/{n}.jsonl")][-1]
+        for p, n in (("fp16", "lenet16"), ("sr", "lenet-fp16-sr"), ("kahan", "lenet-fp16-kahan"),
+                     ("mixed", "lenet-mixed"))}
+for p, r in last.items():
+    assert r["updates"] > 0 and 0 <= r["stalled_fraction"] <= 1, (p, r)
+    assert r["loss_scale"] >= 1 and r["skipped_steps"] >= 0, (p, r)
+print("stalled:", {p: round(r["stalled_fraction"], 4) for p, r in last.items()})
+assert last["sr"]["stalled_fraction"] < last["fp16"]["stalled_fraction"], last
+assert last["mixed"]["stalled_fraction"] < 0.01, last["mixed"]
+PY
+
 # ---- eval --json: exactly the three keys, and the training log's figures ---------
 "$CL16" eval --model-file "$W/lenet32.safetensors" --limit 500 --batch 32 --json >"$out" 2>"$err" ||
     fail "eval --json: $(cat "$err")"
@@ -143,6 +165,10 @@ expect_fail() { # NAME PATTERN command...: non-zero exit, stderr matches PATTERN
         fail "$name: exit $rc but no '$pat' in: $(cat "$err")"
     fi
 }
+expect_fail "unknown precision" "--precision must be fp32, fp16, fp16-sr, fp16-kahan or mixed" \
+    "$CL16" train --model mlp --precision bf8 $SMALL --out "$W/x.safetensors"
+expect_fail "bad loss scale" "--loss-scale must be none, static:S or dynamic" \
+    "$CL16" train --model mlp --loss-scale sometimes $SMALL --out "$W/x.safetensors"
 expect_fail "unknown model" "unknown model 'nosuchnet'" \
     "$CL16" train --model nosuchnet $SMALL --out "$W/x.safetensors"
 expect_fail "missing data dir" "$W/no-data-here" \
@@ -173,8 +199,23 @@ n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
 s = 8 + n + h["fc3.bias"]["data_offsets"][0]
 b[s:s + 4] = struct.pack("<f", 1e5)
+# Another tool's edit: the data checksum cl16 wrote is recomputed (same length),
+# so that the file is well-formed and only its value is at fault.
+import hashlib
+old = h["__metadata__"]["cl16.data_sha256"].encode()
+new = hashlib.sha256(bytes(b[8 + n:])).hexdigest().encode()
+b[8:8 + n] = bytes(b[8:8 + n]).replace(old, new)
 open(sys.argv[2], "wb").write(b)
 PY
+# A flipped data byte without that care: refused as damaged, naming the checksum.
+python3 - "$W/lenet32.safetensors" "$W/flip.safetensors" <<'PY' || fail "making a damaged file"
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-3] ^= 0x10
+open(sys.argv[2], "wb").write(b)
+PY
+expect_fail "damaged data (eval)" "does not match its checksum" \
+    "$CL16" eval --model-file "$W/flip.safetensors" --limit 100
 expect_fail "overflow (continue fp16)" "fc3.bias" \
     "$CL16" continue --from "$W/big.safetensors" $SMALL --out "$W/x.safetensors"
 expect_fail "overflow (convert f16)" "fc3.bias" \

@@ -387,6 +387,37 @@ int main(void) {
     static const char *const mn[] = {"fc1.weight", "fc2.bias", "fc3.weight", NULL};
     gradcheck(ctx, "mlp", 1, 28, 28, mn);
     round_trips(ctx, dir);
+    /* A batch that cannot fit is refused before anything is allocated, with
+     * the bytes needed against those available and a hint. */
+    {
+        cl16_model_opts o;
+        cl16_model_opts_init(&o);
+        o.arch = "mlp", o.hidden1 = 1 << 16, o.hidden2 = 16;
+        cl16_model *big = NULL;
+        uint64_t before, after, pk;
+        cl16_tensor *x = NULL;
+        CHECK_OK(ctx, cl16_model_create(ctx, &o, 1, &big));
+        const uint64_t need = (uint64_t)65536 * (1 << 16) * 4; /* fc1 output alone */
+        const int64_t xd[4] = {65536, 1, 28, 28};
+        CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 4, xd, &x));
+        if (big && x && need > cl16_ctx_device(ctx)->global_mem) {
+            cl16_ctx_memory(ctx, &before, &pk);
+            const cl16_tensor *z;
+            CHECK(cl16_model_forward(big, x, 1, &z) == CL16_ERR_OUT_OF_MEMORY);
+            const char *e = cl16_ctx_last_error(ctx);
+            CHECK_MSG(strstr(e, "at batch 65536 needs") && strstr(e, "MB free") &&
+                          strstr(e, "smaller --batch or a 16-bit precision"),
+                      "message: %s", e);
+            cl16_ctx_memory(ctx, &after, &pk);
+            CHECK_MSG(after == before, "the refusal allocated %llu bytes",
+                      (unsigned long long)(after - before));
+        } else if (big && x) {
+            printf("note: this device has %.1f GB; the out-of-memory refusal is not exercised\n",
+                   cl16_ctx_device(ctx)->global_mem / 1e9);
+        }
+        cl16_tensor_free(x);
+        cl16_model_free(big);
+    }
     resume(ctx, dir, "lenet5", CL16_F16, CL16_OPT_SGD, CL16_PREC_AUTO);
     resume(ctx, dir, "mlp", CL16_F32, CL16_OPT_ADAM, CL16_PREC_FP32);
     resume(ctx, dir, "mlp", CL16_F16, CL16_OPT_ADAMW, CL16_PREC_FP16);

@@ -453,6 +453,30 @@ static void test_truncation_and_flips(void) {
     CHECK(cl16_safetensors_load(path, &f, errbuf, sizeof errbuf) == CL16_ERR_FORMAT);
     remove(path);
 
+    /* Every single-bit flip in the data section is caught by the checksum that
+     * cl16_safetensors_save writes (the header's own errors are parse errors). */
+    {
+        size_t hl = 0;
+        for (int b = 0; b < 8; b++)
+            hl |= (size_t)good[b] << (8 * b);
+        unsigned char *c = malloc(n);
+        int missed = 0;
+        for (size_t pos = 8 + hl; c && pos < n; pos++)
+            for (int bit = 0; bit < 8; bit++) {
+                memcpy(c, good, n);
+                c[pos] ^= (unsigned char)(1u << bit);
+                cl16_status s = cl16_safetensors_parse(c, n, &f, errbuf, sizeof errbuf);
+                missed += s != CL16_ERR_FORMAT || !strstr(errbuf, "does not match its checksum");
+                if (s == CL16_OK)
+                    cl16_safetensors_free(f);
+            }
+        CHECK_MSG(c && missed == 0, "%d data-section bit flips went unnoticed", missed);
+        free(c);
+        const char *own[] = {"cl16.data_sha256", "0", NULL};
+        CHECK(cl16_safetensors_save(path, t, 4, own, errbuf, sizeof errbuf) == CL16_ERR_INVALID_ARG);
+        CHECK(strstr(errbuf, "written by cl16 itself"));
+    }
+
     unsigned char *buf = malloc(n);
     uint64_t rng = 0x9E3779B97F4A7C15ull;
     int accepted = 0;

@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""pytorch_peer.py - the PyTorch peer of `cl16 bench train`: whole fp32
+training steps (forward, cross-entropy, backward, SGD with momentum) of the
+same architectures on the CPU, timed the same way, printed as JSON so that
+the two can be put side by side as a ratio. Not a test; needs Debian's
+python3-torch (scripts/install-pytorch.sh). Run with `make bench-pytorch` or
+
+    /usr/bin/python3 bench/pytorch_peer.py [--models lenet5,resnet20] [--batch 128]
+        [--steps 5] [--blocks 3] [--threads N] [--json FILE]
+
+Like cl16's benchmark: random normal images (1x28x28 for lenet5 and mlp,
+3x32x32 for the ResNets), labels (7 i) mod classes, SGD lr 0.01, momentum
+0.9, weight decay 5e-4; two warm-up steps, then the best of `blocks` blocks of
+`steps` steps. Threads default to os.cpu_count(), all the cores, as cl16's
+OpenCL CPU device uses them.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from pytorch_fixtures import build  # noqa: E402  (the architectures, cl16's names)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def input_shape(model):
+    return (3, 32, 32) if model.startswith("resnet") else (1, 28, 28)
+
+
+def run(name, batch, steps, blocks):
+    c, h, w = input_shape(name)
+    torch.manual_seed(1)
+    model = build(name, c, h, w).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(batch, c, h, w)
+    y = torch.tensor([(7 * i) % 10 for i in range(batch)])
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()  # waits for the step, as cl16's timing does
+
+    t0 = time.perf_counter()
+    for _ in range(2):
+        step()
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            loss = step()
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return {"model": name, "precision": "fp32", "input": [c, h, w],
+            "ms_per_step": round(best * 1e3, 3), "images_per_s": round(batch / best, 1),
+            "first_steps_s": round(first, 3), "loss": round(loss, 4)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default="lenet5,resnet20")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--blocks", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--json", help="also write the JSON to this file")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    out = {
+        "benchmark": "train",
+        "peer": "pytorch",
+        "torch_version": torch.__version__,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "device": cpu_name(),
+        "threads": torch.get_num_threads(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        # A shared machine: other work running meanwhile shows here.
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+        "batch": a.batch, "steps": a.steps, "blocks": a.blocks,
+        "optimizer": "sgd-momentum",
+        "runs": [],
+    }
+    for name in a.models.split(","):
+        print("pytorch_peer: %s ..." % name, file=sys.stderr)
+        out["runs"].append(run(name, a.batch, a.steps, a.blocks))
+    text = json.dumps(out, indent=2)
+    print(text)
+    if a.json:
+        tmp = a.json + ".tmp.%d" % os.getpid()
+        with open(tmp, "w") as f:
+            f.write(text + "\n")
+        os.replace(tmp, a.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

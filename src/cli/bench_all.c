@@ -1,0 +1,125 @@
+/* bench_all.c - `cl16 bench peak` (the device's measured copy bandwidth and
+ * multiply-add peaks) and `cl16 bench all` (every benchmark into one folder,
+ * the files `cl16 bench compare` reads). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/bench_util.h"
+#include "cli/cli.h"
+
+int bench_peak(int argc, char **argv, const char *device) {
+    const char *json = NULL;
+    double budget = 2.0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: cl16 bench peak [--quick] [--json FILE]\n"
+                   "  the device's copy bandwidth (GB/s, read + write) and multiply-add rate\n"
+                   "  (GFLOP/s) in float and, on the native-half path, in half\n");
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            budget = 0.4;
+        } else if (v && !strcmp(a, "--json")) {
+            json = argv[++i];
+        } else if (v && !strcmp(a, "--device")) {
+            device = argv[++i];
+        } else {
+            fprintf(stderr, "cl16 bench peak: unknown or incomplete option '%s'\n", a);
+            return CL16_EXIT_USAGE;
+        }
+    }
+    cl16_ctx *ctx = NULL;
+    int rc = cli_ctx(&ctx, device, 0, 0);
+    if (rc)
+        return rc;
+    cl16_peaks pk;
+    cl16_status s = cl16_measure_peaks(ctx, budget, &pk);
+    if (s) {
+        rc = cli_fail(s, "bench peak", cl16_ctx_last_error(ctx));
+    } else {
+        printf("%s (%s), half path %s: copy %.1f GB/s, f32 multiply-add %.1f GFLOP/s\n",
+               cl16_ctx_device(ctx)->name, cl16_ctx_device(ctx)->platform,
+               cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage",
+               pk.copy_gb_per_s, pk.f32_gflops);
+        if (pk.f16_gflops > 0)
+            printf("  f16 multiply-add %.1f GFLOP/s\n", pk.f16_gflops);
+        else
+            printf("  f16 arithmetic: none (storage path: half in memory, float arithmetic)\n");
+        bench_out jo;
+        if (json && !(rc = bench_out_open(&jo, json, "bench peak"))) {
+            FILE *f = jo.f;
+            {
+                bench_json_head(f, "peak", ctx);
+                fprintf(f, ",\n  \"copy_gb_per_s\": ");
+                bench_json_num(f, pk.copy_gb_per_s);
+                fprintf(f, ",\n  \"f32_gflops\": ");
+                bench_json_num(f, pk.f32_gflops);
+                fprintf(f, ",\n  \"f16_gflops\": ");
+                bench_json_num(f, pk.f16_gflops > 0 ? pk.f16_gflops : 0.0 / 0.0);
+                fprintf(f, "\n}\n");
+                rc = bench_out_close(&jo, 1, "bench peak");
+            }
+        }
+    }
+    cl16_ctx_free(ctx);
+    return rc;
+}
+
+int bench_all(int argc, char **argv, const char *device) {
+    const char *dir = NULL;
+    int quick = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: cl16 bench all --out DIR [--quick]\n"
+                   "  peak, gemm, conv, optim and train, each into DIR/<name>.json (the files\n"
+                   "  to send in, and to give `cl16 bench compare`); --quick for each\n");
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            quick = 1;
+        } else if (v && !strcmp(a, "--out")) {
+            dir = argv[++i];
+        } else if (v && !strcmp(a, "--device")) {
+            device = argv[++i];
+        } else {
+            fprintf(stderr, "cl16 bench all: unknown or incomplete option '%s'\n", a);
+            return CL16_EXIT_USAGE;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "cl16 bench all: --out DIR is required\n");
+        return CL16_EXIT_USAGE;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return cli_fail(CL16_ERR_IO, "bench all: cannot create", dir);
+    static const char *const names[] = {"peak", "gemm", "conv", "optim", "train"};
+    int rc = 0;
+    for (int b = 0; b < 5; b++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s.json", dir, names[b]);
+        char *args[8];
+        int n = 0;
+        args[n++] = "bench";
+        args[n++] = (char *)names[b];
+        args[n++] = "--json";
+        args[n++] = path;
+        if (quick)
+            args[n++] = "--quick";
+        args[n] = NULL;
+        fprintf(stderr, "== cl16 bench %s -> %s\n", names[b], path);
+        fflush(stdout);
+        int r = !strcmp(names[b], "peak")    ? bench_peak(n, args, device)
+                : !strcmp(names[b], "optim") ? bench_optim(n, args, device)
+                : !strcmp(names[b], "train") ? bench_train(n, args, device)
+                : !strcmp(names[b], "conv")  ? bench_conv(n, args, device)
+                                             : cmd_bench(n, args, device);
+        if (r && !rc)
+            rc = r;
+    }
+    fprintf(stderr, "cl16 bench all: %s; files in %s\n", rc ? "some benchmarks failed" : "done", dir);
+    return rc;
+}
