@@ -258,8 +258,8 @@ cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_
     ARG(n);
     if (kahan)
         tensors += 2.0;
-    if (!err)
-        err = cl16__op_launch(ctx, k, (size_t)n);
+    if (!err) /* one work-item per block of 16 elements (kernels/optim.cl) */
+        err = cl16__op_launch(ctx, k, (size_t)((n + 15) / 16));
     if (err)
         return cl16__cl_fail(ctx, err, "%s (%s) over %" PRIu64 " elements", fn, names[p->kind],
                              (uint64_t)n);
