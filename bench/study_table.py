@@ -96,7 +96,7 @@ def plot(out):
             cmds = ["set terminal png size 800,500",
                     f"set output '{png}'",
                     f"set title '{label} per epoch, lr {rate} (mean over seeds)'",
-                    "set xlabel 'epoch of the continuation'", f"set ylabel '{label}'",
+                    "set xlabel 'epoch of the continuation'", "set xtics 1", f"set ylabel '{label}'",
                     "set key bottom right" if what == "test_acc" else "set key top right",
                     "plot " + ", ".join(f"'{dat}' index {i} with linespoints title '{p}'"
                                         for i, p in enumerate(series))]
