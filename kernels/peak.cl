@@ -8,10 +8,14 @@
  * Build parameters: those of common.cl. */
 #include "common.cl"
 
+/* x * a + b written as arithmetic, not mad(): NVIDIA's compiler has no
+ * mad() for half ("call to 'mad' is ambiguous", seen on an H200), while
+ * scalar half arithmetic works there (the probe runs it); compilers contract
+ * it into one multiply-add either way. */
 #define CHAINS(T, a, b)                                                                            \
     for (int i = 0; i < iters; i++) {                                                              \
-        x0 = mad(x0, a, b), x1 = mad(x1, a, b), x2 = mad(x2, a, b), x3 = mad(x3, a, b);            \
-        x4 = mad(x4, a, b), x5 = mad(x5, a, b), x6 = mad(x6, a, b), x7 = mad(x7, a, b);            \
+        x0 = x0 * a + b, x1 = x1 * a + b, x2 = x2 * a + b, x3 = x3 * a + b;                        \
+        x4 = x4 * a + b, x5 = x5 * a + b, x6 = x6 * a + b, x7 = x7 * a + b;                        \
     }
 
 /* float8 chains: 8 x 8 lanes x 2 flops per iteration (CPUs vectorise them
