@@ -7,8 +7,10 @@ BUILD_VG   ?= build-valgrind
 # Seconds per harness for `make fuzz`; FUZZ_RUNS caps executions instead.
 FUZZ_SECONDS ?= 30
 FUZZ_CC    ?= $(shell command -v clang || command -v clang-15 || command -v clang-14)
-# ctest -R regex of the tests `make test-valgrind` runs ("" = all C tests).
+# ctest -R regex of the tests `make test-valgrind` runs ("" = all C tests),
+# and how many run at once (valgrind is heavy; default one).
 VALGRIND_TESTS ?=
+VALGRIND_JOBS ?= 1
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
@@ -69,7 +71,7 @@ test-valgrind: deps
 	  $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_VG) -j $(JOBS)
 	cd $(BUILD_VG) && CL16_VALGRIND_LOGS=$(CURDIR)/$(BUILD_VG)/valgrind-logs \
-	  ctest --output-on-failure -j $(JOBS) -E '^(cli|install|kernels_compile|embed_duplicate)$$' \
+	  ctest --output-on-failure -j $(VALGRIND_JOBS) -E '^(cli|install|kernels_compile|embed_duplicate)$$' \
 	  $(if $(VALGRIND_TESTS),-R '$(VALGRIND_TESTS)')
 
 # Intel's CPU OpenCL runtime (native half) from PyPI into $(INTEL_OCL_DIR),
