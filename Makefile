@@ -2,11 +2,20 @@
 # (scripts/install-deps.sh, a no-op when all are present), configures, builds, runs.
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
+BUILD_FUZZ ?= build-fuzz
+BUILD_VG   ?= build-valgrind
+# Seconds per harness for `make fuzz`; FUZZ_RUNS caps executions instead.
+FUZZ_SECONDS ?= 30
+FUZZ_CC    ?= $(shell command -v clang || command -v clang-15 || command -v clang-14)
+# ctest -R regex of the tests `make test-valgrind` runs ("" = all C tests),
+# and how many run at once (valgrind is heavy; default one).
+VALGRIND_TESTS ?=
+VALGRIND_JOBS ?= 1
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch clean
+.PHONY: all deps build demo test test-sanitize test-all fuzz test-valgrind intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch clean
 
 all: build
 
@@ -40,6 +49,30 @@ test-sanitize: deps
 	  ctest --output-on-failure -j $(JOBS)
 
 test-all: test test-sanitize
+
+# libFuzzer harnesses of every user-file parser (tests/fuzz/, docs/reliability.md),
+# built with clang -fsanitize=fuzzer,address,undefined in $(BUILD_FUZZ); each
+# runs FUZZ_SECONDS. A crash fails the target and leaves its input in
+# $(BUILD_FUZZ)/crashes/. Only the model harness needs an OpenCL device.
+fuzz: deps
+	@test -n "$(FUZZ_CC)" || { echo "make fuzz: clang not found"; exit 1; }
+	@CC=$(FUZZ_CC) cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCL16_FUZZ=ON \
+	  -DCL16_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh $(BUILD_FUZZ)
+
+# The C test programs under valgrind memcheck (tests/sanitize/valgrind.sh and
+# valgrind.supp: PoCL/driver noise only). Slow: VALGRIND_TESTS narrows it to a
+# ctest -R regex. The shell tests (cli, install, kernels_compile,
+# embed_duplicate) are left out: valgrind would only watch /bin/sh.
+test-valgrind: deps
+	@cmake -S . -B $(BUILD_VG) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCL16_TEST_LAUNCHER=$(CURDIR)/tests/sanitize/valgrind.sh -DCL16_TEST_TIMEOUT=7200 \
+	  $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_VG) -j $(JOBS)
+	cd $(BUILD_VG) && CL16_VALGRIND_LOGS=$(CURDIR)/$(BUILD_VG)/valgrind-logs \
+	  ctest --output-on-failure -j $(VALGRIND_JOBS) -E '^(cli|install|kernels_compile|embed_duplicate)$$' \
+	  $(if $(VALGRIND_TESTS),-R '$(VALGRIND_TESTS)')
 
 # Intel's CPU OpenCL runtime (native half) from PyPI into $(INTEL_OCL_DIR),
 # about 810 MB; never run by CI. Then `. $(INTEL_OCL_DIR)/env.sh`.
@@ -87,4 +120,4 @@ bench-pytorch:
 	$(PYTHON) bench/pytorch_peer.py --json $(BUILD)/bench-pytorch.json
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_VG)

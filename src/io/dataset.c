@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "cl16.h"
+#include "io/dataset_internal.h"
 
 /* Where the data came from decides the default normalisation. */
 enum ds_kind { DS_IDX = 0, DS_FASHION, DS_MNIST, DS_CIFAR10 };
@@ -26,6 +27,7 @@ struct cl16_dataset {
  * far more likely corrupt than real. Image count is bounded by the total only. */
 #define MAX_SIDE 4096
 #define MAX_BYTES ((int64_t)1 << 31)
+#define IDX_CHUNK ((int64_t)1 << 20)
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...) {
     if (!err || !err_len)
@@ -39,6 +41,19 @@ static void set_err(char *err, size_t err_len, const char *fmt, ...) {
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
+
+/* Where read_idx takes its bytes from: a file through zlib's gzFile (raw or
+ * gzip, told from the content), or a buffer in memory (the fuzz harness and
+ * cl16__dataset_idx_from_memory), raw or gzip as well. Both report a read
+ * error the same way: -1 with *zerr a zlib error number and *msg its text. */
+typedef struct idx_src {
+    gzFile f;                 /* file source; NULL for memory */
+    const uint8_t *mem;       /* memory source */
+    size_t mem_len, mem_pos;  /* raw: next byte; gzip: next compressed byte */
+    int gzip;                 /* memory source holds gzip members */
+    int z_live, z_end;        /* an inflate stream is set up / the data is done */
+    z_stream z;
+} idx_src;
 
 /* Reads up to len bytes; returns the count read, or -1 on a read error (then
  * *zerr holds the zlib error number and *msg its text). */
@@ -64,25 +79,95 @@ static int64_t gz_read_all(gzFile f, uint8_t *dst, int64_t len, int *zerr, const
     return got;
 }
 
+/* Memory source: gzip members are decoded one after another as gzread does
+ * (concatenated members form one stream; anything after a member that is not
+ * another gzip header is ignored); a buffer not starting with the gzip magic
+ * is read as it is. A member cut short is an error, as with gzread. */
+static int64_t mem_read_all(idx_src *s, uint8_t *dst, int64_t len, int *zerr, const char **msg) {
+    *zerr = Z_OK;
+    *msg = "";
+    if (!s->gzip) {
+        size_t left = s->mem_len - s->mem_pos;
+        size_t n = (uint64_t)len < left ? (size_t)len : left;
+        if (n)
+            memcpy(dst, s->mem + s->mem_pos, n);
+        s->mem_pos += n;
+        return (int64_t)n;
+    }
+    int64_t got = 0;
+    while (got < len && !s->z_end) {
+        if (!s->z_live) {
+            if (s->mem_len - s->mem_pos < 2 || s->mem[s->mem_pos] != 0x1f ||
+                s->mem[s->mem_pos + 1] != 0x8b) {
+                s->z_end = 1; /* no further member: trailing bytes are ignored */
+                break;
+            }
+            memset(&s->z, 0, sizeof s->z);
+            int r = inflateInit2(&s->z, 16 + MAX_WBITS);
+            if (r != Z_OK) {
+                *zerr = r;
+                *msg = r == Z_MEM_ERROR ? "out of memory" : "inflateInit2 failed";
+                return -1;
+            }
+            s->z_live = 1;
+        }
+        size_t in_left = s->mem_len - s->mem_pos;
+        int64_t want = len - got;
+        s->z.next_in = (Bytef *)(uintptr_t)(s->mem + s->mem_pos);
+        s->z.avail_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+        s->z.next_out = dst + got;
+        s->z.avail_out = want > (1 << 30) ? (1u << 30) : (uInt)want;
+        uInt in0 = s->z.avail_in, out0 = s->z.avail_out;
+        int r = inflate(&s->z, Z_NO_FLUSH);
+        s->mem_pos += in0 - s->z.avail_in;
+        got += out0 - s->z.avail_out;
+        if (r == Z_STREAM_END) {
+            inflateEnd(&s->z);
+            s->z_live = 0;
+            continue;
+        }
+        if (r == Z_OK)
+            continue;
+        if (r == Z_BUF_ERROR && s->mem_pos == s->mem_len) {
+            *zerr = Z_BUF_ERROR;
+            *msg = "unexpected end of file";
+            return -1;
+        }
+        if (r == Z_BUF_ERROR && (s->z.avail_in != in0 || s->z.avail_out != out0))
+            continue;
+        *zerr = r == Z_MEM_ERROR ? Z_MEM_ERROR : Z_DATA_ERROR;
+        *msg = s->z.msg ? s->z.msg : "invalid compressed data";
+        return -1;
+    }
+    return got;
+}
+
+static int64_t src_read(idx_src *s, uint8_t *dst, int64_t len, int *zerr, const char **msg) {
+    return s->f ? gz_read_all(s->f, dst, len, zerr, msg) : mem_read_all(s, dst, len, zerr, msg);
+}
+
+static void src_close(idx_src *s) {
+    if (s->f)
+        gzclose(s->f);
+    if (s->z_live)
+        inflateEnd(&s->z);
+    s->f = NULL;
+    s->z_live = 0;
+}
+
 /* One IDX file: magic 0x000008NN (u8 data, NN dims), big-endian dims, data.
- * Reads it whole into *data; dims[0..ndim) receive the dimensions. */
-static cl16_status read_idx(const char *path, int ndim, int64_t dims[3], uint8_t **data, char *err,
-                            size_t err_len) {
+ * Reads it whole from f (closed on return) into *data; dims[0..ndim) receive
+ * the dimensions. path names the source in messages. */
+static cl16_status read_idx_src(idx_src *f, const char *path, int ndim, int64_t dims[3],
+                                uint8_t **data, char *err, size_t err_len) {
     cl16_status st = CL16_OK;
     uint8_t *buf = NULL;
     *data = NULL;
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        set_err(err, err_len, "%s: cannot open: %s", path,
-                errno ? strerror(errno) : "out of memory");
-        return errno ? CL16_ERR_IO : CL16_ERR_OUT_OF_MEMORY;
-    }
     int zerr = Z_OK;
     const char *zmsg = "";
     uint8_t hdr[16];
     int64_t hlen = 4 + 4 * (int64_t)ndim;
-    int64_t got = gz_read_all(f, hdr, hlen, &zerr, &zmsg);
+    int64_t got = src_read(f, hdr, hlen, &zerr, &zmsg);
     if (got < 0)
         goto read_error;
     if (got < hlen) {
@@ -116,15 +201,33 @@ static cl16_status read_idx(const char *path, int ndim, int64_t dims[3], uint8_t
             goto cleanup;
         }
     }
-    buf = malloc((size_t)total);
-    if (!buf) {
-        set_err(err, err_len, "%s: out of host memory (%lld bytes)", path, (long long)total);
-        st = CL16_ERR_OUT_OF_MEMORY;
-        goto cleanup;
+    /* The buffer grows with the data actually read (doubling from 1 MiB), so a
+     * short file whose header promises 2 GiB costs what it holds, not 2 GiB
+     * (found by fuzz_idx: tiny inputs spent their time in huge mallocs). */
+    int64_t cap = total < IDX_CHUNK ? total : IDX_CHUNK;
+    got = 0;
+    buf = malloc((size_t)cap);
+    for (;;) {
+        if (!buf) {
+            set_err(err, err_len, "%s: out of host memory (%lld bytes)", path, (long long)cap);
+            st = CL16_ERR_OUT_OF_MEMORY;
+            goto cleanup;
+        }
+        int64_t r = src_read(f, buf + got, cap - got, &zerr, &zmsg);
+        if (r < 0)
+            goto read_error;
+        got += r;
+        if (got < cap || got == total)
+            break; /* end of data, or all of it */
+        cap = cap > total / 2 ? total : 2 * cap;
+        uint8_t *nb = realloc(buf, (size_t)cap);
+        if (!nb) {
+            set_err(err, err_len, "%s: out of host memory (%lld bytes)", path, (long long)cap);
+            st = CL16_ERR_OUT_OF_MEMORY;
+            goto cleanup;
+        }
+        buf = nb;
     }
-    got = gz_read_all(f, buf, total, &zerr, &zmsg);
-    if (got < 0)
-        goto read_error;
     if (got < total) {
         set_err(err, err_len, "%s: truncated: %lld data bytes, header promises %lld", path,
                 (long long)got, (long long)total);
@@ -132,7 +235,7 @@ static cl16_status read_idx(const char *path, int ndim, int64_t dims[3], uint8_t
         goto cleanup;
     }
     uint8_t extra;
-    got = gz_read_all(f, &extra, 1, &zerr, &zmsg);
+    got = src_read(f, &extra, 1, &zerr, &zmsg);
     if (got < 0)
         goto read_error;
     if (got > 0) {
@@ -158,8 +261,33 @@ read_error:
     }
 cleanup:
     free(buf);
-    gzclose(f);
+    src_close(f);
     return st;
+}
+
+static cl16_status read_idx(const char *path, int ndim, int64_t dims[3], uint8_t **data, char *err,
+                            size_t err_len) {
+    *data = NULL;
+    errno = 0;
+    idx_src s;
+    memset(&s, 0, sizeof s);
+    s.f = gzopen(path, "rb");
+    if (!s.f) {
+        set_err(err, err_len, "%s: cannot open: %s", path,
+                errno ? strerror(errno) : "out of memory");
+        return errno ? CL16_ERR_IO : CL16_ERR_OUT_OF_MEMORY;
+    }
+    return read_idx_src(&s, path, ndim, dims, data, err, err_len);
+}
+
+static cl16_status read_idx_mem(const void *buf, size_t len, const char *name, int ndim,
+                                int64_t dims[3], uint8_t **data, char *err, size_t err_len) {
+    idx_src s;
+    memset(&s, 0, sizeof s);
+    s.mem = buf;
+    s.mem_len = buf ? len : 0;
+    s.gzip = s.mem_len >= 2 && s.mem[0] == 0x1f && s.mem[1] == 0x8b;
+    return read_idx_src(&s, name, ndim, dims, data, err, err_len);
 }
 
 /* Per-channel mean and (population) standard deviation of byte/255. */
@@ -186,27 +314,15 @@ static void compute_norm(cl16_dataset *d) {
         d->mean[ch] = d->mean[0], d->std[ch] = d->std[0];
 }
 
-cl16_status cl16_dataset_load_idx(const char *images_path, const char *labels_path,
-                                  cl16_dataset **out, char *err, size_t err_len) {
-    if (out)
-        *out = NULL;
-    if (!images_path || !labels_path || !out) {
-        set_err(err, err_len, "cl16_dataset_load_idx: paths and out must not be NULL");
-        return CL16_ERR_INVALID_ARG;
-    }
-    int64_t idims[3], ldims[3];
-    uint8_t *images = NULL, *labels = NULL;
-    cl16_status st = read_idx(images_path, 3, idims, &images, err, err_len);
-    if (st)
-        return st;
-    st = read_idx(labels_path, 1, ldims, &labels, err, err_len);
-    if (st) {
-        free(images);
-        return st;
-    }
+/* The data set from a decoded image file (idims: N x H x W) and label file
+ * (ldims: N): the counts must agree. Takes ownership of images and labels. */
+static cl16_status idx_assemble(uint8_t *images, const int64_t idims[3], uint8_t *labels,
+                                const int64_t ldims[3], const char *images_name,
+                                const char *labels_name, cl16_dataset **out, char *err,
+                                size_t err_len) {
     if (idims[0] != ldims[0]) {
-        set_err(err, err_len, "%s has %lld images but %s has %lld labels", images_path,
-                (long long)idims[0], labels_path, (long long)ldims[0]);
+        set_err(err, err_len, "%s has %lld images but %s has %lld labels", images_name,
+                (long long)idims[0], labels_name, (long long)ldims[0]);
         free(images);
         free(labels);
         return CL16_ERR_FORMAT;
@@ -236,7 +352,94 @@ cl16_status cl16_dataset_load_idx(const char *images_path, const char *labels_pa
     return CL16_OK;
 }
 
+cl16_status cl16_dataset_load_idx(const char *images_path, const char *labels_path,
+                                  cl16_dataset **out, char *err, size_t err_len) {
+    if (out)
+        *out = NULL;
+    if (!images_path || !labels_path || !out) {
+        set_err(err, err_len, "cl16_dataset_load_idx: paths and out must not be NULL");
+        return CL16_ERR_INVALID_ARG;
+    }
+    int64_t idims[3], ldims[3];
+    uint8_t *images = NULL, *labels = NULL;
+    cl16_status st = read_idx(images_path, 3, idims, &images, err, err_len);
+    if (st)
+        return st;
+    st = read_idx(labels_path, 1, ldims, &labels, err, err_len);
+    if (st) {
+        free(images);
+        return st;
+    }
+    return idx_assemble(images, idims, labels, ldims, images_path, labels_path, out, err, err_len);
+}
+
+cl16_status cl16__dataset_idx_from_memory(const void *images_buf, size_t images_len,
+                                          const void *labels_buf, size_t labels_len,
+                                          cl16_dataset **out, char *err, size_t err_len) {
+    if (out)
+        *out = NULL;
+    if ((!images_buf && images_len) || (!labels_buf && labels_len) || !out) {
+        set_err(err, err_len, "cl16__dataset_idx_from_memory: NULL buffer or out");
+        return CL16_ERR_INVALID_ARG;
+    }
+    int64_t idims[3], ldims[3];
+    uint8_t *images = NULL, *labels = NULL;
+    cl16_status st = read_idx_mem(images_buf, images_len, "<images>", 3, idims, &images, err,
+                                  err_len);
+    if (st)
+        return st;
+    st = read_idx_mem(labels_buf, labels_len, "<labels>", 1, ldims, &labels, err, err_len);
+    if (st) {
+        free(images);
+        return st;
+    }
+    return idx_assemble(images, idims, labels, ldims, "<images>", "<labels>", out, err, err_len);
+}
+
 #define CIFAR_REC 3073
+
+/* A CIFAR-10 batch of `size` bytes appended to d: checks the size (a positive
+ * multiple of 3073) and the total, and grows d's arrays to hold it. 0 and *n =
+ * its record count, or a status. */
+static cl16_status cifar_reserve(cl16_dataset *d, int64_t size, const char *path, int64_t *n,
+                                 char *err, size_t err_len) {
+    if (size <= 0 || size % CIFAR_REC != 0) {
+        set_err(err, err_len,
+                "%s: size %lld bytes is not a positive multiple of %d (1 label + 3072 pixels)",
+                path, (long long)size, CIFAR_REC);
+        return CL16_ERR_FORMAT;
+    }
+    int64_t total = d->count + size / CIFAR_REC;
+    if (total * 3072 > MAX_BYTES) {
+        set_err(err, err_len, "%s: data set too large", path);
+        return CL16_ERR_FORMAT;
+    }
+    uint8_t *im = realloc(d->images, (size_t)total * 3072);
+    if (im)
+        d->images = im;
+    uint8_t *lb = realloc(d->labels, (size_t)total);
+    if (lb)
+        d->labels = lb;
+    if (!im || !lb) {
+        set_err(err, err_len, "out of host memory (%lld bytes)", (long long)total * 3073);
+        return CL16_ERR_OUT_OF_MEMORY;
+    }
+    *n = size / CIFAR_REC;
+    return CL16_OK;
+}
+
+/* Record i of the batch being appended: label 0..9, then 3072 pixel bytes. */
+static cl16_status cifar_take(cl16_dataset *d, int64_t i, const uint8_t *rec, const char *path,
+                              char *err, size_t err_len) {
+    if (rec[0] >= 10) {
+        set_err(err, err_len, "%s: record %lld has label %d (must be 0..9)", path, (long long)i,
+                rec[0]);
+        return CL16_ERR_FORMAT;
+    }
+    d->labels[d->count + i] = rec[0];
+    memcpy(d->images + (size_t)(d->count + i) * 3072, rec + 1, 3072);
+    return CL16_OK;
+}
 
 /* Appends the records of one CIFAR-10 batch file to d (grown with realloc). */
 static cl16_status read_cifar_file(const char *path, cl16_dataset *d, char *err, size_t err_len) {
@@ -255,28 +458,13 @@ static cl16_status read_cifar_file(const char *path, cl16_dataset *d, char *err,
         st = CL16_ERR_IO;
         goto cleanup;
     }
-    if (size == 0 || size % CIFAR_REC != 0) {
-        set_err(err, err_len,
-                "%s: size %ld bytes is not a positive multiple of %d (1 label + 3072 pixels)", path,
-                size, CIFAR_REC);
-        st = CL16_ERR_FORMAT;
+    int64_t n = 0;
+    st = cifar_reserve(d, size, path, &n, err, err_len);
+    if (st)
         goto cleanup;
-    }
-    int64_t n = size / CIFAR_REC, total = d->count + n;
-    if (total * 3072 > MAX_BYTES) {
-        set_err(err, err_len, "%s: data set too large", path);
-        st = CL16_ERR_FORMAT;
-        goto cleanup;
-    }
-    uint8_t *im = realloc(d->images, (size_t)total * 3072);
-    if (im)
-        d->images = im;
-    uint8_t *lb = realloc(d->labels, (size_t)total);
-    if (lb)
-        d->labels = lb;
     rec = malloc(CIFAR_REC);
-    if (!im || !lb || !rec) {
-        set_err(err, err_len, "out of host memory (%lld bytes)", (long long)total * 3073);
+    if (!rec) {
+        set_err(err, err_len, "out of host memory (%d bytes)", CIFAR_REC);
         st = CL16_ERR_OUT_OF_MEMORY;
         goto cleanup;
     }
@@ -286,20 +474,60 @@ static cl16_status read_cifar_file(const char *path, cl16_dataset *d, char *err,
             st = CL16_ERR_IO;
             goto cleanup;
         }
-        if (rec[0] >= 10) {
-            set_err(err, err_len, "%s: record %lld has label %d (must be 0..9)", path, (long long)i,
-                    rec[0]);
-            st = CL16_ERR_FORMAT;
+        st = cifar_take(d, i, rec, path, err, err_len);
+        if (st)
             goto cleanup;
-        }
-        d->labels[d->count + i] = rec[0];
-        memcpy(d->images + (size_t)(d->count + i) * 3072, rec + 1, 3072);
     }
-    d->count = total;
+    d->count += n;
 cleanup:
     free(rec);
     fclose(f);
     return st;
+}
+
+static cl16_dataset *cifar_new(void) {
+    cl16_dataset *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->c = 3;
+    d->h = d->w = 32;
+    d->classes = 10;
+    d->kind = DS_CIFAR10;
+    const float m[3] = {0.4914f, 0.4822f, 0.4465f}, s[3] = {0.2470f, 0.2435f, 0.2616f};
+    memcpy(d->mean, m, sizeof m);
+    memcpy(d->std, s, sizeof s);
+    return d;
+}
+
+cl16_status cl16__dataset_cifar_from_memory(const void *buf, size_t len, cl16_dataset **out,
+                                            char *err, size_t err_len) {
+    if (out)
+        *out = NULL;
+    if ((!buf && len) || !out) {
+        set_err(err, err_len, "cl16__dataset_cifar_from_memory: NULL buffer or out");
+        return CL16_ERR_INVALID_ARG;
+    }
+    if ((uint64_t)len > (uint64_t)INT64_MAX / 2) {
+        set_err(err, err_len, "<cifar>: data set too large");
+        return CL16_ERR_FORMAT;
+    }
+    cl16_dataset *d = cifar_new();
+    if (!d) {
+        set_err(err, err_len, "out of host memory");
+        return CL16_ERR_OUT_OF_MEMORY;
+    }
+    int64_t n = 0;
+    cl16_status st = cifar_reserve(d, (int64_t)len, "<cifar>", &n, err, err_len);
+    for (int64_t i = 0; !st && i < n; i++)
+        st = cifar_take(d, i, (const uint8_t *)buf + (size_t)i * CIFAR_REC, "<cifar>", err,
+                        err_len);
+    if (st) {
+        cl16_dataset_free(d);
+        return st;
+    }
+    d->count = n;
+    *out = d;
+    return CL16_OK;
 }
 
 cl16_status cl16_dataset_load_cifar10(const char *dir, int train, cl16_dataset **out, char *err,
@@ -310,15 +538,11 @@ cl16_status cl16_dataset_load_cifar10(const char *dir, int train, cl16_dataset *
         set_err(err, err_len, "cl16_dataset_load_cifar10: dir and out must not be NULL");
         return CL16_ERR_INVALID_ARG;
     }
-    cl16_dataset *d = calloc(1, sizeof *d);
+    cl16_dataset *d = cifar_new();
     if (!d) {
         set_err(err, err_len, "out of host memory");
         return CL16_ERR_OUT_OF_MEMORY;
     }
-    d->c = 3;
-    d->h = d->w = 32;
-    d->classes = 10;
-    d->kind = DS_CIFAR10;
     int files = train ? 5 : 1;
     for (int i = 0; i < files; i++) {
         char path[4096];
@@ -335,9 +559,6 @@ cl16_status cl16_dataset_load_cifar10(const char *dir, int train, cl16_dataset *
             return st;
         }
     }
-    const float m[3] = {0.4914f, 0.4822f, 0.4465f}, s[3] = {0.2470f, 0.2435f, 0.2616f};
-    memcpy(d->mean, m, sizeof m);
-    memcpy(d->std, s, sizeof s);
     *out = d;
     return CL16_OK;
 }

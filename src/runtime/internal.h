@@ -14,6 +14,7 @@
 
 #define CL16_PATH_MAX 4096
 #define CL16_CACHE_FORMAT_VERSION 1u
+#define CL16_CACHE_HEADER_SIZE 88u
 
 #if defined(__GNUC__)
 #define CL16_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -174,6 +175,19 @@ void cl16__cache_key(const cl16_ctx *ctx, const char *source, size_t length,
                      const char *options, uint8_t key[32]);
 /* Loads a verified entry; returns 0 and a malloc'd payload, or -1 (absent) / -2 (rejected). */
 int cl16__cache_load(cl16_ctx *ctx, const uint8_t key[32], unsigned char **payload, size_t *len);
+/* The validation cl16__cache_load applies, split so that it also runs over a
+ * buffer (the fuzz harness, tests/fuzz/fuzz_cache.c): header checks given the
+ * whole file's size (0 and *n = payload bytes, or -2), then the checksum. */
+int cl16__cache_check_header(const unsigned char hdr[CL16_CACHE_HEADER_SIZE], uint64_t file_size,
+                             const uint8_t key[32], size_t *n);
+int cl16__cache_check_payload(const unsigned char hdr[CL16_CACHE_HEADER_SIZE],
+                              const unsigned char *payload, size_t n);
+/* A whole entry in memory: 0 and *payload pointing into buf, or -2. */
+int cl16__cache_parse(const unsigned char *buf, size_t len, const uint8_t key[32],
+                      const unsigned char **payload, size_t *n);
+/* The header cl16__cache_store writes in front of payload. */
+void cl16__cache_header(unsigned char hdr[CL16_CACHE_HEADER_SIZE], const uint8_t key[32],
+                        const unsigned char *payload, size_t len);
 /* Writes an entry atomically (temporary file + rename); failures warn once and disable the cache. */
 void cl16__cache_store(cl16_ctx *ctx, const uint8_t key[32], const unsigned char *payload,
                        size_t len);

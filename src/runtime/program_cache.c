@@ -14,7 +14,7 @@
 #include "runtime/internal.h"
 
 #define MAGIC "CL16PRG\n"
-#define HEADER_SIZE 88u /* magic 8, version 4, kind 4, length 8, key 32, checksum 32 */
+#define HEADER_SIZE CL16_CACHE_HEADER_SIZE /* magic 8, version 4, kind 4, length 8, key 32, checksum 32 */
 #define MAX_PAYLOAD ((size_t)1 << 30)
 
 static void put_u32(unsigned char *p, uint32_t v) {
@@ -69,6 +69,59 @@ static void entry_path(const cl16_ctx *ctx, const uint8_t key[32], char *path, s
     snprintf(path, n, "%s/%s.clbin", ctx->cache_dir, hex);
 }
 
+/* The header checks, before any payload is read or allocated: magic, format
+ * version, kind, a payload length that is nonzero, at most MAX_PAYLOAD and
+ * exactly what follows the header in a file of file_size bytes, and the key.
+ * 0 and *n = payload length, or -2. */
+int cl16__cache_check_header(const unsigned char hdr[CL16_CACHE_HEADER_SIZE], uint64_t file_size,
+                             const uint8_t key[32], size_t *n) {
+    *n = 0;
+    if (file_size < HEADER_SIZE) return -2;
+    if (memcmp(hdr, MAGIC, 8) || get_u32(hdr + 8) != CL16_CACHE_FORMAT_VERSION ||
+        get_u32(hdr + 12) != 1u)
+        return -2;
+    uint64_t len = get_u64(hdr + 16);
+    if (len == 0 || len > MAX_PAYLOAD || file_size != HEADER_SIZE + len) return -2;
+    if (memcmp(hdr + 24, key, 32)) return -2; /* a different entry under this name */
+    *n = (size_t)len;
+    return 0;
+}
+
+/* The payload's SHA-256 against the header's checksum: 0 or -2. */
+int cl16__cache_check_payload(const unsigned char hdr[CL16_CACHE_HEADER_SIZE],
+                              const unsigned char *payload, size_t n) {
+    uint8_t sum[32];
+    cl16_sha256 s;
+    cl16_sha256_init(&s);
+    cl16_sha256_update(&s, payload, n);
+    cl16_sha256_final(&s, sum);
+    return memcmp(sum, hdr + 56, 32) ? -2 : 0;
+}
+
+int cl16__cache_parse(const unsigned char *buf, size_t len, const uint8_t key[32],
+                      const unsigned char **payload, size_t *n) {
+    *payload = NULL;
+    size_t pn = 0;
+    if (len < HEADER_SIZE || cl16__cache_check_header(buf, len, key, &pn)) return -2;
+    if (cl16__cache_check_payload(buf, buf + HEADER_SIZE, pn)) return -2;
+    *payload = buf + HEADER_SIZE;
+    *n = pn;
+    return 0;
+}
+
+void cl16__cache_header(unsigned char hdr[CL16_CACHE_HEADER_SIZE], const uint8_t key[32],
+                        const unsigned char *payload, size_t len) {
+    memcpy(hdr, MAGIC, 8);
+    put_u32(hdr + 8, CL16_CACHE_FORMAT_VERSION);
+    put_u32(hdr + 12, 1u);
+    put_u64(hdr + 16, len);
+    memcpy(hdr + 24, key, 32);
+    cl16_sha256 s;
+    cl16_sha256_init(&s);
+    cl16_sha256_update(&s, payload, len);
+    cl16_sha256_final(&s, hdr + 56);
+}
+
 int cl16__cache_load(cl16_ctx *ctx, const uint8_t key[32], unsigned char **payload, size_t *len) {
     char path[CL16_PATH_MAX + 80];
     entry_path(ctx, key, path, sizeof path);
@@ -80,30 +133,21 @@ int cl16__cache_load(cl16_ctx *ctx, const uint8_t key[32], unsigned char **paylo
     unsigned char hdr[HEADER_SIZE];
     int rc = -2;
     unsigned char *buf = NULL;
+    size_t n = 0;
     if (fstat(fd, &st) || st.st_size < (off_t)HEADER_SIZE) goto done;
     if (read(fd, hdr, HEADER_SIZE) != (ssize_t)HEADER_SIZE) goto done;
-    if (memcmp(hdr, MAGIC, 8) || get_u32(hdr + 8) != CL16_CACHE_FORMAT_VERSION ||
-        get_u32(hdr + 12) != 1u)
-        goto done;
-    uint64_t n = get_u64(hdr + 16);
-    if (n == 0 || n > MAX_PAYLOAD || (uint64_t)st.st_size != HEADER_SIZE + n) goto done;
-    if (memcmp(hdr + 24, key, 32)) goto done; /* a different entry under this name */
-    buf = malloc((size_t)n);
+    if (cl16__cache_check_header(hdr, (uint64_t)st.st_size, key, &n)) goto done;
+    buf = malloc(n);
     if (!buf) goto done;
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, buf + got, (size_t)n - got);
+        ssize_t r = read(fd, buf + got, n - got);
         if (r <= 0) goto done;
         got += (size_t)r;
     }
-    uint8_t sum[32];
-    cl16_sha256 s;
-    cl16_sha256_init(&s);
-    cl16_sha256_update(&s, buf, (size_t)n);
-    cl16_sha256_final(&s, sum);
-    if (memcmp(sum, hdr + 56, 32)) goto done;
+    if (cl16__cache_check_payload(hdr, buf, n)) goto done;
     *payload = buf;
-    *len = (size_t)n;
+    *len = n;
     buf = NULL;
     rc = 0;
 done:
@@ -150,15 +194,7 @@ void cl16__cache_store(cl16_ctx *ctx, const uint8_t key[32], const unsigned char
     snprintf(tmp, sizeof tmp, "%s.%ld.%ld.tmp", path, (long)getpid(), (long)ts.tv_nsec);
 
     unsigned char hdr[HEADER_SIZE];
-    memcpy(hdr, MAGIC, 8);
-    put_u32(hdr + 8, CL16_CACHE_FORMAT_VERSION);
-    put_u32(hdr + 12, 1u);
-    put_u64(hdr + 16, len);
-    memcpy(hdr + 24, key, 32);
-    cl16_sha256 s;
-    cl16_sha256_init(&s);
-    cl16_sha256_update(&s, payload, len);
-    cl16_sha256_final(&s, hdr + 56);
+    cl16__cache_header(hdr, key, payload, len);
 
     const char *why = NULL;
     int err = 0;

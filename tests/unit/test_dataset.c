@@ -2,10 +2,12 @@
  * IDX and CIFAR-10 files, every corrupt input we can think of, shuffle, batches. */
 #include <math.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "check.h"
+#include "io/dataset_internal.h"
 
 static char tmpdir[256];
 static char paths[64][512];
@@ -227,13 +229,44 @@ static void test_idx_roundtrip(void) {
     cl16_dataset_free(d);
 }
 
+/* Loads a pair through the path loader and, when both files can be read,
+ * through the in-memory one the fuzz harness drives: both must agree on the
+ * status and, when they accept, on shape and normalisation. */
 static cl16_status load_pair(const char *img, const char *labp, char *err, size_t len) {
     cl16_dataset *d = (cl16_dataset *)1;
     cl16_status s = cl16_dataset_load_idx(img, labp, &d, err, len);
+    if (s != CL16_OK)
+        CHECK(d == NULL);
+    size_t ilen = 0, llen = 0;
+    struct stat si, sl;
+    int files = !stat(img, &si) && S_ISREG(si.st_mode) && !stat(labp, &sl) && S_ISREG(sl.st_mode);
+    uint8_t *ib = files ? read_whole(img, &ilen) : NULL, *lb = files ? read_whole(labp, &llen) : NULL;
+    if (ib && lb) {
+        cl16_dataset *m = (cl16_dataset *)1;
+        char merr[512];
+        cl16_status ms = cl16__dataset_idx_from_memory(ib, ilen, lb, llen, &m, merr, sizeof merr);
+        CHECK_MSG(ms == s, "%s + %s: path loader %d (%s), memory loader %d (%s)", img, labp, s,
+                  err ? err : "", ms, merr);
+        if (ms != CL16_OK)
+            CHECK(m == NULL);
+        if (ms == CL16_OK && s == CL16_OK) {
+            int64_t c1, c2;
+            int h1, h2, w1, w2, k1, k2;
+            float m1[3], m2[3], s1[3], s2[3];
+            cl16_dataset_shape(d, &c1, NULL, &h1, &w1, &k1);
+            cl16_dataset_shape(m, &c2, NULL, &h2, &w2, &k2);
+            cl16_dataset_default_norm(d, m1, s1);
+            cl16_dataset_default_norm(m, m2, s2);
+            CHECK(c1 == c2 && h1 == h2 && w1 == w2 && k1 == k2);
+            CHECK(!memcmp(m1, m2, sizeof m1) && !memcmp(s1, s2, sizeof s1));
+        }
+        if (ms == CL16_OK)
+            cl16_dataset_free(m);
+    }
+    free(ib);
+    free(lb);
     if (s == CL16_OK)
         cl16_dataset_free(d);
-    else
-        CHECK(d == NULL);
     return s;
 }
 
@@ -379,6 +412,40 @@ static void write_cifar(const char *name, int first, int count, int extra_bytes,
     }
     write_raw(tpath(name), b, len);
     free(b);
+}
+
+/* The in-memory CIFAR-10 reader (what fuzz_cifar drives) against the file
+ * reader on the same bytes: same verdicts, same pixels. */
+static void test_cifar_memory(void) {
+    char err[512];
+    const int extras[] = {0, 1, -1, -3072, 0};
+    for (size_t k = 0; k < sizeof extras / sizeof *extras; k++) {
+        int bad = k == 4;
+        write_cifar("test_batch.bin", 7, 2, extras[k], bad);
+        size_t len;
+        uint8_t *b = read_whole(tpath("test_batch.bin"), &len);
+        cl16_dataset *f = NULL, *m = (cl16_dataset *)1;
+        cl16_status fs = cl16_dataset_load_cifar10(tmpdir, 0, &f, err, sizeof err);
+        cl16_status ms = cl16__dataset_cifar_from_memory(b, len, &m, err, sizeof err);
+        CHECK_MSG(fs == ms, "case %zu: file %d, memory %d (%s)", k, fs, ms, err);
+        CHECK(ms == (extras[k] == 0 && !bad ? CL16_OK : CL16_ERR_FORMAT));
+        if (ms != CL16_OK)
+            CHECK(m == NULL);
+        if (fs == CL16_OK && ms == CL16_OK) {
+            static float o1[2 * 3072], o2[2 * 3072];
+            int32_t l1[2], l2[2];
+            int64_t idx[2] = {1, 0};
+            CHECK(cl16_dataset_batch(f, idx, 2, NULL, NULL, 0, 0, 0, o1, l1) == CL16_OK);
+            CHECK(cl16_dataset_batch(m, idx, 2, NULL, NULL, 0, 0, 0, o2, l2) == CL16_OK);
+            CHECK(!memcmp(o1, o2, sizeof o1) && l1[0] == l2[0] && l1[1] == l2[1] && l1[0] == 8);
+        }
+        cl16_dataset_free(f);
+        if (ms == CL16_OK)
+            cl16_dataset_free(m);
+        free(b);
+    }
+    cl16_dataset *m = (cl16_dataset *)1;
+    CHECK(cl16__dataset_cifar_from_memory("", 0, &m, NULL, 0) == CL16_ERR_FORMAT && !m);
 }
 
 static void test_cifar(void) {
@@ -573,6 +640,7 @@ int main(void) {
     test_idx_corrupt();
     test_load_names();
     test_cifar();
+    test_cifar_memory();
     test_shuffle();
     test_augment();
     int have_fashion = test_fashion();
