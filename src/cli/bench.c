@@ -774,12 +774,14 @@ int cmd_bench(int argc, char **argv, const char *device) {
     if (argc >= 2 && !strcmp(argv[1], "optim")) return bench_optim(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "peak")) return bench_peak(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "all")) return bench_all(argc, argv, device);
+    if (argc >= 2 && !strcmp(argv[1], "startup")) return bench_startup(argc, argv, device);
     fprintf(stderr, "cl16 bench: which benchmark? usage: cl16 bench gemm [--json FILE] [--quick] "
                     "[--reps R] [--shapes squares|nets|all]\n"
                     "       cl16 bench conv [--json FILE] [--quick] [--reps R]\n"
                     "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
                     "       cl16 bench optim [--elements N] [--quick] [--json FILE]\n"
                     "       cl16 bench peak [--quick] [--json FILE]\n"
+                    "       cl16 bench startup [--quick] [--json FILE]\n"
                     "       cl16 bench all --out DIR [--quick]\n"
                     "       cl16 bench compare [--markdown] A.json B.json ...\n");
     return CL16_EXIT_USAGE;

@@ -69,6 +69,62 @@ int bench_peak(int argc, char **argv, const char *device) {
     return rc;
 }
 
+int bench_startup(int argc, char **argv, const char *device) {
+    const char *json = NULL;
+    int runs = 5;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: cl16 bench startup [--quick] [--json FILE]\n"
+                   "  cold start (empty program cache) and warm start (full cache) of a fresh\n"
+                   "  process to a ready device, every kernel built or loaded: median, min and\n"
+                   "  max of 5 processes each (--quick: 1)\n");
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            runs = 1;
+        } else if (v && !strcmp(a, "--json")) {
+            json = argv[++i];
+        } else if (v && !strcmp(a, "--device")) {
+            device = argv[++i];
+        } else {
+            fprintf(stderr, "cl16 bench startup: unknown or incomplete option '%s'\n", a);
+            return CL16_EXIT_USAGE;
+        }
+    }
+    cl16_ctx *ctx = NULL;
+    int rc = cli_ctx(&ctx, device, 0, 0);
+    if (rc)
+        return rc;
+    double cold, warm, spread[4];
+    if (cli_start_timing(cl16_ctx_device(ctx)->index, runs, &cold, &warm, spread)) {
+        cl16_ctx_free(ctx);
+        return cli_fail(CL16_ERR_IO, "bench startup", "a timed child process failed");
+    }
+    printf("%s: cold start %.3f s (min %.3f, max %.3f), warm start %.3f s (min %.3f, max %.3f), "
+           "%d process(es) each\n",
+           cl16_ctx_device(ctx)->name, cold, spread[0], spread[1], warm, spread[2], spread[3], runs);
+    bench_out jo;
+    if (json && !(rc = bench_out_open(&jo, json, "bench startup"))) {
+        bench_json_head(jo.f, "startup", ctx);
+        fprintf(jo.f, ",\n  \"processes\": %d, \"cold_start_s\": ", runs);
+        bench_json_num(jo.f, cold);
+        fprintf(jo.f, ", \"cold_min_s\": ");
+        bench_json_num(jo.f, spread[0]);
+        fprintf(jo.f, ", \"cold_max_s\": ");
+        bench_json_num(jo.f, spread[1]);
+        fprintf(jo.f, ",\n  \"warm_start_s\": ");
+        bench_json_num(jo.f, warm);
+        fprintf(jo.f, ", \"warm_min_s\": ");
+        bench_json_num(jo.f, spread[2]);
+        fprintf(jo.f, ", \"warm_max_s\": ");
+        bench_json_num(jo.f, spread[3]);
+        fprintf(jo.f, "\n}\n");
+        rc = bench_out_close(&jo, 1, "bench startup");
+    }
+    cl16_ctx_free(ctx);
+    return rc;
+}
+
 int bench_all(int argc, char **argv, const char *device) {
     const char *dir = NULL;
     int quick = 0;
@@ -76,8 +132,9 @@ int bench_all(int argc, char **argv, const char *device) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: cl16 bench all --out DIR [--quick]\n"
-                   "  peak, gemm, conv, optim and train, each into DIR/<name>.json (the files\n"
-                   "  to send in, and to give `cl16 bench compare`); --quick for each\n");
+                   "  peak, startup, gemm, conv, optim and train, each into DIR/<name>.json (the files\n"
+                   "  to send in, and to give `cl16 bench compare`); --quick for each, and\n"
+                   "  without startup\n");
             return 0;
         } else if (!strcmp(a, "--quick")) {
             quick = 1;
@@ -96,9 +153,11 @@ int bench_all(int argc, char **argv, const char *device) {
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return cli_fail(CL16_ERR_IO, "bench all: cannot create", dir);
-    static const char *const names[] = {"peak", "gemm", "conv", "optim", "train"};
+    static const char *const names[] = {"peak", "startup", "gemm", "conv", "optim", "train"};
     int rc = 0;
-    for (int b = 0; b < 5; b++) {
+    for (int b = 0; b < 6; b++) {
+        if (quick && !strcmp(names[b], "startup"))
+            continue; /* cold starts build every kernel: not quick (cl16 bench startup --quick) */
         char path[4200];
         snprintf(path, sizeof path, "%s/%s.json", dir, names[b]);
         char *args[8];
@@ -112,7 +171,8 @@ int bench_all(int argc, char **argv, const char *device) {
         args[n] = NULL;
         fprintf(stderr, "== cl16 bench %s -> %s\n", names[b], path);
         fflush(stdout);
-        int r = !strcmp(names[b], "peak")    ? bench_peak(n, args, device)
+        int r = !strcmp(names[b], "peak")      ? bench_peak(n, args, device)
+                : !strcmp(names[b], "startup") ? bench_startup(n, args, device)
                 : !strcmp(names[b], "optim") ? bench_optim(n, args, device)
                 : !strcmp(names[b], "train") ? bench_train(n, args, device)
                 : !strcmp(names[b], "conv")  ? bench_conv(n, args, device)

@@ -30,5 +30,8 @@ int bench_compare(int argc, char **argv);
 int bench_optim(int argc, char **argv, const char *device);
 /* `cl16 bench peak` and `cl16 bench all` (bench_all.c). */
 int bench_peak(int argc, char **argv, const char *device);
+int bench_startup(int argc, char **argv, const char *device);
+/* Median cold / warm start (devices.c): see cli_start_timing there. */
+int cli_start_timing(int index, int runs, double *cold, double *warm, double spread[4]);
 int bench_all(int argc, char **argv, const char *device);
 #endif

@@ -79,8 +79,11 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 }
 
 #define TIMING_RUNS 5
-/* Median of TIMING_RUNS cold (empty cache each time) and warm starts. */
-static int start_timing(int index, double *cold, double *warm, double spread[4]) {
+/* Median of `runs` (at most TIMING_RUNS) cold (empty cache each time) and warm
+ * starts of this program's `probe` on device `index`; spread: min and max of
+ * each. Also `cl16 bench startup` (bench_all.c). */
+int cli_start_timing(int index, int runs, double *cold, double *warm, double spread[4]) {
+    if (runs < 1 || runs > TIMING_RUNS) runs = TIMING_RUNS;
     char self[4096];
     ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
     if (l <= 0) return -1;
@@ -92,24 +95,24 @@ static int start_timing(int index, double *cold, double *warm, double spread[4])
     snprintf(dev, sizeof dev, "%d", index);
     double c[TIMING_RUNS], w[TIMING_RUNS];
     int ok = 1;
-    for (int r = 0; r < TIMING_RUNS && ok; r++) {
+    for (int r = 0; r < runs && ok; r++) {
         snprintf(dir, sizeof dir, "%s/cold%d", root, r);
         c[r] = time_child(self, dev, dir, 1);
         ok = c[r] >= 0;
     }
     snprintf(dir, sizeof dir, "%s/warm", root);
     ok = ok && time_child(self, dev, dir, 0) >= 0; /* fills the cache */
-    for (int r = 0; r < TIMING_RUNS && ok; r++) {
+    for (int r = 0; r < runs && ok; r++) {
         w[r] = time_child(self, dev, dir, 0);
         ok = w[r] >= 0;
     }
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (!ok) return -1;
-    qsort(c, TIMING_RUNS, sizeof *c, cmp_d);
-    qsort(w, TIMING_RUNS, sizeof *w, cmp_d);
-    *cold = c[TIMING_RUNS / 2];
-    *warm = w[TIMING_RUNS / 2];
-    spread[0] = c[0], spread[1] = c[TIMING_RUNS - 1], spread[2] = w[0], spread[3] = w[TIMING_RUNS - 1];
+    qsort(c, (size_t)runs, sizeof *c, cmp_d);
+    qsort(w, (size_t)runs, sizeof *w, cmp_d);
+    *cold = c[runs / 2];
+    *warm = w[runs / 2];
+    spread[0] = c[0], spread[1] = c[runs - 1], spread[2] = w[0], spread[3] = w[runs - 1];
     return 0;
 }
 
@@ -165,7 +168,7 @@ int cmd_devices(int argc, char **argv, const char *device) {
         }
         cl16_ctx_free(ctx);
         double cold = -1, warm = -1, spread[4] = {0};
-        if (timing && !cs && start_timing((int)i, &cold, &warm, spread))
+        if (timing && !cs && cli_start_timing((int)i, TIMING_RUNS, &cold, &warm, spread))
             fprintf(stderr, "cl16: start-up timing failed for device %zu\n", i);
         if (json) {
             printf("%s\n    {\"index\": %zu, \"platform\": ", i ? "," : "", i);

@@ -175,6 +175,10 @@ assert rows[("adam", "fp16")]["bytes_per_param"] == 14 and rows[("sgd-momentum",
 for r in rows.values():
     assert r["gb_per_s"] > 0 and r["fraction_of_copy"] > 0, r
 PY
+# Start-up: one cold and one warm process.
+"$CL16" bench startup --quick --json "$json" >"$out" 2>"$err" || fail "bench startup: $(cat "$err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["benchmark"]=="startup" and d["cold_start_s"] > d["warm_start_s"] > 0, d' \
+    "$json" || fail "bench startup --json: $(cat "$json")"
 # The device's peaks: copy and multiply-add, f16 only where the device computes in half.
 "$CL16" bench peak --quick --json "$json" >"$out" 2>"$err" || fail "bench peak: $(cat "$err")"
 python3 - "$json" <<'PY' || fail "bench peak --json: $(cat "$json")"
