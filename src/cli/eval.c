@@ -25,7 +25,7 @@ static const char *eval_help =
     "  --json               print exactly {\"accuracy\":A,\"loss\":L,\"count\":N}\n";
 
 static const char *convert_help =
-    "usage: cl16 convert --in A.safetensors --out B.safetensors --dtype f16|f32\n"
+    "usage: cl16 convert --in A.safetensors --out B.safetensors --dtype f16|f32 [--force]\n"
     "\n"
     "Writes the model in A with its floating-point tensors in the given dtype (BatchNorm\n"
     "running statistics stay f32, counters I64), rounding to nearest even, and prints\n"
@@ -33,7 +33,9 @@ static const char *convert_help =
     "beyond the f16 range (|x| > 65504 after rounding) is an error naming the tensor,\n"
     "and nothing is written. B is a model file: a checkpoint's optimizer state and\n"
     "run metadata are left out (it can be evaluated or continued, not resumed);\n"
-    "\"arch\" and the normalisation and data set names are kept.\n";
+    "\"arch\" and the normalisation and data set names are kept. A NaN or infinity in\n"
+    "A is refused too (never a silent NaN model on disk) unless --force is given,\n"
+    "e.g. to keep a diverged model for inspection.\n";
 
 /* The dtype most of a file's floating-point values are stored in. */
 static cl16_dtype file_dtype(const cl16_safetensors *f) {
@@ -162,11 +164,16 @@ static int ends_with(const char *s, const char *suffix) {
 int cmd_convert(int argc, char **argv, const char *device) {
     (void)device;
     const char *cmd = "convert", *in = NULL, *out = NULL, *dt = NULL;
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(convert_help, stdout);
             return 0;
+        }
+        if (!strcmp(a, "--force")) {
+            force = 1;
+            continue;
         }
         if (strcmp(a, "--in") && strcmp(a, "--out") && strcmp(a, "--dtype")) {
             fprintf(stderr, "cl16 convert: unknown option '%s' (see cl16 convert --help)\n", a);
@@ -230,6 +237,15 @@ int cmd_convert(int argc, char **argv, const char *device) {
                 x = t->dtype == CL16_ST_F16 ? cl16_half_to_float(hbits) : bf16_to_float(hbits);
             }
             rep.values++;
+            if (!isfinite(x) && !force) {
+                char detail[600];
+                snprintf(detail, sizeof detail,
+                         "tensor %s holds %s at element %zu; nothing was written (--force writes "
+                         "it anyway)",
+                         t->name, isnan(x) ? "NaN" : "infinity", k);
+                rc = cli_failc(cmd, CL16_ERR_NUMERIC, "non-finite value", detail);
+                goto done;
+            }
             if (want == CL16_ST_F32) {
                 memcpy((char *)buf + 4 * k, &x, 4);
                 continue;

@@ -192,21 +192,28 @@ expect_fail "missing --out" "--out" "$CL16" train --model mlp $SMALL
 expect_fail "bad --lr" "--lr" "$CL16" train --model mlp $SMALL --lr abc --out "$W/x.safetensors"
 
 # A value beyond the f16 range: continue in fp16 and convert to f16 refuse it.
-python3 - "$W/lenet32.safetensors" "$W/big.safetensors" <<'PY' || fail "making an overflowing file"
-import json, struct, sys
+# patch.py IN OUT VALUE: fc3.bias[0] = VALUE, as another tool's edit would make
+# it: the data checksum cl16 wrote is recomputed (same length), so that the file
+# is well-formed and only its value is at fault.
+cat >"$W/patch.py" <<'PY'
+import hashlib, json, struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
 n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
 s = 8 + n + h["fc3.bias"]["data_offsets"][0]
-b[s:s + 4] = struct.pack("<f", 1e5)
-# Another tool's edit: the data checksum cl16 wrote is recomputed (same length),
-# so that the file is well-formed and only its value is at fault.
-import hashlib
+b[s:s + 4] = struct.pack("<f", float(sys.argv[3]))
 old = h["__metadata__"]["cl16.data_sha256"].encode()
 new = hashlib.sha256(bytes(b[8 + n:])).hexdigest().encode()
 b[8:8 + n] = bytes(b[8:8 + n]).replace(old, new)
 open(sys.argv[2], "wb").write(b)
 PY
+python3 "$W/patch.py" "$W/lenet32.safetensors" "$W/big.safetensors" 1e5 || fail "making an overflowing file"
+python3 "$W/patch.py" "$W/lenet32.safetensors" "$W/nan.safetensors" nan || fail "making a NaN file"
+# A NaN in a model file: convert refuses it unless --force.
+expect_fail "NaN (convert)" "tensor fc3.bias holds NaN at element 0" \
+    "$CL16" convert --in "$W/nan.safetensors" --out "$W/x.safetensors" --dtype f32
+"$CL16" convert --in "$W/nan.safetensors" --out "$W/nan-kept.safetensors" --dtype f32 --force \
+    >"$out" 2>"$err" || fail "convert --force of a NaN model: $(cat "$err")"
 # A flipped data byte without that care: refused as damaged, naming the checksum.
 python3 - "$W/lenet32.safetensors" "$W/flip.safetensors" <<'PY' || fail "making a damaged file"
 import sys
