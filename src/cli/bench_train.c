@@ -15,6 +15,7 @@ typedef struct result {
     const char *dtype; /* the precision's name */
     int batch, steps;
     double first_s, step_s, images_per_s, loss;
+    double median_s, max_s; /* over the blocks: the spread of ms/step */
     uint64_t peak;
     int rc;
 } result;
@@ -62,6 +63,8 @@ static int run_one(const char *device, const char *model, cl16_precision prec, i
         s = cl16_trainer_step(t, img, lab, batch, &r->loss, NULL);
     r->first_s = bench_now() - t0;
     r->step_s = 1e30;
+    double per_block[16];
+    int nb = 0;
     for (int b = 0; b < blocks && !s; b++) {
         t0 = bench_now();
         for (int i = 0; i < steps && !s; i++)
@@ -71,12 +74,21 @@ static int run_one(const char *device, const char *model, cl16_precision prec, i
         const double per = (bench_now() - t0) / steps;
         if (per < r->step_s)
             r->step_s = per;
+        if (nb < 16)
+            per_block[nb++] = per;
     }
     if (s) {
         rc = cli_fail(s, "bench train", cl16_ctx_last_error(ctx));
         goto out;
     }
     r->images_per_s = batch / r->step_s;
+    for (int i = 1; i < nb; i++) /* insertion sort: a handful of blocks */
+        for (int j = i; j > 0 && per_block[j - 1] > per_block[j]; j--) {
+            const double tmp = per_block[j];
+            per_block[j] = per_block[j - 1], per_block[j - 1] = tmp;
+        }
+    r->median_s = nb ? per_block[nb / 2] : r->step_s;
+    r->max_s = nb ? per_block[nb - 1] : r->step_s;
     uint64_t cur;
     cl16_ctx_memory(ctx, &cur, &r->peak);
 out:
@@ -185,6 +197,10 @@ int bench_train(int argc, char **argv, const char *device) {
                 bench_json_str(jf, r->model);
                 fprintf(jf, ", \"precision\": \"%s\", \"ms_per_step\": ", r->dtype);
                 bench_json_num(jf, r->step_s * 1e3);
+                fprintf(jf, ", \"ms_per_step_median\": ");
+                bench_json_num(jf, r->median_s * 1e3);
+                fprintf(jf, ", \"ms_per_step_max\": ");
+                bench_json_num(jf, r->max_s * 1e3);
                 fprintf(jf, ", \"images_per_s\": ");
                 bench_json_num(jf, r->images_per_s);
                 fprintf(jf, ", \"peak_device_bytes\": %llu, \"first_steps_s\": ",
