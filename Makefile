@@ -88,12 +88,12 @@ test-all-devices: build
 # in fp32, continued in every precision at two learning rates. bench-quick: one
 # seed, one short epoch each (a few minutes); bench-study: the documented full run.
 bench-quick: build
-	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	@sh scripts/install-deps.sh gnuplot-nox || echo "gnuplot not installed: the study runs without plots"
 	STUDY_SEEDS=1 STUDY_PRE_EPOCHS=1 STUDY_EPOCHS=1 STUDY_LIMIT=12000 STUDY_TEST_LIMIT=2000 \
 	  STUDY_OUT=$(BUILD)/study-quick sh bench/accuracy-study.sh $(BUILD)
 
 bench-study: build
-	@command -v gnuplot >/dev/null 2>&1 || apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || true
+	@sh scripts/install-deps.sh gnuplot-nox || echo "gnuplot not installed: the study runs without plots"
 	sh bench/accuracy-study.sh $(BUILD)
 
 # 200 SIGKILLs of a training run at random moments (tests/reliability/kill_checkpoint.sh;

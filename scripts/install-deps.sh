@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages cl16 needs to build, test and run its demo.
+# Installs the Debian packages cl16 needs to build, test and run its demo, or
+# the packages given as arguments (the optional tiers: scripts/install-pytorch.sh,
+# gnuplot for the accuracy study's plots).
 # Idempotent: when every package is already installed it does nothing (no apt-get call).
 set -eu
 
-PKGS="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
-libclblast-dev clinfo zlib1g-dev dataset-fashion-mnist libopenblas-dev clang python3"
+PKGS="${*:-build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
+libclblast-dev clinfo zlib1g-dev dataset-fashion-mnist libopenblas-dev clang python3}"
 
 missing=""
 for p in $PKGS; do

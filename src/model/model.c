@@ -560,7 +560,8 @@ cl16_status cl16_model_backward(cl16_model *m, const cl16_tensor *dlogits) {
     return CL16_OK;
 }
 
-cl16_status cl16__model_io(cl16_model *m, int64_t n) {
+/* (Re)allocates x, labels and dlogits for n images. */
+static cl16_status model_io(cl16_model *m, int64_t n) {
     if (n == m->io_batch)
         return CL16_OK;
     cl16_tensor_free(m->x), cl16_tensor_free(m->labels), cl16_tensor_free(m->dlogits);
@@ -577,21 +578,29 @@ cl16_status cl16__model_io(cl16_model *m, int64_t n) {
     return CL16_OK;
 }
 
+cl16_status cl16__model_run(cl16_model *m, const char *fn, const float *images,
+                            const int32_t *labels, int64_t n, int training,
+                            const cl16_tensor **logits) {
+    if (!images || !labels || n < 1)
+        return cl16__fail(m->ctx, CL16_ERR_INVALID_ARG, "%s: %s", fn,
+                          n < 1 ? "batch size below 1" : "images or labels is NULL");
+    cl16_status s;
+    if ((s = model_io(m, n)) ||
+        (s = cl16_tensor_write_f32(m->x, images, (size_t)cl16_tensor_numel(m->x))) ||
+        (s = cl16_tensor_write_raw(m->labels, labels, (size_t)n * sizeof *labels)))
+        return s;
+    return cl16_model_forward(m, m->x, training, logits);
+}
+
 cl16_status cl16_model_evaluate(cl16_model *m, const float *images, const int32_t *labels,
                                 int64_t n, double *loss_sum, int64_t *correct) {
     if (!m)
         return CL16_ERR_INVALID_ARG;
-    if (!images || !labels || n < 1)
-        return cl16__fail(m->ctx, CL16_ERR_INVALID_ARG, "model_evaluate: %s",
-                          n < 1 ? "batch size below 1" : "images or labels is NULL");
-    cl16_status s;
     const cl16_tensor *z;
     double loss = 0;
     int64_t hits = 0;
-    if ((s = cl16__model_io(m, n)) ||
-        (s = cl16_tensor_write_f32(m->x, images, (size_t)cl16_tensor_numel(m->x))) ||
-        (s = cl16_tensor_write_raw(m->labels, labels, (size_t)n * sizeof *labels)) ||
-        (s = cl16_model_forward(m, m->x, 0, &z)))
+    cl16_status s = cl16__model_run(m, "model_evaluate", images, labels, n, 0, &z);
+    if (s)
         return s;
     s = cl16_softmax_xent(m->ctx, z, m->labels, 1.0f, &loss, &hits, NULL);
     if (s && s != CL16_ERR_NUMERIC)

@@ -64,8 +64,12 @@ struct cl16_model {
     int64_t io_batch;
 };
 
-/* (Re)allocates x, labels and dlogits for n images. */
-cl16_status cl16__model_io(cl16_model *m, int64_t n);
+/* Uploads a host batch (images float [n, C, H, W], labels [n]) into the
+ * model's x / labels (reallocated with dlogits when n changes) and runs the
+ * forward pass; fn names the caller in messages. */
+cl16_status cl16__model_run(cl16_model *m, const char *fn, const float *images,
+                            const int32_t *labels, int64_t n, int training,
+                            const cl16_tensor **logits);
 
 /* Writes the state_dict (and `extra` tensors after it) to path atomically;
  * meta is merged after the model's own keys. */

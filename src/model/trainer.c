@@ -193,17 +193,11 @@ cl16_status cl16_trainer_step(cl16_trainer *t, const float *images, const int32_
     if (!t)
         return CL16_ERR_INVALID_ARG;
     cl16_model *m = t->m;
-    if (!images || !labels || n < 1)
-        return cl16__fail(m->ctx, CL16_ERR_INVALID_ARG, "trainer_step: %s",
-                          n < 1 ? "batch size below 1" : "images or labels is NULL");
-    cl16_status s;
     const cl16_tensor *z;
     double l = 0;
     int64_t hits = 0;
-    if ((s = cl16__model_io(m, n)) ||
-        (s = cl16_tensor_write_f32(m->x, images, (size_t)cl16_tensor_numel(m->x))) ||
-        (s = cl16_tensor_write_raw(m->labels, labels, (size_t)n * sizeof *labels)) ||
-        (s = cl16_model_forward(m, m->x, 1, &z)))
+    cl16_status s = cl16__model_run(m, "trainer_step", images, labels, n, 1, &z);
+    if (s)
         return s;
     s = cl16_softmax_xent(m->ctx, z, m->labels, (float)t->scale, &l, &hits, m->dlogits);
     if (loss)
