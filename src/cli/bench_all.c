@@ -11,27 +11,32 @@
 #include "cli/bench_util.h"
 #include "cli/cli.h"
 
-int bench_peak(int argc, char **argv, const char *device) {
-    const char *json = NULL;
-    double budget = 2.0;
+static const char *peak_usage =
+    "usage: cl16 bench peak [--quick] [--json FILE]\n"
+    "  the device's copy bandwidth (GB/s, read + write) and multiply-add rate\n"
+    "  (GFLOP/s) in float and, on the native-half path, in half\n";
+
+/* Only the common options: anything else is a usage error naming it. */
+static int common_only(int argc, char **argv, const char *name, const char *usage, int *quick,
+                       const char **json, const char **device) {
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: cl16 bench peak [--quick] [--json FILE]\n"
-                   "  the device's copy bandwidth (GB/s, read + write) and multiply-add rate\n"
-                   "  (GFLOP/s) in float and, on the native-half path, in half\n");
+        const int c = bench_common_opt(argc, argv, &i, usage, quick, json, device);
+        if (c == 2)
             return 0;
-        } else if (!strcmp(a, "--quick")) {
-            budget = 0.4;
-        } else if (v && !strcmp(a, "--json")) {
-            json = argv[++i];
-        } else if (v && !strcmp(a, "--device")) {
-            device = argv[++i];
-        } else {
-            fprintf(stderr, "cl16 bench peak: unknown or incomplete option '%s'\n", a);
+        if (!c) {
+            fprintf(stderr, "cl16 bench %s: unknown or incomplete option '%s'\n", name, argv[i]);
             return CL16_EXIT_USAGE;
         }
     }
+    return -1;
+}
+
+int bench_peak(int argc, char **argv, const char *device) {
+    const char *json = NULL;
+    int quick = 0, r = common_only(argc, argv, "peak", peak_usage, &quick, &json, &device);
+    if (r >= 0)
+        return r;
+    const double budget = quick ? 0.4 : 2.0;
     cl16_ctx *ctx = NULL;
     int rc = cli_ctx(&ctx, device, 0, 0);
     if (rc)
@@ -69,28 +74,18 @@ int bench_peak(int argc, char **argv, const char *device) {
     return rc;
 }
 
+static const char *startup_usage =
+    "usage: cl16 bench startup [--quick] [--json FILE]\n"
+    "  cold start (empty program cache) and warm start (full cache) of a fresh\n"
+    "  process to a ready device, every kernel built or loaded: median, min and\n"
+    "  max of 5 processes each (--quick: 1)\n";
+
 int bench_startup(int argc, char **argv, const char *device) {
     const char *json = NULL;
-    int runs = 5;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: cl16 bench startup [--quick] [--json FILE]\n"
-                   "  cold start (empty program cache) and warm start (full cache) of a fresh\n"
-                   "  process to a ready device, every kernel built or loaded: median, min and\n"
-                   "  max of 5 processes each (--quick: 1)\n");
-            return 0;
-        } else if (!strcmp(a, "--quick")) {
-            runs = 1;
-        } else if (v && !strcmp(a, "--json")) {
-            json = argv[++i];
-        } else if (v && !strcmp(a, "--device")) {
-            device = argv[++i];
-        } else {
-            fprintf(stderr, "cl16 bench startup: unknown or incomplete option '%s'\n", a);
-            return CL16_EXIT_USAGE;
-        }
-    }
+    int quick = 0, r = common_only(argc, argv, "startup", startup_usage, &quick, &json, &device);
+    if (r >= 0)
+        return r;
+    const int runs = quick ? 1 : 5;
     cl16_ctx *ctx = NULL;
     int rc = cli_ctx(&ctx, device, 0, 0);
     if (rc)

@@ -58,16 +58,12 @@ int bench_optim(int argc, char **argv, const char *device) {
     const char *json = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
+        const int c = bench_common_opt(argc, argv, &i, usage_text, &quick, &json, &device);
+        if (c == 2)
             return 0;
-        } else if (!strcmp(a, "--quick")) {
-            quick = 1;
-        } else if (v && !strcmp(a, "--json")) {
-            json = argv[++i];
-        } else if (v && !strcmp(a, "--device")) {
-            device = argv[++i];
-        } else if (v && !strcmp(a, "--elements")) {
+        if (c)
+            continue;
+        if (v && !strcmp(a, "--elements")) {
             char *end;
             long long x = strtoll(v, &end, 10);
             if (*end || x < 1024 || x > ((long long)1 << 30)) {

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include <math.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,5 +133,24 @@ int bench_out_close(bench_out *o, int keep, const char *what) {
         return cli_fail(CL16_ERR_IO, w, o->path);
     }
     fprintf(stderr, "cl16 %s: wrote %s\n", what, o->path);
+    return 0;
+}
+
+int bench_common_opt(int argc, char **argv, int *i, const char *usage, int *quick,
+                     const char **json, const char **device) {
+    const char *a = argv[*i];
+    const int has_value = *i + 1 < argc;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        fputs(usage, stdout);
+        return 2;
+    }
+    if (!strcmp(a, "--quick")) {
+        *quick = 1;
+        return 1;
+    }
+    if (has_value && (!strcmp(a, "--json") || !strcmp(a, "--device"))) {
+        *(a[2] == 'j' ? json : device) = argv[++*i];
+        return 1;
+    }
     return 0;
 }

@@ -41,6 +41,12 @@ typedef struct bench_out {
 int bench_out_open(bench_out *o, const char *path, const char *what);
 int bench_out_close(bench_out *o, int keep, const char *what);
 
+/* The options every benchmark takes: --help / -h (prints usage), --quick,
+ * --json FILE, --device D. For argv[*i]: 1 when it was one of them (*i then
+ * past its value), 2 after --help (the caller returns 0), 0 otherwise. */
+int bench_common_opt(int argc, char **argv, int *i, const char *usage, int *quick,
+                     const char **json, const char **device);
+
 void bench_json_str(FILE *f, const char *s);
 /* A number, or null when not finite. */
 void bench_json_num(FILE *f, double x);
