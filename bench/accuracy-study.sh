@@ -4,7 +4,8 @@
 #
 # Pre-trains a model in fp32, then continues that one checkpoint for the same
 # number of epochs in every precision (fp32 fp16 fp16-sr fp16-kahan mixed), at
-# two learning rates (the pre-training one and a 10x smaller fine-tuning one),
+# two learning rates by default (the pre-training one and a 10x smaller
+# fine-tuning one; STUDY_RATES lists others),
 # with several seeds, all with the cl16 CLI; then tabulates (bench/study_table.py)
 # final test accuracy mean +- std, seconds per epoch, peak device memory and
 # the stall fraction, and plots accuracy and loss per epoch (gnuplot, PNG).
@@ -13,6 +14,7 @@
 #
 # Settings (environment): STUDY_MODEL (lenet5), STUDY_DATA (fashion-mnist),
 # STUDY_PRE_EPOCHS (3), STUDY_EPOCHS (2), STUDY_SEEDS ("1 2 3"), STUDY_LR (0.05),
+# STUDY_RATES (the continuation rates: "STUDY_LR STUDY_LR/10"),
 # STUDY_LIMIT (0 = all training images), STUDY_TEST_LIMIT (0 = all),
 # STUDY_PRECISIONS ("fp32 fp16 fp16-sr fp16-kahan mixed"), STUDY_OUT
 # (BUILD/study-MODEL). `make bench-quick` runs a short version (1 seed,
@@ -32,7 +34,7 @@ PRECS="${STUDY_PRECISIONS:-fp32 fp16 fp16-sr fp16-kahan mixed}"
 OUT="${STUDY_OUT:-$BUILD/study-$MODEL}"
 [ -x "$CL16" ] || { echo "accuracy-study: $CL16 not built (make build)" >&2; exit 1; }
 mkdir -p "$OUT"
-LR_SMALL=$(python3 -c "print($LR / 10)")
+RATES="${STUDY_RATES:-$LR $(python3 -c "print($LR / 10)")}"
 sub=""
 [ "$LIMIT" != 0 ] && sub="$sub --limit $LIMIT"
 [ "$TLIMIT" != 0 ] && sub="$sub --test-limit $TLIMIT"
@@ -47,7 +49,7 @@ if [ ! -f "$pre" ]; then
 fi
 n=0
 for seed in $SEEDS; do
-    for lr in "$LR" "$LR_SMALL"; do
+    for lr in $RATES; do
         for prec in $PRECS; do
             n=$((n + 1))
             log="$OUT/run-$prec-lr$lr-seed$seed.jsonl"
@@ -59,7 +61,7 @@ for seed in $SEEDS; do
         done
     done
 done
-python3 "$(dirname "$0")/study_table.py" "$OUT" "$MODEL" "$DATA" "$PRE" "$EPOCHS" "$LR" "$LR_SMALL" \
+python3 "$(dirname "$0")/study_table.py" "$OUT" "$MODEL" "$DATA" "$PRE" "$EPOCHS" "$LR" "$(echo $RATES | tr ' ' ,)" \
     "$LIMIT" | tee "$OUT/table.md"
 if command -v gnuplot >/dev/null 2>&1; then
     python3 "$(dirname "$0")/study_table.py" --plot "$OUT" && echo "plots: $OUT/*.png"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """study_table.py - the accuracy study's table and plots from its JSONL logs.
 
-  study_table.py OUT MODEL DATA PRE_EPOCHS EPOCHS LR LR_SMALL LIMIT   markdown table
+  study_table.py OUT MODEL DATA PRE_EPOCHS EPOCHS LR RATES LIMIT   markdown table
+    (LR: the pre-training rate; RATES: the continuation rates, comma-separated)
   study_table.py --plot OUT                                           PNGs via gnuplot
 
 Logs are OUT/run-<precision>-lr<lr>-seed<seed>.jsonl (one JSON object per
@@ -38,7 +39,7 @@ def mean_std(xs):
     return m, s
 
 
-def table(out, model, data, pre, epochs, lr, lr_small, limit):
+def table(out, model, data, pre, epochs, lr, rates, limit):
     runs = load(out)
     pre_rows = [json.loads(l) for l in open(os.path.join(out, "pretrain.jsonl"))] \
         if os.path.exists(os.path.join(out, "pretrain.jsonl")) else []
@@ -48,7 +49,7 @@ def table(out, model, data, pre, epochs, lr, lr_small, limit):
           f"{100 * pre_rows[-1]['test_acc']:.2f} %." if pre_rows else "")
     print(f"Then {epochs} epoch(s) of SGD (momentum 0.9, batch 128, constant lr) from that "
           f"checkpoint in each precision; mean +- std over seeds.\n")
-    for rate in (lr, lr_small):
+    for rate in rates.split(","):
         base = None
         print(f"### lr {rate}\n")
         print("| precision | seeds | test acc % (mean +- std) | vs fp32 (pp) | s/epoch | "
