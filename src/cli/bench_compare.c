@@ -21,7 +21,10 @@ static const char *usage_text =
     "  one kind, up to 8): the device, driver and half path of each, then per row\n"
     "  gemm: cl16 f16 GFLOP/s; conv: cl16 f16 ms per call; train: images/s per model and\n"
     "  precision; with the ratio of each file to the first (higher is better: for conv,\n"
-    "  the first file's time over the other's). --markdown prints a markdown table.\n";
+    "  the first file's time over the other's). --markdown prints a markdown table.\n"
+    "  Files since the median method hold the median block's figures (train: images/s\n"
+    "  from the median, images_per_s_median); older ones their fastest block, which\n"
+    "  each file's line says, with its device peaks where it has them.\n";
 
 static int read_file(const char *path, jv *out) {
     FILE *f = fopen(path, "rb");
@@ -92,7 +95,8 @@ static int collect(const jv *d, const char *kind, int f, row_ref **rows, size_t 
             row_ref *rr = find_row(rows, n, cap, key);
             if (!rr)
                 return -1;
-            rr->val[f] = jv_num(r, "images_per_s", 0);
+            /* the median block where the file has it (newer files), else the fastest */
+            rr->val[f] = jv_num(r, "images_per_s_median", jv_num(r, "images_per_s", 0));
         }
     } else if (!strcmp(kind, "gemm") || !strcmp(kind, "conv")) {
         const jv *list = jv_get(d, kind[0] == 'g' ? "shapes" : "rows");
@@ -112,6 +116,19 @@ static int collect(const jv *d, const char *kind, int f, row_ref **rows, size_t 
         }
     }
     return 0;
+}
+
+/* Which statistic a file's figures are: files with the median method carry
+ * images_per_s_median (train) or ms_min next to each peer (gemm, conv). */
+static const char *file_stat(const jv *d, const char *kind) {
+    const jv *list = jv_get(d, !strcmp(kind, "train") ? "runs" : kind[0] == 'g' ? "shapes" : "rows");
+    if (!list || list->type != JV_ARR || !list->n)
+        return "no rows";
+    const jv *r = &list->items[0];
+    const int median = !strcmp(kind, "train") ? jv_get(r, "images_per_s_median") != NULL
+                                              : jv_get(jv_get(jv_get(r, "peers"), "cl16_f16"),
+                                                       "ms_min") != NULL;
+    return median ? "median of blocks" : "fastest block (file predates medians)";
 }
 
 int bench_compare(int argc, char **argv) {
@@ -172,11 +189,18 @@ int bench_compare(int argc, char **argv) {
     const char *sep = md ? " | " : "  ";
     printf("%s benchmark, %s; ratio = file / file 1%s\n", kind, unit,
            !strcmp(kind, "conv") ? " speed (time 1 / time)" : "");
-    for (int f = 0; f < nf; f++)
-        printf("%sfile %d: %s: %s (%s, driver %s), half path %s, cl16 %s, %s\n", md ? "- " : "",
-               f + 1, paths[f], jv_str(&docs[f], "device", "?"), jv_str(&docs[f], "platform", "?"),
-               jv_str(&docs[f], "driver", "?"), jv_str(&docs[f], "half_path", "?"),
-               jv_str(&docs[f], "cl16_version", "?"), jv_str(&docs[f], "date", "?"));
+    for (int f = 0; f < nf; f++) {
+        printf("%sfile %d: %s: %s (%s, driver %s), half path %s, cl16 %s, %s; figures: %s",
+               md ? "- " : "", f + 1, paths[f], jv_str(&docs[f], "device", "?"),
+               jv_str(&docs[f], "platform", "?"), jv_str(&docs[f], "driver", "?"),
+               jv_str(&docs[f], "half_path", "?"), jv_str(&docs[f], "cl16_version", "?"),
+               jv_str(&docs[f], "date", "?"), file_stat(&docs[f], kind));
+        const jv *pk = jv_get(&docs[f], "peaks");
+        if (pk && jv_num(pk, "f32_gflops", 0) > 0)
+            printf("; peaks: f32 %.4g GFLOP/s, copy %.4g GB/s", jv_num(pk, "f32_gflops", 0),
+                   jv_num(pk, "copy_gb_per_s", 0));
+        printf("\n");
+    }
     printf("\n%s%-32s", md ? "| " : "", "row");
     for (int f = 0; f < nf; f++) {
         char h[32];

@@ -3,7 +3,9 @@
  * gradient and its state once, so its speed is bytes moved per second; the
  * device's own copy (clEnqueueCopyBuffer of a buffer of the same size) is
  * measured in the same run as the reference, and each update is reported as
- * GB/s and as a percentage of the copy's GB/s. */
+ * GB/s (from the median block), as a percentage of that copy's GB/s and of
+ * the device's copy peak (cl16_measure_peaks), with its kernel time from
+ * profiling events. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +85,11 @@ int bench_optim(int argc, char **argv, const char *device) {
         return cli_exit_code(CL16_ERR_IO);
     FILE *jf = jo.f;
     cl16_ctx *ctx = NULL;
-    int rc = cli_ctx(&ctx, device, 0, 0);
+    int rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
     if (rc)
         goto out;
+    cl16_peaks pk;
+    bench_peaks(ctx, quick, "bench optim", &pk);
     fprintf(stderr, "cl16 bench optim: %lld parameters on %s, half path %s\n", (long long)n,
             cl16_ctx_device(ctx)->name,
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
@@ -99,26 +103,28 @@ int bench_optim(int argc, char **argv, const char *device) {
         rc = cli_fail(s, "bench optim", cl16_ctx_last_error(ctx));
         goto out;
     }
-    bench_runner br = {call, finish, &r};
-    double first, per_copy;
-    int reps, blocks;
+    bench_runner br = {call, finish, &r, ctx};
+    bench_stats st;
     r.copy = 1;
-    if ((rc = bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &first, &per_copy, &reps,
-                               &blocks))) {
+    if ((rc = bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &st))) {
         rc = cli_fail((cl16_status)rc, "bench optim: copy", cl16_ctx_last_error(ctx));
         goto out;
     }
-    const double copy_gbs = 2.0 * (double)n * 4.0 / per_copy / 1e9;
+    const double copy_gbs = 2.0 * (double)n * 4.0 / st.median_s / 1e9;
     cl16_tensor_free(r.src), cl16_tensor_free(r.dst);
     r.src = r.dst = NULL;
     r.copy = 0;
-    printf("device copy (read + write of %.0f MB): %.1f GB/s\n", n * 4.0 / 1e6, copy_gbs);
-    printf("%-6s %-11s %12s %10s %10s %10s\n", "optim", "precision", "bytes/param", "ms/step",
-           "GB/s", "% of copy");
+    printf("device copy (read + write of %.0f MB): %.1f GB/s (median); the device's copy peak "
+           "%.1f GB/s\n", n * 4.0 / 1e6, copy_gbs, pk.copy_gb_per_s);
+    printf("%-6s %-11s %12s %10s %17s %10s %10s %10s %10s\n", "optim", "precision", "bytes/param",
+           "ms/step", "[min-max]", "kernel ms", "GB/s", "% of copy", "% of peak");
     if (jf) {
         bench_json_head(jf, "optim", ctx);
+        bench_json_peaks(jf, &pk);
         fprintf(jf, ",\n  \"elements\": %lld, \"copy_gb_per_s\": ", (long long)n);
         bench_json_num(jf, copy_gbs);
+        fprintf(jf, ", \"copy_pct_peak\": ");
+        bench_json_num(jf, bench_pct(copy_gbs, pk.copy_gb_per_s));
         fprintf(jf, ",\n  \"runs\": [");
     }
     int first_row = 1;
@@ -145,8 +151,8 @@ int bench_optim(int argc, char **argv, const char *device) {
             r.x.comp = comp, r.x.w16 = w16;
             double per = 0;
             if (!s)
-                s = (cl16_status)bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &first,
-                                                  &per, &reps, &blocks);
+                s = (cl16_status)bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &st);
+            per = st.median_s;
             if (s) {
                 rc = cli_fail(s, "bench optim", cl16_ctx_last_error(ctx));
             } else {
@@ -156,17 +162,23 @@ int bench_optim(int argc, char **argv, const char *device) {
                 const double bytes = 2 * ws * (kind ? 3 : 2) + gs +
                                      (comp ? 4.0 : 0.0) + (w16 ? 2.0 : 0.0);
                 const double gbs = bytes * (double)n / per / 1e9;
-                printf("%-6s %-11s %12.0f %10.3f %10.1f %10.1f\n", kind ? "adam" : "sgd", md->name,
-                       bytes, per * 1e3, gbs, 100.0 * gbs / copy_gbs);
+                char spread[40];
+                snprintf(spread, sizeof spread, "[%.3f-%.3f]", st.min_s * 1e3, st.max_s * 1e3);
+                printf("%-6s %-11s %12.0f %10.3f %17s %10.3f %10.1f %10.1f %10.1f\n",
+                       kind ? "adam" : "sgd", md->name, bytes, per * 1e3, spread, st.kernel_s * 1e3,
+                       gbs, 100.0 * gbs / copy_gbs, bench_pct(gbs, pk.copy_gb_per_s));
                 if (jf) {
                     fprintf(jf, "%s\n    {\"optimizer\": \"%s\", \"precision\": \"%s\", "
                                 "\"bytes_per_param\": %.0f, \"ms_per_step\": ",
                             first_row ? "" : ",", kind ? "adam" : "sgd-momentum", md->name, bytes);
                     bench_json_num(jf, per * 1e3);
+                    bench_json_stats(jf, &st);
                     fprintf(jf, ", \"gb_per_s\": ");
                     bench_json_num(jf, gbs);
                     fprintf(jf, ", \"fraction_of_copy\": ");
                     bench_json_num(jf, gbs / copy_gbs);
+                    fprintf(jf, ", \"pct_peak\": ");
+                    bench_json_num(jf, bench_pct(gbs, pk.copy_gb_per_s));
                     fprintf(jf, "}");
                     first_row = 0;
                 }
