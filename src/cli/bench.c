@@ -64,7 +64,8 @@ typedef struct opts {
     double target_s;
     int max_reps;
     const char *shapes;
-    cl16_peaks pk; /* measured at the start of the run */
+    cl16_peaks pk; /* measured at the start of the run, or read (--peaks) */
+    const char *peaks_from;
 } opts;
 
 /* Layout of one shape's operands, in elements. */
@@ -627,7 +628,7 @@ static void json_result(FILE *f, const result *r, const cl16_peaks *pk) {
 
 static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o) {
     bench_json_head(f, "gemm", ctx);
-    bench_json_peaks(f, &o->pk);
+    bench_json_peaks(f, &o->pk, o->peaks_from);
     fprintf(f, ",\n  \"options\": {\"quick\": %s, \"reps\": %d, \"target_s\": %g, \"max_reps\": %d, "
                "\"min_blocks\": %d, \"max_blocks\": %d, \"shapes\": ",
             o->quick ? "true" : "false", o->reps, o->target_s, o->max_reps,
@@ -707,6 +708,7 @@ static int bench_gemm(int argc, char **argv, const char *device) {
         if (!strcmp(a, "--quick")) o.quick = 1;
         else if (v && !strcmp(a, "--json")) json = argv[++i];
         else if (v && !strcmp(a, "--device")) device = argv[++i];
+        else if (v && !strcmp(a, "--peaks")) o.peaks_from = argv[++i];
         else if (v && !strcmp(a, "--reps")) {
             char *end;
             long x = strtol(v, &end, 10);
@@ -741,7 +743,7 @@ static int bench_gemm(int argc, char **argv, const char *device) {
         rc = cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench gemm", "");
     if (!rc) rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
     if (rc) goto out;
-    bench_peaks(ctx, o.quick, "bench gemm", &o.pk);
+    if ((rc = bench_peaks(ctx, o.quick, o.peaks_from, "bench gemm", &o.pk))) goto out;
 
     const cl16_device_info *d = cl16_ctx_device(ctx);
     fprintf(stderr, "cl16 bench gemm: %d shapes x %d peers on %s (%s), half path %s%s\n", shapes.n,
@@ -791,10 +793,10 @@ int cmd_bench(int argc, char **argv, const char *device) {
     if (argc >= 2 && !strcmp(argv[1], "all")) return bench_all(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "startup")) return bench_startup(argc, argv, device);
     fprintf(stderr, "cl16 bench: which benchmark? usage: cl16 bench gemm [--json FILE] [--quick] "
-                    "[--reps R] [--shapes squares|nets|all]\n"
-                    "       cl16 bench conv [--json FILE] [--quick] [--reps R]\n"
-                    "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
-                    "       cl16 bench optim [--elements N] [--quick] [--json FILE]\n"
+                    "[--reps R] [--shapes squares|nets|all] [--peaks FILE]\n"
+                    "       cl16 bench conv [--json FILE] [--quick] [--reps R] [--peaks FILE]\n"
+                    "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE] [--peaks FILE]\n"
+                    "       cl16 bench optim [--elements N] [--quick] [--json FILE] [--peaks FILE]\n"
                     "       cl16 bench peak [--quick] [--json FILE]\n"
                     "       cl16 bench startup [--quick] [--json FILE]\n"
                     "       cl16 bench all --out DIR [--quick]\n"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/bench_util.h"
 #include "cli/json_read.h"
 
 enum { MAXF = 8 };
@@ -26,10 +27,13 @@ static const char *usage_text =
     "  from the median, images_per_s_median); older ones their fastest block, which\n"
     "  each file's line says, with its device peaks where it has them.\n";
 
-static int read_file(const char *path, jv *out) {
+int bench_read_json(const char *path, const char *cmd, jv *out) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return cli_fail(CL16_ERR_IO, "bench compare: cannot open", path);
+    char what[4200];
+    if (!f) {
+        snprintf(what, sizeof what, "%s: cannot open", cmd);
+        return cli_fail(CL16_ERR_IO, what, path);
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -37,12 +41,13 @@ static int read_file(const char *path, jv *out) {
             cap = cap ? 2 * cap : 1 << 20;
             if (cap > ((size_t)64 << 20)) {
                 free(buf), fclose(f);
-                return cli_fail(CL16_ERR_FORMAT, "bench compare: file larger than 64 MB", path);
+                snprintf(what, sizeof what, "%s: file larger than 64 MB", cmd);
+                return cli_fail(CL16_ERR_FORMAT, what, path);
             }
             char *nb = realloc(buf, cap);
             if (!nb) {
                 free(buf), fclose(f);
-                return cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench compare", path);
+                return cli_fail(CL16_ERR_OUT_OF_MEMORY, cmd, path);
             }
             buf = nb;
         }
@@ -52,16 +57,16 @@ static int read_file(const char *path, jv *out) {
             break;
     }
     fclose(f);
-    char err[256], what[4200];
+    char err[256];
     const int bad = jv_parse(buf, len, out, err, sizeof err);
     free(buf);
     if (bad) {
-        snprintf(what, sizeof what, "bench compare: %s", path);
+        snprintf(what, sizeof what, "%s: %s", cmd, path);
         return cli_fail(CL16_ERR_FORMAT, what, err);
     }
     if (out->type != JV_OBJ || !jv_str(out, "benchmark", NULL)) {
         jv_free(out);
-        snprintf(what, sizeof what, "bench compare: %s", path);
+        snprintf(what, sizeof what, "%s: %s", cmd, path);
         return cli_fail(CL16_ERR_FORMAT, what, "not a cl16 benchmark file (no \"benchmark\" key)");
     }
     return 0;
@@ -158,7 +163,7 @@ int bench_compare(int argc, char **argv) {
     memset(docs, 0, sizeof docs);
     int loaded = 0;
     for (; loaded < nf; loaded++)
-        if ((rc = read_file(paths[loaded], &docs[loaded])))
+        if ((rc = bench_read_json(paths[loaded], "bench compare", &docs[loaded])))
             goto out;
     const char *kind = jv_str(&docs[0], "benchmark", "");
     if (strcmp(kind, "gemm") && strcmp(kind, "conv") && strcmp(kind, "train")) {

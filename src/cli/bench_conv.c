@@ -83,7 +83,8 @@ typedef struct row {
 typedef struct opts {
     int quick, reps, batch, max_reps;
     double target_s;
-    cl16_peaks pk; /* measured at the start of the run */
+    cl16_peaks pk; /* measured at the start of the run, or read (--peaks) */
+    const char *peaks_from;
 } opts;
 
 /* One layer's problem: host inputs, and f16 / f32 device tensors. */
@@ -585,7 +586,7 @@ static void json_result(FILE *f, const result *r, const cl16_peaks *pk) {
 
 static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o) {
     bench_json_head(f, "conv", ctx);
-    bench_json_peaks(f, &o->pk);
+    bench_json_peaks(f, &o->pk, o->peaks_from);
     fprintf(f,
             ",\n  \"options\": {\"quick\": %s, \"batch\": %d, \"reps\": %d, \"target_s\": %g, "
             "\"max_reps\": %d, \"min_blocks\": %d, \"max_blocks\": %d},\n",
@@ -670,6 +671,8 @@ int bench_conv(int argc, char **argv, const char *device) {
             json = argv[++i];
         else if (v && !strcmp(a, "--device"))
             device = argv[++i];
+        else if (v && !strcmp(a, "--peaks"))
+            o.peaks_from = argv[++i];
         else if (v && !strcmp(a, "--reps")) {
             char *end;
             long x = strtol(v, &end, 10);
@@ -698,7 +701,8 @@ int bench_conv(int argc, char **argv, const char *device) {
         rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
     if (rc)
         goto out;
-    bench_peaks(ctx, o.quick, "bench conv", &o.pk);
+    if ((rc = bench_peaks(ctx, o.quick, o.peaks_from, "bench conv", &o.pk)))
+        goto out;
     const cl16_device_info *d = cl16_ctx_device(ctx);
     fprintf(stderr,
             "cl16 bench conv: LeNet-5 and ResNet-20 layers at batch %d x %d peers on %s "

@@ -49,15 +49,17 @@ static int call(void *u) {
 static int finish(void *u) { return (int)cl16_ctx_finish(((run *)u)->ctx); }
 
 static const char *usage_text =
-    "usage: cl16 bench optim [--elements N] [--quick] [--json FILE]\n"
+    "usage: cl16 bench optim [--elements N] [--quick] [--json FILE] [--peaks FILE]\n"
     "  GB/s of the fused update kernels (SGD with momentum, Adam) in every training\n"
     "  precision (fp32, fp16, fp16-sr, fp16-kahan, mixed) on N parameters (default 16M;\n"
-    "  --quick 1M), against the device's copy of a buffer as large as the weights.\n";
+    "  --quick 1M), against the device's copy of a buffer as large as the weights and\n"
+    "  as % of the device's copy peak (measured first, or read from --peaks FILE, the\n"
+    "  output of `cl16 bench peak --json`); median of blocks, spread, kernel time.\n";
 
 int bench_optim(int argc, char **argv, const char *device) {
     int64_t n = 0;
     int quick = 0;
-    const char *json = NULL;
+    const char *json = NULL, *peaks_from = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const int c = bench_common_opt(argc, argv, &i, usage_text, &quick, &json, &device);
@@ -65,7 +67,9 @@ int bench_optim(int argc, char **argv, const char *device) {
             return 0;
         if (c)
             continue;
-        if (v && !strcmp(a, "--elements")) {
+        if (v && !strcmp(a, "--peaks")) {
+            peaks_from = argv[++i];
+        } else if (v && !strcmp(a, "--elements")) {
             char *end;
             long long x = strtoll(v, &end, 10);
             if (*end || x < 1024 || x > ((long long)1 << 30)) {
@@ -89,7 +93,8 @@ int bench_optim(int argc, char **argv, const char *device) {
     if (rc)
         goto out;
     cl16_peaks pk;
-    bench_peaks(ctx, quick, "bench optim", &pk);
+    if ((rc = bench_peaks(ctx, quick, peaks_from, "bench optim", &pk)))
+        goto out;
     fprintf(stderr, "cl16 bench optim: %lld parameters on %s, half path %s\n", (long long)n,
             cl16_ctx_device(ctx)->name,
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
@@ -120,7 +125,7 @@ int bench_optim(int argc, char **argv, const char *device) {
            "ms/step", "[min-max]", "kernel ms", "GB/s", "% of copy", "% of peak");
     if (jf) {
         bench_json_head(jf, "optim", ctx);
-        bench_json_peaks(jf, &pk);
+        bench_json_peaks(jf, &pk, peaks_from);
         fprintf(jf, ",\n  \"elements\": %lld, \"copy_gb_per_s\": ", (long long)n);
         bench_json_num(jf, copy_gbs);
         fprintf(jf, ", \"copy_pct_peak\": ");

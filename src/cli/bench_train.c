@@ -113,20 +113,22 @@ out:
 
 static const char *usage_text =
     "usage: cl16 bench train [--models M1,M2,...] [--precisions P1,P2,...] [--batch B]\n"
-    "                        [--steps S] [--quick] [--json FILE]\n"
+    "                        [--steps S] [--quick] [--json FILE] [--peaks FILE]\n"
     "  Time whole training steps (upload, forward, loss, backward, SGD with momentum)\n"
     "  of each model in each precision on random data, each run in a fresh context;\n"
     "  report ms/step, images/s, peak device memory and the ratios to fp32.\n"
     "  defaults: --models lenet5,resnet20 --precisions fp32,fp16 (any of fp32 fp16\n"
     "  fp16-sr fp16-kahan mixed; fp32 first) --batch 128 --steps 5 per block, 5 blocks\n"
     "  after 2 warm-up steps (ms/step: fastest block, with the median and slowest;\n"
-    "  kernel ms from profiling events; GFLOP/s and %% of the f32 peak from the median);\n"
-    "  --quick: batch 32, 2 steps, 3 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n";
+    "  kernel ms from profiling events; GFLOP/s and % of the f32 peak from the median);\n"
+    "  --quick: batch 32, 2 steps, 3 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n"
+    "  The device's peaks are measured first, or read from --peaks FILE (the output of\n"
+    "  `cl16 bench peak --json` on this device).\n";
 
 int bench_train(int argc, char **argv, const char *device) {
     char models[256] = "lenet5,resnet20", precs[256] = "fp32,fp16";
     int batch = 128, steps = 5, quick = 0;
-    const char *json = NULL;
+    const char *json = NULL, *peaks_from = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const int c = bench_common_opt(argc, argv, &i, usage_text, &quick, &json, &device);
@@ -134,7 +136,9 @@ int bench_train(int argc, char **argv, const char *device) {
             return 0;
         if (c)
             continue;
-        if (v && !strcmp(a, "--models")) {
+        if (v && !strcmp(a, "--peaks")) {
+            peaks_from = argv[++i];
+        } else if (v && !strcmp(a, "--models")) {
             snprintf(models, sizeof models, "%s", v), i++;
         } else if (v && !strcmp(a, "--precisions")) {
             snprintf(precs, sizeof precs, "%s", v), i++;
@@ -177,7 +181,8 @@ int bench_train(int argc, char **argv, const char *device) {
     if ((rc = cli_ctx(&ctx, device, 0, 0)))
         goto out;
     cl16_peaks pk;
-    bench_peaks(ctx, quick, "bench train", &pk);
+    if ((rc = bench_peaks(ctx, quick, peaks_from, "bench train", &pk)))
+        goto out;
     fprintf(stderr, "cl16 bench train: %d model(s) at batch %d on %s, half path %s\n", n, batch,
             cl16_ctx_device(ctx)->name,
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
@@ -209,7 +214,7 @@ int bench_train(int argc, char **argv, const char *device) {
         }
     if (!rc && jf) {
         bench_json_head(jf, "train", ctx);
-        bench_json_peaks(jf, &pk);
+        bench_json_peaks(jf, &pk, peaks_from);
         fprintf(jf, ",\n  \"batch\": %d, \"steps\": %d, \"optimizer\": \"sgd-momentum\",\n  \"runs\": [", batch,
                 steps);
         for (int i = 0; i < n; i++)

@@ -90,33 +90,73 @@ int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s
     return 0;
 }
 
-void bench_peaks(cl16_ctx *ctx, int quick, const char *what, cl16_peaks *pk) {
+int bench_peaks(cl16_ctx *ctx, int quick, const char *from, const char *what, cl16_peaks *pk) {
     memset(pk, 0, sizeof *pk);
+    if (from) {
+        jv d;
+        char cmd[96], why[512];
+        snprintf(cmd, sizeof cmd, "%s: --peaks", what);
+        const int rc = bench_read_json(from, cmd, &d);
+        if (rc)
+            return rc;
+        const char *dev = jv_str(&d, "device", "?"), *here = cl16_ctx_device(ctx)->name;
+        cl16_status s = CL16_OK;
+        if (strcmp(jv_str(&d, "benchmark", ""), "peak")) {
+            snprintf(why, sizeof why, "a %s benchmark file; --peaks takes the file of `cl16 bench "
+                     "peak --json`", jv_str(&d, "benchmark", "?"));
+            s = CL16_ERR_FORMAT;
+        } else if (strcmp(dev, here)) {
+            snprintf(why, sizeof why, "measured on '%s'; this run is on '%s'", dev, here);
+            s = CL16_ERR_INVALID_ARG;
+        } else if (!(jv_num(&d, "f32_gflops", 0) > 0) || !(jv_num(&d, "copy_gb_per_s", 0) > 0)) {
+            snprintf(why, sizeof why, "no positive f32_gflops and copy_gb_per_s");
+            s = CL16_ERR_FORMAT;
+        } else {
+            pk->copy_gb_per_s = jv_num(&d, "copy_gb_per_s", 0);
+            pk->f32_gflops = jv_num(&d, "f32_gflops", 0);
+            pk->f16_gflops = jv_num(&d, "f16_gflops", 0); /* null: 0 */
+        }
+        jv_free(&d);
+        if (s) {
+            char w[4300];
+            snprintf(w, sizeof w, "%s: --peaks %s", what, from);
+            return cli_fail(s, w, why);
+        }
+        fprintf(stderr, "cl16 %s: device peaks from %s: copy %.1f GB/s, f32 multiply-add %.1f "
+                        "GFLOP/s\n", what, from, pk->copy_gb_per_s, pk->f32_gflops);
+        return 0;
+    }
     cl16_status s = cl16_measure_peaks(ctx, quick ? 0.4 : 2.0, pk);
     if (s) {
         fprintf(stderr, "cl16 %s: note: the device's peaks could not be measured (%s: %s); "
                         "no %% of peak in this run\n", what, cl16_status_str(s), cl16_ctx_last_error(ctx));
         memset(pk, 0, sizeof *pk);
-        return;
+        return 0;
     }
     fprintf(stderr, "cl16 %s: device peaks: copy %.1f GB/s, f32 multiply-add %.1f GFLOP/s", what,
             pk->copy_gb_per_s, pk->f32_gflops);
     if (pk->f16_gflops > 0)
         fprintf(stderr, ", f16 %.1f GFLOP/s", pk->f16_gflops);
     fputc('\n', stderr);
+    return 0;
 }
 
 double bench_pct(double x, double peak) {
     return x == x && !isinf(x) && x > 0 && peak > 0 && !isinf(peak) ? 100.0 * x / peak : NAN;
 }
 
-void bench_json_peaks(FILE *f, const cl16_peaks *pk) {
+void bench_json_peaks(FILE *f, const cl16_peaks *pk, const char *from) {
     fprintf(f, ",\n  \"peaks\": {\"copy_gb_per_s\": ");
     bench_json_num(f, pk->copy_gb_per_s > 0 ? pk->copy_gb_per_s : NAN);
     fprintf(f, ", \"f32_gflops\": ");
     bench_json_num(f, pk->f32_gflops > 0 ? pk->f32_gflops : NAN);
     fprintf(f, ", \"f16_gflops\": ");
     bench_json_num(f, pk->f16_gflops > 0 ? pk->f16_gflops : NAN);
+    fprintf(f, ", \"from\": ");
+    if (from)
+        bench_json_str(f, from);
+    else
+        fputs("null", f);
     fputc('}', f);
 }
 

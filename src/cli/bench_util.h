@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cl16.h"
+#include "cli/json_read.h"
 
 double bench_now(void);
 /* Deterministic values in [-1, 1) (xorshift); half_exact rounds each to the
@@ -50,16 +51,20 @@ int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s
 /* The median of v[0..n) (sorts v; the mean of the middle two for even n); NAN for n 0. */
 double bench_median(double *v, int n);
 
-/* The device's peaks for this run's percentages: cl16_measure_peaks with a
- * 0.4 s budget under quick, 2 s otherwise, one line on stderr. On failure
- * (reported on stderr, naming the benchmark) every peak is 0, so every
- * percentage is null rather than the run failing. */
-void bench_peaks(cl16_ctx *ctx, int quick, const char *what, cl16_peaks *pk);
+/* The device's peaks for this run's percentages. from NULL: measured now,
+ * cl16_measure_peaks with a 0.4 s budget under quick, 2 s otherwise, one line
+ * on stderr; on failure (reported on stderr, naming the benchmark) every peak
+ * is 0, so every percentage is null rather than the run failing. from a path:
+ * read from that file of `cl16 bench peak --json` (--peaks FILE; `bench all`
+ * passes its own), which must be of this device. Returns 0 or the exit code of
+ * the failure, reported naming the file. */
+int bench_peaks(cl16_ctx *ctx, int quick, const char *from, const char *what, cl16_peaks *pk);
 /* 100 * x / peak, NAN when either is not a positive finite number. */
 double bench_pct(double x, double peak);
 /* `,\n  "peaks": {...}`: the three peaks (f16 null where the device has no
- * half arithmetic), after bench_json_head. */
-void bench_json_peaks(FILE *f, const cl16_peaks *pk);
+ * half arithmetic) and `from` (the --peaks file, or null: measured in this
+ * run), after bench_json_head. */
+void bench_json_peaks(FILE *f, const cl16_peaks *pk, const char *from);
 /* The timing fields of one measured peer, each preceded by ", ":
  * ms_per_call (the median), ms_min, ms_max, kernel_ms, first_call_s, reps,
  * blocks; nulls when st is NULL (not measured). */
@@ -82,6 +87,11 @@ int bench_out_close(bench_out *o, int keep, const char *what);
  * past its value), 2 after --help (the caller returns 0), 0 otherwise. */
 int bench_common_opt(int argc, char **argv, int *i, const char *usage, int *quick,
                      const char **json, const char **device);
+
+/* Reads and parses a benchmark file (a JSON object with a "benchmark" key);
+ * 0, or the exit code of a failure reported as "<cmd>: ..." naming path. The
+ * caller frees *out with jv_free. */
+int bench_read_json(const char *path, const char *cmd, jv *out);
 
 void bench_json_str(FILE *f, const char *s);
 /* A number, or null when not finite. */

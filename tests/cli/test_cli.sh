@@ -264,6 +264,25 @@ for b in peak gemm conv optim train; do
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["benchmark"]==sys.argv[2], d' \
         "$all_dir/$b.json" $b || fail "bench all: $b.json missing or not a $b benchmark"
 done
+# One set of peaks per run: the later benchmarks read peak.json (--peaks).
+python3 - "$all_dir" <<'PY' || fail "bench all: the benchmarks do not share peak.json's peaks"
+import json, sys
+p = json.load(open(sys.argv[1] + "/peak.json"))
+for b in ("gemm", "conv", "optim", "train"):
+    pk = json.load(open(sys.argv[1] + "/" + b + ".json"))["peaks"]
+    assert pk["from"] == sys.argv[1] + "/peak.json", (b, pk)
+    for k in ("copy_gb_per_s", "f32_gflops", "f16_gflops"):
+        assert pk[k] == p[k] or abs(pk[k] - p[k]) <= 1e-5 * p[k], (b, k, pk[k], p[k])
+PY
+# --peaks: another benchmark's file is refused, naming it; a missing one too.
+"$CL16" bench optim --quick --elements 4096 --peaks "$all_dir/conv.json" >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 18 ] && grep -q "conv.json: .*a conv benchmark file; --peaks takes the file of" "$err" ||
+    fail "bench optim --peaks of a conv file: exit $rc: $(cat "$err")"
+"$CL16" bench train --quick --models mlp --steps 1 --peaks "$all_dir/none.json" >"$out" 2>"$err"
+rc=$?
+[ "$rc" = 17 ] && grep -q "bench train: --peaks: cannot open.*none.json" "$err" ||
+    fail "bench train --peaks of a missing file: exit $rc: $(cat "$err")"
 "$CL16" bench compare "$all_dir/conv.json" "$all_dir/conv.json" >"$out" 2>&1 ||
     fail "bench compare of bench all's conv.json: $(cat "$out")"
 rm -rf "$all_dir"
