@@ -172,6 +172,8 @@ typedef struct cl16_ctx_stats {
     double op_flops;            /* floating-point operations of layer calls (GEMMs included) */
     double op_bytes;            /* bytes those calls read and wrote (minimum traffic) */
     unsigned conv_algo_measured;/* convolution shapes whose algorithm was timed (not found on disk) */
+    uint64_t untimed_calls;     /* GEMMs handed to CLBlast, whose kernels cl16_ctx_device_time
+                                   cannot see (a device time across one of them is partial) */
 } cl16_ctx_stats;
 CL16_API void cl16_ctx_stats_get(const cl16_ctx *ctx, cl16_ctx_stats *out);
 
@@ -180,6 +182,16 @@ CL16_API cl16_status cl16_ctx_prebuild(cl16_ctx *ctx);
 
 /* Waits until all work queued on the context is done. */
 CL16_API cl16_status cl16_ctx_finish(cl16_ctx *ctx);
+
+/* Device-busy time of the context so far, in seconds: waits for the commands
+ * cl16 has queued, then sums END - START of their OpenCL profiling events
+ * (cl16's kernels, buffer copies and fills; not host transfers, not the
+ * kernels CLBlast enqueues itself: cl16_ctx_stats.untimed_calls counts those
+ * calls). Read it before and after a call: the difference is that call's
+ * kernel time, free of host overhead. Needs a
+ * context created with opts.profiling = 1 (else CL16_ERR_UNSUPPORTED); with
+ * profiling off nothing is recorded and nothing costs. */
+CL16_API cl16_status cl16_ctx_device_time(cl16_ctx *ctx, double *seconds);
 
 /* ---- tensors ------------------------------------------------------------ */
 

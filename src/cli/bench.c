@@ -47,8 +47,8 @@ typedef struct shape {
 
 typedef struct result {
     rstate st;
-    double gflops, ms, first_s, err_ratio;
-    int reps, blocks; /* calls per timed block, blocks timed */
+    double gflops, err_ratio; /* gflops from the median wall time per call */
+    bench_stats t;
     int exit_code; /* non-zero when this peer makes the command fail */
     char reason[320];
 } result;
@@ -64,6 +64,8 @@ typedef struct opts {
     double target_s;
     int max_reps;
     const char *shapes;
+    cl16_peaks pk; /* measured at the start of the run, or read (--peaks) */
+    const char *peaks_from;
 } opts;
 
 /* Layout of one shape's operands, in elements. */
@@ -321,10 +323,9 @@ static void make_desc(cl16_gemm_desc *d, const shape *s, const layout *L, const 
 }
 
 static void finish_result(result *r, const shape *s, const check *chk, const float *got,
-                          double u_acc, double u_out, const layout *L, double first, double per,
-                          int reps, int blocks) {
-    r->first_s = first, r->ms = per * 1e3, r->reps = reps, r->blocks = blocks;
-    r->gflops = shape_flops(s) / per * 1e-9;
+                          double u_acc, double u_out, const layout *L, const bench_stats *t) {
+    r->t = *t;
+    r->gflops = shape_flops(s) / t->median_s * 1e-9;
     r->err_ratio = verify(chk, got, u_acc, u_out, L, r->reason, sizeof r->reason);
     r->st = *r->reason ? RS_FAILED : RS_OK;
     if (*r->reason) r->exit_code = cli_exit_code(CL16_ERR_NUMERIC);
@@ -337,11 +338,11 @@ static void run_device(cl16_ctx *ctx, const shape *s, const layout *L, const che
     cl16_gemm_desc d;
     make_desc(&d, s, L, A, B, C, be);
     dev_call c = {ctx, &d, CL16_OK};
-    bench_runner run = {dev_gemm, dev_finish, &c};
-    double first = 0, per = 0;
-    int reps = 0, blocks = 0;
+    /* Kernel times only where every kernel of the call is cl16's own. */
+    bench_runner run = {dev_gemm, dev_finish, &c, be == CL16_GEMM_OWN ? ctx : NULL};
+    bench_stats t;
     if ((c.s = cl16_tensor_fill(C, SENTINEL)) == CL16_OK)
-        bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &first, &per, &reps, &blocks);
+        bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &t);
     if (c.s == CL16_OK) c.s = cl16_tensor_read_f32(C, host_c, L->nc);
     /* Only a peer may decline a shape (CLBlast's HGEMM without cl_khr_fp16); cl16's
      * own kernels run every shape in both dtypes, so for them it is an error. */
@@ -360,8 +361,7 @@ static void run_device(cl16_ctx *ctx, const shape *s, const layout *L, const che
     }
     /* CLBlast's HGEMM sums in half: held to the half-accumulation bound. */
     const double u_acc = be == CL16_GEMM_CLBLAST && dt == CL16_F16 ? 0x1p-11 : 0x1p-24;
-    finish_result(r, s, chk, host_c, u_acc, dt == CL16_F16 ? 0x1p-11 : 0x1p-24, L, first, per, reps,
-                  blocks);
+    finish_result(r, s, chk, host_c, u_acc, dt == CL16_F16 ? 0x1p-11 : 0x1p-24, L, &t);
 }
 
 #ifdef CL16_HAVE_OPENBLAS
@@ -396,11 +396,10 @@ static void run_blas(const shape *s, const layout *L, const check *chk, const fl
 #ifdef CL16_HAVE_OPENBLAS
     for (size_t i = 0; i < L->nc; i++) c[i] = SENTINEL;
     blas_call x = {s, L, a, b, c};
-    bench_runner run = {blas_gemm, blas_finish, &x};
-    double first = 0, per = 0;
-    int reps = 0, blocks = 0;
-    bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &first, &per, &reps, &blocks);
-    finish_result(r, s, chk, c, 0x1p-24, 0x1p-24, L, first, per, reps, blocks);
+    bench_runner run = {blas_gemm, blas_finish, &x, NULL};
+    bench_stats t;
+    bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &t);
+    finish_result(r, s, chk, c, 0x1p-24, 0x1p-24, L, &t);
 #else
     (void)s, (void)L, (void)chk, (void)a, (void)b, (void)c, (void)o;
     r->st = RS_NOT_BUILT;
@@ -436,11 +435,16 @@ static void blas_describe(char *buf, size_t len, int warn) {
 
 /* ---- one shape, all peers -------------------------------------------------------- */
 
-static void fmt_result(char *buf, size_t len, const result *r) {
-    if (r->st == RS_OK) snprintf(buf, len, "%.2f GFLOP/s (%.3f ms/call, best of %d x %d calls, first "
-                                "call %.3f s, error %.2f of bound)", r->gflops, r->ms, r->blocks,
-                                r->reps, r->first_s, r->err_ratio);
-    else snprintf(buf, len, "%s%s%s", rstate_name[r->st], *r->reason ? ": " : "", r->reason);
+static void fmt_result(char *buf, size_t len, const result *r, const cl16_peaks *pk) {
+    if (r->st == RS_OK) {
+        char kern[48] = "";
+        if (r->t.kernel_s == r->t.kernel_s)
+            snprintf(kern, sizeof kern, ", kernel %.3f ms", r->t.kernel_s * 1e3);
+        snprintf(buf, len, "%.2f GFLOP/s = %.1f%% of peak (median %.3f ms/call [%.3f-%.3f] over %d "
+                 "blocks x %d calls%s, first call %.3f s, error %.2f of bound)", r->gflops,
+                 bench_pct(r->gflops, pk->f32_gflops), r->t.median_s * 1e3, r->t.min_s * 1e3,
+                 r->t.max_s * 1e3, r->t.blocks, r->t.reps, kern, r->t.first_s, r->err_ratio);
+    } else snprintf(buf, len, "%s%s%s", rstate_name[r->st], *r->reason ? ": " : "", r->reason);
 }
 
 static cl16_status run_shape(cl16_ctx *ctx, row *w, int index, int total, const opts *o) {
@@ -487,7 +491,7 @@ static cl16_status run_shape(cl16_ctx *ctx, row *w, int index, int total, const 
                        T[t][0], T[t][1], T[t][2], c, o, r);
         }
         char line[600];
-        fmt_result(line, sizeof line, r);
+        fmt_result(line, sizeof line, r, &o->pk);
         fprintf(stderr, "    %-10s %s\n", peer_label[p], line);
     }
 out:
@@ -504,9 +508,13 @@ static double ratio(const row *w, int p, int q) {
     return w->r[p].st == RS_OK && w->r[q].st == RS_OK ? w->r[p].gflops / w->r[q].gflops : NAN;
 }
 
-static void cell(char *buf, size_t len, const result *r) {
+static void cell(char *buf, size_t len, const result *r, double peak) {
+    const double pct = bench_pct(r->gflops, peak);
     switch (r->st) {
-    case RS_OK: snprintf(buf, len, "%.1f", r->gflops); break;
+    case RS_OK:
+        if (pct == pct) snprintf(buf, len, "%.1f %3.0f%%", r->gflops, pct);
+        else snprintf(buf, len, "%.1f", r->gflops);
+        break;
     case RS_UNSUPPORTED: snprintf(buf, len, "unsupp."); break;
     case RS_NOT_BUILT: snprintf(buf, len, "not built"); break;
     case RS_FAILED: snprintf(buf, len, "FAILED"); break;
@@ -545,24 +553,26 @@ static void goal_line(FILE *f, const char *what, double x, const char *unit, dou
     else fprintf(f, "  %s: n/a (%s)\n", what, why_missing);
 }
 
-static void print_table(const row *rows, int n, const cl16_ctx *ctx) {
+static void print_table(const row *rows, int n, const cl16_ctx *ctx, const cl16_peaks *pk) {
     const cl16_device_info *d = cl16_ctx_device(ctx);
     char blas[128];
     blas_describe(blas, sizeof blas, 0);
     printf("\nGEMM GFLOP/s on %s (%s, driver %s), half path %s; cl16 %s; %s\n", d->name,
            d->platform, d->driver, cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage",
            cl16_version(), blas);
-    printf("%-34s %2s %5s %5s %5s %5s %9s %9s %9s %9s %9s %7s %7s %7s\n", "shape", "op", "M", "N",
+    printf("each peer: GFLOP/s from the median time per call, and %% of the f32 multiply-add peak "
+           "(%.1f GFLOP/s)\n", pk->f32_gflops);
+    printf("%-34s %2s %5s %5s %5s %5s %13s %13s %13s %13s %13s %7s %7s %7s\n", "shape", "op", "M", "N",
            "K", "batch", peer_label[0], peer_label[1], peer_label[2], peer_label[3], peer_label[4],
            "f16/f32", "f16/CLB", "f16/OB");
     for (int i = 0; i < n; i++) {
         const row *w = &rows[i];
-        char cl[NPEER][16], rt[3][16];
-        for (int p = 0; p < NPEER; p++) cell(cl[p], sizeof cl[p], &w->r[p]);
+        char cl[NPEER][32], rt[3][16];
+        for (int p = 0; p < NPEER; p++) cell(cl[p], sizeof cl[p], &w->r[p], pk->f32_gflops);
         rcell(rt[0], sizeof rt[0], ratio(w, P_F16, P_F32));
         rcell(rt[1], sizeof rt[1], ratio(w, P_F16, P_CLB_S));
         rcell(rt[2], sizeof rt[2], ratio(w, P_F16, P_BLAS));
-        printf("%-34s %s%s %5lld %5lld %5lld %5lld%s %9s %9s %9s %9s %9s %7s %7s %7s\n", w->sh.name,
+        printf("%-34s %s%s %5lld %5lld %5lld %5lld%s %13s %13s %13s %13s %13s %7s %7s %7s\n", w->sh.name,
                w->sh.ta ? "T" : "N", w->sh.tb ? "T" : "N", (long long)w->sh.m, (long long)w->sh.n,
                (long long)w->sh.k, (long long)w->sh.batch,
                w->sh.reduce ? "r" : w->sh.a_shared ? "s" : " ", cl[0], cl[1], cl[2], cl[3], cl[4],
@@ -598,18 +608,18 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx) {
     goal_line(stdout, what, s.worst_f16_f32, "", 0.9, "no shape with both cl16 rows measured");
 }
 
-static void json_result(FILE *f, const result *r) {
+static void json_result(FILE *f, const result *r, const cl16_peaks *pk) {
     fprintf(f, "{\"status\": ");
     bench_json_str(f, rstate_name[r->st]);
     int timed = r->st == RS_OK || r->st == RS_FAILED;
     fprintf(f, ", \"gflops\": ");
     bench_json_num(f, timed ? r->gflops : NAN);
-    fprintf(f, ", \"ms_per_call\": ");
-    bench_json_num(f, timed ? r->ms : NAN);
-    fprintf(f, ", \"first_call_s\": ");
-    bench_json_num(f, timed ? r->first_s : NAN);
-    fprintf(f, ", \"reps\": %d, \"blocks\": %d, \"max_error_ratio\": ", timed ? r->reps : 0,
-            timed ? r->blocks : 0);
+    fprintf(f, ", \"pct_peak\": ");
+    bench_json_num(f, timed ? bench_pct(r->gflops, pk->f32_gflops) : NAN);
+    fprintf(f, ", \"pct_peak_f16\": ");
+    bench_json_num(f, timed ? bench_pct(r->gflops, pk->f16_gflops) : NAN);
+    bench_json_stats(f, timed ? &r->t : NULL);
+    fprintf(f, ", \"max_error_ratio\": ");
     bench_json_num(f, timed ? r->err_ratio : NAN);
     fprintf(f, ", \"reason\": ");
     bench_json_str(f, r->reason);
@@ -618,10 +628,12 @@ static void json_result(FILE *f, const result *r) {
 
 static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o) {
     bench_json_head(f, "gemm", ctx);
+    bench_json_peaks(f, &o->pk, o->peaks_from);
     fprintf(f, ",\n  \"options\": {\"quick\": %s, \"reps\": %d, \"target_s\": %g, \"max_reps\": %d, "
-               "\"max_blocks\": %d, \"shapes\": ",
+               "\"min_blocks\": %d, \"max_blocks\": %d, \"shapes\": ",
             o->quick ? "true" : "false", o->reps, o->target_s, o->max_reps,
-            o->reps ? 1 : o->quick ? 3 : BENCH_MAX_BLOCKS);
+            o->quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS,
+            o->quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS);
     bench_json_str(f, o->shapes);
 #ifdef CL16_HAVE_OPENBLAS
     fprintf(f, "},\n  \"openblas\": {\"built\": true, \"threads\": %d, \"core\": ",
@@ -633,9 +645,12 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
 #else
     fprintf(f, "},\n  \"openblas\": {\"built\": false},\n");
 #endif
-    fprintf(f, "  \"timing\": \"after a warm-up call (first_call_s), blocks of reps calls, each "
-               "timed by the wall clock with cl16_ctx_finish before it stops; the fastest block "
-               "gives ms_per_call\",\n  \"verification\": \"float64 reference on every entry of "
+    fprintf(f, "  \"timing\": \"after the warm-up calls (the first one is first_call_s), blocks "
+               "of reps calls, each timed by the wall clock with cl16_ctx_finish before it stops; "
+               "ms_per_call and gflops from the median block, ms_min and ms_max the fastest and "
+               "slowest; kernel_ms the median block's device-busy time per call from OpenCL "
+               "profiling events (cl16 peers only: CLBlast and OpenBLAS are null); pct_peak of "
+               "the peaks above\",\n  \"verification\": \"float64 reference on every entry of "
                "small results, %d sampled entries of large ones; bound K*u_acc*sum|a*b| + "
                "u_out*|ref| + u_abs with K times batch for a batch-reduce, u_acc 2^-24 (float "
                "accumulation) or 2^-11 (CLBlast HGEMM, which sums in half), u_out 2^-11 (f16) or "
@@ -660,7 +675,7 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
             fprintf(f, "%s\n       ", p ? "," : "");
             bench_json_str(f, peer_key[p]);
             fprintf(f, ": ");
-            json_result(f, &w->r[p]);
+            json_result(f, &w->r[p], &o->pk);
         }
         fprintf(f, "},\n     \"ratios\": {\"f16_f32\": ");
         bench_json_num(f, ratio(w, P_F16, P_F32));
@@ -686,13 +701,14 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
 /* ---- the command ------------------------------------------------------------------ */
 
 static int bench_gemm(int argc, char **argv, const char *device) {
-    opts o = {0, 0, 0.3, 50, "all"};
+    opts o = {.target_s = 0.3, .max_reps = 50, .shapes = "all"};
     const char *json = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick")) o.quick = 1;
         else if (v && !strcmp(a, "--json")) json = argv[++i];
         else if (v && !strcmp(a, "--device")) device = argv[++i];
+        else if (v && !strcmp(a, "--peaks")) o.peaks_from = argv[++i];
         else if (v && !strcmp(a, "--reps")) {
             char *end;
             long x = strtol(v, &end, 10);
@@ -725,8 +741,9 @@ static int bench_gemm(int argc, char **argv, const char *device) {
     rc = build_shapes(&shapes, &o) ? cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench gemm", "") : 0;
     if (!rc && !(rows = calloc((size_t)shapes.n, sizeof *rows)))
         rc = cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench gemm", "");
-    if (!rc) rc = cli_ctx(&ctx, device, 0, 0);
+    if (!rc) rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
     if (rc) goto out;
+    if ((rc = bench_peaks(ctx, o.quick, o.peaks_from, "bench gemm", &o.pk))) goto out;
 
     const cl16_device_info *d = cl16_ctx_device(ctx);
     fprintf(stderr, "cl16 bench gemm: %d shapes x %d peers on %s (%s), half path %s%s\n", shapes.n,
@@ -751,7 +768,7 @@ static int bench_gemm(int argc, char **argv, const char *device) {
         }
         for (int p = 0; p < NPEER && !rc; p++) rc = rows[i].r[p].exit_code;
     }
-    print_table(rows, shapes.n, ctx);
+    print_table(rows, shapes.n, ctx, &o.pk);
     if (rc) fprintf(stderr, "cl16 bench gemm: some results FAILED or errored (see the notes)\n");
     if (jo.f) {
         write_json(jo.f, rows, shapes.n, ctx, &o);
@@ -776,10 +793,10 @@ int cmd_bench(int argc, char **argv, const char *device) {
     if (argc >= 2 && !strcmp(argv[1], "all")) return bench_all(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "startup")) return bench_startup(argc, argv, device);
     fprintf(stderr, "cl16 bench: which benchmark? usage: cl16 bench gemm [--json FILE] [--quick] "
-                    "[--reps R] [--shapes squares|nets|all]\n"
-                    "       cl16 bench conv [--json FILE] [--quick] [--reps R]\n"
-                    "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
-                    "       cl16 bench optim [--elements N] [--quick] [--json FILE]\n"
+                    "[--reps R] [--shapes squares|nets|all] [--peaks FILE]\n"
+                    "       cl16 bench conv [--json FILE] [--quick] [--reps R] [--peaks FILE]\n"
+                    "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE] [--peaks FILE]\n"
+                    "       cl16 bench optim [--elements N] [--quick] [--json FILE] [--peaks FILE]\n"
                     "       cl16 bench peak [--quick] [--json FILE]\n"
                     "       cl16 bench startup [--quick] [--json FILE]\n"
                     "       cl16 bench all --out DIR [--quick]\n"

@@ -129,7 +129,8 @@ int bench_all(int argc, char **argv, const char *device) {
             printf("usage: cl16 bench all --out DIR [--quick]\n"
                    "  peak, startup, gemm, conv, optim and train, each into DIR/<name>.json (the files\n"
                    "  to send in, and to give `cl16 bench compare`); --quick for each, and\n"
-                   "  without startup\n");
+                   "  without startup. The later benchmarks take their %% of peak from\n"
+                   "  DIR/peak.json (--peaks), so one run shares one set of peaks\n");
             return 0;
         } else if (!strcmp(a, "--quick")) {
             quick = 1;
@@ -149,13 +150,15 @@ int bench_all(int argc, char **argv, const char *device) {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return cli_fail(CL16_ERR_IO, "bench all: cannot create", dir);
     static const char *const names[] = {"peak", "startup", "gemm", "conv", "optim", "train"};
-    int rc = 0;
+    int rc = 0, have_peaks = 0;
+    char peaks[4200];
+    snprintf(peaks, sizeof peaks, "%s/peak.json", dir);
     for (int b = 0; b < 6; b++) {
         if (quick && !strcmp(names[b], "startup"))
             continue; /* cold starts build every kernel: not quick (cl16 bench startup --quick) */
         char path[4200];
         snprintf(path, sizeof path, "%s/%s.json", dir, names[b]);
-        char *args[8];
+        char *args[10];
         int n = 0;
         args[n++] = "bench";
         args[n++] = (char *)names[b];
@@ -163,6 +166,10 @@ int bench_all(int argc, char **argv, const char *device) {
         args[n++] = path;
         if (quick)
             args[n++] = "--quick";
+        if (have_peaks && strcmp(names[b], "startup")) { /* one set of peaks for the whole run */
+            args[n++] = "--peaks";
+            args[n++] = peaks;
+        }
         args[n] = NULL;
         fprintf(stderr, "== cl16 bench %s -> %s\n", names[b], path);
         fflush(stdout);
@@ -174,6 +181,8 @@ int bench_all(int argc, char **argv, const char *device) {
                                              : cmd_bench(n, args, device);
         if (r && !rc)
             rc = r;
+        if (!strcmp(names[b], "peak"))
+            have_peaks = !r;
     }
     fprintf(stderr, "cl16 bench all: %s; files in %s\n", rc ? "some benchmarks failed" : "done", dir);
     return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/bench_util.h"
 #include "cli/json_read.h"
 
 enum { MAXF = 8 };
@@ -21,12 +22,18 @@ static const char *usage_text =
     "  one kind, up to 8): the device, driver and half path of each, then per row\n"
     "  gemm: cl16 f16 GFLOP/s; conv: cl16 f16 ms per call; train: images/s per model and\n"
     "  precision; with the ratio of each file to the first (higher is better: for conv,\n"
-    "  the first file's time over the other's). --markdown prints a markdown table.\n";
+    "  the first file's time over the other's). --markdown prints a markdown table.\n"
+    "  Files since the median method hold the median block's figures (train: images/s\n"
+    "  from the median, images_per_s_median); older ones their fastest block, which\n"
+    "  each file's line says, with its device peaks where it has them.\n";
 
-static int read_file(const char *path, jv *out) {
+int bench_read_json(const char *path, const char *cmd, jv *out) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return cli_fail(CL16_ERR_IO, "bench compare: cannot open", path);
+    char what[4200];
+    if (!f) {
+        snprintf(what, sizeof what, "%s: cannot open", cmd);
+        return cli_fail(CL16_ERR_IO, what, path);
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -34,12 +41,13 @@ static int read_file(const char *path, jv *out) {
             cap = cap ? 2 * cap : 1 << 20;
             if (cap > ((size_t)64 << 20)) {
                 free(buf), fclose(f);
-                return cli_fail(CL16_ERR_FORMAT, "bench compare: file larger than 64 MB", path);
+                snprintf(what, sizeof what, "%s: file larger than 64 MB", cmd);
+                return cli_fail(CL16_ERR_FORMAT, what, path);
             }
             char *nb = realloc(buf, cap);
             if (!nb) {
                 free(buf), fclose(f);
-                return cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench compare", path);
+                return cli_fail(CL16_ERR_OUT_OF_MEMORY, cmd, path);
             }
             buf = nb;
         }
@@ -49,16 +57,16 @@ static int read_file(const char *path, jv *out) {
             break;
     }
     fclose(f);
-    char err[256], what[4200];
+    char err[256];
     const int bad = jv_parse(buf, len, out, err, sizeof err);
     free(buf);
     if (bad) {
-        snprintf(what, sizeof what, "bench compare: %s", path);
+        snprintf(what, sizeof what, "%s: %s", cmd, path);
         return cli_fail(CL16_ERR_FORMAT, what, err);
     }
     if (out->type != JV_OBJ || !jv_str(out, "benchmark", NULL)) {
         jv_free(out);
-        snprintf(what, sizeof what, "bench compare: %s", path);
+        snprintf(what, sizeof what, "%s: %s", cmd, path);
         return cli_fail(CL16_ERR_FORMAT, what, "not a cl16 benchmark file (no \"benchmark\" key)");
     }
     return 0;
@@ -92,7 +100,8 @@ static int collect(const jv *d, const char *kind, int f, row_ref **rows, size_t 
             row_ref *rr = find_row(rows, n, cap, key);
             if (!rr)
                 return -1;
-            rr->val[f] = jv_num(r, "images_per_s", 0);
+            /* the median block where the file has it (newer files), else the fastest */
+            rr->val[f] = jv_num(r, "images_per_s_median", jv_num(r, "images_per_s", 0));
         }
     } else if (!strcmp(kind, "gemm") || !strcmp(kind, "conv")) {
         const jv *list = jv_get(d, kind[0] == 'g' ? "shapes" : "rows");
@@ -112,6 +121,19 @@ static int collect(const jv *d, const char *kind, int f, row_ref **rows, size_t 
         }
     }
     return 0;
+}
+
+/* Which statistic a file's figures are: files with the median method carry
+ * images_per_s_median (train) or ms_min next to each peer (gemm, conv). */
+static const char *file_stat(const jv *d, const char *kind) {
+    const jv *list = jv_get(d, !strcmp(kind, "train") ? "runs" : kind[0] == 'g' ? "shapes" : "rows");
+    if (!list || list->type != JV_ARR || !list->n)
+        return "no rows";
+    const jv *r = &list->items[0];
+    const int median = !strcmp(kind, "train") ? jv_get(r, "images_per_s_median") != NULL
+                                              : jv_get(jv_get(jv_get(r, "peers"), "cl16_f16"),
+                                                       "ms_min") != NULL;
+    return median ? "median of blocks" : "fastest block (file predates medians)";
 }
 
 int bench_compare(int argc, char **argv) {
@@ -141,7 +163,7 @@ int bench_compare(int argc, char **argv) {
     memset(docs, 0, sizeof docs);
     int loaded = 0;
     for (; loaded < nf; loaded++)
-        if ((rc = read_file(paths[loaded], &docs[loaded])))
+        if ((rc = bench_read_json(paths[loaded], "bench compare", &docs[loaded])))
             goto out;
     const char *kind = jv_str(&docs[0], "benchmark", "");
     if (strcmp(kind, "gemm") && strcmp(kind, "conv") && strcmp(kind, "train")) {
@@ -172,11 +194,18 @@ int bench_compare(int argc, char **argv) {
     const char *sep = md ? " | " : "  ";
     printf("%s benchmark, %s; ratio = file / file 1%s\n", kind, unit,
            !strcmp(kind, "conv") ? " speed (time 1 / time)" : "");
-    for (int f = 0; f < nf; f++)
-        printf("%sfile %d: %s: %s (%s, driver %s), half path %s, cl16 %s, %s\n", md ? "- " : "",
-               f + 1, paths[f], jv_str(&docs[f], "device", "?"), jv_str(&docs[f], "platform", "?"),
-               jv_str(&docs[f], "driver", "?"), jv_str(&docs[f], "half_path", "?"),
-               jv_str(&docs[f], "cl16_version", "?"), jv_str(&docs[f], "date", "?"));
+    for (int f = 0; f < nf; f++) {
+        printf("%sfile %d: %s: %s (%s, driver %s), half path %s, cl16 %s, %s; figures: %s",
+               md ? "- " : "", f + 1, paths[f], jv_str(&docs[f], "device", "?"),
+               jv_str(&docs[f], "platform", "?"), jv_str(&docs[f], "driver", "?"),
+               jv_str(&docs[f], "half_path", "?"), jv_str(&docs[f], "cl16_version", "?"),
+               jv_str(&docs[f], "date", "?"), file_stat(&docs[f], kind));
+        const jv *pk = jv_get(&docs[f], "peaks");
+        if (pk && jv_num(pk, "f32_gflops", 0) > 0)
+            printf("; peaks: f32 %.4g GFLOP/s, copy %.4g GB/s", jv_num(pk, "f32_gflops", 0),
+                   jv_num(pk, "copy_gb_per_s", 0));
+        printf("\n");
+    }
     printf("\n%s%-32s", md ? "| " : "", "row");
     for (int f = 0; f < nf; f++) {
         char h[32];

@@ -18,7 +18,9 @@
  *  - all three peers run on the same inputs in the same process, one right after
  *    the other, so the ratios share the machine's load;
  *  - the first call of each peer (kernel builds, cl16's per-shape algorithm
- *    choice) is timed on its own, then blocks of calls; the fastest block counts;
+ *    choice) is timed on its own, then blocks of calls; the median block counts,
+ *    with the fastest and slowest as the spread, and for cl16's peers the
+ *    device-busy time from profiling events (CLBlast's kernels are its own);
  *  - inputs are f16-representable values in [-1, 1), so one float64 reference
  *    serves the f16 and f32 peers; outputs are filled with a sentinel first;
  *  - CLBlast works on the f32 tensors' own buffers, on cl16's queue, so
@@ -64,8 +66,9 @@ static const layer layers[] = {
 
 typedef struct result {
     rstate st;
-    double ms, gflops, first_s, err_ratio;
-    int reps, blocks, exit_code;
+    double ms, gflops, err_ratio; /* ms and gflops from the median block */
+    bench_stats t;
+    int exit_code;
     char reason[320];
 } result;
 
@@ -80,6 +83,8 @@ typedef struct row {
 typedef struct opts {
     int quick, reps, batch, max_reps;
     double target_s;
+    cl16_peaks pk; /* measured at the start of the run, or read (--peaks) */
+    const char *peaks_from;
 } opts;
 
 /* One layer's problem: host inputs, and f16 / f32 device tensors. */
@@ -327,11 +332,12 @@ static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk,
     c.prm.pad_h = c.prm.pad_w = P->l->pad;
     cl16_ctx_opencl(ctx, NULL, &q, NULL);
     c.queue = (cl_command_queue)q;
-    bench_runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c};
-    double first = 0, per = 0;
-    int reps = 0, blocks = 0, e = 0;
+    bench_runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c,
+                        p == P_CLB ? NULL : ctx};
+    bench_stats st;
+    int e = 0;
     if ((c.s = cl16_tensor_fill(out, SENTINEL)) == CL16_OK)
-        e = bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &first, &per, &reps, &blocks);
+        e = bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &st);
     if (!e && c.s == CL16_OK)
         c.s = cl16_tensor_read_f32(out, P->out, out_count(P, w->pass));
     if (p == P_CLB && c.cb) {
@@ -349,8 +355,8 @@ static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk,
                  cl16_ctx_last_error(ctx));
         return;
     }
-    r->first_s = first, r->ms = per * 1e3, r->reps = reps, r->blocks = blocks;
-    r->gflops = w->flops / per * 1e-9;
+    r->t = st, r->ms = st.median_s * 1e3;
+    r->gflops = w->flops / st.median_s * 1e-9;
     r->err_ratio = verify(chk, P->out, red_len(P, w->pass), t == 0 ? 0x1p-11 : 0x1p-24, r->reason,
                           sizeof r->reason);
     r->st = *r->reason ? RS_FAILED : RS_OK;
@@ -415,13 +421,18 @@ static cl16_status problem_init(cl16_ctx *ctx, problem *P, const layer *l, int64
     return err == CL_SUCCESS ? CL16_OK : CL16_ERR_OUT_OF_MEMORY;
 }
 
-static void fmt_result(char *buf, size_t len, const result *r) {
-    if (r->st == RS_OK)
+static void fmt_result(char *buf, size_t len, const result *r, const cl16_peaks *pk) {
+    if (r->st == RS_OK) {
+        char kern[48] = "";
+        if (r->t.kernel_s == r->t.kernel_s)
+            snprintf(kern, sizeof kern, ", kernel %.3f ms", r->t.kernel_s * 1e3);
         snprintf(buf, len,
-                 "%.3f ms/call, %.2f GFLOP/s (best of %d x %d calls, first call %.3f s, error "
-                 "%.2f of bound)",
-                 r->ms, r->gflops, r->blocks, r->reps, r->first_s, r->err_ratio);
-    else
+                 "median %.3f ms/call [%.3f-%.3f]%s, %.2f GFLOP/s = %.1f%% of peak (%d blocks x "
+                 "%d calls, first call %.3f s, error %.2f of bound)",
+                 r->ms, r->t.min_s * 1e3, r->t.max_s * 1e3, kern, r->gflops,
+                 bench_pct(r->gflops, pk->f32_gflops), r->t.blocks, r->t.reps, r->t.first_s,
+                 r->err_ratio);
+    } else
         snprintf(buf, len, "%s%s%s", rstate_name[r->st], *r->reason ? ": " : "", r->reason);
 }
 
@@ -453,7 +464,7 @@ static int run_layer(cl16_ctx *ctx, const layer *l, int index, row *rows, const 
             } else
                 run_peer(ctx, &P, w, p, &chk, o);
             char line[600];
-            fmt_result(line, sizeof line, r);
+            fmt_result(line, sizeof line, r, &o->pk);
             fprintf(stderr, "    %-9s %s\n", peer_label[p], line);
         }
         check_free(&chk);
@@ -504,18 +515,25 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const opts 
     printf("\nConvolution, batch %d, on %s (%s, driver %s), half path %s; cl16 %s\n", o->batch,
            d->name, d->platform, d->driver,
            cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage", cl16_version());
-    printf("%-26s %-8s %8s %9s %7s %9s %7s %9s %7s %7s %7s\n", "shape", "pass", "GFLOP", "f16 ms",
-           "GF/s", "f32 ms", "GF/s", "CLB ms", "GF/s", "f16/f32", "f16/CLB");
+    printf("ms: median per call; GF/s from it, and %% of the f32 multiply-add peak (%.1f "
+           "GFLOP/s)\n", o->pk.f32_gflops);
+    printf("%-26s %-8s %8s %9s %11s %9s %11s %9s %11s %7s %7s\n", "shape", "pass", "GFLOP", "f16 ms",
+           "GF/s %pk", "f32 ms", "GF/s %pk", "CLB ms", "GF/s %pk", "f16/f32", "f16/CLB");
     for (int i = 0; i < n; i++) {
         const row *w = &rows[i];
-        char ms[NPEER][16], gf[NPEER][16], r0[16], r1[16];
+        char ms[NPEER][16], gf[NPEER][32], r0[16], r1[16];
         for (int p = 0; p < NPEER; p++) {
             cell_ms(ms[p], sizeof ms[p], &w->r[p]);
-            cell_num(gf[p], sizeof gf[p], w->r[p].st == RS_OK ? w->r[p].gflops : NAN, "%.1f");
+            const double g = w->r[p].st == RS_OK ? w->r[p].gflops : NAN;
+            const double pct = bench_pct(g, o->pk.f32_gflops);
+            if (g == g && pct == pct)
+                snprintf(gf[p], sizeof gf[p], "%.1f %3.0f%%", g, pct);
+            else
+                cell_num(gf[p], sizeof gf[p], g, "%.1f");
         }
         cell_num(r0, sizeof r0, tratio(w, P_F16, P_F32), "%.2f");
         cell_num(r1, sizeof r1, tratio(w, P_F16, P_CLB), "%.2f");
-        printf("%-26s %-8s %8.3f %9s %7s %9s %7s %9s %7s %7s %7s\n", w->l->name, pass_name[w->pass],
+        printf("%-26s %-8s %8.3f %9s %11s %9s %11s %9s %11s %7s %7s\n", w->l->name, pass_name[w->pass],
                w->flops * 1e-9, ms[0], gf[0], ms[1], gf[1], ms[2], gf[2], r0, r1);
     }
     printf("f16/f32 and f16/CLB are time ratios (below 1: f16 faster). CLBlast (f32): fwd %s; "
@@ -548,18 +566,18 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const opts 
         printf("  f16 >= 2x faster than the CLBlast path: n/a (no row with CLBlast measured)\n");
 }
 
-static void json_result(FILE *f, const result *r) {
+static void json_result(FILE *f, const result *r, const cl16_peaks *pk) {
     int timed = r->st == RS_OK || r->st == RS_FAILED;
     fprintf(f, "{\"status\": ");
     bench_json_str(f, rstate_name[r->st]);
-    fprintf(f, ", \"ms_per_call\": ");
-    bench_json_num(f, timed ? r->ms : NAN);
+    bench_json_stats(f, timed ? &r->t : NULL);
     fprintf(f, ", \"gflops\": ");
     bench_json_num(f, timed ? r->gflops : NAN);
-    fprintf(f, ", \"first_call_s\": ");
-    bench_json_num(f, timed ? r->first_s : NAN);
-    fprintf(f, ", \"reps\": %d, \"blocks\": %d, \"max_error_ratio\": ", timed ? r->reps : 0,
-            timed ? r->blocks : 0);
+    fprintf(f, ", \"pct_peak\": ");
+    bench_json_num(f, timed ? bench_pct(r->gflops, pk->f32_gflops) : NAN);
+    fprintf(f, ", \"pct_peak_f16\": ");
+    bench_json_num(f, timed ? bench_pct(r->gflops, pk->f16_gflops) : NAN);
+    fprintf(f, ", \"max_error_ratio\": ");
     bench_json_num(f, timed ? r->err_ratio : NAN);
     fprintf(f, ", \"reason\": ");
     bench_json_str(f, r->reason);
@@ -568,13 +586,13 @@ static void json_result(FILE *f, const result *r) {
 
 static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o) {
     bench_json_head(f, "conv", ctx);
+    bench_json_peaks(f, &o->pk, o->peaks_from);
     fprintf(f,
             ",\n  \"options\": {\"quick\": %s, \"batch\": %d, \"reps\": %d, \"target_s\": %g, "
-            "\"max_reps\": %d, \"max_blocks\": %d},\n",
+            "\"max_reps\": %d, \"min_blocks\": %d, \"max_blocks\": %d},\n",
             o->quick ? "true" : "false", o->batch, o->reps, o->target_s, o->max_reps,
-            o->reps    ? 1
-            : o->quick ? 3
-                       : BENCH_MAX_BLOCKS);
+            o->quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS,
+            o->quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS);
     fprintf(f, "  \"clblast\": {");
     for (int p = 0; p < NPASS; p++) {
         fprintf(f, "%s", p ? ", " : "");
@@ -583,9 +601,12 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
         bench_json_str(f, clblast_how[p]);
     }
     fprintf(f,
-            "},\n  \"timing\": \"after a warm-up call (first_call_s), blocks of reps calls, "
-            "each timed by the wall clock with cl16_ctx_finish before it stops; the fastest "
-            "block gives ms_per_call\",\n  \"verification\": \"float64 reference on every "
+            "},\n  \"timing\": \"after the warm-up calls (the first one is first_call_s), "
+            "blocks of reps calls, each timed by the wall clock with cl16_ctx_finish before it "
+            "stops; ms_per_call and gflops from the median block, ms_min and ms_max the fastest "
+            "and slowest; kernel_ms the median block's device-busy time per call from OpenCL "
+            "profiling events (cl16 peers only: CLBlast's is null); pct_peak of the peaks "
+            "above\",\n  \"verification\": \"float64 reference on every "
             "output entry up to %d, else %d sampled entries; bound K*2^-24*sum|products| + "
             "u_out*|ref| + u_abs, K the reduction length, u_out 2^-11 (f16) or 2^-24 (f32)\","
             "\n  \"rows\": [",
@@ -607,7 +628,7 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
             fprintf(f, "%s\n       ", p ? "," : "");
             bench_json_str(f, peer_key[p]);
             fprintf(f, ": ");
-            json_result(f, &w->r[p]);
+            json_result(f, &w->r[p], &o->pk);
         }
         fprintf(f, "},\n     \"ratios\": {\"f16_f32_time\": ");
         bench_json_num(f, tratio(w, P_F16, P_F32));
@@ -640,7 +661,7 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
 /* ---- the command ------------------------------------------------------------------ */
 
 int bench_conv(int argc, char **argv, const char *device) {
-    opts o = {0, 0, 128, 50, 0.3};
+    opts o = {.batch = 128, .max_reps = 50, .target_s = 0.3};
     const char *json = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -650,6 +671,8 @@ int bench_conv(int argc, char **argv, const char *device) {
             json = argv[++i];
         else if (v && !strcmp(a, "--device"))
             device = argv[++i];
+        else if (v && !strcmp(a, "--peaks"))
+            o.peaks_from = argv[++i];
         else if (v && !strcmp(a, "--reps")) {
             char *end;
             long x = strtol(v, &end, 10);
@@ -675,8 +698,10 @@ int bench_conv(int argc, char **argv, const char *device) {
     cl16_ctx *ctx = NULL;
     int rc = rows ? 0 : cli_fail(CL16_ERR_OUT_OF_MEMORY, "bench conv", "");
     if (!rc)
-        rc = cli_ctx(&ctx, device, 0, 0);
+        rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
     if (rc)
+        goto out;
+    if ((rc = bench_peaks(ctx, o.quick, o.peaks_from, "bench conv", &o.pk)))
         goto out;
     const cl16_device_info *d = cl16_ctx_device(ctx);
     fprintf(stderr,

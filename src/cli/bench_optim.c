@@ -3,7 +3,9 @@
  * gradient and its state once, so its speed is bytes moved per second; the
  * device's own copy (clEnqueueCopyBuffer of a buffer of the same size) is
  * measured in the same run as the reference, and each update is reported as
- * GB/s and as a percentage of the copy's GB/s. */
+ * GB/s (from the median block), as a percentage of that copy's GB/s and of
+ * the device's copy peak (cl16_measure_peaks), with its kernel time from
+ * profiling events. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +49,17 @@ static int call(void *u) {
 static int finish(void *u) { return (int)cl16_ctx_finish(((run *)u)->ctx); }
 
 static const char *usage_text =
-    "usage: cl16 bench optim [--elements N] [--quick] [--json FILE]\n"
+    "usage: cl16 bench optim [--elements N] [--quick] [--json FILE] [--peaks FILE]\n"
     "  GB/s of the fused update kernels (SGD with momentum, Adam) in every training\n"
     "  precision (fp32, fp16, fp16-sr, fp16-kahan, mixed) on N parameters (default 16M;\n"
-    "  --quick 1M), against the device's copy of a buffer as large as the weights.\n";
+    "  --quick 1M), against the device's copy of a buffer as large as the weights and\n"
+    "  as % of the device's copy peak (measured first, or read from --peaks FILE, the\n"
+    "  output of `cl16 bench peak --json`); median of blocks, spread, kernel time.\n";
 
 int bench_optim(int argc, char **argv, const char *device) {
     int64_t n = 0;
     int quick = 0;
-    const char *json = NULL;
+    const char *json = NULL, *peaks_from = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const int c = bench_common_opt(argc, argv, &i, usage_text, &quick, &json, &device);
@@ -63,7 +67,9 @@ int bench_optim(int argc, char **argv, const char *device) {
             return 0;
         if (c)
             continue;
-        if (v && !strcmp(a, "--elements")) {
+        if (v && !strcmp(a, "--peaks")) {
+            peaks_from = argv[++i];
+        } else if (v && !strcmp(a, "--elements")) {
             char *end;
             long long x = strtoll(v, &end, 10);
             if (*end || x < 1024 || x > ((long long)1 << 30)) {
@@ -83,8 +89,11 @@ int bench_optim(int argc, char **argv, const char *device) {
         return cli_exit_code(CL16_ERR_IO);
     FILE *jf = jo.f;
     cl16_ctx *ctx = NULL;
-    int rc = cli_ctx(&ctx, device, 0, 0);
+    int rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
     if (rc)
+        goto out;
+    cl16_peaks pk;
+    if ((rc = bench_peaks(ctx, quick, peaks_from, "bench optim", &pk)))
         goto out;
     fprintf(stderr, "cl16 bench optim: %lld parameters on %s, half path %s\n", (long long)n,
             cl16_ctx_device(ctx)->name,
@@ -99,26 +108,28 @@ int bench_optim(int argc, char **argv, const char *device) {
         rc = cli_fail(s, "bench optim", cl16_ctx_last_error(ctx));
         goto out;
     }
-    bench_runner br = {call, finish, &r};
-    double first, per_copy;
-    int reps, blocks;
+    bench_runner br = {call, finish, &r, ctx};
+    bench_stats st;
     r.copy = 1;
-    if ((rc = bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &first, &per_copy, &reps,
-                               &blocks))) {
+    if ((rc = bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &st))) {
         rc = cli_fail((cl16_status)rc, "bench optim: copy", cl16_ctx_last_error(ctx));
         goto out;
     }
-    const double copy_gbs = 2.0 * (double)n * 4.0 / per_copy / 1e9;
+    const double copy_gbs = 2.0 * (double)n * 4.0 / st.median_s / 1e9;
     cl16_tensor_free(r.src), cl16_tensor_free(r.dst);
     r.src = r.dst = NULL;
     r.copy = 0;
-    printf("device copy (read + write of %.0f MB): %.1f GB/s\n", n * 4.0 / 1e6, copy_gbs);
-    printf("%-6s %-11s %12s %10s %10s %10s\n", "optim", "precision", "bytes/param", "ms/step",
-           "GB/s", "% of copy");
+    printf("device copy (read + write of %.0f MB): %.1f GB/s (median); the device's copy peak "
+           "%.1f GB/s\n", n * 4.0 / 1e6, copy_gbs, pk.copy_gb_per_s);
+    printf("%-6s %-11s %12s %10s %17s %10s %10s %10s %10s\n", "optim", "precision", "bytes/param",
+           "ms/step", "[min-max]", "kernel ms", "GB/s", "% of copy", "% of peak");
     if (jf) {
         bench_json_head(jf, "optim", ctx);
+        bench_json_peaks(jf, &pk, peaks_from);
         fprintf(jf, ",\n  \"elements\": %lld, \"copy_gb_per_s\": ", (long long)n);
         bench_json_num(jf, copy_gbs);
+        fprintf(jf, ", \"copy_pct_peak\": ");
+        bench_json_num(jf, bench_pct(copy_gbs, pk.copy_gb_per_s));
         fprintf(jf, ",\n  \"runs\": [");
     }
     int first_row = 1;
@@ -145,8 +156,8 @@ int bench_optim(int argc, char **argv, const char *device) {
             r.x.comp = comp, r.x.w16 = w16;
             double per = 0;
             if (!s)
-                s = (cl16_status)bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &first,
-                                                  &per, &reps, &blocks);
+                s = (cl16_status)bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &st);
+            per = st.median_s;
             if (s) {
                 rc = cli_fail(s, "bench optim", cl16_ctx_last_error(ctx));
             } else {
@@ -156,17 +167,23 @@ int bench_optim(int argc, char **argv, const char *device) {
                 const double bytes = 2 * ws * (kind ? 3 : 2) + gs +
                                      (comp ? 4.0 : 0.0) + (w16 ? 2.0 : 0.0);
                 const double gbs = bytes * (double)n / per / 1e9;
-                printf("%-6s %-11s %12.0f %10.3f %10.1f %10.1f\n", kind ? "adam" : "sgd", md->name,
-                       bytes, per * 1e3, gbs, 100.0 * gbs / copy_gbs);
+                char spread[40];
+                snprintf(spread, sizeof spread, "[%.3f-%.3f]", st.min_s * 1e3, st.max_s * 1e3);
+                printf("%-6s %-11s %12.0f %10.3f %17s %10.3f %10.1f %10.1f %10.1f\n",
+                       kind ? "adam" : "sgd", md->name, bytes, per * 1e3, spread, st.kernel_s * 1e3,
+                       gbs, 100.0 * gbs / copy_gbs, bench_pct(gbs, pk.copy_gb_per_s));
                 if (jf) {
                     fprintf(jf, "%s\n    {\"optimizer\": \"%s\", \"precision\": \"%s\", "
                                 "\"bytes_per_param\": %.0f, \"ms_per_step\": ",
                             first_row ? "" : ",", kind ? "adam" : "sgd-momentum", md->name, bytes);
                     bench_json_num(jf, per * 1e3);
+                    bench_json_stats(jf, &st);
                     fprintf(jf, ", \"gb_per_s\": ");
                     bench_json_num(jf, gbs);
                     fprintf(jf, ", \"fraction_of_copy\": ");
                     bench_json_num(jf, gbs / copy_gbs);
+                    fprintf(jf, ", \"pct_peak\": ");
+                    bench_json_num(jf, bench_pct(gbs, pk.copy_gb_per_s));
                     fprintf(jf, "}");
                     first_row = 0;
                 }

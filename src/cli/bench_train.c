@@ -2,6 +2,7 @@
  * whole training step (upload, forward, loss, backward, optimizer) of each
  * built-in model in fp32 and fp16 on one device, and their ratios. Each run
  * gets a fresh context so that its peak memory is its own. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +17,38 @@ typedef struct result {
     int batch, steps;
     double first_s, step_s, images_per_s, loss;
     double median_s, max_s; /* over the blocks: the spread of ms/step */
+    double kernel_s;        /* device-busy time per step (median block); NAN if not measured */
+    double flops;           /* floating-point operations of one step (cl16_ctx_stats) */
+    int blocks;
     uint64_t peak;
     int rc;
 } result;
 
-/* One model in one dtype: warm-up steps (kernel builds, algorithm choices),
- * then `steps` timed steps; the best of `blocks` blocks per step. */
+typedef struct step_call {
+    cl16_ctx *ctx;
+    cl16_trainer *t;
+    const float *img;
+    const int32_t *lab;
+    int batch;
+    double *loss;
+} step_call;
+static int step_one(void *u) {
+    step_call *c = u;
+    return (int)cl16_trainer_step(c->t, c->img, c->lab, c->batch, c->loss, NULL);
+}
+static int step_finish(void *u) { return (int)cl16_ctx_finish(((step_call *)u)->ctx); }
+
+/* One model in one dtype: two warm-up steps (kernel builds, algorithm
+ * choices), then blocks of `steps` timed steps (bench_time_calls: wall clock
+ * and profiling events). */
 static int run_one(const char *device, const char *model, cl16_precision prec, int batch,
-                   int steps, int blocks, result *r) {
+                   int steps, int quick, result *r) {
     memset(r, 0, sizeof *r);
     const cl16_dtype dt = prec == CL16_PREC_FP32 ? CL16_F32 : CL16_F16;
     r->model = model, r->dtype = cl16_precision_name(prec);
     r->batch = batch, r->steps = steps;
     cl16_ctx *ctx = NULL;
-    int rc = cli_ctx(&ctx, device, 0, 0);
+    int rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
     if (rc)
         return r->rc = rc;
     cl16_model_opts mo;
@@ -58,37 +77,30 @@ static int run_one(const char *device, const char *model, cl16_precision prec, i
     bench_fill_random(img, px, 7, 0);
     for (int i = 0; i < batch; i++)
         lab[i] = (i * 7) % mo.classes;
+    /* The first warm-up step here (its operation count is one step's), the
+     * second as bench_time_calls' first call; target 0: just the minimum of blocks. */
+    cl16_ctx_stats st0, st1;
+    cl16_ctx_stats_get(ctx, &st0);
     double t0 = bench_now();
-    for (int i = 0; i < 2 && !s; i++) /* warm-up */
-        s = cl16_trainer_step(t, img, lab, batch, &r->loss, NULL);
+    s = cl16_trainer_step(t, img, lab, batch, &r->loss, NULL);
+    if (!s)
+        s = cl16_ctx_finish(ctx);
     r->first_s = bench_now() - t0;
-    r->step_s = 1e30;
-    double per_block[16];
-    int nb = 0;
-    for (int b = 0; b < blocks && !s; b++) {
-        t0 = bench_now();
-        for (int i = 0; i < steps && !s; i++)
-            s = cl16_trainer_step(t, img, lab, batch, &r->loss, NULL);
-        if (!s)
-            s = cl16_ctx_finish(ctx);
-        const double per = (bench_now() - t0) / steps;
-        if (per < r->step_s)
-            r->step_s = per;
-        if (nb < 16)
-            per_block[nb++] = per;
-    }
+    cl16_ctx_stats_get(ctx, &st1);
+    r->flops = st1.op_flops - st0.op_flops;
+    step_call sc = {ctx, t, img, lab, batch, &r->loss};
+    bench_runner run = {step_one, step_finish, &sc, ctx};
+    bench_stats bs;
+    if (!s)
+        s = (cl16_status)bench_time_calls(&run, quick, steps, 0.0, steps, &bs);
     if (s) {
         rc = cli_fail(s, "bench train", cl16_ctx_last_error(ctx));
         goto out;
     }
+    r->first_s += bs.first_s;
+    r->step_s = bs.min_s, r->median_s = bs.median_s, r->max_s = bs.max_s;
+    r->kernel_s = bs.kernel_s, r->blocks = bs.blocks;
     r->images_per_s = batch / r->step_s;
-    for (int i = 1; i < nb; i++) /* insertion sort: a handful of blocks */
-        for (int j = i; j > 0 && per_block[j - 1] > per_block[j]; j--) {
-            const double tmp = per_block[j];
-            per_block[j] = per_block[j - 1], per_block[j - 1] = tmp;
-        }
-    r->median_s = nb ? per_block[nb / 2] : r->step_s;
-    r->max_s = nb ? per_block[nb - 1] : r->step_s;
     uint64_t cur;
     cl16_ctx_memory(ctx, &cur, &r->peak);
 out:
@@ -101,18 +113,22 @@ out:
 
 static const char *usage_text =
     "usage: cl16 bench train [--models M1,M2,...] [--precisions P1,P2,...] [--batch B]\n"
-    "                        [--steps S] [--quick] [--json FILE]\n"
+    "                        [--steps S] [--quick] [--json FILE] [--peaks FILE]\n"
     "  Time whole training steps (upload, forward, loss, backward, SGD with momentum)\n"
     "  of each model in each precision on random data, each run in a fresh context;\n"
     "  report ms/step, images/s, peak device memory and the ratios to fp32.\n"
     "  defaults: --models lenet5,resnet20 --precisions fp32,fp16 (any of fp32 fp16\n"
-    "  fp16-sr fp16-kahan mixed; fp32 first) --batch 128 --steps 5 (best of 3 blocks);\n"
-    "  --quick: batch 32, 2 steps, 2 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n";
+    "  fp16-sr fp16-kahan mixed; fp32 first) --batch 128 --steps 5 per block, 5 blocks\n"
+    "  after 2 warm-up steps (ms/step: fastest block, with the median and slowest;\n"
+    "  kernel ms from profiling events; GFLOP/s and % of the f32 peak from the median);\n"
+    "  --quick: batch 32, 2 steps, 3 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n"
+    "  The device's peaks are measured first, or read from --peaks FILE (the output of\n"
+    "  `cl16 bench peak --json` on this device).\n";
 
 int bench_train(int argc, char **argv, const char *device) {
     char models[256] = "lenet5,resnet20", precs[256] = "fp32,fp16";
-    int batch = 128, steps = 5, blocks = 3, quick = 0;
-    const char *json = NULL;
+    int batch = 128, steps = 5, quick = 0;
+    const char *json = NULL, *peaks_from = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const int c = bench_common_opt(argc, argv, &i, usage_text, &quick, &json, &device);
@@ -120,7 +136,9 @@ int bench_train(int argc, char **argv, const char *device) {
             return 0;
         if (c)
             continue;
-        if (v && !strcmp(a, "--models")) {
+        if (v && !strcmp(a, "--peaks")) {
+            peaks_from = argv[++i];
+        } else if (v && !strcmp(a, "--models")) {
             snprintf(models, sizeof models, "%s", v), i++;
         } else if (v && !strcmp(a, "--precisions")) {
             snprintf(precs, sizeof precs, "%s", v), i++;
@@ -138,7 +156,7 @@ int bench_train(int argc, char **argv, const char *device) {
         }
     }
     if (quick)
-        batch = 32, steps = 2, blocks = 2;
+        batch = 32, steps = 2;
     bench_out jo;
     if (bench_out_open(&jo, json, "bench train"))
         return cli_exit_code(CL16_ERR_IO);
@@ -162,19 +180,31 @@ int bench_train(int argc, char **argv, const char *device) {
     cl16_ctx *ctx = NULL; /* for the device line and the JSON head */
     if ((rc = cli_ctx(&ctx, device, 0, 0)))
         goto out;
+    cl16_peaks pk;
+    if ((rc = bench_peaks(ctx, quick, peaks_from, "bench train", &pk)))
+        goto out;
     fprintf(stderr, "cl16 bench train: %d model(s) at batch %d on %s, half path %s\n", n, batch,
             cl16_ctx_device(ctx)->name,
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
-    printf("%-10s %10s %10s %10s %10s %9s %9s\n", "model", "precision", "ms/step", "images/s", "peak MB",
-           "time x", "memory x");
+    printf("ms/step: fastest block [median, slowest]; kernel: device-busy ms/step (median); GFLOP/s "
+           "from the median, %% of the f32 multiply-add peak (%.1f GFLOP/s)\n", pk.f32_gflops);
+    printf("%-10s %10s %10s %19s %9s %8s %6s %10s %10s %9s %9s\n", "model", "precision", "ms/step",
+           "[median, max]", "kernel", "GFLOP/s", "%pk", "images/s", "peak MB", "time x", "memory x");
     for (int i = 0; i < n && !rc; i++)
         for (int d = 0; d < np && !rc; d++) {
             fprintf(stderr, "  %s %s ...\n", names[i], cl16_precision_name(pl[d]));
-            rc = run_one(device, names[i], pl[d], batch, steps, blocks, &res[i][d]);
+            rc = run_one(device, names[i], pl[d], batch, steps, quick, &res[i][d]);
             if (rc)
                 break;
             const result *r = &res[i][d], *b = &res[i][0];
-            printf("%-10s %10s %10.2f %10.1f %10.2f", r->model, r->dtype, r->step_s * 1e3,
+            char spread[40];
+            snprintf(spread, sizeof spread, "[%.2f, %.2f]", r->median_s * 1e3, r->max_s * 1e3);
+            const double gf = r->flops / r->median_s * 1e-9;
+            char kern[24] = "-"; /* none when a step's GEMMs went to CLBlast */
+            if (r->kernel_s == r->kernel_s)
+                snprintf(kern, sizeof kern, "%.2f", r->kernel_s * 1e3);
+            printf("%-10s %10s %10.2f %19s %9s %8.2f %5.1f%% %10.1f %10.2f", r->model, r->dtype,
+                   r->step_s * 1e3, spread, kern, gf, bench_pct(gf, pk.f32_gflops),
                    r->images_per_s, r->peak / 1e6);
             if (d)
                 printf(" %9.2f %9.2f\n", r->step_s / b->step_s, (double)r->peak / (double)b->peak);
@@ -184,6 +214,7 @@ int bench_train(int argc, char **argv, const char *device) {
         }
     if (!rc && jf) {
         bench_json_head(jf, "train", ctx);
+        bench_json_peaks(jf, &pk, peaks_from);
         fprintf(jf, ",\n  \"batch\": %d, \"steps\": %d, \"optimizer\": \"sgd-momentum\",\n  \"runs\": [", batch,
                 steps);
         for (int i = 0; i < n; i++)
@@ -197,8 +228,21 @@ int bench_train(int argc, char **argv, const char *device) {
                 bench_json_num(jf, r->median_s * 1e3);
                 fprintf(jf, ", \"ms_per_step_max\": ");
                 bench_json_num(jf, r->max_s * 1e3);
+                fprintf(jf, ", \"blocks\": %d, \"kernel_ms_per_step\": ", r->blocks);
+                bench_json_num(jf, r->kernel_s * 1e3);
+                const double gf = r->flops / r->median_s * 1e-9;
+                fprintf(jf, ", \"flops_per_step\": ");
+                bench_json_num(jf, r->flops);
+                fprintf(jf, ", \"gflops\": ");
+                bench_json_num(jf, gf);
+                fprintf(jf, ", \"pct_peak\": ");
+                bench_json_num(jf, bench_pct(gf, pk.f32_gflops));
+                fprintf(jf, ", \"pct_peak_f16\": ");
+                bench_json_num(jf, bench_pct(gf, pk.f16_gflops));
                 fprintf(jf, ", \"images_per_s\": ");
                 bench_json_num(jf, r->images_per_s);
+                fprintf(jf, ", \"images_per_s_median\": ");
+                bench_json_num(jf, batch / r->median_s);
                 fprintf(jf, ", \"peak_device_bytes\": %llu, \"first_steps_s\": ",
                         (unsigned long long)r->peak);
                 bench_json_num(jf, r->first_s);

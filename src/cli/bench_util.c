@@ -23,42 +23,153 @@ void bench_fill_random(float *x, size_t n, uint32_t seed, int half_exact) {
     }
 }
 
+double bench_median(double *v, int n) {
+    if (n <= 0)
+        return NAN;
+    for (int i = 1; i < n; i++) /* insertion sort: a handful of blocks */
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            const double t = v[j];
+            v[j] = v[j - 1], v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Device time so far, NAN when it cannot be read; *untimed: calls whose
+ * kernels it cannot see (CLBlast through cl16's GEMM backend) so far. */
+static double dev_time(cl16_ctx *ctx, uint64_t *untimed) {
+    double t;
+    cl16_ctx_stats cs;
+    cl16_ctx_stats_get(ctx, &cs);
+    *untimed = cs.untimed_calls;
+    return ctx && cl16_ctx_device_time(ctx, &t) == CL16_OK ? t : NAN;
+}
+
 int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s, int max_reps,
-                     double *first_s, double *per_s, int *reps_out, int *blocks) {
+                     bench_stats *st) {
+    memset(st, 0, sizeof *st);
+    st->median_s = st->min_s = st->max_s = st->kernel_s = NAN;
     double t0 = bench_now();
     int e;
     if ((e = r->call(r->u)) || (e = r->finish(r->u)))
         return e;
-    *first_s = bench_now() - t0;
-    int n = reps, max_blocks = reps ? 1 : quick ? 3 : BENCH_MAX_BLOCKS;
-    double spent = 0;
-    *blocks = 0, *per_s = INFINITY;
+    st->first_s = bench_now() - t0;
+    const int min_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS;
+    const int max_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS;
+    int n = reps;
     if (!n) {
         t0 = bench_now();
         if ((e = r->call(r->u)) || (e = r->finish(r->u)))
             return e;
-        double t1 = bench_now() - t0;
-        *per_s = t1, *reps_out = 1, *blocks = 1, spent = t1;
-        double want = ceil(target_s / (t1 > 1e-7 ? t1 : 1e-7));
-        n = want > max_reps ? max_reps : (int)want;
-        if (n < 2)
-            return 0; /* one call already fills the budget */
-        *blocks = 0, *per_s = INFINITY, spent = 0;
+        const double t1 = bench_now() - t0;
+        const double want = ceil(target_s / min_blocks / (t1 > 1e-7 ? t1 : 1e-7));
+        n = want > max_reps ? max_reps : want < 1 ? 1 : (int)want;
     }
-    while (*blocks < max_blocks && (*blocks == 0 || spent < target_s)) {
+    double wall[BENCH_MAX_BLOCKS], kern[BENCH_MAX_BLOCKS], spent = 0;
+    int nk = 0;
+    while (st->blocks < max_blocks && (st->blocks < min_blocks || spent < target_s)) {
+        uint64_t u0, u1;
+        const double d0 = dev_time(r->dev, &u0);
         t0 = bench_now();
         for (int i = 0; i < n; i++)
             if ((e = r->call(r->u)))
                 return e;
         if ((e = r->finish(r->u)))
             return e;
-        double t = bench_now() - t0;
-        spent += t, ++*blocks;
-        if (t / n < *per_s)
-            *per_s = t / n;
+        const double t = bench_now() - t0, d1 = dev_time(r->dev, &u1);
+        spent += t;
+        wall[st->blocks++] = t / n;
+        /* A block that handed work to CLBlast has a partial device time: none. */
+        if (d1 == d1 && d0 == d0 && d1 > d0 && u1 == u0)
+            kern[nk++] = (d1 - d0) / n;
     }
-    *reps_out = n;
+    st->reps = n;
+    st->median_s = bench_median(wall, st->blocks); /* sorts wall */
+    st->min_s = wall[0], st->max_s = wall[st->blocks - 1];
+    if (nk == st->blocks)
+        st->kernel_s = bench_median(kern, nk);
     return 0;
+}
+
+int bench_peaks(cl16_ctx *ctx, int quick, const char *from, const char *what, cl16_peaks *pk) {
+    memset(pk, 0, sizeof *pk);
+    if (from) {
+        jv d;
+        char cmd[96], why[512];
+        snprintf(cmd, sizeof cmd, "%s: --peaks", what);
+        const int rc = bench_read_json(from, cmd, &d);
+        if (rc)
+            return rc;
+        const char *dev = jv_str(&d, "device", "?"), *here = cl16_ctx_device(ctx)->name;
+        cl16_status s = CL16_OK;
+        if (strcmp(jv_str(&d, "benchmark", ""), "peak")) {
+            snprintf(why, sizeof why, "a %s benchmark file; --peaks takes the file of `cl16 bench "
+                     "peak --json`", jv_str(&d, "benchmark", "?"));
+            s = CL16_ERR_FORMAT;
+        } else if (strcmp(dev, here)) {
+            snprintf(why, sizeof why, "measured on '%s'; this run is on '%s'", dev, here);
+            s = CL16_ERR_INVALID_ARG;
+        } else if (!(jv_num(&d, "f32_gflops", 0) > 0) || !(jv_num(&d, "copy_gb_per_s", 0) > 0)) {
+            snprintf(why, sizeof why, "no positive f32_gflops and copy_gb_per_s");
+            s = CL16_ERR_FORMAT;
+        } else {
+            pk->copy_gb_per_s = jv_num(&d, "copy_gb_per_s", 0);
+            pk->f32_gflops = jv_num(&d, "f32_gflops", 0);
+            pk->f16_gflops = jv_num(&d, "f16_gflops", 0); /* null: 0 */
+        }
+        jv_free(&d);
+        if (s) {
+            char w[4300];
+            snprintf(w, sizeof w, "%s: --peaks %s", what, from);
+            return cli_fail(s, w, why);
+        }
+        fprintf(stderr, "cl16 %s: device peaks from %s: copy %.1f GB/s, f32 multiply-add %.1f "
+                        "GFLOP/s\n", what, from, pk->copy_gb_per_s, pk->f32_gflops);
+        return 0;
+    }
+    cl16_status s = cl16_measure_peaks(ctx, quick ? 0.4 : 2.0, pk);
+    if (s) {
+        fprintf(stderr, "cl16 %s: note: the device's peaks could not be measured (%s: %s); "
+                        "no %% of peak in this run\n", what, cl16_status_str(s), cl16_ctx_last_error(ctx));
+        memset(pk, 0, sizeof *pk);
+        return 0;
+    }
+    fprintf(stderr, "cl16 %s: device peaks: copy %.1f GB/s, f32 multiply-add %.1f GFLOP/s", what,
+            pk->copy_gb_per_s, pk->f32_gflops);
+    if (pk->f16_gflops > 0)
+        fprintf(stderr, ", f16 %.1f GFLOP/s", pk->f16_gflops);
+    fputc('\n', stderr);
+    return 0;
+}
+
+double bench_pct(double x, double peak) {
+    return x == x && !isinf(x) && x > 0 && peak > 0 && !isinf(peak) ? 100.0 * x / peak : NAN;
+}
+
+void bench_json_peaks(FILE *f, const cl16_peaks *pk, const char *from) {
+    fprintf(f, ",\n  \"peaks\": {\"copy_gb_per_s\": ");
+    bench_json_num(f, pk->copy_gb_per_s > 0 ? pk->copy_gb_per_s : NAN);
+    fprintf(f, ", \"f32_gflops\": ");
+    bench_json_num(f, pk->f32_gflops > 0 ? pk->f32_gflops : NAN);
+    fprintf(f, ", \"f16_gflops\": ");
+    bench_json_num(f, pk->f16_gflops > 0 ? pk->f16_gflops : NAN);
+    fprintf(f, ", \"from\": ");
+    if (from)
+        bench_json_str(f, from);
+    else
+        fputs("null", f);
+    fputc('}', f);
+}
+
+void bench_json_stats(FILE *f, const bench_stats *st) {
+    const double x[5] = {st ? st->median_s * 1e3 : NAN, st ? st->min_s * 1e3 : NAN,
+                         st ? st->max_s * 1e3 : NAN, st ? st->kernel_s * 1e3 : NAN,
+                         st ? st->first_s : NAN};
+    static const char *const k[5] = {"ms_per_call", "ms_min", "ms_max", "kernel_ms", "first_call_s"};
+    for (int i = 0; i < 5; i++) {
+        fprintf(f, ", \"%s\": ", k[i]);
+        bench_json_num(f, x[i]);
+    }
+    fprintf(f, ", \"reps\": %d, \"blocks\": %d", st ? st->reps : 0, st ? st->blocks : 0);
 }
 
 void bench_json_str(FILE *f, const char *s) {

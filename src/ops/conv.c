@@ -294,7 +294,7 @@ static cl16_status im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_
     size_t local[2] = {8, 1};
     size_t global[2] = {((size_t)(s->c * s->kh * s->kw) + 7) / 8 * 8, (size_t)cnt};
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, local, 0, NULL, NULL);
+        err = cl16__enqueue(ctx, kern, 2, global, local);
     if (err)
         return cl16__cl_fail(ctx, err, "conv2d: im2col");
     const double es = (double)cl16_dtype_size(s->dt);
@@ -406,8 +406,7 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
         kern = kern_;
         size_t plocal = 8, pglobal = ((size_t)npack + 7) / 8 * 8;
         if (!err)
-            err = clEnqueueNDRangeKernel(ctx->queue, pkern, 1, NULL, &pglobal, &plocal, 0, NULL,
-                                         NULL);
+            err = cl16__enqueue(ctx, pkern, 1, &pglobal, &plocal);
         if (err) {
             cl16__dev_free(ctx, wp, wpb);
             return cl16__cl_fail(ctx, err, "conv2d: packing the weights for the direct kernel");
@@ -466,7 +465,7 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->ho,
                         (size_t)s->n * (size_t)s->g * ((cog + tc - 1) / tc)};
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
+        err = cl16__enqueue(ctx, kern, 3, global, local);
     cl16__dev_free(ctx, wp, wpb); /* released by OpenCL once the kernel is done */
     if (err) {
         cl16__dev_free(ctx, bf, bfb), cl16__dev_free(ctx, yf, yfb), cl16__dev_free(ctx, xf, xfb);
@@ -703,7 +702,7 @@ static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst) {
     ARG(n);
     size_t local = 8, global = (((size_t)n + 15) / 16 + local - 1) / local * local;
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
     if (err)
         return cl16__cl_fail(ctx, err, "conv2d: widening a tensor to float");
     cl16__count(ctx, 0.0, (double)n * (double)(cl16_dtype_size(src->dtype) + sizeof(float)));
@@ -724,7 +723,7 @@ static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst) {
     ARG(n);
     size_t local = 8, global = (((size_t)n + 15) / 16 + local - 1) / local * local;
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
     if (err)
         return cl16__cl_fail(ctx, err, "conv2d: narrowing a float result");
     cl16__count(ctx, 0.0, (double)n * (double)(cl16_dtype_size(dst->dtype) + sizeof(float)));
@@ -749,7 +748,7 @@ static cl16_status transpose_w(cl16_ctx *ctx, const conv_shape *s, const cl16_te
     ARG(g);
     size_t local = 8, global = ((size_t)w->numel + 7) / 8 * 8;
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
     if (err)
         return cl16__cl_fail(ctx, err, "conv2d: transposing the weights");
     cl16__count(ctx, 0.0, (double)w->numel * (double)(cl16_dtype_size(s->dt) + sizeof(float)));
@@ -841,7 +840,7 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
         size_t local[2] = {8, 1};
         size_t global[2] = {((size_t)s.c + 7) / 8 * 8, (size_t)cnt};
         if (!err)
-            err = clEnqueueNDRangeKernel(ctx->queue, kern, 2, NULL, global, local, 0, NULL, NULL);
+            err = cl16__enqueue(ctx, kern, 2, global, local);
         if (err) {
             st = cl16__cl_fail(ctx, err, "conv2d: col2im");
             break;
@@ -939,7 +938,7 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
     ARG(beta);
     size_t local = 8, global = ((size_t)s.co + local - 1) / local * local;
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
     if (err)
         return cl16__cl_fail(ctx, err, "conv2d: bias gradient");
     const double es = (double)cl16_dtype_size(s.dt), ndy = (double)(s.n * s.co * hw);

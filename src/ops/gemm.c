@@ -226,7 +226,7 @@ static cl16_status run_epilogue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
     ARG(bias); ARG(bo); ARG(bm); ARG(relu);
 #undef ARG
     size_t global[3] = {(size_t)d->n, (size_t)d->m, (size_t)batch};
-    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
+    if (!err) err = cl16__enqueue(ctx, kern, 3, global, NULL);
     return err ? cl16__cl_fail(ctx, err, "gemm epilogue %" PRId64 "x%" PRId64, d->m, d->n) : CL16_OK;
 }
 
@@ -280,7 +280,7 @@ static cl16_status pack_one(cl16_ctx *ctx, cl_kernel kern, const cl16_tensor *x,
     ARG(r); ARG(c); ARG(t); ARG(x->mem); ARG(o); ARG(l); ARG(st); ARG(ctx->ws); ARG(wo);
 #undef ARG
     size_t global[3] = {((size_t)cols + 15) / 16, (size_t)rows, (size_t)entries};
-    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, NULL, 0, NULL, NULL);
+    if (!err) err = cl16__enqueue(ctx, kern, 3, global, NULL);
     if (err) return cl16__cl_fail(ctx, err, "gemm: packing a %" PRId64 "x%" PRId64 " operand", rows, cols);
     memset(wt, 0, sizeof *wt);
     wt->ctx = ctx, wt->dtype = CL16_F32, wt->ndim = 1;
@@ -396,7 +396,7 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
         for (int i2 = 0; i2 < 2; i2++) global[i2] = (global[i2] + local[i2] - 1) / local[i2] * local[i2];
     }
     global[2] = z;
-    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
+    if (!err) err = cl16__enqueue(ctx, kern, 3, global, local);
     return err ? cl16__cl_fail(ctx, err, "gemm %" PRId64 "x%" PRId64 "x%" PRId64 " (batch %" PRId64 ")",
                                d->m, d->n, d->k, d->batch)
                : CL16_OK;

@@ -55,7 +55,7 @@ static size_t reduce_wg(cl16_ctx *ctx, cl_kernel k) {
 /* The element-wise kernels run over (H*W, N*C): no 64-bit divisions per element. */
 static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const cl16_tensor *x) {
     size_t global[2] = {(size_t)(x->dims[2] * x->dims[3]), (size_t)(x->dims[0] * x->dims[1])};
-    return clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL);
+    return cl16__enqueue(ctx, k, 2, global, NULL);
 }
 
 cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum, float eps,
@@ -133,7 +133,7 @@ cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum
         ARG(ks, save_invstd->mem);
         size_t wg = reduce_wg(ctx, ks), global = wg * (size_t)c;
         if (!err)
-            err = clEnqueueNDRangeKernel(ctx->queue, ks, 1, NULL, &global, &wg, 0, NULL, NULL);
+            err = cl16__enqueue(ctx, ks, 1, &global, &wg);
         if (err)
             return cl16__cl_fail(ctx, err, "%s: statistics", op);
     }
@@ -214,7 +214,7 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
     ARG(kr, dbeta_->mem);
     size_t wg = reduce_wg(ctx, kr), global = wg * (size_t)c;
     if (!err)
-        err = clEnqueueNDRangeKernel(ctx->queue, kr, 1, NULL, &global, &wg, 0, NULL, NULL);
+        err = cl16__enqueue(ctx, kr, 1, &global, &wg);
     if (err)
         return cl16__cl_fail(ctx, err, "%s: gradient sums", op);
     cl_float cnt = (cl_float)((double)n * (double)hw);

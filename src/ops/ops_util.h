@@ -88,7 +88,7 @@ static inline cl_int cl16__op_launch(cl16_ctx *ctx, cl_kernel k, size_t items) {
     size_t global = (items + 63) / 64 * 64;
     if (global == 0)
         global = 64;
-    return clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
+    return cl16__enqueue(ctx, k, 1, &global, NULL);
 }
 
 /* out [cols] = beta * out + the column sums of m viewed as [rows, cols], in

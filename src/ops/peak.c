@@ -30,7 +30,10 @@ typedef struct copy_job {
 
 static cl_int do_copy(cl16_ctx *ctx, void *u) {
     copy_job *j = u;
-    return clEnqueueCopyBuffer(ctx->queue, j->a, j->b, 0, 0, j->bytes, 0, NULL, NULL);
+    cl_event *ev = cl16__prof_slot(ctx);
+    const cl_int err = clEnqueueCopyBuffer(ctx->queue, j->a, j->b, 0, 0, j->bytes, 0, NULL, ev);
+    cl16__prof_commit(ctx, ev, err);
+    return err;
 }
 
 typedef struct fma_job {
@@ -40,7 +43,7 @@ typedef struct fma_job {
 
 static cl_int do_fma(cl16_ctx *ctx, void *u) {
     fma_job *j = u;
-    return clEnqueueNDRangeKernel(ctx->queue, j->k, 1, NULL, &j->global, NULL, 0, NULL, NULL);
+    return cl16__enqueue(ctx, j->k, 1, &j->global, NULL);
 }
 
 /* GFLOP/s of one peak kernel, its iteration count grown until a run takes
@@ -95,7 +98,9 @@ cl16_status cl16_measure_peaks(cl16_ctx *ctx, double budget_s, cl16_peaks *out) 
         (s = cl16__dev_alloc(ctx, global * sizeof(float), "the peak kernel output", &outbuf)))
         goto done;
     const float zero = 0.0f;
-    cl_int err = clEnqueueFillBuffer(ctx->queue, cj.a, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    cl_event *ev = cl16__prof_slot(ctx);
+    cl_int err = clEnqueueFillBuffer(ctx->queue, cj.a, &zero, sizeof zero, 0, bytes, 0, NULL, ev);
+    cl16__prof_commit(ctx, ev, err);
     if (err) {
         s = cl16__cl_fail(ctx, err, "clEnqueueFillBuffer");
         goto done;

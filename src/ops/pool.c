@@ -105,7 +105,7 @@ cl16_status cl16_pool2d_out_dims(cl16_ctx *ctx, const cl16_pool2d_params *p,
 /* Global size (cols, rows, planes) of a pool kernel over d [N, C, rows, cols]. */
 static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const int64_t *d) {
     size_t global[3] = {(size_t)d[3], (size_t)d[2], (size_t)(d[0] * d[1])};
-    return clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL);
+    return cl16__enqueue(ctx, k, 3, global, NULL);
 }
 
 /* 2x2 windows, stride 2, no padding: pool.cl's loop-free kernels, which give

@@ -72,7 +72,7 @@ static cl16_status run_probe(cl16_ctx *ctx, int native, int *works) {
     if (!s && !err) k = clCreateKernel(prog, "cl16_probe", &err);
     for (cl_uint i = 0; i < 4 && !s && !err; i++) err = clSetKernelArg(k, i, sizeof(cl_mem), &m[i]);
     size_t global = PROBE_N;
-    if (!s && !err) err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
+    if (!s && !err) err = cl16__enqueue(ctx, k, 1, &global, NULL);
     if (!s && !err) err = clEnqueueReadBuffer(ctx->queue, m[3], CL_TRUE, 0, sizeof got, got, 0, NULL, NULL);
     if (!s && err) s = cl16__cl_fail(ctx, err, "running the %s half probe", native ? "native" : "storage");
     if (!s) {
@@ -192,6 +192,7 @@ cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts) {
 void cl16_ctx_free(cl16_ctx *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    cl16__prof_release(ctx);
     cl16__programs_release(ctx);
     cl16__clblast_release(ctx);
     cl16__conv_release(ctx);
@@ -233,5 +234,7 @@ cl16_status cl16_ctx_finish(cl16_ctx *ctx) {
     if (!ctx) return CL16_ERR_INVALID_ARG;
     if (ctx->init_status) return ctx->init_status;
     cl_int err = clFinish(ctx->queue);
-    return err ? cl16__cl_fail(ctx, err, "clFinish") : CL16_OK;
+    if (err) return cl16__cl_fail(ctx, err, "clFinish");
+    cl16__prof_collect(ctx); /* every command is done: frees their events now */
+    return CL16_OK;
 }

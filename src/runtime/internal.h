@@ -98,6 +98,12 @@ struct cl16_ctx {
     cl_command_queue queue;
     cl16_half_path half;
     int profiling;
+    /* With profiling: events of commands enqueued but not yet summed
+     * (src/runtime/profile.c), and the device-busy nanoseconds summed so far. */
+    cl_event *prof_ev;
+    size_t prof_n;
+    uint64_t prof_ns;
+    int prof_lost; /* an event array could not be allocated */
 
     int cache_on;
     int cache_warned;
@@ -261,6 +267,22 @@ void cl16__conv_release(cl16_ctx *ctx);
 /* Caps the im2col column buffer of one call at bytes (images are processed in
  * chunks that fit; at least one image per chunk); 0 restores the default. */
 void cl16__conv_set_col_limit(cl16_ctx *ctx, size_t bytes);
+
+/* ---- device time (src/runtime/profile.c) ------------------------------- */
+/* Every command cl16 puts on the queue goes through these, so that with the
+ * profiling option its device time is counted (cl16_ctx_device_time); with it
+ * off they add nothing but a branch. cl16__enqueue: clEnqueueNDRangeKernel with
+ * no offset and no wait list. Other commands: ev = cl16__prof_slot(ctx) (NULL
+ * when not profiling), pass ev as the command's event, then
+ * cl16__prof_commit(ctx, ev, err). */
+cl_int cl16__enqueue(cl16_ctx *ctx, cl_kernel k, cl_uint dim, const size_t *global,
+                     const size_t *local);
+cl_event *cl16__prof_slot(cl16_ctx *ctx);
+void cl16__prof_commit(cl16_ctx *ctx, cl_event *slot, cl_int err);
+/* Sums and releases the events of completed commands (after a clFinish: all). */
+void cl16__prof_collect(cl16_ctx *ctx);
+/* Waits for and releases every pending event; frees the array (context teardown). */
+void cl16__prof_release(cl16_ctx *ctx);
 
 /* ---- misc --------------------------------------------------------------- */
 double cl16__now(void);

@@ -198,8 +198,10 @@ cl16_status cl16_tensor_fill(cl16_tensor *t, float value) {
     const void *pat = t->dtype == CL16_F16   ? (const void *)&h
                       : t->dtype == CL16_I32 ? (const void *)&iv
                                              : (const void *)&value;
+    cl_event *ev = cl16__prof_slot(t->ctx);
     cl_int err = clEnqueueFillBuffer(t->ctx->queue, t->mem, pat, cl16_dtype_size(t->dtype), 0,
-                                     t->bytes, 0, NULL, NULL);
+                                     t->bytes, 0, NULL, ev);
+    cl16__prof_commit(t->ctx, ev, err);
     return err ? cl16__cl_fail(t->ctx, err, "clEnqueueFillBuffer") : CL16_OK;
 }
 
@@ -217,7 +219,9 @@ cl16_status cl16_tensor_copy(cl16_tensor *dst, const cl16_tensor *src) {
         return cl16__fail(ctx, CL16_ERR_SHAPE, "tensor_copy: cannot convert between %s and %s",
                           cl16_dtype_name(src->dtype), cl16_dtype_name(dst->dtype));
     if (src->dtype == dst->dtype) {
-        err = clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, 0, 0, dst->bytes, 0, NULL, NULL);
+        cl_event *ev = cl16__prof_slot(ctx);
+        err = clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, 0, 0, dst->bytes, 0, NULL, ev);
+        cl16__prof_commit(ctx, ev, err);
         return err ? cl16__cl_fail(ctx, err, "clEnqueueCopyBuffer") : CL16_OK;
     }
     const char *name = src->dtype == CL16_F32 ? "cl16_cast_f32_f16" : "cl16_cast_f16_f32";
@@ -232,6 +236,6 @@ cl16_status cl16_tensor_copy(cl16_tensor *dst, const cl16_tensor *src) {
     if (!err) err = clSetKernelArg(k, 1, sizeof(cl_mem), &dst->mem);
     if (!err) err = clSetKernelArg(k, 2, sizeof n, &n);
     size_t local = 64, global = ((size_t)n + local - 1) / local * local;
-    if (!err) err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
+    if (!err) err = cl16__enqueue(ctx, k, 1, &global, NULL);
     return err ? cl16__cl_fail(ctx, err, "%s", name) : CL16_OK;
 }
