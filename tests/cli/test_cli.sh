@@ -122,17 +122,17 @@ PY
 rc=$?
 [ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"
 # Whole training steps per precision: the JSON holds every run with its ratios to fp32.
-"$CL16" bench train --quick --models mlp --precisions fp32,fp16,fp16-kahan,mixed --steps 1 \
+"$CL16" bench train --quick --models mlp --precisions fp32,fp16,fp16-kahan,mixed,bf16 --steps 1 \
     --json "$json" >"$out" 2>"$err" || fail "bench train --quick: $(tail -20 "$err")"
 python3 - "$json" <<'PY' || fail "bench train --json: $(cat "$json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["benchmark"] == "train" and d["batch"] == 32, d
 runs = d["runs"]
-assert [r["precision"] for r in runs] == ["fp32", "fp16", "fp16-kahan", "mixed"], runs
+assert [r["precision"] for r in runs] == ["fp32", "fp16", "fp16-kahan", "mixed", "bf16"], runs
 for r in runs:
     assert r["model"] == "mlp" and r["ms_per_step"] > 0 and r["peak_device_bytes"] > 0, r
-    if r["precision"] in ("fp16", "fp16-kahan"):
+    if r["precision"] in ("fp16", "fp16-kahan", "bf16"):
         assert r["time_vs_fp32"] > 0 and 0 < r["memory_vs_fp32"] < 1, r
     # mixed keeps f32 master weights and state: for an MLP, whose memory is
     # mostly parameters, it can exceed fp32 (16-bit GEMMs add float workspaces)
@@ -150,7 +150,7 @@ for r in d["runs"]:
 json.dump(d, open(sys.argv[2], "w"))
 PY
 "$CL16" bench compare "$json" "$json.fast" >"$out" 2>"$err" || fail "bench compare: $(cat "$err")"
-[ "$(grep -c '^mlp .*(2.00x)' "$out")" = 4 ] || fail "bench compare table: $(cat "$out")"
+[ "$(grep -c '^mlp .*(2.00x)' "$out")" = 5 ] || fail "bench compare table: $(cat "$out")"
 "$CL16" bench compare --markdown "$json" "$json.fast" >"$out" 2>&1 &&
     grep -q '^| mlp fp16-kahan .*(2.00x) |$' "$out" || fail "bench compare --markdown: $(cat "$out")"
 printf '{"benchmark": "train", "runs": [' >"$json.bad"
