@@ -314,10 +314,10 @@ CL16_API const char *cl16_gemm_tune_path(const cl16_ctx *ctx);
  * diagnostics. */
 CL16_API cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, size_t len);
 
-/* ---- layers: forward and backward (NCHW, f16 or f32, float arithmetic) ---
+/* ---- layers: forward and backward (NCHW, f16, bf16 or f32, float arithmetic) ---
  * Conventions shared by every layer call:
  *  - activations are 4-D NCHW tensors (Linear: 2-D [batch, features]); all
- *    float tensors of one call share one dtype (f16 or f32); labels and
+ *    float tensors of one call share one dtype (f16, bf16 or f32); labels and
  *    max-pool indices are i32;
  *  - the output tensors are allocated by the caller with exactly the shape the
  *    call produces (cl16_conv2d_out_dims etc. give it); a wrong shape is
@@ -466,7 +466,7 @@ CL16_API void cl16_optim_params_init(cl16_optim_params *p);
  * zero then (the caller fills them). d, and Adam's update, use the float m and
  * v before they are rounded for storage. Refused before anything runs
  * (CL16_ERR_INVALID_ARG, or CL16_ERR_SHAPE for dtype/count): a missing
- * tensor, one of another context, dtypes other than w's f16/f32, element
+ * tensor, one of another context, dtypes other than w's f16/bf16/f32, element
  * counts other than w's, step < 1, lr or weight_decay negative or not finite,
  * momentum < 0, nesterov without momentum > 0 and dampening 0, betas outside
  * [0, 1), eps <= 0. */
@@ -475,13 +475,13 @@ CL16_API cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, 
                                      cl16_tensor *v);
 /* Beyond round-to-nearest (docs/numerics.md, "Update rounding"):
  *  STOCHASTIC: every stored 16-bit value of the step (w, m, v) rounds up with
- *    probability equal to its distance from the half value below, in units of
- *    the spacing there; the random bits come from a counter-based generator
+ *    probability equal to its distance from the 16-bit (half or bf16) value
+ *    below, in units of the spacing there; the random bits come from a counter-based generator
  *    keyed by (seed, step, tensor_id) and the element index: reproducible, and
  *    independent of work-group shape and device.
  *  KAHAN: w keeps a 16-bit compensation c (tensor comp, zero at the start):
  *    u = c + delta; w' = w + u (rounded); c = u - (w' - w).
- * Both apply to f16 tensors; with f32 tensors they are plain updates. */
+ * Both apply to f16 and bf16 tensors; with f32 tensors they are plain updates. */
 typedef enum cl16_rounding {
     CL16_ROUND_NEAREST = 0, CL16_ROUND_STOCHASTIC = 1, CL16_ROUND_KAHAN = 2
 } cl16_rounding;
@@ -506,7 +506,7 @@ CL16_API void cl16_optim_extra_init(cl16_optim_extra *x);
 CL16_API cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
                                         cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
                                         cl16_tensor *v, const cl16_optim_extra *x);
-/* flag[0] = 1 (i32 tensor, left as it is otherwise) when g (f16 or f32) holds
+/* flag[0] = 1 (i32 tensor, left as it is otherwise) when g (f16, bf16 or f32) holds
  * an infinity or NaN: a device-side overflow check for loss scaling, enqueued
  * without waiting; clear flag first (cl16_tensor_fill). */
 CL16_API cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag);
@@ -627,8 +627,8 @@ CL16_API cl16_status cl16_dataset_batch(const cl16_dataset *d, const int64_t *id
  *             shortcuts where the shape changes), global average pool, fc
  * Linear weights are [out, in], Conv2d weights [out, in/groups, kh, kw].
  * A model holds its parameters, their gradients and the activations of one
- * batch, all on the context's device in the model's dtype (f32, or f16 for
- * pure 16-bit training). BatchNorm's affine parameters and running statistics
+ * batch, all on the context's device in the model's dtype (f32, or f16 or
+ * bf16 for pure 16-bit training). BatchNorm's affine parameters and running statistics
  * stay f32 in both (they are under 1 % of ResNet-20's parameters, and the
  * layer computes its statistics in float anyway); num_batches_tracked is a
  * host counter saved as I64. */
@@ -638,7 +638,7 @@ typedef struct cl16_model_opts {
     int channels, height, width; /* input image shape */
     int classes;
     int hidden1, hidden2;   /* mlp hidden sizes */
-    cl16_dtype dtype;       /* CL16_F32 or CL16_F16 */
+    cl16_dtype dtype;       /* CL16_F32, CL16_F16 or CL16_BF16 */
 } cl16_model_opts;
 /* lenet5, 1 x 28 x 28, 10 classes, hidden 256/128, f32. */
 CL16_API void cl16_model_opts_init(cl16_model_opts *o);
