@@ -3,9 +3,9 @@
 # accuracy, and which update rounding keeps it best?
 #
 # Pre-trains a model in fp32, then continues that one checkpoint for the same
-# number of epochs in every precision (fp32 fp16 fp16-sr fp16-kahan mixed), at
-# two learning rates by default (the pre-training one and a 10x smaller
-# fine-tuning one; STUDY_RATES lists others),
+# number of epochs in every precision (fp32 fp16 fp16-sr fp16-kahan mixed bf16
+# bf16-sr), at two learning rates by default (the pre-training one and a 10x
+# smaller fine-tuning one; STUDY_RATES lists others),
 # with several seeds, all with the cl16 CLI; then tabulates (bench/study_table.py)
 # final test accuracy mean +- std, seconds per epoch, peak device memory and
 # the stall fraction, and plots accuracy and loss per epoch (gnuplot, PNG).
@@ -16,7 +16,7 @@
 # STUDY_PRE_EPOCHS (3), STUDY_EPOCHS (2), STUDY_SEEDS ("1 2 3"), STUDY_LR (0.05),
 # STUDY_RATES (the continuation rates: "STUDY_LR STUDY_LR/10"),
 # STUDY_LIMIT (0 = all training images), STUDY_TEST_LIMIT (0 = all),
-# STUDY_PRECISIONS ("fp32 fp16 fp16-sr fp16-kahan mixed"), STUDY_OUT
+# STUDY_PRECISIONS ("fp32 fp16 fp16-sr fp16-kahan mixed bf16 bf16-sr"), STUDY_OUT
 # (BUILD/study-MODEL). `make bench-quick` runs a short version (1 seed,
 # 1 epoch on 12000 images); the full default is documented in docs/results.md.
 set -e
@@ -30,7 +30,7 @@ SEEDS="${STUDY_SEEDS:-1 2 3}"
 LR="${STUDY_LR:-0.05}"
 LIMIT="${STUDY_LIMIT:-0}"
 TLIMIT="${STUDY_TEST_LIMIT:-0}"
-PRECS="${STUDY_PRECISIONS:-fp32 fp16 fp16-sr fp16-kahan mixed}"
+PRECS="${STUDY_PRECISIONS:-fp32 fp16 fp16-sr fp16-kahan mixed bf16 bf16-sr}"
 OUT="${STUDY_OUT:-$BUILD/study-$MODEL}"
 [ -x "$CL16" ] || { echo "accuracy-study: $CL16 not built (make build)" >&2; exit 1; }
 mkdir -p "$OUT"

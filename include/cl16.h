@@ -198,7 +198,8 @@ CL16_API cl16_status cl16_ctx_device_time(cl16_ctx *ctx, double *seconds);
 typedef enum cl16_dtype {
     CL16_F32 = 0,
     CL16_F16 = 1,
-    CL16_I32 = 2 /* integers: class labels, max-pool indices (no arithmetic ops) */
+    CL16_I32 = 2, /* integers: class labels, max-pool indices (no arithmetic ops) */
+    CL16_BF16 = 3 /* bfloat16: the top 16 bits of a float (8-bit exponent), float arithmetic */
 } cl16_dtype;
 
 #define CL16_MAX_DIMS 4
@@ -325,10 +326,10 @@ CL16_API const char *cl16_gemm_tune_path(const cl16_ctx *ctx);
  * diagnostics. */
 CL16_API cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, size_t len);
 
-/* ---- layers: forward and backward (NCHW, f16 or f32, float arithmetic) ---
+/* ---- layers: forward and backward (NCHW, f16, bf16 or f32, float arithmetic) ---
  * Conventions shared by every layer call:
  *  - activations are 4-D NCHW tensors (Linear: 2-D [batch, features]); all
- *    float tensors of one call share one dtype (f16 or f32); labels and
+ *    float tensors of one call share one dtype (f16, bf16 or f32); labels and
  *    max-pool indices are i32;
  *  - the output tensors are allocated by the caller with exactly the shape the
  *    call produces (cl16_conv2d_out_dims etc. give it); a wrong shape is
@@ -477,7 +478,7 @@ CL16_API void cl16_optim_params_init(cl16_optim_params *p);
  * zero then (the caller fills them). d, and Adam's update, use the float m and
  * v before they are rounded for storage. Refused before anything runs
  * (CL16_ERR_INVALID_ARG, or CL16_ERR_SHAPE for dtype/count): a missing
- * tensor, one of another context, dtypes other than w's f16/f32, element
+ * tensor, one of another context, dtypes other than w's f16/bf16/f32, element
  * counts other than w's, step < 1, lr or weight_decay negative or not finite,
  * momentum < 0, nesterov without momentum > 0 and dampening 0, betas outside
  * [0, 1), eps <= 0. */
@@ -486,13 +487,13 @@ CL16_API cl16_status cl16_optim_step(cl16_ctx *ctx, const cl16_optim_params *p, 
                                      cl16_tensor *v);
 /* Beyond round-to-nearest (docs/numerics.md, "Update rounding"):
  *  STOCHASTIC: every stored 16-bit value of the step (w, m, v) rounds up with
- *    probability equal to its distance from the half value below, in units of
- *    the spacing there; the random bits come from a counter-based generator
+ *    probability equal to its distance from the 16-bit (half or bf16) value
+ *    below, in units of the spacing there; the random bits come from a counter-based generator
  *    keyed by (seed, step, tensor_id) and the element index: reproducible, and
  *    independent of work-group shape and device.
  *  KAHAN: w keeps a 16-bit compensation c (tensor comp, zero at the start):
  *    u = c + delta; w' = w + u (rounded); c = u - (w' - w).
- * Both apply to f16 tensors; with f32 tensors they are plain updates. */
+ * Both apply to f16 and bf16 tensors; with f32 tensors they are plain updates. */
 typedef enum cl16_rounding {
     CL16_ROUND_NEAREST = 0, CL16_ROUND_STOCHASTIC = 1, CL16_ROUND_KAHAN = 2
 } cl16_rounding;
@@ -517,7 +518,7 @@ CL16_API void cl16_optim_extra_init(cl16_optim_extra *x);
 CL16_API cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_t step,
                                         cl16_tensor *w, const cl16_tensor *g, cl16_tensor *m,
                                         cl16_tensor *v, const cl16_optim_extra *x);
-/* flag[0] = 1 (i32 tensor, left as it is otherwise) when g (f16 or f32) holds
+/* flag[0] = 1 (i32 tensor, left as it is otherwise) when g (f16, bf16 or f32) holds
  * an infinity or NaN: a device-side overflow check for loss scaling, enqueued
  * without waiting; clear flag first (cl16_tensor_fill). */
 CL16_API cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag);
@@ -638,8 +639,8 @@ CL16_API cl16_status cl16_dataset_batch(const cl16_dataset *d, const int64_t *id
  *             shortcuts where the shape changes), global average pool, fc
  * Linear weights are [out, in], Conv2d weights [out, in/groups, kh, kw].
  * A model holds its parameters, their gradients and the activations of one
- * batch, all on the context's device in the model's dtype (f32, or f16 for
- * pure 16-bit training). BatchNorm's affine parameters and running statistics
+ * batch, all on the context's device in the model's dtype (f32, or f16 or
+ * bf16 for pure 16-bit training). BatchNorm's affine parameters and running statistics
  * stay f32 in both (they are under 1 % of ResNet-20's parameters, and the
  * layer computes its statistics in float anyway); num_batches_tracked is a
  * host counter saved as I64. */
@@ -649,7 +650,7 @@ typedef struct cl16_model_opts {
     int channels, height, width; /* input image shape */
     int classes;
     int hidden1, hidden2;   /* mlp hidden sizes */
-    cl16_dtype dtype;       /* CL16_F32 or CL16_F16 */
+    cl16_dtype dtype;       /* CL16_F32, CL16_F16 or CL16_BF16 */
 } cl16_model_opts;
 /* lenet5, 1 x 28 x 28, 10 classes, hidden 256/128, f32. */
 CL16_API void cl16_model_opts_init(cl16_model_opts *o);
@@ -699,8 +700,9 @@ CL16_API cl16_status cl16_model_forward(cl16_model *m, const cl16_tensor *x, int
 CL16_API cl16_status cl16_model_backward(cl16_model *m, const cl16_tensor *dlogits);
 
 /* What converting a file's tensors into the model's dtype did: values read,
- * values that overflowed half (|x| > 65504, rounded to infinity) and nonzero
- * values flushed to zero (|x| < 2^-25), with the first tensor that had each. */
+ * values that overflowed it (half: |x| > 65504, rounded to infinity; bf16:
+ * above 3.39e38) and nonzero values flushed to zero (half: |x| < 2^-25;
+ * bf16: below 2^-134), with the first tensor that had each. */
 typedef struct cl16_cast_report {
     int64_t values, overflowed, flushed, subnormal;
     char first_overflow[96], first_flush[96];
@@ -722,7 +724,7 @@ CL16_API cl16_status cl16_model_open(cl16_ctx *ctx, const char *path, const cl16
                                      cl16_model **out, cl16_cast_report *rep, char *err,
                                      size_t err_len);
 /* Writes the state_dict to path atomically (cl16_safetensors_save) with the
- * floating-point tensors in file_dtype (CL16_F32 or CL16_F16; BatchNorm
+ * floating-point tensors in file_dtype (CL16_F32, CL16_F16 or CL16_BF16; BatchNorm
  * statistics stay F32), counters as I64, and metadata "arch" plus `meta`
  * (key, value, ..., NULL; may be NULL). */
 CL16_API cl16_status cl16_model_save(cl16_model *m, const char *path, cl16_dtype file_dtype,
@@ -734,28 +736,36 @@ CL16_API cl16_status cl16_model_save(cl16_model *m, const char *path, cl16_dtype
  * the step counter. Each step: upload the batch, forward, softmax
  * cross-entropy, backward, one fused optimizer kernel per parameter with the
  * scheduled learning rate. */
-/* Training precisions (docs/numerics.md). The model's dtype is f32 for FP32
- * and f16 for the others; AUTO takes FP32 or FP16 from it.
+/* Training precisions (docs/numerics.md). The model's dtype is f32 for FP32,
+ * bf16 for BF16 and BF16_SR and f16 for the others; AUTO takes FP32, FP16 or
+ * BF16 from it.
  *   FP16        pure 16-bit: weights, activations, gradients and optimizer
  *               state in half, updates rounded to nearest (the paper's method)
  *   FP16_SR     as FP16, the update's stores rounded stochastically
  *   FP16_KAHAN  as FP16, plus a 16-bit Kahan compensation per weight (+2 bytes)
  *   MIXED       half forward/backward, f32 master weights and optimizer state
- *               (+6 or +10 bytes per weight): the usual baseline */
+ *               (+6 or +10 bytes per weight): the usual baseline
+ *   BF16        as FP16 in bfloat16 (8-bit exponent, 8 significant bits):
+ *               float's range, so no loss scaling by default
+ *   BF16_SR     as BF16, the update's stores rounded stochastically */
 typedef enum cl16_precision {
     CL16_PREC_AUTO = 0, CL16_PREC_FP32, CL16_PREC_FP16, CL16_PREC_FP16_SR,
-    CL16_PREC_FP16_KAHAN, CL16_PREC_MIXED
+    CL16_PREC_FP16_KAHAN, CL16_PREC_MIXED, CL16_PREC_BF16, CL16_PREC_BF16_SR
 } cl16_precision;
-/* "fp32", "fp16", "fp16-sr", "fp16-kahan", "mixed" ("auto" for AUTO). */
+/* "fp32", "fp16", "fp16-sr", "fp16-kahan", "mixed", "bf16", "bf16-sr"
+ * ("auto" for AUTO). */
 CL16_API const char *cl16_precision_name(cl16_precision p);
 /* The precision named s (as above); CL16_ERR_INVALID_ARG for another name. */
 CL16_API cl16_status cl16_precision_parse(const char *s, cl16_precision *out);
+/* The model dtype precision p trains: CL16_F32 for FP32 (and AUTO), CL16_BF16
+ * for BF16 and BF16_SR, CL16_F16 for the other 16-bit precisions. */
+CL16_API cl16_dtype cl16_precision_dtype(cl16_precision p);
 /* Loss scaling: the loss gradient is multiplied by S, the optimizer divides
  * the gradients by S inside its kernel. DYNAMIC checks every gradient on the
  * device (cl16_grad_check); an overflowing step is skipped and S halved, and S
  * doubles after growth_interval clean steps. */
 typedef enum cl16_loss_scaling {
-    CL16_SCALE_AUTO = 0,    /* DYNAMIC in the 16-bit precisions, NONE in FP32 */
+    CL16_SCALE_AUTO = 0,    /* DYNAMIC in the f16 precisions, NONE in FP32, BF16, BF16_SR */
     CL16_SCALE_NONE, CL16_SCALE_STATIC, CL16_SCALE_DYNAMIC
 } cl16_loss_scaling;
 typedef struct cl16_train_opts {
@@ -766,7 +776,7 @@ typedef struct cl16_train_opts {
     int64_t step_size;          /* STEP: decay every step_size steps */
     double gamma;               /* STEP: factor */
     cl16_precision precision;
-    uint64_t seed;              /* FP16_SR: the generator's seed */
+    uint64_t seed;              /* FP16_SR, BF16_SR: the generator's seed */
     cl16_loss_scaling scaling;
     float loss_scale;           /* STATIC: S; DYNAMIC: the initial S (65536) */
     int64_t growth_interval;    /* DYNAMIC: clean steps before S doubles (2000) */
@@ -841,6 +851,14 @@ CL16_API uint16_t cl16_float_to_half(float f);
 CL16_API float cl16_half_to_float(uint16_t h);
 CL16_API void cl16_floats_to_halves(const float *src, uint16_t *dst, size_t n);
 CL16_API void cl16_halves_to_floats(const uint16_t *src, float *dst, size_t n);
+
+/* bfloat16 (the top half of a binary32): float -> bf16 rounds to nearest even
+ * (overflow to infinity, infinities kept, a NaN stays a NaN with its top
+ * payload bits and the quiet bit set); bf16 -> float is exact. */
+CL16_API uint16_t cl16_float_to_bf16(float f);
+CL16_API float cl16_bf16_to_float(uint16_t b);
+CL16_API void cl16_floats_to_bf16s(const float *src, uint16_t *dst, size_t n);
+CL16_API void cl16_bf16s_to_floats(const uint16_t *src, float *dst, size_t n);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,9 @@
  * source serves the fp32 baseline, the fp16 storage path and the native-half path.
  *
  * Build parameters (-D), all set by cl16__build_options():
- *   CL16_DTYPE       0 = f32 tensors, 1 = f16 tensors.                  Default 1.
+ *   CL16_DTYPE       0 = f32 tensors, 1 = f16 tensors, 2 = bf16 tensors
+ *                    (ushort storage, float arithmetic on every device;
+ *                    the CL16_HALF_* parameters do not apply).          Default 1.
  *   CL16_HALF_NATIVE 1 = the device computes in half (cl_khr_fp16 verified by
  *                    the probe); 0 = storage path: half only in memory, read
  *                    with vload_half*, written with vstore_half*_rte.    Default 0.
@@ -64,6 +66,27 @@ typedef float acc_t;
 #define ST4(v, p, i) vstore4(convert_float4(v), (i), (p))
 #define ST8(v, p, i) vstore8(convert_float8(v), (i), (p))
 #define ST16(v, p, i) vstore16(convert_float16(v), (i), (p))
+
+#elif CL16_DTYPE == 2
+/* bfloat16: the top 16 bits of a float, stored as ushort and widened by a
+ * shift; stores round to nearest even in integer operations (cl16_f2bf
+ * below). The vector forms are vector integer shifts and adds, which CPUs
+ * vectorise like float code; no extension or built-in is involved, so this
+ * is the same on every device. */
+typedef ushort store_t;
+typedef float real_t;
+typedef float4 real4;
+typedef float8 real8;
+typedef float16 real16;
+typedef float acc_t;
+#define LD(p, i) cl16_bf2f((p)[i])
+#define ST(v, p, i) ((p)[i] = cl16_f2bf((float)(v)))
+#define LD4(p, i) cl16_bf2f4(vload4((i), (p)))
+#define LD8(p, i) cl16_bf2f8(vload8((i), (p)))
+#define LD16(p, i) cl16_bf2f16(vload16((i), (p)))
+#define ST4(v, p, i) vstore4(cl16_f2bf4(convert_float4(v)), (i), (p))
+#define ST8(v, p, i) vstore8(cl16_f2bf8(convert_float8(v)), (i), (p))
+#define ST16(v, p, i) vstore16(cl16_f2bf16(convert_float16(v)), (i), (p))
 
 #elif CL16_HALF_NATIVE
 /* Native path: half in memory, arithmetic in half or float, float accumulators by default. */
@@ -153,5 +176,30 @@ inline ushort cl16_f2h(float f) {
     }
     return (ushort)(r | ((x >> 16) & 0x8000u));
 }
+
+/* bfloat16 <-> float: widening is exact (a shift); narrowing adds 0x7fff plus
+ * the lowest kept bit, which rounds the 16 dropped bits to nearest even and
+ * carries into the exponent (up to infinity) where it should. A NaN keeps its
+ * top payload bits and gets the quiet bit, so it never becomes infinity. Bit
+ * for bit the host's cl16_float_to_bf16 / cl16_bf16_to_float. Vector forms for
+ * 2, 4, 8 and 16 lanes. */
+inline float cl16_bf2f(ushort b) { return as_float((uint)b << 16); }
+inline ushort cl16_f2bf(float f) {
+    const uint x = as_uint(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (ushort)((x >> 16) | 0x40u);
+    return (ushort)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+#define CL16_BF16_VEC(N)                                                                           \
+    inline float##N cl16_bf2f##N(ushort##N b) { return as_float##N(convert_uint##N(b) << 16); }    \
+    inline ushort##N cl16_f2bf##N(float##N f) {                                                    \
+        const uint##N x = as_uint##N(f);                                                           \
+        const uint##N r = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;                                  \
+        return convert_ushort##N(select(r, (x >> 16) | 0x40u, (x & 0x7fffffffu) > 0x7f800000u));   \
+    }
+CL16_BF16_VEC(2)
+CL16_BF16_VEC(4)
+CL16_BF16_VEC(8)
+CL16_BF16_VEC(16)
+#undef CL16_BF16_VEC
 
 #endif /* CL16_COMMON_CL */

@@ -14,7 +14,7 @@
  * PoCL schedules few work-groups (one element per work-item cost ~1 us of
  * scheduling per group); each output row is zeros, a copy, zeros. Exact copy.
  * Grid: (C*KH*KW rounded up, images). */
-/* im2col only moves values: f16 elements travel as raw 16-bit patterns (no
+/* im2col only moves values: f16 and bf16 elements travel as raw 16-bit patterns (no
  * conversions; +0.0 is all zero bits in both formats). */
 #if CL16_DTYPE == 0
 typedef float raw_t;
@@ -176,6 +176,9 @@ __kernel void cl16_conv_transpose_w(__global const store_t *w, __global float *w
 #if CL16_DTYPE == 0
 #define LD8U(p) vload8(0, (p))
 #define ST8U(v, p) vstore8((v), 0, (p))
+#elif CL16_DTYPE == 2
+#define LD8U(p) cl16_bf2f8(vload8(0, (p)))
+#define ST8U(v, p) vstore8(cl16_f2bf8(v), 0, (p))
 #elif CL16_HALF_NATIVE && CL16_HALF_ARITH
 #define LD8U(p) convert_float8(vload8(0, (p)))
 #define ST8U(v, p) vstore_half8_rte((v), 0, (p))

@@ -1,4 +1,4 @@
-/* gemm.cl - general matrix multiply on f32 or f16 tensors (row-major):
+/* gemm.cl - general matrix multiply on f32, f16 or bf16 tensors (row-major):
  *
  *     C_g = act(alpha * sum_r op(A_gr) * op(B_gr) + beta * C_g + bias)
  *
@@ -89,7 +89,7 @@ typedef float4 acc4_t;
 #define ELT(p, i) ((p)[i])
 #define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
 #define LD4V(p, i) vload4(0, (p) + (i))
-#elif CL16_DTYPE != 0 && CL16_HALF_NATIVE && CL16_HALF_ACC
+#elif CL16_DTYPE == 1 && CL16_HALF_NATIVE && CL16_HALF_ACC
 #define GEMM_HALF_ACC 1
 typedef store_t ab_t;
 #define SACC_T half
@@ -120,6 +120,11 @@ typedef float4 acc4_t;
 #define ELT(p, i) ((p)[i])
 #define LDV(p, i) CAT(vload, VW)(0, (p) + (i))
 #define LD4V(p, i) vload4(0, (p) + (i))
+#elif CL16_DTYPE == 2
+/* bf16: ushort vectors widened by common.cl's shifts. */
+#define ELT(p, i) LD((p), (i))
+#define LDV(p, i) CAT(cl16_bf2f, VW)(CAT(vload, VW)(0, (p) + (i)))
+#define LD4V(p, i) cl16_bf2f4(vload4(0, (p) + (i)))
 #else
 /* Half storage with float accumulation, on both half paths: vload_halfN widens
  * while it loads (portable: NVIDIA's OpenCL has no half-vector vloadN or
@@ -140,6 +145,11 @@ typedef float4 acc4_t;
 #define LDVF(p, i) CAT(vload, VW)(0, (p) + (i))
 #define STF(v, p, i) ((p)[i] = (v))
 #define STVF(v, p, i) CAT(vstore, VW)((v), 0, (p) + (i))
+#elif CL16_DTYPE == 2
+#define LDF(p, i) LD((p), (i))
+#define LDVF(p, i) CAT(cl16_bf2f, VW)(CAT(vload, VW)(0, (p) + (i)))
+#define STF(v, p, i) ST((v), (p), (i))
+#define STVF(v, p, i) CAT(vstore, VW)(CAT(cl16_f2bf, VW)(v), 0, (p) + (i))
 #elif CL16_HALF_NATIVE
 #define LDF(p, i) vload_half(0, (p) + (i))
 #define LDVF(p, i) CAT(vload_half, VW)(0, (p) + (i))
@@ -451,7 +461,7 @@ __kernel void cl16_gemm_epilogue(const int M, const int N, __global store_t *C, 
  * Work-item (x, r, g) writes columns 16x .. 16x+15 of row r. */
 #if CL16_DTYPE == 0
 #define PACK_LD(p, i) ((p)[i])
-#elif CL16_HALF_NATIVE
+#elif CL16_HALF_NATIVE && CL16_DTYPE == 1
 #define PACK_LD(p, i) vload_half(0, (p) + (i))
 #else
 #define PACK_LD(p, i) LD((p), (i))

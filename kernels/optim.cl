@@ -1,6 +1,8 @@
 /* optim.cl - fused optimizer updates (SGD with momentum, Adam, AdamW): one
  * kernel per kind reads w, g and the state once, computes in float and writes
- * w and the state once, a block of 16 elements per work-item.
+ * w and the state once, a block of 16 elements per work-item. The 16-bit
+ * storage type is f16 (CL16_DTYPE 1) or bf16 (CL16_DTYPE 2); the rounding
+ * modes below apply to either.
  *
  * Build parameters: those of common.cl, and OPT_MIXED = 1 for mixed precision
  * (CL16_DTYPE 0: float master weights and state, half gradients, and a half
@@ -65,10 +67,27 @@ inline float sr_half(float x, uint r) {
     return copysign(res, x);
 }
 
-#if CL16_DTYPE != 0
-/* x rounded to nearest even half, as a float, in registers (common.cl's exact
- * integer conversions: no built-in call, so CPUs vectorise the kernel). */
-inline float half_value(float x) { return cl16_h2f(cl16_f2h(x)); }
+/* x rounded to a bfloat16 value, stochastically: r is 24 uniform bits, of
+ * which the top 16 are added to the 16 bits bf16 drops before they are cut
+ * off, so the magnitude goes up with probability (dropped bits) / 2^16 - the
+ * distance to the bf16 value below in units of the spacing, in every binade
+ * and among subnormals alike. Infinity and NaN are left to the store; above
+ * the largest finite bf16 the step up is infinity, as the format has it. */
+inline float sr_bf16(float x, uint r) {
+    const uint b = as_uint(x);
+    if ((b & 0x7f800000u) == 0x7f800000u) return x;
+    return as_float((b + (r >> 8)) & 0xffff0000u);
+}
+
+/* value16: x rounded to nearest even in the 16-bit storage type, as a float,
+ * in registers (common.cl's exact integer conversions: no built-in call, so
+ * CPUs vectorise the kernel); sr16: x rounded stochastically to it. */
+#if CL16_DTYPE == 2
+inline float value16(float x) { return cl16_bf2f(cl16_f2bf(x)); }
+inline float sr16(float x, uint r) { return sr_bf16(x, r); }
+#elif CL16_DTYPE == 1
+inline float value16(float x) { return cl16_h2f(cl16_f2h(x)); }
+inline float sr16(float x, uint r) { return sr_half(x, r); }
 #endif
 
 /* x as a 16-bit store in the update's rounding will hold it: stochastically
@@ -76,7 +95,7 @@ inline float half_value(float x) { return cl16_h2f(cl16_f2h(x)); }
  * rounds to nearest). Float tensors: x. */
 inline float keep(float x, int sr, ulong key, ulong e) {
 #if CL16_DTYPE != 0
-    if (sr) return sr_half(x, (uint)(mix64(key + e * 0x9e3779b97f4a7c15UL) >> 40));
+    if (sr) return sr16(x, (uint)(mix64(key + e * 0x9e3779b97f4a7c15UL) >> 40));
 #endif
     return x;
 }
@@ -88,12 +107,12 @@ inline float new_weight(float w0, float delta, float *c, int mode, ulong key, ul
 #if CL16_DTYPE != 0
     if (mode == 2) {
         const float u = *c + delta;
-        const float ws = half_value(w0 + u);
+        const float ws = value16(w0 + u);
         *c = u - (ws - w0);
         return ws;
     }
     if (mode == 1) return keep(w0 + delta, 1, key, e);
-    if (exact) return half_value(w0 + delta);
+    if (exact) return value16(w0 + delta);
 #endif
     return w0 + delta;
 }

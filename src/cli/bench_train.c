@@ -44,7 +44,7 @@ static int step_finish(void *u) { return (int)cl16_ctx_finish(((step_call *)u)->
 static int run_one(const char *device, const char *model, cl16_precision prec, int batch,
                    int steps, int quick, result *r) {
     memset(r, 0, sizeof *r);
-    const cl16_dtype dt = prec == CL16_PREC_FP32 ? CL16_F32 : CL16_F16;
+    const cl16_dtype dt = cl16_precision_dtype(prec);
     r->model = model, r->dtype = cl16_precision_name(prec);
     r->batch = batch, r->steps = steps;
     cl16_ctx *ctx = NULL;
@@ -118,7 +118,7 @@ static const char *usage_text =
     "  of each model in each precision on random data, each run in a fresh context;\n"
     "  report ms/step, images/s, peak device memory and the ratios to fp32.\n"
     "  defaults: --models lenet5,resnet20 --precisions fp32,fp16 (any of fp32 fp16\n"
-    "  fp16-sr fp16-kahan mixed; fp32 first) --batch 128 --steps 5 per block, 5 blocks\n"
+    "  fp16-sr fp16-kahan mixed bf16 bf16-sr; fp32 first) --batch 128 --steps 5 per block, 5 blocks\n"
     "  after 2 warm-up steps (ms/step: fastest block, with the median and slowest;\n"
     "  kernel ms from profiling events; GFLOP/s and % of the f32 peak from the median);\n"
     "  --quick: batch 32, 2 steps, 3 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n"
@@ -172,7 +172,7 @@ int bench_train(int argc, char **argv, const char *device) {
         if (np == MAXP || cl16_precision_parse(tok, &pl[np]) || pl[np] == CL16_PREC_AUTO ||
             (np == 0) != (pl[np] == CL16_PREC_FP32)) {
             fprintf(stderr, "cl16 bench train: --precisions takes fp32 first, then up to %d of "
-                    "fp16, fp16-sr, fp16-kahan, mixed; got '%s'\n", MAXP - 1, tok);
+                    "fp16, fp16-sr, fp16-kahan, mixed, bf16, bf16-sr; got '%s'\n", MAXP - 1, tok);
             return CL16_EXIT_USAGE;
         }
         np++;

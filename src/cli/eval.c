@@ -1,5 +1,5 @@
 /* eval.c (CLI) - `cl16 eval` (accuracy and loss of a model file on a test set)
- * and `cl16 convert` (a model file's floating-point tensors into f16 or f32,
+ * and `cl16 convert` (a model file's floating-point tensors into f16, bf16 or f32,
  * with the cast report; an overflow is refused). */
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +17,8 @@ static const char *eval_help =
     "  --data D             fashion-mnist | mnist | cifar10 (default: the data set the\n"
     "                       file was trained on, from its metadata)\n"
     "  --data-dir DIR       where the files are (default /usr/share/datasets/D)\n"
-    "  --precision P        fp32 | fp16 (default: the precision of the file's weights)\n"
+    "  --precision P        fp32 | fp16 | bf16 (default: the precision of the file's\n"
+    "                       weights)\n"
     "  --batch B            images per forward pass (default 256)\n"
     "  --limit N            the first N test images (default all)\n"
     "  --mean A[,B,C] --std A[,B,C]   normalisation (default: the file's, else the data set's)\n"
@@ -25,13 +26,14 @@ static const char *eval_help =
     "  --json               print exactly {\"accuracy\":A,\"loss\":L,\"count\":N}\n";
 
 static const char *convert_help =
-    "usage: cl16 convert --in A.safetensors --out B.safetensors --dtype f16|f32 [--force]\n"
+    "usage: cl16 convert --in A.safetensors --out B.safetensors --dtype f16|bf16|f32 [--force]\n"
     "\n"
     "Writes the model in A with its floating-point tensors in the given dtype (BatchNorm\n"
-    "running statistics stay f32, counters I64), rounding to nearest even, and prints\n"
-    "the cast report (values, overflowed, flushed to zero, subnormal). A finite value\n"
-    "beyond the f16 range (|x| > 65504 after rounding) is an error naming the tensor,\n"
-    "and nothing is written. B is a model file: a checkpoint's optimizer state and\n"
+    "running statistics stay f32, counters I64; bf16 is written as safetensors BF16, as\n"
+    "PyTorch does), rounding to nearest even, and prints the cast report (values,\n"
+    "overflowed, flushed to zero, subnormal). A finite value beyond the target's range\n"
+    "(f16: |x| > 65504 after rounding; bf16: above 3.39e38) is an error naming the\n"
+    "tensor, and nothing is written. B is a model file: a checkpoint's optimizer state and\n"
     "run metadata are left out (it can be evaluated or continued, not resumed);\n"
     "\"arch\" and the normalisation and data set names are kept. A NaN or infinity in\n"
     "A is refused too (never a silent NaN model on disk) unless --force is given,\n"
@@ -39,14 +41,15 @@ static const char *convert_help =
 
 /* The dtype most of a file's floating-point values are stored in. */
 static cl16_dtype file_dtype(const cl16_safetensors *f) {
-    int64_t n16 = 0, n32 = 0;
+    int64_t n16 = 0, nb16 = 0, n32 = 0;
     for (size_t i = 0; i < cl16_safetensors_count(f); i++) {
         const cl16_st_tensor *t = cl16_safetensors_at(f, i);
         if (!strncmp(t->name, "optim.", 6)) continue;
         if (t->dtype == CL16_ST_F16) n16 += (int64_t)t->bytes / 2;
+        if (t->dtype == CL16_ST_BF16) nb16 += (int64_t)t->bytes / 2;
         if (t->dtype == CL16_ST_F32) n32 += (int64_t)t->bytes / 4;
     }
-    return n16 > n32 ? CL16_F16 : CL16_F32;
+    return nb16 > n16 && nb16 > n32 ? CL16_BF16 : n16 > n32 ? CL16_F16 : CL16_F32;
 }
 
 int cmd_eval(int argc, char **argv, const char *device) {
@@ -149,13 +152,6 @@ done:
 
 /* ---- convert ------------------------------------------------------------------- */
 
-static float bf16_to_float(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !strcmp(s + n - k, suffix);
@@ -191,10 +187,12 @@ int cmd_convert(int argc, char **argv, const char *device) {
     cl16_dtype to;
     if (!strcmp(dt, "f16") || !strcmp(dt, "fp16"))
         to = CL16_F16;
+    else if (!strcmp(dt, "bf16"))
+        to = CL16_BF16;
     else if (!strcmp(dt, "f32") || !strcmp(dt, "fp32"))
         to = CL16_F32;
     else {
-        fprintf(stderr, "cl16 convert: --dtype must be f16 or f32, got '%s'\n", dt);
+        fprintf(stderr, "cl16 convert: --dtype must be f16, bf16 or f32, got '%s'\n", dt);
         return CL16_EXIT_USAGE;
     }
     cl16_safetensors *f = NULL;
@@ -218,9 +216,9 @@ int cmd_convert(int argc, char **argv, const char *device) {
         if (!is_float) continue; /* counters pass through */
         /* BatchNorm running statistics stay f32, as cl16_model_save writes them. */
         int stat = ends_with(t->name, ".running_mean") || ends_with(t->name, ".running_var");
-        cl16_st_dtype want = to == CL16_F16 && !stat ? CL16_ST_F16 : CL16_ST_F32;
+        cl16_st_dtype want = stat || to == CL16_F32 ? CL16_ST_F32 : to == CL16_F16 ? CL16_ST_F16 : CL16_ST_BF16;
         size_t esz = t->dtype == CL16_ST_F32 ? 4 : 2, n = t->bytes / esz;
-        void *buf = malloc(n * (want == CL16_ST_F16 ? 2 : 4) + 1);
+        void *buf = malloc(n * (want == CL16_ST_F32 ? 4 : 2) + 1);
         if (!buf) {
             rc = cli_failc(cmd, CL16_ERR_OUT_OF_MEMORY, "cannot allocate a tensor", t->name);
             goto done;
@@ -234,7 +232,7 @@ int cmd_convert(int argc, char **argv, const char *device) {
             else {
                 uint16_t hbits;
                 memcpy(&hbits, src + 2 * k, 2);
-                x = t->dtype == CL16_ST_F16 ? cl16_half_to_float(hbits) : bf16_to_float(hbits);
+                x = t->dtype == CL16_ST_F16 ? cl16_half_to_float(hbits) : cl16_bf16_to_float(hbits);
             }
             rep.values++;
             if (!isfinite(x) && !force) {
@@ -250,27 +248,29 @@ int cmd_convert(int argc, char **argv, const char *device) {
                 memcpy((char *)buf + 4 * k, &x, 4);
                 continue;
             }
-            uint16_t hv = cl16_float_to_half(x);
-            float back = cl16_half_to_float(hv);
+            const int bf = want == CL16_ST_BF16;
+            uint16_t hv = bf ? cl16_float_to_bf16(x) : cl16_float_to_half(x);
+            float back = bf ? cl16_bf16_to_float(hv) : cl16_half_to_float(hv);
             if (isfinite(x) && !isfinite(back)) {
                 if (!rep.overflowed++) {
                     char detail[600];
                     snprintf(detail, sizeof detail,
-                             "tensor %s holds %g at element %zu, beyond the f16 range (65504); "
+                             "tensor %s holds %g at element %zu, beyond the %s range (%s); "
                              "nothing was written",
-                             t->name, (double)x, k);
-                    rc = cli_failc(cmd, CL16_ERR_NUMERIC, "value overflows f16", detail);
+                             t->name, (double)x, k, bf ? "bf16" : "f16", bf ? "3.39e38" : "65504");
+                    rc = cli_failc(cmd, CL16_ERR_NUMERIC, bf ? "value overflows bf16" : "value overflows f16",
+                                   detail);
                     goto done;
                 }
             }
             if (x != 0 && back == 0 && !rep.flushed++)
                 snprintf(rep.first_flush, sizeof rep.first_flush, "%s", t->name);
-            if (back != 0 && fabsf(back) < 6.103515625e-05f) rep.subnormal++;
+            if (back != 0 && fabsf(back) < (bf ? 0x1p-126f : 6.103515625e-05f)) rep.subnormal++;
             memcpy((char *)buf + 2 * k, &hv, 2);
         }
         o->dtype = want;
         o->data = buf;
-        o->bytes = n * (want == CL16_ST_F16 ? 2 : 4);
+        o->bytes = n * (want == CL16_ST_F32 ? 4 : 2);
     }
     const char *keys[] = {"arch", META_PREFIX "data", META_PREFIX "mean", META_PREFIX "std"};
     const char *meta[2 * 4 + 1];
@@ -288,7 +288,7 @@ int cmd_convert(int argc, char **argv, const char *device) {
         rc = cli_failc(cmd, s, what, err);
         goto done;
     }
-    cli_print_cast(stdout, in, to == CL16_F16 ? "f16" : "f32", &rep);
+    cli_print_cast(stdout, in, cl16_dtype_name(to), &rep);
     printf("wrote %s (%zu tensors)\n", out, kept);
 done:
     if (bufs)

@@ -37,15 +37,19 @@ static const char *train_help =
     "  --no-augment         neither (the default for fashion-mnist and mnist)\n"
     "\n"
     "training:\n"
-    "  --precision P        fp32 | fp16 | fp16-sr | fp16-kahan | mixed (train default\n"
-    "                       fp32, continue default fp16; see docs/numerics.md):\n"
-    "                       fp16 pure half, rounded to nearest (the paper's method);\n"
-    "                       fp16-sr stochastic rounding of the update; fp16-kahan a\n"
-    "                       half compensation buffer per weight; mixed f32 master\n"
-    "                       weights and optimizer state, half forward/backward\n"
-    "  --loss-scale L       none | static:S | dynamic[:S] (16-bit default dynamic from\n"
-    "                       65536: an overflowing step is skipped and S halved, S\n"
-    "                       doubles after 2000 clean steps; fp32 default none)\n"
+    "  --precision P        fp32 | fp16 | fp16-sr | fp16-kahan | mixed | bf16 | bf16-sr\n"
+    "                       (train default fp32, continue default fp16; see\n"
+    "                       docs/numerics.md): fp16 pure half, rounded to nearest (the\n"
+    "                       paper's method); fp16-sr stochastic rounding of the\n"
+    "                       update; fp16-kahan a half compensation buffer per weight;\n"
+    "                       mixed f32 master weights and optimizer state, half\n"
+    "                       forward/backward; bf16 pure bfloat16 (float's exponent\n"
+    "                       range, 8 significant bits), bf16-sr with stochastic\n"
+    "                       rounding of the update\n"
+    "  --loss-scale L       none | static:S | dynamic[:S] (fp16 precisions default\n"
+    "                       dynamic from 65536: an overflowing step is skipped and S\n"
+    "                       halved, S doubles after 2000 clean steps; fp32, bf16 and\n"
+    "                       bf16-sr default none)\n"
     "  --no-stall-stats     do not count updates lost to 16-bit rounding (counted by\n"
     "                       default: \"stalled_fraction\" in the log)\n"
     "  --epochs N           default 1\n"
@@ -88,7 +92,7 @@ typedef struct run {
     const char *cmd; /* "train" or "continue" */
     const char *device;
     const char *model, *data, *data_dir, *out, *log, *resume, *from;
-    cl16_dtype dtype;    /* the model's: f32 for fp32, f16 for the 16-bit precisions */
+    cl16_dtype dtype;    /* the model's: cl16_precision_dtype(prec) */
     cl16_precision prec;
     cl16_loss_scaling scaling;
     double loss_scale;   /* static: S; dynamic: the initial S */
@@ -123,16 +127,16 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* fp32 | fp16 | fp16-sr | fp16-kahan | mixed, and the model dtype it trains. */
+/* fp32 | fp16 | fp16-sr | fp16-kahan | mixed | bf16 | bf16-sr, and the model dtype it trains. */
 static int opt_train_precision(const char *cmd, const char *s, cl16_precision *p, cl16_dtype *dt) {
     if (!strcmp(s, "f32")) s = "fp32";
     if (!strcmp(s, "f16")) s = "fp16";
     if (cl16_precision_parse(s, p) || *p == CL16_PREC_AUTO) {
-        fprintf(stderr, "cl16 %s: --precision must be fp32, fp16, fp16-sr, fp16-kahan or mixed, got "
+        fprintf(stderr, "cl16 %s: --precision must be fp32, fp16, fp16-sr, fp16-kahan, mixed, bf16 or bf16-sr, got "
                         "'%s'\n", cmd, s);
         return 0;
     }
-    *dt = *p == CL16_PREC_FP32 ? CL16_F32 : CL16_F16;
+    *dt = cl16_precision_dtype(*p);
     return 1;
 }
 
@@ -749,7 +753,7 @@ static int run_training(run *r) {
                "%.1f s %.0f img/s peak %.1f MB lr %.4g",
                (long long)e, (long long)r->epochs, loss, 100 * acc, test_loss, 100 * test_acc,
                train_s, ips, (double)peak / 1e6, lr);
-        if (r->dtype == CL16_F16)
+        if (r->dtype != CL16_F32)
             printf(" stalled %.2f%% skipped %lld scale %g", 100 * stalled, skipped, ts.loss_scale);
         printf("\n");
         fflush(stdout);

@@ -94,14 +94,18 @@ int opt_precision(const char *cmd, const char *s, cl16_dtype *out) {
         *out = CL16_F32;
     else if (!strcmp(s, "fp16") || !strcmp(s, "f16"))
         *out = CL16_F16;
+    else if (!strcmp(s, "bf16"))
+        *out = CL16_BF16;
     else {
-        fprintf(stderr, "cl16 %s: --precision must be fp32 or fp16, got '%s'\n", cmd, s);
+        fprintf(stderr, "cl16 %s: --precision must be fp32, fp16 or bf16, got '%s'\n", cmd, s);
         return 0;
     }
     return 1;
 }
 
-const char *precision_name(cl16_dtype d) { return d == CL16_F16 ? "fp16" : "fp32"; }
+const char *precision_name(cl16_dtype d) {
+    return d == CL16_F16 ? "fp16" : d == CL16_BF16 ? "bf16" : "fp32";
+}
 
 int opt_arch(const char *cmd, const char *s) {
     const char *const *a = cl16_model_archs();
@@ -210,7 +214,7 @@ int cli_model_from_file(const char *cmd, cl16_ctx *ctx, const char *path,
         *out = NULL;
         return cli_failc(cmd, s, what, err);
     }
-    if (report) cli_print_cast(report, path, dtype == CL16_F16 ? "f16" : "f32", &rep);
+    if (report) cli_print_cast(report, path, cl16_dtype_name(dtype), &rep);
     return 0;
 }
 

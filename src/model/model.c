@@ -312,8 +312,8 @@ cl16_status cl16_model_create(cl16_ctx *ctx, const cl16_model_opts *o, uint64_t 
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
                           "unknown model '%s' (known: mlp, lenet5, resnet20, resnet32, resnet56)",
                           o->arch ? o->arch : "(null)");
-    if (o->dtype != CL16_F32 && o->dtype != CL16_F16)
-        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "model_create: dtype must be f32 or f16");
+    if (o->dtype != CL16_F32 && o->dtype != CL16_F16 && o->dtype != CL16_BF16)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "model_create: dtype must be f32, f16 or bf16");
     if (o->channels < 1 || o->channels > 4096 || o->height < 1 || o->height > 4096 || o->width < 1 ||
         o->width > 4096 || o->classes < 2 || o->classes > 1000000 ||
         (!strcmp(o->arch, "mlp") && (o->hidden1 < 1 || o->hidden2 < 1 || o->hidden1 > 1 << 20 ||

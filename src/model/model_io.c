@@ -151,7 +151,35 @@ cl16_status cl16_model_load(cl16_model *m, const cl16_safetensors *f, cl16_cast_
                              p->name, (double)fl[j], j);
                 break;
             }
-        if (!s && dt == CL16_F16) {
+        if (!s && dt == CL16_BF16) {
+            /* bf16 has float's exponent range: only values above its largest
+             * finite (3.39e38) overflow and only float subnormals below 2^-133
+             * flush; BF16 in the file is taken bit for bit. */
+            uint16_t *h = malloc((size_t)n * sizeof *h);
+            if (!h) {
+                free(fl);
+                s = CL16_ERR_OUT_OF_MEMORY;
+                break;
+            }
+            if (t->dtype == CL16_ST_BF16)
+                memcpy(h, t->data, (size_t)n * 2);
+            else
+                cl16_floats_to_bf16s(fl, h, (size_t)n);
+            for (int64_t j = 0; j < n; j++) {
+                const uint16_t e = h[j] & 0x7f80u;
+                if (e == 0x7f80u) {
+                    if (!r.overflowed++)
+                        snprintf(r.first_overflow, sizeof r.first_overflow, "%s", p->name);
+                } else if (fl[j] != 0.0f && (h[j] & 0x7fffu) == 0) {
+                    if (!r.flushed++)
+                        snprintf(r.first_flush, sizeof r.first_flush, "%s", p->name);
+                } else if (e == 0 && (h[j] & 0x7fu)) {
+                    r.subnormal++;
+                }
+            }
+            free(fl);
+            host[i] = h;
+        } else if (!s && dt == CL16_F16) {
             uint16_t *h = malloc((size_t)n * sizeof *h);
             if (!h) {
                 free(fl);
@@ -184,9 +212,11 @@ cl16_status cl16_model_load(cl16_model *m, const cl16_safetensors *f, cl16_cast_
         s = CL16_ERR_NUMERIC;
         if (err)
             snprintf(err, err_len,
-                     "%" PRId64 " value(s) overflow half precision (|x| > 65504), first in tensor %s; "
-                     "the model was not changed",
-                     r.overflowed, r.first_overflow);
+                     "%" PRId64 " value(s) overflow %s, first in tensor %s; the model was not changed",
+                     r.overflowed,
+                     m->opts.dtype == CL16_BF16 ? "bfloat16 (|x| > 3.39e38)"
+                                                : "half precision (|x| > 65504)",
+                     r.first_overflow);
     }
     for (size_t i = 0; i < m->nparams && !s; i++) {
         cl16_model_param *p = &m->params[i];
@@ -242,9 +272,9 @@ cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file
             snprintf(err, err_len, "model_save: %s is NULL", m ? "path" : "model");
         return CL16_ERR_INVALID_ARG;
     }
-    if (file_dtype != CL16_F32 && file_dtype != CL16_F16) {
+    if (file_dtype != CL16_F32 && file_dtype != CL16_F16 && file_dtype != CL16_BF16) {
         if (err)
-            snprintf(err, err_len, "model_save: file dtype must be f32 or f16");
+            snprintf(err, err_len, "model_save: file dtype must be f32, f16 or bf16");
         return CL16_ERR_INVALID_ARG;
     }
     const size_t total = m->nparams + n_extra;
@@ -282,12 +312,12 @@ cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file
         /* Model weights go out in file_dtype; f32-only tensors (BatchNorm) and
          * extra tensors (optimizer state) keep their own dtype. */
         const cl16_dtype out_dt = i < m->nparams && !m->keep_f32[i] ? file_dtype : dt;
-        e->dtype = out_dt == CL16_F16 ? CL16_ST_F16 : CL16_ST_F32;
+        e->dtype = out_dt == CL16_F16 ? CL16_ST_F16 : out_dt == CL16_BF16 ? CL16_ST_BF16 : CL16_ST_F32;
         e->ndim = cl16_tensor_ndim(v);
         for (int k = 0; k < e->ndim; k++)
             e->dims[k] = cl16_tensor_dim(v, k);
         const size_t n = (size_t)cl16_tensor_numel(v);
-        e->bytes = n * (out_dt == CL16_F16 ? 2 : 4);
+        e->bytes = n * cl16_dtype_size(out_dt);
         if (!(host[i] = malloc(n * 4 + 4))) {
             s = CL16_ERR_OUT_OF_MEMORY;
             break;
@@ -303,6 +333,8 @@ cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file
             s = cl16_tensor_read_f32(v, fl, n);
             if (!s && out_dt == CL16_F16)
                 cl16_floats_to_halves(fl, host[i], n);
+            else if (!s && out_dt == CL16_BF16)
+                cl16_floats_to_bf16s(fl, host[i], n);
             else if (!s)
                 memcpy(host[i], fl, n * 4);
             free(fl);
@@ -321,6 +353,10 @@ cl16_status cl16__model_save_ex(cl16_model *m, const char *path, cl16_dtype file
                 const uint16_t h = ((const uint16_t *)host[i])[j];
                 bad = (h & 0x7c00u) == 0x7c00u;
                 x = cl16_half_to_float(h);
+            } else if (out_dt == CL16_BF16) {
+                const uint16_t h = ((const uint16_t *)host[i])[j];
+                bad = (h & 0x7f80u) == 0x7f80u;
+                x = cl16_bf16_to_float(h);
             } else {
                 memcpy(&x, (const unsigned char *)host[i] + 4 * j, 4);
                 bad = !isfinite(x);

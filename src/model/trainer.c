@@ -41,7 +41,14 @@ void cl16_train_opts_init(cl16_train_opts *o) {
     o->stall_stats = 1;
 }
 
-static const char *const prec_names[] = {"auto", "fp32", "fp16", "fp16-sr", "fp16-kahan", "mixed"};
+static const char *const prec_names[] = {"auto",  "fp32", "fp16",   "fp16-sr",
+                                         "fp16-kahan", "mixed", "bf16", "bf16-sr"};
+
+cl16_dtype cl16_precision_dtype(cl16_precision p) {
+    return p == CL16_PREC_FP32 || p == CL16_PREC_AUTO         ? CL16_F32
+           : p == CL16_PREC_BF16 || p == CL16_PREC_BF16_SR ? CL16_BF16
+                                                             : CL16_F16;
+}
 
 const char *cl16_precision_name(cl16_precision p) {
     return (unsigned)p < sizeof prec_names / sizeof prec_names[0] ? prec_names[p] : "?";
@@ -110,15 +117,18 @@ cl16_status cl16_trainer_create(cl16_model *m, const cl16_train_opts *o, cl16_tr
                           "trainer_create: learning-rate schedule %d with warm-up %" PRId64
                           ", step size %" PRId64 ", total %" PRId64 " is not valid",
                           (int)o->schedule, o->warmup_steps, o->step_size, o->total_steps);
-    const int half = m->opts.dtype == CL16_F16;
+    const int half = m->opts.dtype == CL16_F16, bf16 = m->opts.dtype == CL16_BF16;
     cl16_precision prec = o->precision;
     if (prec == CL16_PREC_AUTO)
-        prec = half ? CL16_PREC_FP16 : CL16_PREC_FP32;
-    if ((unsigned)prec > CL16_PREC_MIXED || (prec == CL16_PREC_FP32) == half)
+        prec = half ? CL16_PREC_FP16 : bf16 ? CL16_PREC_BF16 : CL16_PREC_FP32;
+    if ((unsigned)prec > CL16_PREC_BF16_SR || cl16_precision_dtype(prec) != m->opts.dtype)
         return cl16__fail(m->ctx, CL16_ERR_INVALID_ARG,
                           "trainer_create: precision %s does not fit a %s model (fp32 trains f32 "
-                          "models, the 16-bit precisions f16 models)",
+                          "models, bf16 and bf16-sr bf16 models, the other 16-bit precisions f16 "
+                          "models)",
                           cl16_precision_name(prec), cl16_dtype_name(m->opts.dtype));
+    /* bf16 has float's 8-bit exponent: gradients neither overflow nor flush
+     * where f32 would not, so loss scaling is off by default there. */
     int scaling = o->scaling == CL16_SCALE_AUTO ? (half ? CL16_SCALE_DYNAMIC : CL16_SCALE_NONE)
                                                 : (int)o->scaling;
     if (scaling < CL16_SCALE_NONE || scaling > CL16_SCALE_DYNAMIC ||
@@ -138,7 +148,7 @@ cl16_status cl16_trainer_create(cl16_model *m, const cl16_train_opts *o, cl16_tr
     if (scaling == CL16_SCALE_DYNAMIC &&
         (s = cl16_tensor_create(m->ctx, CL16_I32, 1, &one, &t->flag)))
         goto fail;
-    if (o->stall_stats && half && (s = cl16_tensor_create(m->ctx, CL16_I32, 1, &two, &t->stats)))
+    if (o->stall_stats && (half || bf16) && (s = cl16_tensor_create(m->ctx, CL16_I32, 1, &two, &t->stats)))
         goto fail;
     for (size_t i = 0; i < m->nparams && !s; i++) {
         const cl16_model_param *p = &m->params[i];
@@ -227,7 +237,7 @@ cl16_status cl16_trainer_step(cl16_trainer *t, const float *images, const int32_
     p.lr = (float)cl16_trainer_lr(t);
     cl16_optim_extra x;
     cl16_optim_extra_init(&x);
-    x.rounding = t->prec == CL16_PREC_FP16_SR      ? CL16_ROUND_STOCHASTIC
+    x.rounding = t->prec == CL16_PREC_FP16_SR || t->prec == CL16_PREC_BF16_SR ? CL16_ROUND_STOCHASTIC
                  : t->prec == CL16_PREC_FP16_KAHAN ? CL16_ROUND_KAHAN
                                                    : CL16_ROUND_NEAREST;
     x.seed = t->o.seed;
@@ -413,6 +423,7 @@ cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensors *f, cha
             free(name);
             const size_t n = (size_t)cl16_tensor_numel(dst);
             const int same = (e->dtype == CL16_ST_F16 && cl16_tensor_dtype(dst) == CL16_F16) ||
+                             (e->dtype == CL16_ST_BF16 && cl16_tensor_dtype(dst) == CL16_BF16) ||
                              (e->dtype == CL16_ST_F32 && cl16_tensor_dtype(dst) == CL16_F32);
             if (same) { /* bit-exact */
                 void *buf = malloc(e->bytes);

@@ -182,8 +182,10 @@ static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params
         /* CLBlast only where the tuner measured it faster and it passed
          * verification; it has no batch-reduce and no half accumulation. */
         int reduce = d->batch > 1 && d->c_stride == 0;
+        /* bf16 shares the f16 classes (2-byte storage, float operands after
+         * packing), but CLBlast has no bf16 GEMM: bf16 always runs cl16's own. */
         if (t->valid && t->clblast_ok && t->clblast_gflops > t->own_gflops && !reduce &&
-            d->accumulate == CL16_ACC_FLOAT) {
+            d->accumulate == CL16_ACC_FLOAT && d->c->dtype != CL16_BF16) {
             b = CL16_GEMM_CLBLAST;
             *why = "tuned";
         } else {
@@ -294,7 +296,7 @@ static cl16_status pack_one(cl16_ctx *ctx, cl_kernel kern, const cl16_tensor *x,
  * *pd (a copy of d) points at them (B's copy after A's in the workspace). */
 static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *defines,
                                  cl16_gemm_desc *pd, struct cl16_tensor wt[2]) {
-    const int f16 = d->c->dtype == CL16_F16;
+    const int f16 = d->c->dtype == CL16_F16 || d->c->dtype == CL16_BF16; /* 16-bit storage */
     const int do_a = f16 || d->trans_a, do_b = f16 || d->trans_b;
     const int64_t ea = d->a_stride ? d->batch : 1, eb = d->b_stride ? d->batch : 1;
     const int64_t na = do_a ? d->m * d->k * ea : 0, nb = do_b ? d->k * d->n * eb : 0;
@@ -331,8 +333,8 @@ static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
     struct cl16_tensor wt[2];
     int ab_float = 0;
     if (p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
-        (d->c->dtype == CL16_F16 || d->trans_a || d->trans_b)) {
-        ab_float = d->c->dtype == CL16_F16;
+        (d->c->dtype != CL16_F32 || d->trans_a || d->trans_b)) {
+        ab_float = d->c->dtype != CL16_F32;
         char pdef[192];
         cl16__gemm_defines(p, 0, 0, 0, ab_float, pdef, sizeof pdef);
         s = pack_operands(ctx, d, pdef, &packed, wt);

@@ -51,7 +51,7 @@ int cl16__clblast_supports(const cl16_ctx *ctx, cl16_dtype dt, char *why, size_t
     else if (dt == CL16_F32)
         return 1;
     else if (dt != CL16_F16)
-        reason = "CLBlast GEMM runs f32 and f16 only";
+        reason = "CLBlast GEMM runs f32 and f16 only (bf16 runs cl16's own GEMM)";
     else if (!ctx->dev.has_fp16_ext)
         /* CLBlast checks the extension string itself and would answer kNoHalfPrecision. */
         reason = "CLBlast HGEMM needs cl_khr_fp16, which the device does not report";

@@ -19,8 +19,8 @@ static cl16_status check_x(cl16_ctx *ctx, const char *op, const cl16_tensor *x) 
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor x is NULL", op);
     if (x->ctx != ctx)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor x belongs to another context", op);
-    if (x->dtype != CL16_F16 && x->dtype != CL16_F32)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor x is %s; f16 or f32 expected", op,
+    if (x->dtype != CL16_F16 && x->dtype != CL16_F32 && x->dtype != CL16_BF16)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor x is %s; f16, bf16 or f32 expected", op,
                           cl16_dtype_name(x->dtype));
     if (x->ndim != 4)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor x has %d dimensions; NCHW (4) expected",

@@ -38,13 +38,13 @@ static inline cl16_status cl16__op_tensor(cl16_ctx *ctx, const char *fn, const c
     return CL16_OK;
 }
 
-/* t is f16 or f32 and, when want is f16 or f32, of dtype want (the call's
- * first float tensor sets it). */
+/* t is a float dtype (f16, bf16 or f32) and of dtype want (the call's first
+ * float tensor sets it). */
 static inline cl16_status cl16__op_float(cl16_ctx *ctx, const char *fn, const char *name,
                                          const cl16_tensor *t, cl16_dtype want,
                                          const char *want_name) {
-    if (t->dtype != CL16_F16 && t->dtype != CL16_F32)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; this call takes f16 or f32",
+    if (t->dtype != CL16_F16 && t->dtype != CL16_F32 && t->dtype != CL16_BF16)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; this call takes f16, bf16 or f32",
                           fn, name, cl16_dtype_name(t->dtype));
     if (t->dtype != want)
         return cl16__fail(ctx, CL16_ERR_SHAPE,

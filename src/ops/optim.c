@@ -176,7 +176,8 @@ cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_
         if ((s = optim_arg(ctx, fn, "v", v, w)))
             return s;
     }
-    const int kahan = x.rounding == CL16_ROUND_KAHAN && w->dtype == CL16_F16;
+    const int w16bit = w->dtype == CL16_F16 || w->dtype == CL16_BF16;
+    const int kahan = x.rounding == CL16_ROUND_KAHAN && w16bit;
     if (kahan) {
         if (!x.comp)
             return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
@@ -241,7 +242,7 @@ cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_
         flops = 13.0 + (decay != 0.0f ? 2.0 : 0.0);
         tensors = 6.0;
     }
-    cl_int mode = w->dtype == CL16_F16 ? (cl_int)x.rounding : 0;
+    cl_int mode = w16bit ? (cl_int)x.rounding : 0;
     cl_ulong kw = sr_key(&x, step, 0), km = sr_key(&x, step, 1), kv = sr_key(&x, step, 2);
     cl_mem comp = kahan ? x.comp->mem : NULL, w16 = mixed ? x.w16->mem : NULL;
     cl_mem skip = x.skip ? x.skip->mem : NULL, stats = x.stats ? x.stats->mem : NULL;

@@ -27,8 +27,8 @@ static cl16_status check_act4(cl16_ctx *ctx, const char *op, const char *name,
     if (t->ctx != ctx)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: tensor %s belongs to another context", op,
                           name);
-    if (t->dtype != CL16_F16 && t->dtype != CL16_F32)
-        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; f16 or f32 expected", op, name,
+    if (t->dtype != CL16_F16 && t->dtype != CL16_F32 && t->dtype != CL16_BF16)
+        return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s is %s; f16, bf16 or f32 expected", op, name,
                           cl16_dtype_name(t->dtype));
     if (t->ndim != 4)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor %s has %d dimensions; NCHW (4) expected",

@@ -24,7 +24,10 @@ size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf
      * mobile GPUs, NVIDIA before OpenCL 3) run the same sources; nothing from
      * OpenCL 2/3 may creep in unnoticed on a newer driver. */
     int w = snprintf(buf, n, "-cl-std=CL1.2 -DCL16_DTYPE=%d -DCL16_HALF_NATIVE=%d",
-                     v->dtype == CL16_F16 ? 1 : 0, (native && v->dtype == CL16_F16) ? 1 : 0);
+                     v->dtype == CL16_F16 ? 1 : v->dtype == CL16_BF16 ? 2 : 0,
+                     (native && v->dtype == CL16_F16) ? 1 : 0);
+    /* bf16 (CL16_DTYPE=2) is float arithmetic on ushort storage on every
+     * device: the half path (native or storage) does not apply to it. */
     /* Half arithmetic is only meaningful where the probe proved it works, and
      * its kernels use half vectors (see cl16__half_vectors). */
     if (native && v->dtype == CL16_F16 && v->half_arith && cl16__half_vectors(ctx) && w >= 0 &&

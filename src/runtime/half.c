@@ -1,5 +1,6 @@
-/* half.c - exact host conversion between IEEE binary32 and binary16:
- * round to nearest, ties to even; subnormals, infinities and NaN payloads kept. */
+/* half.c - exact host conversion between IEEE binary32 and the 16-bit formats
+ * (binary16 and bfloat16): round to nearest, ties to even; subnormals,
+ * infinities and NaN kept. */
 #include <string.h>
 
 #include "cl16.h"
@@ -56,4 +57,31 @@ void cl16_floats_to_halves(const float *src, uint16_t *dst, size_t n) {
 
 void cl16_halves_to_floats(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = cl16_half_to_float(src[i]);
+}
+
+/* bfloat16 keeps float's sign and exponent and the top 7 mantissa bits, so the
+ * rounding is an integer add on the bit pattern: 0x7fff plus the lowest kept
+ * bit rounds the 16 dropped bits to nearest even, and a carry runs into the
+ * exponent (up to infinity) exactly as it should. Only NaN needs care: its
+ * payload may live in the dropped bits alone, so the quiet bit is set. */
+uint16_t cl16_float_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x0040u);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+float cl16_bf16_to_float(uint16_t b) {
+    uint32_t x = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+void cl16_floats_to_bf16s(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = cl16_float_to_bf16(src[i]);
+}
+
+void cl16_bf16s_to_floats(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = cl16_bf16_to_float(src[i]);
 }

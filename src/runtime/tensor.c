@@ -1,4 +1,4 @@
-/* tensor.c - device tensors (f16/f32/i32, up to 4-D, contiguous) and the one
+/* tensor.c - device tensors (f16/bf16/f32/i32, up to 4-D, contiguous) and the one
  * allocator through which every device buffer passes, so that current and
  * peak device memory per context are exact. */
 #include <inttypes.h>
@@ -9,9 +9,13 @@
 
 #include "runtime/internal.h"
 
-size_t cl16_dtype_size(cl16_dtype d) { return d == CL16_F16 ? 2 : 4; }
+size_t cl16_dtype_size(cl16_dtype d) { return d == CL16_F16 || d == CL16_BF16 ? 2 : 4; }
 const char *cl16_dtype_name(cl16_dtype d) {
-    return d == CL16_F16 ? "f16" : d == CL16_F32 ? "f32" : d == CL16_I32 ? "i32" : "?";
+    return d == CL16_F16    ? "f16"
+           : d == CL16_BF16 ? "bf16"
+           : d == CL16_F32  ? "f32"
+           : d == CL16_I32  ? "i32"
+                            : "?";
 }
 
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
@@ -59,7 +63,7 @@ cl16_status cl16_tensor_create(cl16_ctx *ctx, cl16_dtype dtype, int ndim, const 
     *out = NULL;
     if (!ctx) return CL16_ERR_INVALID_ARG;
     if (ctx->init_status) return ctx->init_status;
-    if (dtype != CL16_F32 && dtype != CL16_F16 && dtype != CL16_I32)
+    if (dtype != CL16_F32 && dtype != CL16_F16 && dtype != CL16_BF16 && dtype != CL16_I32)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "tensor_create: unknown dtype %d", (int)dtype);
     if (ndim < 1 || ndim > CL16_MAX_DIMS || !dims)
         return cl16__fail(ctx, CL16_ERR_SHAPE, "tensor_create: %d dimensions (1 to %d allowed)", ndim,
@@ -160,7 +164,10 @@ cl16_status cl16_tensor_write_f32(cl16_tensor *t, const float *src, size_t count
     }
     uint16_t *h = malloc(count * sizeof *h);
     if (!h) return cl16__fail(t->ctx, CL16_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", count * 2);
-    cl16_floats_to_halves(src, h, count);
+    if (t->dtype == CL16_BF16)
+        cl16_floats_to_bf16s(src, h, count);
+    else
+        cl16_floats_to_halves(src, h, count);
     s = cl16_tensor_write_raw(t, h, t->bytes);
     free(h);
     return s;
@@ -181,7 +188,8 @@ cl16_status cl16_tensor_read_f32(const cl16_tensor *t, float *dst, size_t count)
     uint16_t *h = malloc(count * sizeof *h);
     if (!h) return cl16__fail(t->ctx, CL16_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", count * 2);
     s = cl16_tensor_read_raw(t, h, t->bytes);
-    if (!s) cl16_halves_to_floats(h, dst, count);
+    if (!s && t->dtype == CL16_BF16) cl16_bf16s_to_floats(h, dst, count);
+    else if (!s) cl16_halves_to_floats(h, dst, count);
     free(h);
     return s;
 }
@@ -190,12 +198,12 @@ cl16_status cl16_tensor_fill(cl16_tensor *t, float value) {
     if (!t) return CL16_ERR_INVALID_ARG;
     if (t->ctx->init_status) return t->ctx->init_status;
     /* The pattern is the element's bits, rounded on the host by the exact converter. */
-    uint16_t h = cl16_float_to_half(value);
+    uint16_t h = t->dtype == CL16_BF16 ? cl16_float_to_bf16(value) : cl16_float_to_half(value);
     int32_t iv = (int32_t)value;
     if (t->dtype == CL16_I32 && !((float)iv == value))
         return cl16__fail(t->ctx, CL16_ERR_INVALID_ARG, "tensor_fill: %g is not an int32 for an i32 tensor",
                           (double)value);
-    const void *pat = t->dtype == CL16_F16   ? (const void *)&h
+    const void *pat = t->dtype == CL16_F16 || t->dtype == CL16_BF16 ? (const void *)&h
                       : t->dtype == CL16_I32 ? (const void *)&iv
                                              : (const void *)&value;
     cl_event *ev = cl16__prof_slot(t->ctx);
@@ -224,7 +232,9 @@ cl16_status cl16_tensor_copy(cl16_tensor *dst, const cl16_tensor *src) {
         cl16__prof_commit(ctx, ev, err);
         return err ? cl16__cl_fail(ctx, err, "clEnqueueCopyBuffer") : CL16_OK;
     }
-    const char *name = src->dtype == CL16_F32 ? "cl16_cast_f32_f16" : "cl16_cast_f16_f32";
+    /* One kernel per ordered pair of the float dtypes (f32, f16, bf16). */
+    char name[40];
+    snprintf(name, sizeof name, "cl16_cast_%s_%s", cl16_dtype_name(src->dtype), cl16_dtype_name(dst->dtype));
     cl16_variant v;
     char defines[256];
     cl16__default_variant(ctx, "eltwise.cl", src->dtype, &v, defines, sizeof defines);

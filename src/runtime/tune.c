@@ -22,7 +22,8 @@ int cl16__gemm_class(cl16_dtype dt, int ta, int tb, int reduce, int64_t m, int64
     double work = (double)m * (double)n * (double)k * (double)batch;
     int size = work < 2097152.0 ? 0 : work < 134217728.0 ? 1 : 2;
     int op = (ta ? 2 : 0) + (tb ? 1 : 0);
-    return (((dt == CL16_F16 ? 1 : 0) * 4 + op) * 2 + (reduce ? 1 : 0)) * CL16_GEMM_NSIZES + size;
+    /* bf16 shares the f16 classes: the same 2-byte storage and packing. */
+    return (((dt == CL16_F16 || dt == CL16_BF16 ? 1 : 0) * 4 + op) * 2 + (reduce ? 1 : 0)) * CL16_GEMM_NSIZES + size;
 }
 
 int cl16__gemm_class_of(const cl16_gemm_desc *d) {

@@ -164,7 +164,7 @@ PY
 rc=$?
 [ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"
 # Whole training steps per precision: the JSON holds every run with its ratios to fp32.
-CL16_GEMM=cl16 "$CL16" bench train --quick --models mlp --precisions fp32,fp16,fp16-kahan,mixed --steps 1 \
+CL16_GEMM=cl16 "$CL16" bench train --quick --models mlp --precisions fp32,fp16,fp16-kahan,mixed,bf16 --steps 1 \
     --json "$json" >"$out" 2>"$err" || fail "bench train --quick: $(tail -20 "$err")"
 python3 - "$json" "$method_py" <<'PY' || fail "bench train --json: $(cat "$json")"
 import json, sys
@@ -173,7 +173,7 @@ d = json.load(open(sys.argv[1]))
 assert d["benchmark"] == "train" and d["batch"] == 32, d
 check_peaks(d)
 runs = d["runs"]
-assert [r["precision"] for r in runs] == ["fp32", "fp16", "fp16-kahan", "mixed"], runs
+assert [r["precision"] for r in runs] == ["fp32", "fp16", "fp16-kahan", "mixed", "bf16"], runs
 for r in runs:
     assert r["model"] == "mlp" and r["ms_per_step"] > 0 and r["peak_device_bytes"] > 0, r
     assert r["blocks"] == 3 and r["ms_per_step"] <= r["ms_per_step_median"] <= r["ms_per_step_max"], r
@@ -181,7 +181,7 @@ for r in runs:
     assert abs(r["gflops"] - r["flops_per_step"] / r["ms_per_step_median"] * 1e-6) <= 1e-3 * r["gflops"], r
     assert abs(r["images_per_s_median"] - 32e3 / r["ms_per_step_median"]) <= 1e-3 * r["images_per_s_median"], r
     check_pct(r, d, r["precision"])
-    if r["precision"] in ("fp16", "fp16-kahan"):
+    if r["precision"] in ("fp16", "fp16-kahan", "bf16"):
         assert r["time_vs_fp32"] > 0 and 0 < r["memory_vs_fp32"] < 1, r
     # mixed keeps f32 master weights and state: for an MLP, whose memory is
     # mostly parameters, it can exceed fp32 (16-bit GEMMs add float workspaces)
@@ -210,10 +210,10 @@ del old["peaks"]
 json.dump(old, open(sys.argv[3], "w"))
 PY
 "$CL16" bench compare "$json" "$json.fast" >"$out" 2>"$err" || fail "bench compare: $(cat "$err")"
-[ "$(grep -c '^mlp .*(2.00x)' "$out")" = 4 ] && [ "$(grep -c 'figures: median of blocks; peaks: f32 ' "$out")" = 2 ] ||
+[ "$(grep -c '^mlp .*(2.00x)' "$out")" = 5 ] && [ "$(grep -c 'figures: median of blocks; peaks: f32 ' "$out")" = 2 ] ||
     fail "bench compare table: $(cat "$out")"
 "$CL16" bench compare "$json" "$json.old" >"$out" 2>"$err" || fail "bench compare of an old file: $(cat "$err")"
-[ "$(grep -c '^mlp .*(4.00x)' "$out")" = 4 ] && grep -q '\.old: .*figures: fastest block (file predates medians)$' "$out" ||
+[ "$(grep -c '^mlp .*(4.00x)' "$out")" = 5 ] && grep -q '\.old: .*figures: fastest block (file predates medians)$' "$out" ||
     fail "bench compare with a file from before the median: $(cat "$out")"
 "$CL16" bench compare --markdown "$json" "$json.fast" >"$out" 2>&1 &&
     grep -q '^| mlp fp16-kahan .*(2.00x) |$' "$out" || fail "bench compare --markdown: $(cat "$out")"

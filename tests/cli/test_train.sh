@@ -62,7 +62,7 @@ check_log "$W/lenet16.jsonl" 2 0.45 fp16 || fail "continue fp16 log"
 
 # ---- the other 16-bit precisions: each continues and learns, logs its stall
 # statistics; stochastic rounding and Kahan stall fewer updates than nearest
-for prec in fp16-sr fp16-kahan mixed; do
+for prec in fp16-sr fp16-kahan mixed bf16 bf16-sr; do
     "$CL16" continue --from "$W/lenet32.safetensors" $SMALL --epochs 2 --lr 0.02 --momentum 0.9 \
         --precision $prec --out "$W/lenet-$prec.safetensors" --log "$W/lenet-$prec.jsonl" \
         >"$out" 2>"$err" || fail "continue $prec: $(cat "$err")"
@@ -73,14 +73,28 @@ import json, sys
 w = sys.argv[1]
 last = {p: [json.loads(l) for l in open(f"{w}/{n}.jsonl")][-1]
         for p, n in (("fp16", "lenet16"), ("sr", "lenet-fp16-sr"), ("kahan", "lenet-fp16-kahan"),
-                     ("mixed", "lenet-mixed"))}
+                     ("mixed", "lenet-mixed"), ("bf16", "lenet-bf16"), ("bf16sr", "lenet-bf16-sr"))}
 for p, r in last.items():
     assert r["updates"] > 0 and 0 <= r["stalled_fraction"] <= 1, (p, r)
     assert r["loss_scale"] >= 1 and r["skipped_steps"] >= 0, (p, r)
 print("stalled:", {p: round(r["stalled_fraction"], 4) for p, r in last.items()})
 assert last["sr"]["stalled_fraction"] < last["fp16"]["stalled_fraction"], last
 assert last["mixed"]["stalled_fraction"] < 0.01, last["mixed"]
+# bf16 keeps 8 significant bits: nearest loses more updates than fp16 does,
+# stochastic rounding fewer than nearest; no loss scaling by default.
+assert last["bf16sr"]["stalled_fraction"] < last["bf16"]["stalled_fraction"], last
+assert last["bf16"]["loss_scale"] == 1 and last["bf16sr"]["skipped_steps"] == 0, last
 PY
+# the bf16 checkpoint holds BF16 weights, and eval reads it as a bf16 model
+python3 - "$W/lenet-bf16.safetensors" <<'PY' || fail "bf16 checkpoint dtypes"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+assert h["conv1.weight"]["dtype"] == "BF16" and h["fc3.bias"]["dtype"] == "BF16", h["conv1.weight"]
+PY
+"$CL16" eval --model-file "$W/lenet-bf16.safetensors" --limit 200 >"$out" 2>"$err" ||
+    fail "eval bf16: $(cat "$err")"
+grep -Eq "lenet5, bf16\) on the fashion-mnist test set" "$out" || fail "eval bf16: $(cat "$out")"
 
 # ---- eval --json: exactly the three keys, and the training log's figures ---------
 "$CL16" eval --model-file "$W/lenet32.safetensors" --limit 500 --batch 32 --json >"$out" 2>"$err" ||
@@ -109,6 +123,15 @@ grep -Eq "into f16: [1-9][0-9]* values, 0 overflowed" "$out" || fail "convert re
 "$CL16" convert --in "$W/b32.safetensors" --out "$W/c16.safetensors" --dtype f16 >/dev/null 2>"$err" ||
     fail "convert f16 again: $(cat "$err")"
 cmp -s "$W/a16.safetensors" "$W/c16.safetensors" || fail "convert f16->f32->f16 changed the file"
+# the same with bf16 (written as safetensors BF16)
+"$CL16" convert --in "$W/lenet32.safetensors" --out "$W/abf.safetensors" --dtype bf16 >"$out" 2>"$err" ||
+    fail "convert bf16: $(cat "$err")"
+grep -Eq "into bf16: [1-9][0-9]* values, 0 overflowed" "$out" || fail "convert bf16 report: $(cat "$out")"
+"$CL16" convert --in "$W/abf.safetensors" --out "$W/bbf32.safetensors" --dtype f32 >/dev/null 2>"$err" ||
+    fail "convert bf16 -> f32: $(cat "$err")"
+"$CL16" convert --in "$W/bbf32.safetensors" --out "$W/cbf.safetensors" --dtype bf16 >/dev/null 2>"$err" ||
+    fail "convert bf16 again: $(cat "$err")"
+cmp -s "$W/abf.safetensors" "$W/cbf.safetensors" || fail "convert bf16->f32->bf16 changed the file"
 "$CL16" eval --model-file "$W/a16.safetensors" --precision fp32 --limit 500 --json >"$W/e1" 2>"$err" &&
 "$CL16" eval --model-file "$W/b32.safetensors" --precision fp32 --limit 500 --json >"$W/e2" 2>"$err" ||
     fail "eval of converted files: $(cat "$err")"
@@ -165,7 +188,7 @@ expect_fail() { # NAME PATTERN command...: non-zero exit, stderr matches PATTERN
         fail "$name: exit $rc but no '$pat' in: $(cat "$err")"
     fi
 }
-expect_fail "unknown precision" "--precision must be fp32, fp16, fp16-sr, fp16-kahan or mixed" \
+expect_fail "unknown precision" "--precision must be fp32, fp16, fp16-sr, fp16-kahan, mixed, bf16 or bf16-sr" \
     "$CL16" train --model mlp --precision bf8 $SMALL --out "$W/x.safetensors"
 expect_fail "bad loss scale" "--loss-scale must be none, static:S or dynamic" \
     "$CL16" train --model mlp --loss-scale sometimes $SMALL --out "$W/x.safetensors"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # compile_all.sh CLANG KERNEL_DIR - compiles every kernel file in every variant
 # cl16 builds (f32; f16 storage path; f16 native path with float and with half
-# arithmetic, and half accumulation) with clang's OpenCL front end for SPIR,
+# arithmetic, and half accumulation; bf16, which has one path everywhere) with clang's OpenCL front end for SPIR,
 # which implements cl_khr_fp16. The native-half path cannot build on PoCL's CPU
 # device, so this is where its source is checked on every machine.
 CLANG=$1 KDIR=$2
@@ -19,7 +19,7 @@ for f in "$KDIR"/*.cl; do
 -DTM=4:-DTN=4:-DVW=16:-DTRANS_B=1
 -DTM=2:-DTN=8:-DVW=4:-DTRANS_B=1
 -DTM=4:-DTN=4:-DWGX=16:-DWGY=16:-DKT=16:-DVW=4:-DTRANS_A=1"
-    for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1"; do
+    for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1" "2 0 0 0"; do
         for shape in $shapes; do
             set -- $v
             n=$((n + 1))

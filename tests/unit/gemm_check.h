@@ -61,6 +61,23 @@ static inline uint64_t gc_rand(void) { return gc_next(&gc_rng_state); }
 static inline int gc_rand_int(int lo, int hi) { return lo + (int)(gc_rand() % (uint64_t)(hi - lo + 1)); }
 
 static inline float gc_round_half(float x) { return cl16_half_to_float(cl16_float_to_half(x)); }
+/* The float dtypes, for tests that loop over them. */
+static const cl16_dtype DTYPES[3] = {CL16_F32, CL16_F16, CL16_BF16};
+static inline float gc_round_bf16(float x) { return cl16_bf16_to_float(cl16_float_to_bf16(x)); }
+/* x rounded to dt on the host (f32: unchanged). */
+static inline float gc_round16(cl16_dtype dt, float x) {
+    return dt == CL16_F16 ? gc_round_half(x) : dt == CL16_BF16 ? gc_round_bf16(x) : x;
+}
+/* Unit round-off of storing in dt: f16 2^-11, bf16 2^-8 (8 significant bits),
+ * f32 0 (the float computation's own error is bounded separately). */
+static inline double gc_u_store(cl16_dtype dt) {
+    return dt == CL16_F16 ? 0x1p-11 : dt == CL16_BF16 ? 0x1p-8 : 0;
+}
+/* Absolute error of storing a tiny value in dt: half the smallest subnormal
+ * (f16 2^-25; bf16 shares float's range, 2^-134). */
+static inline double gc_abs_store(cl16_dtype dt) {
+    return dt == CL16_F16 ? 0x1p-25 : dt == CL16_BF16 ? 0x1p-134 : 0;
+}
 static inline int gc_ci_contains(const char *hay, const char *needle) {
     size_t n = strlen(needle);
     for (; *hay; hay++) {
@@ -88,10 +105,10 @@ static inline int gc_mentions(const char *msg, const char *alternatives) {
 
 /* Largest |got - ref| / bound seen, by bound kind (f32, f16, half accumulation):
  * how much room the bounds leave, printed by gc_report. */
-static double gc_worst[3];
+static double gc_worst[4];
 static inline void gc_report(void) {
-    printf("largest |error| / bound: f32 %.3g, f16 %.3g, half accumulation %.3g\n", gc_worst[0],
-           gc_worst[1], gc_worst[2]);
+    printf("largest |error| / bound: f32 %.3g, f16 %.3g, half accumulation %.3g, bf16 %.3g\n",
+           gc_worst[0], gc_worst[1], gc_worst[2], gc_worst[3]);
 }
 
 /* ---- a case ----------------------------------------------------------------- */
@@ -179,7 +196,7 @@ static inline float gc_value(const gcase *g, uint64_t *s, int r) {
     float v;
     if (g->fill == GC_FILL_INT) v = (float)((int)(gc_next(s) % (uint64_t)(2 * r + 1)) - r);
     else v = (float)((double)(gc_next(s) >> 40) / 8388608.0 - 1.0);
-    return g->dt == CL16_F16 ? gc_round_half(v) : v;
+    return gc_round16(g->dt, v);
 }
 
 /* Seconds since the first call; sections print it so slow parts show up. */
@@ -317,11 +334,11 @@ static inline int gc_run(cl16_ctx *ctx, gcase *g) {
 
     /* Every element of every view against the reference. */
     const double u_acc = g->half_acc ? 0x1p-11 : 0x1p-24;
-    const double u_out = g->dt == CL16_F16 ? 0x1p-11 : 0;
+    const double u_out = gc_u_store(g->dt);
     const int exact = g->fill == GC_FILL_INT;
     const int64_t sa = ta ? d.lda : 1, sb = tb ? 1 : d.ldb;
     int64_t bad = 0, nonzero = 0, nonzero_ref = 0;
-    const int kind = g->half_acc ? 2 : g->dt == CL16_F16 ? 1 : 0;
+    const int kind = g->half_acc ? 2 : g->dt == CL16_F16 ? 1 : g->dt == CL16_BF16 ? 3 : 0;
     for (int64_t e = 0; e < (reduce ? 1 : batch); e++)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
@@ -345,14 +362,17 @@ static inline int gc_run(cl16_ctx *ctx, gcase *g) {
                 double ref = d.activation == CL16_ACT_RELU && pre < 0 ? 0 : pre;
                 double nn = (double)terms + 4;
                 double err = gc_gamma(nn, u_acc) * mag + (g->half_acc ? nn * 0x1p-25 : 0);
-                double bound = err + (g->dt == CL16_F16 ? u_out * (fabs(ref) + err) + 0x1p-25 : 0);
+                double bound = err + (g->dt != CL16_F32 ? u_out * (fabs(ref) + err) + gc_abs_store(g->dt) : 0);
                 double got = c[idx];
-                int ok = exact ? got == ref : fabs(got - ref) <= bound;
+                /* Small-integer results are exact in f16 (up to 2048 here) but
+                 * bf16 holds integers exactly only up to 256. */
+                const int ex = exact && (g->dt != CL16_BF16 || fabs(ref) <= 256);
+                int ok = ex ? got == ref : fabs(got - ref) <= bound;
                 if (!ok && bad++ < 4)
                     fprintf(stderr, "%s: C[%lld](entry %lld, %lld, %lld) = %.9g, want %.9g (|diff| %.3g, bound %.3g)\n",
                             what, (long long)idx, (long long)e, (long long)i, (long long)j, got, ref,
-                            fabs(got - ref), exact ? 0.0 : bound);
-                if (ok && !exact && bound > 0 && fabs(got - ref) / bound > gc_worst[kind])
+                            fabs(got - ref), ex ? 0.0 : bound);
+                if (ok && !ex && bound > 0 && fabs(got - ref) / bound > gc_worst[kind])
                     gc_worst[kind] = fabs(got - ref) / bound;
                 nonzero += got != 0;
                 nonzero_ref += ref != 0;
@@ -387,6 +407,7 @@ done:
  * f16 runs only where the device reports cl_khr_fp16 (CLBlast's own rule). */
 static inline int gc_clblast_expect(cl16_ctx *ctx, cl16_dtype dt) {
     if (dt == CL16_F32) return GC_EXPECT_OK;
+    if (dt == CL16_BF16) return GC_EXPECT_UNSUPPORTED; /* CLBlast has no bf16 GEMM */
     return cl16_ctx_device(ctx)->has_fp16_ext ? GC_EXPECT_OK : GC_EXPECT_UNSUPPORTED;
 }
 #endif

@@ -5,7 +5,8 @@
  * Bounds: a value computed in float with at most n roundings, each relative
  * u = 2^-24 of the magnitude of the terms involved (mag), is within
  * gamma_n(u) * mag of the exact result; storing it as f16 adds one rounding,
- * 2^-11 relative or 2^-25 absolute near zero (half the smallest subnormal). */
+ * 2^-11 relative or 2^-25 absolute near zero (half the smallest subnormal);
+ * as bf16, 2^-8 relative (2^-134 absolute). */
 #ifndef CL16_LAYER_CHECK_H
 #define CL16_LAYER_CHECK_H
 #include <math.h>
@@ -16,8 +17,8 @@
 
 static inline double lc_bound(cl16_dtype dt, double nround, double mag, double ref) {
     double e = gc_gamma(nround, LC_U) * mag;
-    if (dt == CL16_F16)
-        e += ldexp(1.0, -11) * (fabs(ref) + e) + ldexp(1.0, -25);
+    if (dt != CL16_F32)
+        e += gc_u_store(dt) * (fabs(ref) + e) + gc_abs_store(dt);
     return e;
 }
 
@@ -25,7 +26,7 @@ static inline double lc_bound(cl16_dtype dt, double nround, double mag, double r
  * holds exactly what the reference sees). */
 static inline float lc_rand(cl16_dtype dt, float lo, float hi) {
     float v = lo + (hi - lo) * (float)((double)(gc_rand() >> 40) / 16777216.0);
-    return dt == CL16_F16 ? gc_round_half(v) : v;
+    return gc_round16(dt, v);
 }
 
 static inline cl16_tensor *lc_tensor(cl16_ctx *ctx, cl16_dtype dt, int nd, const int64_t *dims,

@@ -36,7 +36,15 @@ static inline float *pn_random(size_t n, double scale) {
 }
 /* Rounds v to what a tensor of dtype dt holds. */
 static inline float pn_round(cl16_dtype dt, float v) {
-    return dt == CL16_F16 ? cl16_half_to_float(cl16_float_to_half(v)) : v;
+    return dt == CL16_F16    ? cl16_half_to_float(cl16_float_to_half(v))
+           : dt == CL16_BF16 ? cl16_bf16_to_float(cl16_float_to_bf16(v))
+                             : v;
+}
+/* The float dtypes, for tests that loop over them. */
+static const cl16_dtype PN_DTYPES[3] = {CL16_F32, CL16_F16, CL16_BF16};
+/* Unit round-off of storing in dt: U16 for f16, 2^-8 for bf16, 0 for f32. */
+static inline double pn_u(cl16_dtype dt) {
+    return dt == CL16_F16 ? U16 : dt == CL16_BF16 ? 1.0 / 256.0 : 0.0;
 }
 static inline void pn_round_all(cl16_dtype dt, float *p, size_t n) {
     for (size_t i = 0; i < n; i++)

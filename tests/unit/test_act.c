@@ -1,5 +1,5 @@
 /* test_act.c - ReLU forward/backward and axpby against float64 references in
- * f32 and f16: special values (NaN, infinities, -0), vector tails, aliasing,
+ * f32, f16 and bf16: special values (NaN, infinities, -0), vector tails, aliasing,
  * beta semantics, bitwise reproducibility, counters and refused arguments. */
 #include "layer_check.h"
 
@@ -15,7 +15,7 @@ static void fill(cl16_dtype dt, float *v, int64_t n, int special) {
     for (int64_t i = 0; i < n; i++) {
         v[i] = lc_rand(dt, -2.0f, 2.0f);
         if (special && i < (int64_t)(sizeof sp / sizeof sp[0]))
-            v[i] = dt == CL16_F16 ? gc_round_half(sp[i]) : sp[i];
+            v[i] = gc_round16(dt, sp[i]);
     }
 }
 
@@ -195,9 +195,9 @@ static void test_refused(void) {
 
 int main(void) {
     ctx = test_ctx(getenv("CL16_CACHE_DIR"));
-    for (int d = 0; d < 2; d++) {
-        cl16_dtype dt = d ? CL16_F16 : CL16_F32;
-        gc_section(d ? "f16" : "f32");
+    for (int d = 0; d < 3; d++) {
+        cl16_dtype dt = DTYPES[d];
+        gc_section(cl16_dtype_name(dt));
         test_relu(dt);
         test_axpby(dt);
         test_repeat_and_counters(dt);

@@ -1,14 +1,14 @@
 /* test_conv.c - 2-D convolution against a float64 CPU reference: forward,
- * backward-data, backward-weights and the bias gradient, f32 and f16, both
+ * backward-data, backward-weights and the bias gradient, f32, f16 and bf16, both
  * forward algorithms, odd shapes, LeNet-5 and ResNet-20 layers, beta = 1,
  * chunked column buffers, finite differences, determinism and bad input.
  *
- * Bound per element (inputs rounded to half on the host for f16, so the
+ * Bound per element (inputs rounded to the 16-bit type on the host, so the
  * reference sees exactly what the device holds):
  *   |got - ref| <= (L + 4) * 2^-24 * 1.01 * mag + u_out * |ref| + tiny
  * with L the reduction length (C/g*kh*kw for y, Cout/g*kh*kw for dx,
  * N*Ho*Wo for dw and dbias), mag the sum of |terms| (|beta * old| included),
- * u_out 2^-11 for f16 (one rounding on store) else 0, tiny 2^-24 for f16
+ * u_out 2^-11 for f16, 2^-8 for bf16 (one rounding on store), 0 for f32, tiny 2^-24 for f16
  * (subnormal rounding) else 1e-30. */
 #include <math.h>
 #include <stdint.h>
@@ -90,10 +90,10 @@ static void ref_free(ref *r) {
         free(r->mdb);
 }
 
-static void fill(float *v, size_t n, int f16) {
+static void fill(float *v, size_t n, cl16_dtype dt) {
     for (size_t i = 0; i < n; i++) {
         float f = (float)((double)(gc_rand() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-        v[i] = f16 ? gc_round_half(f) : f;
+        v[i] = gc_round16(dt, f);
     }
 }
 
@@ -108,7 +108,7 @@ static cl16_tensor *tensor(cl16_ctx *ctx, cl16_dtype dt, int nd, int64_t a, int6
 }
 
 /* Compares got with beta*old + ref within the bound; returns the worst error/bound ratio. */
-static double compare(const char *what, const cs *k, int f16, const float *got, const double *rv,
+static double compare(const char *what, const cs *k, cl16_dtype dt, const float *got, const double *rv,
                       const double *mv, const float *old, float beta, size_t n, int L) {
     double worst = 0;
     int bad = 0, nonzero = 0;
@@ -117,8 +117,8 @@ static double compare(const char *what, const cs *k, int f16, const float *got, 
         if (beta != 0.0f)
             want += (double)beta * old[i], mag += fabs((double)beta * old[i]);
         const double bound = (L + 4) * ldexp(1.0, -24) * 1.01 * mag +
-                             (f16 ? ldexp(1.0, -11) : 0.0) * fabs(want) +
-                             (f16 ? ldexp(1.0, -24) : 1e-30);
+                             gc_u_store(dt) * fabs(want) +
+                             (dt == CL16_F16 ? ldexp(1.0, -24) : 1e-30);
         const double e = fabs((double)got[i] - want);
         if (got[i] != 0.0f)
             nonzero = 1;
@@ -127,7 +127,7 @@ static double compare(const char *what, const cs *k, int f16, const float *got, 
                 fprintf(stderr,
                         "%s %s n%d c%d %dx%d co%d k%dx%d s%d p%d d%d g%d: [%zu] got %.9g want %.9g "
                         "bound %.3g\n",
-                        what, f16 ? "f16" : "f32", k->n, k->c, k->h, k->w, k->co, k->kh, k->kw,
+                        what, cl16_dtype_name(dt), k->n, k->c, k->h, k->w, k->co, k->kh, k->kw,
                         k->p.stride_h, k->p.pad_h, k->p.dilation_h, k->p.groups, i, got[i], want,
                         bound);
         } else if (bound > 0 && e / bound > worst) {
@@ -150,7 +150,7 @@ static int same_bits(cl16_tensor *t, void *a, void *b) {
  * (y, dx, dw, db) for the f16-versus-f32 comparison. */
 static void run_case(cl16_ctx *ctx, const cs *k, cl16_dtype dt, int do_backward,
                      const float *src[4], float *outs[4]) {
-    const int f16 = dt == CL16_F16, ho = out_h(k), wo = out_w(k), g = k->p.groups;
+    const int ho = out_h(k), wo = out_w(k), g = k->p.groups;
     const size_t nx = (size_t)k->n * k->c * k->h * k->w, ny = (size_t)k->n * k->co * ho * wo;
     const size_t nw = (size_t)k->co * (k->c / g) * k->kh * k->kw;
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)k->co * 4),
@@ -160,9 +160,9 @@ static void run_case(cl16_ctx *ctx, const cs *k, cl16_dtype dt, int do_backward,
         memcpy(x, src[0], nx * 4), memcpy(w, src[1], nw * 4), memcpy(b, src[2], (size_t)k->co * 4);
         memcpy(dy, src[3], ny * 4);
     } else {
-        fill(x, nx, f16), fill(w, nw, f16), fill(b, (size_t)k->co, f16), fill(dy, ny, f16);
+        fill(x, nx, dt), fill(w, nw, dt), fill(b, (size_t)k->co, dt), fill(dy, ny, dt);
     }
-    fill(dx0, nx, f16), fill(dw0, nw, f16), fill(db0, (size_t)k->co, f16);
+    fill(dx0, nx, dt), fill(dw0, nw, dt), fill(db0, (size_t)k->co, dt);
     ref r;
     reference(k, x, w, k->bias ? b : NULL, dy, &r);
     cl16_tensor *tx = tensor(ctx, dt, 4, k->n, k->c, k->h, k->w, x);
@@ -182,7 +182,7 @@ static void run_case(cl16_ctx *ctx, const cs *k, cl16_dtype dt, int do_backward,
     CHECK_OK(ctx, cl16_tensor_fill(ty, NAN));
     CHECK_OK(ctx, cl16_conv2d_forward(ctx, &k->p, tx, tw, k->bias ? tb : NULL, ty));
     CHECK_OK(ctx, cl16_tensor_read_f32(ty, got, ny));
-    compare("forward y", k, f16, got, r.y, r.my, NULL, 0.0f, ny, k->c / g * k->kh * k->kw + 1);
+    compare("forward y", k, dt, got, r.y, r.my, NULL, 0.0f, ny, k->c / g * k->kh * k->kw + 1);
     if (outs)
         memcpy(outs[0], got, ny * 4);
     cl16_tensor_read_raw(ty, bits1, cl16_tensor_bytes(ty));
@@ -199,18 +199,18 @@ static void run_case(cl16_ctx *ctx, const cs *k, cl16_dtype dt, int do_backward,
         }
         CHECK_OK(ctx, cl16_conv2d_backward_data(ctx, &k->p, tdy, tw, beta, tdx));
         CHECK_OK(ctx, cl16_tensor_read_f32(tdx, got, nx));
-        compare("backward dx", k, f16, got, r.dx, r.mdx, dx0, beta, nx, k->co / g * k->kh * k->kw);
+        compare("backward dx", k, dt, got, r.dx, r.mdx, dx0, beta, nx, k->co / g * k->kh * k->kw);
         if (outs)
             memcpy(outs[1], got, nx * 4);
         CHECK_OK(ctx, cl16_conv2d_backward_weights(ctx, &k->p, tx, tdy, beta, tdw,
                                                    k->bias ? tdb : NULL));
         CHECK_OK(ctx, cl16_tensor_read_f32(tdw, got, nw));
-        compare("backward dw", k, f16, got, r.dw, r.mdw, dw0, beta, nw, k->n * ho * wo);
+        compare("backward dw", k, dt, got, r.dw, r.mdw, dw0, beta, nw, k->n * ho * wo);
         if (outs)
             memcpy(outs[2], got, nw * 4);
         if (k->bias) {
             CHECK_OK(ctx, cl16_tensor_read_f32(tdb, got, (size_t)k->co));
-            compare("backward db", k, f16, got, r.db, r.mdb, db0, beta, (size_t)k->co,
+            compare("backward db", k, dt, got, r.db, r.mdb, db0, beta, (size_t)k->co,
                     k->n * ho * wo);
             if (outs)
                 memcpy(outs[3], got, (size_t)k->co * 4);
@@ -243,7 +243,7 @@ static void f16_vs_f32(cl16_ctx *ctx, const cs *k) {
     const size_t nin[4] = {n[1], n[2], n[3], n[0]}; /* x, w, b, dy */
     float *in[4], *o16[4], *o32[4];
     for (int i = 0; i < 4; i++) {
-        in[i] = malloc(nin[i] * 4), fill(in[i], nin[i], 1);
+        in[i] = malloc(nin[i] * 4), fill(in[i], nin[i], CL16_F16);
         o16[i] = calloc(n[i], 4), o32[i] = calloc(n[i], 4);
     }
     const float *src[4] = {in[0], in[1], in[2], in[3]};
@@ -571,21 +571,21 @@ int main(void) {
     };
     const int nodd = (int)(sizeof odd / sizeof odd[0]);
     for (int i = 0; i < nodd; i++) {
-        for (int dt = 0; dt < 2; dt++) {
+        for (int dt = 0; dt < 3; dt++) {
             cs k = odd[i];
             k.bias = i % 3 != 1;
-            run_case(cim, &k, dt ? CL16_F16 : CL16_F32, 1, NULL, NULL);
-            run_case(cdi, &k, dt ? CL16_F16 : CL16_F32, 0, NULL, NULL);
+            run_case(cim, &k, DTYPES[dt], 1, NULL, NULL);
+            run_case(cdi, &k, DTYPES[dt], 0, NULL, NULL);
             k.beta = 1.0f; /* accumulate */
-            run_case(cim, &k, dt ? CL16_F16 : CL16_F32, 1, NULL, NULL);
+            run_case(cim, &k, DTYPES[dt], 1, NULL, NULL);
         }
     }
     { /* asymmetric stride/pad/dilation */
         cs k = mk(2, 3, 9, 12, 4, 3, 2, 1, 0, 1, 1);
         k.p.stride_w = 2, k.p.pad_h = 2, k.p.dilation_w = 2;
-        for (int dt = 0; dt < 2; dt++) {
-            run_case(cim, &k, dt ? CL16_F16 : CL16_F32, 1, NULL, NULL);
-            run_case(cdi, &k, dt ? CL16_F16 : CL16_F32, 0, NULL, NULL);
+        for (int dt = 0; dt < 3; dt++) {
+            run_case(cim, &k, DTYPES[dt], 1, NULL, NULL);
+            run_case(cdi, &k, DTYPES[dt], 0, NULL, NULL);
         }
     }
     printf("odd shapes: %.1f s\n", cl16__now() - t0);
@@ -607,6 +607,10 @@ int main(void) {
         run_case(cdi, &nets[i], CL16_F16, 0, NULL, NULL);
         if (i == 0 || i == 4)
             run_case(cau, &nets[i], CL16_F32, 1, NULL, NULL);
+        if (i == 1 || i == 4) { /* LeNet conv2, the stride-2 shortcut in bf16 */
+            run_case(cau, &nets[i], CL16_BF16, 1, NULL, NULL);
+            run_case(cdi, &nets[i], CL16_BF16, 0, NULL, NULL);
+        }
     }
     printf("network layers: %.1f s\n", cl16__now() - t0);
 

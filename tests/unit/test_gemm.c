@@ -1,5 +1,6 @@
 /* test_gemm.c - cl16_gemm against a float64 host reference (bounds in gemm_check.h):
- * every M,N,K in {1,3,17,64,100,257} for every transpose pair and both dtypes,
+ * every M,N,K in {1,3,17,64,100,257} for every transpose pair in f32 and f16
+ * (a sample of them in bf16, with CLBlast refusing bf16),
  * alpha/beta, beta 0 over a NaN C, ld > columns, exact small-integer cases,
  * large shapes, the own kernel and CLBlast forced, two runs bitwise identical. */
 #include "gemm_check.h"
@@ -127,6 +128,38 @@ int main(void) {
     g.d.backend = CL16_GEMM_CLBLAST;
     g.twice = 0;
     gc_run(ctx, &g);
+
+    gc_section("5. bf16");
+    /* 5. bf16 (cl16's own GEMM only): a sample of the sweep's shapes with
+     * every pattern through cl16_gemm, the own kernel with offsets, a large
+     * shape run twice (bitwise), and CLBlast forced, which must refuse it with
+     * C untouched. */
+    for (int t = 0; t < 4; t++) {
+        for (int i = 0; i < 30; i++) {
+            gc_init(&g, CL16_BF16, t & 1, t >> 1, pick(), pick(), pick());
+            g.api = GC_API_GEMM;
+            g.shaped = 1;
+            pattern(&g, i % 5);
+            gc_run(ctx, &g);
+        }
+        for (int i = 0; i < 10; i++) {
+            gc_init(&g, CL16_BF16, t & 1, t >> 1, pick(), pick(), pick());
+            pattern(&g, gc_rand_int(0, 4));
+            g.d.a_offset = gc_rand_int(0, 7), g.d.b_offset = gc_rand_int(0, 7);
+            g.d.c_offset = gc_rand_int(0, 7);
+            g.d.backend = CL16_GEMM_OWN;
+            gc_run(ctx, &g);
+        }
+        gc_init(&g, CL16_BF16, t & 1, t >> 1, 300, 513, 260);
+        pattern(&g, 1);
+        g.api = GC_API_GEMM, g.shaped = 1;
+        g.twice = 1;
+        gc_run(ctx, &g);
+        gc_init(&g, CL16_BF16, t & 1, t >> 1, pick(), pick(), pick());
+        g.d.backend = CL16_GEMM_CLBLAST;
+        g.expect = gc_clblast_expect(ctx, CL16_BF16);
+        gc_run(ctx, &g);
+    }
 
     gc_section("done");
     gc_report();

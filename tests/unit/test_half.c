@@ -1,6 +1,8 @@
-/* test_half.c - host half conversion: all 65536 halves round-trip exactly, and
- * float->half matches an independent nearest-even reference (a search over the
- * sorted finite halves) on edge cases and a sweep over the float range. */
+/* test_half.c - host 16-bit conversions. half: all 65536 halves round-trip
+ * exactly, and float->half matches an independent nearest-even reference (a
+ * search over the sorted finite halves) on edge cases and a sweep over the
+ * float range. bfloat16: the same with a float64 reference rounding. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -33,7 +35,109 @@ static uint16_t ref_to_half(float f) {
     return (uint16_t)(sign | best);
 }
 
+/* Reference float -> bf16 in float64, from the values rather than the bits:
+ * the bf16 values around |f| are consecutive multiples of the spacing of its
+ * binade (2^(e-8) for 2^(e-1) <= |f| < 2^e, 2^-133 below 2^-126), the nearer
+ * one wins, a tie goes to the even multiple (whose pattern is even: the
+ * multiple's parity is the low mantissa bit's, and 2^e is even too); 2^128 is
+ * infinity. Not for NaN. */
+static uint16_t ref_to_bf16(float f) {
+    const double a = fabs((double)f);
+    const uint16_t sign = signbit(f) ? 0x8000 : 0;
+    if (isinf(f)) return sign | 0x7f80;
+    int e;
+    frexp(a, &e);
+    const double sp = a >= 0x1p-126 ? ldexp(1.0, e - 8) : 0x1p-133;
+    const double k = floor(a / sp), dl = a - k * sp, dh = (k + 1) * sp - a;
+    const double r = (dh < dl || (dh == dl && fmod(k, 2.0) == 1.0)) ? (k + 1) * sp : k * sp;
+    if (r >= 0x1p128) return sign | 0x7f80;
+    const float rf = (float)r; /* exact: r is a bf16 value */
+    uint32_t x;
+    memcpy(&x, &rf, 4);
+    return (uint16_t)(sign | (x >> 16));
+}
+
+static void test_bf16(void) {
+    /* 1. every bf16 -> float -> bf16 is the identity; the float is the pattern
+     * followed by 16 zero bits; NaN stays NaN. */
+    int bad = 0;
+    for (uint32_t b = 0; b < 65536; b++) {
+        float f = cl16_bf16_to_float((uint16_t)b);
+        uint32_t x;
+        memcpy(&x, &f, 4);
+        const int is_nan = (b & 0x7f80) == 0x7f80 && (b & 0x7f);
+        if (x != b << 16 || cl16_float_to_bf16(f) != (is_nan ? (b | 0x40) : b)) bad++;
+        if (is_nan != (isnan(f) != 0)) bad++;
+    }
+    CHECK_MSG(bad == 0, "%d bf16 patterns did not round-trip", bad);
+
+    /* 2. edge cases, expected bits written out by hand. */
+    struct { float f; uint16_t want; const char *what; } cases[] = {
+        {0.0f, 0x0000, "zero"}, {-0.0f, 0x8000, "negative zero"},
+        {1.0f, 0x3f80, "one"}, {-2.0f, 0xc000, "-2"},
+        {1.0f + 0x1p-8f, 0x3f80, "tie between 1 and 1+2^-7: even is 1"},
+        {1.0f + 3 * 0x1p-8f, 0x3f82, "tie between 1+2^-7 and 1+2^-6: even is 1+2^-6"},
+        {1.0f + 0x1p-8f + 0x1p-23f, 0x3f81, "just above the tie rounds up"},
+        {257.0f, 0x4380, "257 ties to 256 (8 significant bits)"},
+        {0.1f, 0x3dcd, "0.1"},
+        {0x1.fep127f, 0x7f7f, "largest finite bf16"},
+        {0x1.ffp127f, 0x7f80, "tie above the largest finite: even is infinity"},
+        {0x1.fefffep127f, 0x7f7f, "just below that tie"},
+        {FLT_MAX, 0x7f80, "FLT_MAX rounds to infinity"},
+        {0x1p-126f, 0x0080, "smallest normal"},
+        {0x1p-133f, 0x0001, "smallest subnormal"},
+        {0x1p-134f, 0x0000, "half the smallest subnormal: tie to even zero"},
+        {0x1.8p-133f, 0x0002, "1.5 subnormal units: tie to even (2)"},
+        {0x1p-149f, 0x0000, "the smallest float underflows"},
+        {65504.0f, 0x4780, "f16's largest finite: 65536 in bf16"},
+        {1e30f, 0x714a, "1e30 (0x7149f2ca) rounds up, no overflow"},
+        {INFINITY, 0x7f80, "inf"}, {-INFINITY, 0xff80, "-inf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        uint16_t got = cl16_float_to_bf16(cases[i].f);
+        CHECK_MSG(got == cases[i].want, "bf16 %s: %a -> 0x%04x, want 0x%04x", cases[i].what,
+                  (double)cases[i].f, got, cases[i].want);
+        CHECK_MSG(ref_to_bf16(cases[i].f) == cases[i].want, "bf16 reference disagrees on %s",
+                  cases[i].what);
+    }
+    /* NaNs, payload only in the dropped bits included: still NaN, sign kept. */
+    uint32_t nans[] = {0x7fc00000u, 0x7f800001u, 0xffc00001u, 0x7fbfffffu, 0x7f80ffffu, 0xff800001u};
+    for (size_t i = 0; i < sizeof nans / sizeof *nans; i++) {
+        uint16_t h = cl16_float_to_bf16(bits_f(nans[i]));
+        CHECK_MSG((h & 0x7f80) == 0x7f80 && (h & 0x7f), "NaN 0x%08x became bf16 0x%04x", nans[i], h);
+        CHECK(((h & 0x8000) != 0) == ((nans[i] >> 31) != 0));
+    }
+
+    /* 3. a sweep over all float bit patterns with a stride prime to 2^32. */
+    long mism = 0, n = 0;
+    for (uint64_t b = 0; b < (1ull << 32); b += 251) {
+        float f = bits_f((uint32_t)b);
+        uint16_t got = cl16_float_to_bf16(f);
+        n++;
+        if (isnan(f)) {
+            if (!((got & 0x7f80) == 0x7f80 && (got & 0x7f))) mism++;
+        } else if (got != ref_to_bf16(f)) {
+            if (mism < 5)
+                fprintf(stderr, "float %a: bf16 got 0x%04x want 0x%04x\n", (double)f, got, ref_to_bf16(f));
+            mism++;
+        }
+    }
+    CHECK_MSG(mism == 0, "%ld of %ld swept floats converted to bf16 differently from the reference",
+              mism, n);
+
+    /* 4. the bulk functions agree with the scalar ones. */
+    float fs[4] = {0.1f, -3.0f, 0x1p-134f, 1e38f}, back[4];
+    uint16_t hs[4];
+    cl16_floats_to_bf16s(fs, hs, 4);
+    cl16_bf16s_to_floats(hs, back, 4);
+    for (int i = 0; i < 4; i++) {
+        CHECK(hs[i] == cl16_float_to_bf16(fs[i]));
+        CHECK(back[i] == cl16_bf16_to_float(hs[i]));
+    }
+}
+
 int main(void) {
+    test_bf16();
     /* Independent construction of the half values: m * 2^(e-25) with implicit bit. */
     for (int h = 0; h < 0x7c00; h++) {
         int e = h >> 10, m = h & 0x3ff;

@@ -1,5 +1,5 @@
 /* test_linear.c - Linear forward and backward against float64 references at
- * LeNet-5 and ResNet-20 classifier shapes (f32 and f16, 2-D and 4-D x), beta
+ * LeNet-5 and ResNet-20 classifier shapes (f32, f16 and bf16, 2-D and 4-D x), beta
  * semantics, finite-difference gradients in f32, f16 backward against f32
  * backward, bitwise reproducibility and refused arguments. */
 #include "layer_check.h"
@@ -367,9 +367,9 @@ static void test_refused(void) {
 
 int main(void) {
     ctx = test_ctx(getenv("CL16_CACHE_DIR"));
-    for (int d = 0; d < 2; d++) {
-        cl16_dtype dt = d ? CL16_F16 : CL16_F32;
-        gc_section(d ? "f16 shapes" : "f32 shapes");
+    for (int d = 0; d < 3; d++) {
+        cl16_dtype dt = DTYPES[d];
+        gc_section(d == 2 ? "bf16 shapes" : d ? "f16 shapes" : "f32 shapes");
         test_shapes(dt);
         gc_section("repeat");
         test_repeat(dt);

@@ -1,5 +1,5 @@
 /* test_loss.c - softmax cross-entropy against a float64 reference (loss,
- * argmax hits, gradient) in f32 and f16: batch 1 to 128, 1 to 100 classes,
+ * argmax hits, gradient) in f32, f16 and bf16: batch 1 to 128, 1 to 100 classes,
  * logits offset by 1e4, ties, loss scale, finite-difference gradients, f16
  * against f32, NaN/inf logits, bad labels, reproducibility, refused arguments.
  *
@@ -49,8 +49,8 @@ static void reference(cl16_dtype dt, const float *x, const int *lab, int64_t n, 
             r->g[i * c + j] = g;
             double e = 2.0 * (fabs(gs) * (p * (2.0 * c + 11 + fabs(t)) * LC_U + LC_U) +
                               2 * LC_U * fabs(g));
-            if (dt == CL16_F16)
-                e += ldexp(1.0, -11) * (fabs(g) + e) + ldexp(1.0, -25);
+            if (dt != CL16_F32)
+                e += gc_u_store(dt) * (fabs(g) + e) + gc_abs_store(dt);
             r->g_bound[i * c + j] = e;
         }
     }
@@ -135,8 +135,10 @@ static void test_values(cl16_dtype dt) {
     const float off[6] = {1e4f, -1e4f, 3e4f, -3e4f, 6e4f, 0};
     for (int64_t i = 0; i < n; i++) {
         for (int64_t j = 0; j < c; j++)
-            x[i * c + j] = dt == CL16_F16 ? gc_round_half(off[i] + lc_rand(dt, -40, 40))
-                                          : off[i] + lc_rand(dt, -4, 4);
+            /* bf16's spacing at 6e4 is 256: a wider spread keeps the logits apart. */
+            x[i * c + j] = dt == CL16_F16    ? gc_round_half(off[i] + lc_rand(dt, -40, 40))
+                           : dt == CL16_BF16 ? gc_round_bf16(off[i] + lc_rand(CL16_F32, -2000, 2000))
+                                             : off[i] + lc_rand(dt, -4, 4);
         lab[i] = (int)(i % c);
     }
     run d = check("offsets", dt, x, lab, n, c, 1.0f);
@@ -330,9 +332,9 @@ static void test_refused(void) {
 
 int main(void) {
     ctx = test_ctx(getenv("CL16_CACHE_DIR"));
-    for (int d = 0; d < 2; d++) {
-        cl16_dtype dt = d ? CL16_F16 : CL16_F32;
-        gc_section(d ? "f16" : "f32");
+    for (int d = 0; d < 3; d++) {
+        cl16_dtype dt = DTYPES[d];
+        gc_section(cl16_dtype_name(dt));
         test_values(dt);
         test_repeat_inplace_counters(dt);
         test_nonfinite(dt);

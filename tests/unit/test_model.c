@@ -166,8 +166,8 @@ static int files_equal(const char *a, const char *b) {
 
 static void round_trips(cl16_ctx *ctx, const char *dir) {
     char p1[512], p2[512], err[2048];
-    for (int d = 0; d < 2; d++) {
-        const cl16_dtype dt = d ? CL16_F16 : CL16_F32;
+    for (int d = 0; d < 3; d++) {
+        const cl16_dtype dt = d == 2 ? CL16_BF16 : d ? CL16_F16 : CL16_F32;
         cl16_model *m = mk(ctx, "resnet20", 3, 16, 16, dt, 3);
         if (!m)
             return;
@@ -201,7 +201,8 @@ static void round_trips(cl16_ctx *ctx, const char *dir) {
         cl16_safetensors *f = NULL;
         CHECK_OK(ctx, cl16_safetensors_load(p1, &f, err, sizeof err));
         if (f) {
-            CHECK(cl16_safetensors_find(f, "conv1.weight")->dtype == (d ? CL16_ST_F16 : CL16_ST_F32));
+            CHECK(cl16_safetensors_find(f, "conv1.weight")->dtype ==
+                  (d == 2 ? CL16_ST_BF16 : d ? CL16_ST_F16 : CL16_ST_F32));
             CHECK(cl16_safetensors_find(f, "bn1.weight")->dtype == CL16_ST_F32);
             CHECK(cl16_safetensors_find(f, "bn1.num_batches_tracked")->dtype == CL16_ST_I64);
             CHECK(cl16_safetensors_find(f, "bn1.num_batches_tracked")->ndim == 0);
@@ -210,6 +211,42 @@ static void round_trips(cl16_ctx *ctx, const char *dir) {
         }
         cl16_model_free(r);
         cl16_model_free(m);
+    }
+    /* Across dtypes: the f32 file opened as bf16 rounds each weight to nearest
+     * even (the host converter), and the BF16 file opened as f32 widens it
+     * exactly, so saving that f32 model as bf16 gives the BF16 file back. */
+    {
+        snprintf(p1, sizeof p1, "%s/a0.safetensors", dir);
+        snprintf(p2, sizeof p2, "%s/a2.safetensors", dir);
+        char p3[512];
+        snprintf(p3, sizeof p3, "%s/c2.safetensors", dir);
+        cl16_model_opts o;
+        cl16_model_opts_init(&o);
+        o.arch = NULL, o.height = o.width = 16, o.dtype = CL16_BF16;
+        cl16_model *bm = NULL, *fm = NULL;
+        CHECK_MSG(!cl16_model_open(ctx, p1, &o, &bm, NULL, err, sizeof err), "%s", err);
+        cl16_safetensors *f32f = NULL;
+        CHECK_OK(ctx, cl16_safetensors_load(p1, &f32f, err, sizeof err));
+        if (bm && f32f) {
+            const cl16_st_tensor *e = cl16_safetensors_find(f32f, "conv1.weight");
+            const size_t n = e->bytes / 4;
+            float *src = malloc(e->bytes), *got = malloc(e->bytes);
+            memcpy(src, e->data, e->bytes);
+            CHECK_OK(ctx, cl16_tensor_read_f32(find(bm, "conv1.weight")->value, got, n));
+            int bad = 0;
+            for (size_t i = 0; i < n; i++)
+                bad += got[i] != cl16_bf16_to_float(cl16_float_to_bf16(src[i]));
+            CHECK_MSG(bad == 0, "f32 file into a bf16 model: %d weights not rounded to nearest", bad);
+            free(src), free(got);
+        }
+        cl16_safetensors_free(f32f);
+        o.dtype = CL16_F32;
+        CHECK_MSG(!cl16_model_open(ctx, p2, &o, &fm, NULL, err, sizeof err), "%s", err);
+        if (fm) {
+            CHECK_MSG(!cl16_model_save(fm, p3, CL16_BF16, NULL, err, sizeof err), "%s", err);
+            CHECK_MSG(files_equal(p2, p3), "BF16 -> f32 model -> BF16 file differs");
+        }
+        cl16_model_free(bm), cl16_model_free(fm);
     }
     /* A lenet5 file opened as resnet20: every problem in one message. */
     cl16_model *l = mk(ctx, "lenet5", 1, 28, 28, CL16_F32, 1);
@@ -424,6 +461,9 @@ int main(void) {
     resume(ctx, dir, "lenet5", CL16_F16, CL16_OPT_SGD, CL16_PREC_FP16_SR);
     resume(ctx, dir, "mlp", CL16_F16, CL16_OPT_ADAM, CL16_PREC_FP16_KAHAN);
     resume(ctx, dir, "lenet5", CL16_F16, CL16_OPT_SGD, CL16_PREC_MIXED);
+    resume(ctx, dir, "lenet5", CL16_BF16, CL16_OPT_SGD, CL16_PREC_AUTO);
+    resume(ctx, dir, "mlp", CL16_BF16, CL16_OPT_ADAMW, CL16_PREC_BF16);
+    resume(ctx, dir, "lenet5", CL16_BF16, CL16_OPT_SGD, CL16_PREC_BF16_SR);
     /* A precision that does not fit the model's dtype is refused by name. */
     {
         cl16_model *mm = mk(ctx, "mlp", 1, 28, 28, CL16_F32, 1);
@@ -436,6 +476,30 @@ int main(void) {
         cl16_model_free(mm);
         cl16_precision pp;
         CHECK(!cl16_precision_parse("fp16-kahan", &pp) && pp == CL16_PREC_FP16_KAHAN);
+        CHECK(!cl16_precision_parse("bf16-sr", &pp) && pp == CL16_PREC_BF16_SR);
+        CHECK(!strcmp(cl16_precision_name(CL16_PREC_BF16), "bf16"));
+        CHECK(cl16_precision_dtype(CL16_PREC_BF16_SR) == CL16_BF16 &&
+              cl16_precision_dtype(CL16_PREC_FP16_SR) == CL16_F16 &&
+              cl16_precision_dtype(CL16_PREC_FP32) == CL16_F32);
+        /* bf16 precisions train bf16 models only, and the f16 ones not bf16 models. */
+        cl16_model *hm = mk(ctx, "mlp", 1, 28, 28, CL16_F16, 1);
+        o.precision = CL16_PREC_BF16;
+        CHECK(hm && cl16_trainer_create(hm, &o, &tt) == CL16_ERR_INVALID_ARG && !tt);
+        CHECK(strstr(cl16_ctx_last_error(ctx), "bf16"));
+        cl16_model_free(hm);
+        cl16_model *bm = mk(ctx, "mlp", 1, 28, 28, CL16_BF16, 1);
+        o.precision = CL16_PREC_FP16_SR;
+        CHECK(bm && cl16_trainer_create(bm, &o, &tt) == CL16_ERR_INVALID_ARG && !tt);
+        /* AUTO on a bf16 model: bf16, without loss scaling (float's exponent range). */
+        o.precision = CL16_PREC_AUTO;
+        CHECK_OK(ctx, cl16_trainer_create(bm, &o, &tt));
+        if (tt) {
+            cl16_train_stats ts;
+            cl16_trainer_get_stats(tt, &ts);
+            CHECK_MSG(ts.loss_scale == 1.0, "bf16: loss scale %g, expected 1 (none)", ts.loss_scale);
+        }
+        cl16_trainer_free(tt);
+        cl16_model_free(bm);
         CHECK(cl16_precision_parse("fp8", &pp) == CL16_ERR_INVALID_ARG);
     }
     char cmd[600];

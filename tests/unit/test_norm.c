@@ -1,7 +1,7 @@
 /* test_norm.c - BatchNorm2d forward (training, evaluation) and backward
  * against a float64 host reference: PyTorch's running-statistics update
  * (unbiased variance), large-mean data in f16 and f32, N*H*W = 1, ResNet-20
- * shapes, a finite-difference check of the backward against the float64
+ * shapes (f32, f16 and bf16), a finite-difference check of the backward against the float64
  * forward, f16 backward against f32 backward, determinism, bad input.
  *
  * Bounds: a float sum of L terms errs by at most about L*u times the sum of
@@ -133,7 +133,7 @@ static void check_forward(cl16_ctx *ctx, cl16_dtype dt, bshape s, double xscale,
                 ref[e] = yv;
                 bd[e] = fabs(g[c]) * (fabs(d) * di + dm * st.invstd[c] +
                                       4 * U32 * (fabs(d) + fabs(x[e])) * st.invstd[c]) +
-                        2 * U32 * (fabs(b[c]) + fabs(yv)) + (dt == CL16_F16 ? U16 * fabs(yv) : 0);
+                        2 * U32 * (fabs(b[c]) + fabs(yv)) + pn_u(dt) * fabs(yv);
             }
     }
     char w2[256];
@@ -155,7 +155,7 @@ static void check_forward(cl16_ctx *ctx, cl16_dtype dt, bshape s, double xscale,
                     const double d = x[k] - (double)r.rm[c], yv = g[c] * d * is + b[c];
                     ref[k] = yv;
                     bd[k] = 10 * U32 * (fabs(g[c]) * (fabs(d) + fabs(x[k])) * is + fabs(b[c])) +
-                            (dt == CL16_F16 ? U16 * fabs(yv) : 0);
+                            pn_u(dt) * fabs(yv);
                 }
         }
         snprintf(w2, sizeof w2, "%s: evaluation-mode y", what);
@@ -245,7 +245,7 @@ static void check_backward(cl16_ctx *ctx, cl16_dtype dt, bshape s, float beta, u
                              edb / cnt + fabs(xh) * edg / cnt +
                              4 * U32 * fabs(x[e] - mu) * is * fabs(sdx) / cnt) +
                         2 * U32 * (fabs(old) + fabs(ref[e])) +
-                        (dt == CL16_F16 ? U16 * fabs(ref[e]) : 0) + 1e-30;
+                        pn_u(dt) * fabs(ref[e]) + 1e-30;
             }
     }
     char what[160];
@@ -496,8 +496,8 @@ int main(void) {
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
     const bshape shapes[] = {{2, 3, 5, 7}, {1, 1, 3, 3}, {1, 3, 7, 7}, {3, 2, 1, 1}, {2, 5, 4, 9}};
     const bshape resnet[] = {{4, 16, 32, 32}, {4, 32, 16, 16}, {4, 64, 8, 8}, {2, 16, 32, 32}};
-    for (int dt = 0; dt < 2; dt++) {
-        const cl16_dtype d = dt ? CL16_F16 : CL16_F32;
+    for (int dt = 0; dt < 3; dt++) {
+        const cl16_dtype d = dt == 2 ? CL16_BF16 : dt ? CL16_F16 : CL16_F32;
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
             check_forward(ctx, d, shapes[i], 2.0, 0.0, 0.1f, 10 + i);
             check_backward(ctx, d, shapes[i], 0.0f, 20 + i);

@@ -1,6 +1,6 @@
 /* test_optim.c - SGD (momentum, dampening, Nesterov, weight decay), Adam and
- * AdamW steps against a float64 reference of PyTorch's formulas in f32 and
- * f16, over several steps and vector tails; reproducibility, eps in f16,
+ * AdamW steps against a float64 reference of PyTorch's formulas in f32,
+ * f16 and bf16, over several steps and vector tails; reproducibility, eps in f16,
  * learning-rate schedules and refused arguments.
  *
  * The reference of each step starts from what the device holds before it (w,
@@ -95,10 +95,10 @@ static refout ref_step(const cl16_optim_params *p, int64_t step, double w, doubl
     return r;
 }
 
-/* Float error e plus, in f16, the one rounding of the stored result. */
+/* Float error e plus, in f16 and bf16, the one rounding of the stored result. */
 static double bound(cl16_dtype dt, double e, double ref) {
-    if (dt == CL16_F16)
-        e += ldexp(1.0, -11) * (fabs(ref) + e) + ldexp(1.0, -25);
+    if (dt != CL16_F32)
+        e += gc_u_store(dt) * (fabs(ref) + e) + gc_abs_store(dt);
     return e;
 }
 
@@ -108,10 +108,10 @@ static int close_to(double got, double ref, double b) {
 
 /* The dtype's rounding of x (what storing it does) and its ulp at x. */
 static double store_round(cl16_dtype dt, double x) {
-    return dt == CL16_F16 ? (double)gc_round_half((float)x) : (double)(float)x;
+    return (double)gc_round16(dt, (float)x);
 }
 static double ulp_at(cl16_dtype dt, double x) {
-    const int mant = dt == CL16_F16 ? 10 : 23, emin = dt == CL16_F16 ? -14 : -126;
+    const int mant = dt == CL16_F16 ? 10 : dt == CL16_BF16 ? 7 : 23, emin = dt == CL16_F16 ? -14 : -126;
     int e;
     frexp(fabs(x), &e); /* |x| in [2^(e-1), 2^e) */
     if (e - 1 < emin)
@@ -124,7 +124,7 @@ static double ulp_at(cl16_dtype dt, double x) {
 static void fill_grad(cl16_dtype dt, float *g, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         float a = lc_rand(CL16_F32, 0.01f, 1.0f);
-        g[i] = dt == CL16_F16 ? gc_round_half(gc_rand() & 1 ? a : -a) : (gc_rand() & 1 ? a : -a);
+        g[i] = gc_round16(dt, gc_rand() & 1 ? a : -a);
     }
 }
 
@@ -233,7 +233,7 @@ static cl16_optim_params make_case(int c, cl16_dtype dt) {
     cl16_optim_params p;
     cl16_optim_params_init(&p);
     /* f16 steps large enough that most updates survive rounding at |w| <= 1. */
-    p.lr = dt == CL16_F16 ? 0.05f : 0.01f;
+    p.lr = dt != CL16_F32 ? 0.05f : 0.01f;
     switch (c) {
     case 0:
         break; /* plain SGD */
@@ -250,7 +250,7 @@ static cl16_optim_params make_case(int c, cl16_dtype dt) {
         p.momentum = 0.9f, p.nesterov = 1, p.weight_decay = 0.01f;
         break;
     case 5:
-        p.kind = CL16_OPT_ADAM, p.lr = dt == CL16_F16 ? 0.01f : 1e-3f;
+        p.kind = CL16_OPT_ADAM, p.lr = dt != CL16_F32 ? 0.01f : 1e-3f;
         break;
     case 6:
         p.kind = CL16_OPT_ADAM, p.lr = 0.01f, p.weight_decay = 0.01f;
@@ -473,9 +473,9 @@ static void test_refused(void) {
 
 int main(void) {
     ctx = test_ctx(getenv("CL16_CACHE_DIR"));
-    for (int d = 0; d < 2; d++) {
-        cl16_dtype dt = d ? CL16_F16 : CL16_F32;
-        gc_section(d ? "f16" : "f32");
+    for (int d = 0; d < 3; d++) {
+        cl16_dtype dt = DTYPES[d];
+        gc_section(cl16_dtype_name(dt));
         test_steps(dt);
         test_repeat(dt);
     }

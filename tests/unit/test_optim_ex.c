@@ -1,6 +1,7 @@
 /* test_optim_ex.c - the update extras of cl16_optim_step_ex: stochastic
  * rounding (unbiased within a binomial bound, in the normal and subnormal half
- * ranges, reproducible, keyed by step), Kahan compensation (quarter-ulp updates
+ * ranges, reproducible, keyed by step; bf16 the same, and bf16-sr keeping
+ * quarter-ulp updates over many steps where nearest stalls), Kahan compensation (quarter-ulp updates
  * add up exactly), mixed precision (f32 master, f16 gradient and copy), fused
  * unscaling, the device-side overflow flag and skip, and the stall counters. */
 #include <math.h>
@@ -33,11 +34,11 @@ static cl16_optim_params sgd1(void) {
 }
 
 /* Fraction of w that moved from w0 to w0 + ulp after one step of delta. */
-static double sr_fraction(cl16_ctx *ctx, float w0, float delta, float up, uint64_t seed,
-                          int64_t step, int32_t stats[2], uint16_t *bits) {
-    /* delta = -lr * g with g a power of two half can hold */
-    const float lr = delta == 0x1p-26f ? 0.25f : 1.0f;
-    cl16_tensor *w = mk(ctx, CL16_F16, N, w0), *g = mk(ctx, CL16_F16, N, -delta / lr);
+static double sr_fraction_dt(cl16_ctx *ctx, cl16_dtype dt, float w0, float delta, float up,
+                             uint64_t seed, int64_t step, int32_t stats[2], uint16_t *bits) {
+    /* delta = -lr * g with g a power of two the dtype can hold */
+    const float lr = delta == 0x1p-26f && dt == CL16_F16 ? 0.25f : 1.0f;
+    cl16_tensor *w = mk(ctx, dt, N, w0), *g = mk(ctx, dt, N, -delta / lr);
     cl16_tensor *st = mk(ctx, CL16_I32, 2, 0);
     cl16_optim_params p = sgd1();
     p.lr = lr;
@@ -57,6 +58,69 @@ static double sr_fraction(cl16_ctx *ctx, float w0, float delta, float up, uint64
               (long long)other, (double)w0, (double)up);
     cl16_tensor_free(w), cl16_tensor_free(g), cl16_tensor_free(st);
     return (double)ups / N;
+}
+static double sr_fraction(cl16_ctx *ctx, float w0, float delta, float up, uint64_t seed,
+                          int64_t step, int32_t stats[2], uint16_t *bits) {
+    return sr_fraction_dt(ctx, CL16_F16, w0, delta, up, seed, step, stats, bits);
+}
+
+/* bf16 (spacing 2^-7 at 1, 2^-8 just below): the same binomial checks, at a
+ * tiny normal magnitude too (float's range), reproducibility and a new draw
+ * per step; then 64 SGD steps of a quarter ulp each from w = 1: the mean of
+ * the SR weights must reach 1 + 64 * 2^-9 = 1.125 within 5 standard
+ * deviations of the mean (per element at most sqrt(64 * 3/16) * 2^-7 over 64
+ * quarter-ulp steps, divided by sqrt(N)), while nearest leaves every weight
+ * at 1 and the stall counters say so. */
+static void stochastic_bf16(cl16_ctx *ctx) {
+    int32_t st[2];
+    static uint16_t b1[N], b2[N], b3[N];
+    const double bound = 5.0 * sqrt(0.25 * 0.75 / N);
+    double f = sr_fraction_dt(ctx, CL16_BF16, 1.0f, 0x1p-9f, 1.0f + 0x1p-7f, 42, 7, st, b1);
+    CHECK_MSG(fabs(f - 0.25) < bound, "bf16 normal range: %.4f moved up, expected 0.25", f);
+    CHECK_MSG(st[0] == N && st[1] == N - (int32_t)lround(f * N), "bf16 stats: %d changed, %d stalled",
+              st[0], st[1]);
+    f = sr_fraction_dt(ctx, CL16_BF16, 1.0f, -0.75f * 0x1p-8f, 1.0f - 0x1p-8f, 42, 7, st, NULL);
+    CHECK_MSG(fabs(f - 0.75) < bound, "bf16 below a power of two: %.4f moved down, expected 0.75", f);
+    f = sr_fraction_dt(ctx, CL16_BF16, 0x1p-100f, 0x1p-109f, 0x1.02p-100f, 42, 7, st, NULL);
+    CHECK_MSG(fabs(f - 0.25) < bound, "bf16 at 2^-100: %.4f moved up, expected 0.25", f);
+    sr_fraction_dt(ctx, CL16_BF16, 1.0f, 0x1p-9f, 1.0f + 0x1p-7f, 42, 7, st, b2);
+    sr_fraction_dt(ctx, CL16_BF16, 1.0f, 0x1p-9f, 1.0f + 0x1p-7f, 42, 8, st, b3);
+    CHECK_MSG(!memcmp(b1, b2, sizeof b1), "bf16 stochastic rounding is not reproducible");
+    int differ = 0;
+    for (int i = 0; i < N; i++)
+        differ += b1[i] != b3[i];
+    CHECK_MSG(differ > N / 8, "bf16: steps 7 and 8 drew the same pattern (%d differ)", differ);
+
+    for (int sr = 0; sr < 2; sr++) {
+        cl16_tensor *w = mk(ctx, CL16_BF16, N, 1.0f), *g = mk(ctx, CL16_BF16, N, -0x1p-9f);
+        cl16_tensor *s = mk(ctx, CL16_I32, 2, 0);
+        cl16_optim_params p = sgd1();
+        cl16_optim_extra x;
+        cl16_optim_extra_init(&x);
+        x.rounding = sr ? CL16_ROUND_STOCHASTIC : CL16_ROUND_NEAREST, x.seed = 5, x.stats = s;
+        for (int64_t step = 1; step <= 64; step++)
+            CHECK_OK(ctx, cl16_optim_step_ex(ctx, &p, step, w, g, NULL, NULL, &x));
+        static float v[N];
+        CHECK_OK(ctx, cl16_tensor_read_f32(w, v, N));
+        read_i32(ctx, s, st, 2);
+        double mean = 0;
+        for (int i = 0; i < N; i++)
+            mean += v[i];
+        mean /= N;
+        if (sr) {
+            const double sd = sqrt(64 * 3.0 / 16.0) * 0x1p-7 / sqrt((double)N);
+            CHECK_MSG(fabs(mean - 1.125) < 5 * sd, "bf16-sr: mean weight %.6f after 64 quarter-ulp "
+                      "steps, expected 1.125 (5 sd = %.2g)", mean, 5 * sd);
+            CHECK_MSG(st[0] == 64 * N && st[1] < 64 * N * 0.85 && st[1] > 64 * N * 0.65,
+                      "bf16-sr: %d changed, %d stalled (expected about 3/4 stalled)", st[0], st[1]);
+        } else {
+            CHECK_MSG(mean == 1.0, "bf16 nearest: mean weight %.6f, expected 1 (every update lost)",
+                      mean);
+            CHECK_MSG(st[0] == 64 * N && st[1] == 64 * N, "bf16 nearest: %d changed, %d stalled "
+                      "(expected all)", st[0], st[1]);
+        }
+        cl16_tensor_free(w), cl16_tensor_free(g), cl16_tensor_free(s);
+    }
 }
 
 static void stochastic(cl16_ctx *ctx) {
@@ -181,6 +245,7 @@ static void mixed_and_scaling(cl16_ctx *ctx) {
 int main(void) {
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
     stochastic(ctx);
+    stochastic_bf16(ctx);
     kahan(ctx);
     mixed_and_scaling(ctx);
     cl16_ctx_free(ctx);

@@ -92,7 +92,7 @@ static void ref_backward(const cl16_pool2d_params *p, pshape s, int64_t ho, int6
 static double *bounds(const double *ref, const double *mag, size_t n, double k, cl16_dtype dt) {
     double *b = calloc(n, sizeof *b);
     for (size_t i = 0; i < n; i++)
-        b[i] = (k + 2) * U32 * mag[i] + (dt == CL16_F16 ? U16 * fabs(ref[i]) : 0) + 1e-30;
+        b[i] = (k + 2) * U32 * mag[i] + pn_u(dt) * fabs(ref[i]) + 1e-30;
     return b;
 }
 
@@ -489,15 +489,15 @@ int main(void) {
     const pshape shapes[] = {{2, 3, 7, 7}, {1, 1, 7, 9}, {3, 2, 8, 8}, {1, 3, 5, 6}, {2, 1, 9, 4}};
     const int ncase = (int)(sizeof cases / sizeof cases[0]),
               nshape = (int)(sizeof shapes / sizeof shapes[0]);
-    for (int dt = 0; dt < 2; dt++)
+    for (int dt = 0; dt < 3; dt++)
         for (int i = 0; i < ncase; i++)
             for (int j = 0; j < nshape; j++)
-                check_case(ctx, dt ? CL16_F16 : CL16_F32, &cases[i], shapes[j],
+                check_case(ctx, PN_DTYPES[dt], &cases[i], shapes[j],
                            (uint64_t)(100 * i + j));
     /* LeNet-5: 6x28x28 max-pooled 2x2 (and 16x10x10), batch 4. */
-    for (int dt = 0; dt < 2; dt++) {
-        check_case(ctx, dt ? CL16_F16 : CL16_F32, &cases[0], (pshape){4, 6, 28, 28}, 1);
-        check_case(ctx, dt ? CL16_F16 : CL16_F32, &cases[0], (pshape){4, 16, 10, 10}, 2);
+    for (int dt = 0; dt < 3; dt++) {
+        check_case(ctx, PN_DTYPES[dt], &cases[0], (pshape){4, 6, 28, 28}, 1);
+        check_case(ctx, PN_DTYPES[dt], &cases[0], (pshape){4, 16, 10, 10}, 2);
     }
     for (int i = 0; i < ncase; i++) {
         check_fd(ctx, &cases[i], (pshape){2, 3, 7, 7}, (uint64_t)i + 500);
@@ -505,11 +505,11 @@ int main(void) {
     }
     check_fd(ctx, NULL, (pshape){2, 3, 7, 7}, 900);
     check_ties(ctx);
-    for (int dt = 0; dt < 2; dt++) {
-        check_global(ctx, dt ? CL16_F16 : CL16_F32, (pshape){4, 64, 8, 8}, 0);
-        check_global(ctx, dt ? CL16_F16 : CL16_F32, (pshape){2, 3, 7, 5}, 1);
-        check_global(ctx, dt ? CL16_F16 : CL16_F32, (pshape){1, 1, 1, 1}, 0);
-        check_deterministic(ctx, dt ? CL16_F16 : CL16_F32);
+    for (int dt = 0; dt < 3; dt++) {
+        check_global(ctx, PN_DTYPES[dt], (pshape){4, 64, 8, 8}, 0);
+        check_global(ctx, PN_DTYPES[dt], (pshape){2, 3, 7, 5}, 1);
+        check_global(ctx, PN_DTYPES[dt], (pshape){1, 1, 1, 1}, 0);
+        check_deterministic(ctx, PN_DTYPES[dt]);
     }
     cl16_ctx_stats st0, st1;
     cl16_ctx_stats_get(ctx, &st0);

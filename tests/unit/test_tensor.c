@@ -1,7 +1,7 @@
 /* test_tensor.c - tensors move between host and device with conversion: host
  * float->half rounds to nearest even, the device cast kernels agree with the
  * host converter bit for bit (f32->f16 on edge cases, f16->f32 on all 65536
- * patterns), fill and copy work, wrong sizes are refused, and the OpenCL
+ * patterns; bf16 the same way, plus f16 <-> bf16), fill and copy work, wrong sizes are refused, and the OpenCL
  * handles given out for interoperability are the ones holding the data. */
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
@@ -173,6 +173,89 @@ int main(void) {
     CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &ni, &lf));
     CHECK(cl16_tensor_copy(lf, li) == CL16_ERR_SHAPE);
     cl16_tensor_free(li), cl16_tensor_free(lf);
+
+    /* bf16: every pattern widened on the device (bf16 -> f32) equals the host's,
+     * the floats next to every rounding boundary narrow (f32 -> bf16) like the
+     * host converter, NaNs stay NaN, f16 <-> bf16 round once, and write/read,
+     * fill and the element size follow the dtype. */
+    {
+        CHECK(cl16_dtype_size(CL16_BF16) == 2 && !strcmp(cl16_dtype_name(CL16_BF16), "bf16"));
+        cl16_tensor *bt, *ft, *ht;
+        CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_BF16, 1, &n, &bt));
+        CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 1, &n, &ft));
+        CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F16, 1, &n, &ht));
+        CHECK(cl16_tensor_bytes(bt) == 65536 * 2);
+        CHECK_OK(ctx, cl16_tensor_write_raw(bt, bits, 65536 * 2));
+        CHECK_OK(ctx, cl16_tensor_copy(ft, bt));
+        CHECK_OK(ctx, cl16_tensor_read_raw(ft, vals, 65536 * 4));
+        bad = 0;
+        for (uint32_t i = 0; i < 65536; i++) {
+            float want = cl16_bf16_to_float((uint16_t)i);
+            if (memcmp(&want, &vals[i], 4)) bad++;
+        }
+        CHECK_MSG(bad == 0, "%d bf16 patterns widened differently on the device", bad);
+        /* Boundaries: for each pattern below infinity, the midpoint to the next
+         * one and its neighbours (both signs), plus NaNs with dropped-bit payloads. */
+        float *fv = malloc(65536 * 4);
+        uint16_t *hv = malloc(65536 * 2);
+        int64_t k = 0;
+        for (uint32_t bb = 0; bb < 0x7f80 && k + 6 <= 65536 - 8; bb += 3) {
+            const float lo = cl16_bf16_to_float((uint16_t)bb), hi = cl16_bf16_to_float((uint16_t)(bb + 1));
+            const float mid = lo + (hi - lo) * 0.5f; /* exact */
+            const float three[3] = {mid, nextafterf(mid, 0.0f), nextafterf(mid, INFINITY)};
+            for (int j = 0; j < 3; j++) fv[k++] = three[j], fv[k++] = -three[j];
+        }
+        const uint32_t nans[8] = {0x7f800001u, 0x7fc00000u, 0xffc00001u, 0x7f80ffffu,
+                                  0x7fffffffu, 0xff800fffu, 0x7fa00000u, 0x7f808000u};
+        for (int j = 0; j < 8; j++) memcpy(&fv[k++], &nans[j], 4);
+        for (int64_t i = k; i < 65536; i++) fv[i] = 0.0f;
+        CHECK_OK(ctx, cl16_tensor_write_raw(ft, fv, 65536 * 4));
+        CHECK_OK(ctx, cl16_tensor_copy(bt, ft));
+        CHECK_OK(ctx, cl16_tensor_read_raw(bt, hv, 65536 * 2));
+        bad = 0;
+        for (int64_t i = 0; i < 65536; i++) {
+            const uint16_t want = cl16_float_to_bf16(fv[i]);
+            if (hv[i] != want && bad++ < 5)
+                fprintf(stderr, "%a: device bf16 0x%04x host 0x%04x\n", (double)fv[i], hv[i], want);
+        }
+        CHECK_MSG(bad == 0, "%d device bf16 roundings differ from the host", bad);
+        CHECK(k > 60000 && hv[k - 1] == 0x7fc0 && hv[k - 8] == 0x7fc0); /* dropped-bit NaNs stay NaN */
+        /* f16 -> bf16: every finite half, rounded once (half -> float exact). */
+        CHECK_OK(ctx, cl16_tensor_write_raw(ht, bits, 65536 * 2));
+        CHECK_OK(ctx, cl16_tensor_copy(bt, ht));
+        CHECK_OK(ctx, cl16_tensor_read_raw(bt, hv, 65536 * 2));
+        bad = 0;
+        for (uint32_t i = 0; i < 65536; i++)
+            if (hv[i] != cl16_float_to_bf16(cl16_half_to_float((uint16_t)i))) bad++;
+        CHECK_MSG(bad == 0, "%d halves converted to bf16 differently from the host", bad);
+        /* bf16 -> f16: every bf16 pattern, against the host's float -> half. */
+        CHECK_OK(ctx, cl16_tensor_write_raw(bt, bits, 65536 * 2));
+        CHECK_OK(ctx, cl16_tensor_copy(ht, bt));
+        CHECK_OK(ctx, cl16_tensor_read_raw(ht, hv, 65536 * 2));
+        bad = 0;
+        for (uint32_t i = 0; i < 65536; i++) {
+            const float v = cl16_bf16_to_float((uint16_t)i);
+            const uint16_t want = cl16_float_to_half(v);
+            if (isnan(v) ? !((hv[i] & 0x7c00) == 0x7c00 && (hv[i] & 0x3ff)) : hv[i] != want) bad++;
+        }
+        CHECK_MSG(bad == 0, "%d bf16 patterns converted to f16 differently from the host", bad);
+        /* write_f32 rounds on the host, read_f32 widens, fill rounds the value. */
+        float rv[M];
+        uint16_t rb[M];
+        cl16_tensor *bm;
+        CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_BF16, 1, &m, &bm));
+        CHECK_OK(ctx, cl16_tensor_write_f32(bm, src, M));
+        CHECK_OK(ctx, cl16_tensor_read_f32(bm, rv, M));
+        bad = 0;
+        for (int i = 0; i < M; i++)
+            if (rv[i] != cl16_bf16_to_float(cl16_float_to_bf16(src[i]))) bad++;
+        CHECK(bad == 0);
+        CHECK_OK(ctx, cl16_tensor_fill(bm, 0.1f));
+        CHECK_OK(ctx, cl16_tensor_read_raw(bm, rb, sizeof rb));
+        CHECK(rb[0] == 0x3dcd && rb[M - 1] == 0x3dcd);
+        cl16_tensor_free(bm), cl16_tensor_free(bt), cl16_tensor_free(ft), cl16_tensor_free(ht);
+        free(fv), free(hv);
+    }
 
     /* Interoperability: the context's queue reads the tensor's cl_mem directly. */
     void *clc = NULL, *clq = NULL, *cld = NULL;
