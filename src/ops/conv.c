@@ -20,6 +20,8 @@
 #define COL_LIMIT_DEFAULT ((size_t)256 << 20)
 #define DIRECT_CHUNK_BYTES ((size_t)1 << 20) /* see direct_via_float */
 #define CONV_TABLE_SIZE 64
+#define CHOOSE_ROUNDS 6    /* timed rounds at most when choosing the forward algorithm */
+#define CHOOSE_CLEAR 0.75 /* a best time under this fraction of the other's decides after two */
 #define KEY_LEN 16
 
 enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2 };
@@ -628,8 +630,8 @@ static void table_save(cl16_ctx *ctx, struct cl16_conv_table *t) {
 }
 
 /* The forward algorithm for this shape: forced, remembered, or measured now
- * (a warm-up and two timed runs of each; y holds a correct result after
- * every run). *done = 1 when measuring already produced y. */
+ * (a warm-up and two to CHOOSE_ROUNDS timed runs of each; y holds a correct
+ * result after every run). *done = 1 when measuring already produced y. */
 static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
                               cl16_tensor *y, int *algo, int *done) {
@@ -651,18 +653,24 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
             *algo = t->e[i].algo;
             return CL16_OK;
         }
-    /* One warm-up run of each (program builds, first touches), then two
-     * timed rounds, keeping each algorithm's best (the machine may be shared). */
+    /* One warm-up run of each (program builds, first touches), then timed
+     * rounds of both in turn, keeping each algorithm's best: on a shared
+     * machine one slow run must not decide. Two rounds when one is clearly
+     * faster (its best under CHOOSE_CLEAR of the other's); else more, up to
+     * CHOOSE_ROUNDS, since a close call is where noise flips the choice. */
     counters base = counters_get(ctx), d_di = {0, 0, 0, 0}, dummy;
     double best[2] = {1e30, 1e30}, sec;
     cl16_status st = CL16_OK;
-    for (int round = 0; round < 3 && !st; round++)
+    for (int round = 0; round <= CHOOSE_ROUNDS && !st; round++) {
+        if (round > 2 && (best[0] < CHOOSE_CLEAR * best[1] || best[1] < CHOOSE_CLEAR * best[0]))
+            break;
         for (int a = 0; a < 2 && !st; a++) {
             const int al = a ? ALGO_DIRECT : ALGO_IM2COL;
             st = timed(ctx, al, s, p, x, w, bias, y, &sec, a ? &d_di : &dummy);
             if (!st && round && sec < best[a])
                 best[a] = sec;
         }
+    }
     if (st) {
         counters_set(ctx, base);
         return st;
