@@ -337,7 +337,7 @@ static void run_device(cl16_ctx *ctx, const shape *s, const layout *L, const che
     cl16_gemm_desc d;
     make_desc(&d, s, L, A, B, C, be);
     dev_call c = {ctx, &d, CL16_OK};
-    bench_runner run = {dev_gemm, dev_finish, &c};
+    bench_runner run = {dev_gemm, dev_finish, &c, 0};
     double first = 0, per = 0;
     int reps = 0, blocks = 0;
     if ((c.s = cl16_tensor_fill(C, SENTINEL)) == CL16_OK)
@@ -396,7 +396,7 @@ static void run_blas(const shape *s, const layout *L, const check *chk, const fl
 #ifdef CL16_HAVE_OPENBLAS
     for (size_t i = 0; i < L->nc; i++) c[i] = SENTINEL;
     blas_call x = {s, L, a, b, c};
-    bench_runner run = {blas_gemm, blas_finish, &x};
+    bench_runner run = {blas_gemm, blas_finish, &x, 0};
     double first = 0, per = 0;
     int reps = 0, blocks = 0;
     bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &first, &per, &reps, &blocks);
@@ -777,7 +777,7 @@ int cmd_bench(int argc, char **argv, const char *device) {
     if (argc >= 2 && !strcmp(argv[1], "startup")) return bench_startup(argc, argv, device);
     fprintf(stderr, "cl16 bench: which benchmark? usage: cl16 bench gemm [--json FILE] [--quick] "
                     "[--reps R] [--shapes squares|nets|all]\n"
-                    "       cl16 bench conv [--json FILE] [--quick] [--reps R]\n"
+                    "       cl16 bench conv [--json FILE] [--quick] [--reps R] [--cpu-time]\n"
                     "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
                     "       cl16 bench optim [--elements N] [--quick] [--json FILE]\n"
                     "       cl16 bench peak [--quick] [--json FILE]\n"

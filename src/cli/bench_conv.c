@@ -78,7 +78,7 @@ typedef struct row {
 } row;
 
 typedef struct opts {
-    int quick, reps, batch, max_reps;
+    int quick, reps, batch, max_reps, cpu; /* cpu: --cpu-time */
     double target_s;
 } opts;
 
@@ -327,7 +327,7 @@ static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk,
     c.prm.pad_h = c.prm.pad_w = P->l->pad;
     cl16_ctx_opencl(ctx, NULL, &q, NULL);
     c.queue = (cl_command_queue)q;
-    bench_runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c};
+    bench_runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c, o->cpu};
     double first = 0, per = 0;
     int reps = 0, blocks = 0, e = 0;
     if ((c.s = cl16_tensor_fill(out, SENTINEL)) == CL16_OK)
@@ -570,8 +570,9 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
     bench_json_head(f, "conv", ctx);
     fprintf(f,
             ",\n  \"options\": {\"quick\": %s, \"batch\": %d, \"reps\": %d, \"target_s\": %g, "
-            "\"max_reps\": %d, \"max_blocks\": %d},\n",
+            "\"max_reps\": %d, \"clock\": \"%s\", \"max_blocks\": %d},\n",
             o->quick ? "true" : "false", o->batch, o->reps, o->target_s, o->max_reps,
+            o->cpu ? "process_cpu" : "wall",
             o->reps    ? 1
             : o->quick ? 3
                        : BENCH_MAX_BLOCKS);
@@ -640,12 +641,14 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
 /* ---- the command ------------------------------------------------------------------ */
 
 int bench_conv(int argc, char **argv, const char *device) {
-    opts o = {0, 0, 128, 50, 0.3};
+    opts o = {0, 0, 128, 50, 0, 0.3};
     const char *json = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick"))
             o.quick = 1;
+        else if (!strcmp(a, "--cpu-time"))
+            o.cpu = 1;
         else if (v && !strcmp(a, "--json"))
             json = argv[++i];
         else if (v && !strcmp(a, "--device"))
@@ -681,10 +684,10 @@ int bench_conv(int argc, char **argv, const char *device) {
     const cl16_device_info *d = cl16_ctx_device(ctx);
     fprintf(stderr,
             "cl16 bench conv: LeNet-5 and ResNet-20 layers at batch %d x %d peers on %s "
-            "(%s), half path %s%s\n",
+            "(%s), half path %s%s%s\n",
             o.batch, NPEER, d->name, d->platform,
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage",
-            o.quick ? ", quick subset" : "");
+            o.quick ? ", quick subset" : "", o.cpu ? ", process CPU time" : "");
     int n = 0;
     for (int i = 0; i < NLAYERS; i++)
         if (!o.quick || layers[i].quick)

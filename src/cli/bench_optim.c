@@ -99,7 +99,7 @@ int bench_optim(int argc, char **argv, const char *device) {
         rc = cli_fail(s, "bench optim", cl16_ctx_last_error(ctx));
         goto out;
     }
-    bench_runner br = {call, finish, &r};
+    bench_runner br = {call, finish, &r, 0};
     double first, per_copy;
     int reps, blocks;
     r.copy = 1;

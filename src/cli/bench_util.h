@@ -8,6 +8,10 @@
 #include "cl16.h"
 
 double bench_now(void);
+/* Process CPU time, every thread's (the OpenCL runtime's workers included):
+ * the work a call costs, far less disturbed than wall time by other
+ * processes on a shared machine, but blind to idle cores. */
+double bench_cpu_now(void);
 /* Deterministic values in [-1, 1) (xorshift); half_exact rounds each to the
  * nearest half, so f16 and f32 peers can share one set of inputs. */
 void bench_fill_random(float *x, size_t n, uint32_t seed, int half_exact);
@@ -18,6 +22,7 @@ typedef struct bench_runner {
     int (*call)(void *u);
     int (*finish)(void *u);
     void *u;
+    int cpu_clock; /* 1: time with bench_cpu_now instead of bench_now */
 } bench_runner;
 /* Most timed blocks per peer (3 with quick, 1 with a fixed reps). */
 #define BENCH_MAX_BLOCKS 20
