@@ -20,7 +20,7 @@
 #define COL_LIMIT_DEFAULT ((size_t)256 << 20)
 #define DIRECT_CHUNK_BYTES ((size_t)512 << 10) /* see direct_via_float */
 #define CONV_TABLE_SIZE 64
-#define CHOOSE_ROUNDS 6    /* timed rounds at most when choosing the forward algorithm */
+#define CHOOSE_ROUNDS 6   /* timed rounds at most when choosing the forward algorithm */
 #define CHOOSE_CLEAR 0.75 /* a best time under this fraction of the other's decides after two */
 #define KEY_LEN 16
 
@@ -372,8 +372,7 @@ static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_con
 
 static cl16_status widen(cl16_ctx *ctx, cl16_dtype dt, cl_mem src, int64_t off, cl_mem dst,
                          int64_t count);
-static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off,
-                          int64_t count);
+static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off, int64_t count);
 
 /* The direct kernel in f16 on a CPU's storage path runs in its f32 form on
  * float copies of x and the bias, into a float y narrowed after it (one
@@ -412,7 +411,8 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
         nb = nb < 1 ? 1 : nb > s->n ? s->n : nb;
     }
     cl_mem wp = NULL, xf = NULL, bf = NULL, yf = NULL;
-    const size_t xfb = (size_t)(nb * xper) * sizeof(float), yfb = (size_t)(nb * yper) * sizeof(float),
+    const size_t xfb = (size_t)(nb * xper) * sizeof(float),
+                 yfb = (size_t)(nb * yper) * sizeof(float),
                  bfb = bias ? (size_t)bias->numel * sizeof(float) : 0;
     if ((st = cl16__dev_alloc(ctx, wpb, "conv2d packed weights", &wp)))
         return st;
@@ -748,8 +748,7 @@ static cl16_status widen(cl16_ctx *ctx, cl16_dtype dt, cl_mem src, int64_t off, 
 }
 
 /* Enqueues dst[off + i] = src[i] rounded once to dst's dtype, for i < n. */
-static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off,
-                          int64_t count) {
+static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off, int64_t count) {
     cl_kernel kern;
     cl16_status st = conv_kernel(ctx, dst->dtype, "cl16_conv_narrow", &kern);
     if (st)
@@ -865,8 +864,7 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
             cl16_gemm_desc_init(&d);
             d.m = ckk, d.n = hw, d.k = cog, d.batch = cnt;
             d.a = wa, d.a_offset = g * ckk * cog, d.lda = cog, d.a_stride = 0;
-            d.b = dyb_t, d.b_offset = dy0 + g * cog * hw, d.ldb = hw,
-            d.b_stride = s.co * hw;
+            d.b = dyb_t, d.b_offset = dy0 + g * cog * hw, d.ldb = hw, d.b_stride = s.co * hw;
             d.c = &dcol, d.c_offset = g * ckk * hw, d.ldc = hw, d.c_stride = rows * hw;
             st = cl16_gemm_ex(ctx, &d);
         }
