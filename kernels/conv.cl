@@ -125,11 +125,12 @@ __kernel void cl16_conv_bias_grad(__global const store_t *dy, __global store_t *
     ST(s, db, c);
 }
 
-/* dst[i] = (float)src[i], i < n (exact); 16 elements per work-item (few
+/* dst[i] = (float)src[off + i], i < n (exact); 16 elements per work-item (few
  * work-groups: PoCL's cost per group dominates one-element work-items), one
  * 16-wide load (a vector conversion on PoCL's storage path) where they all exist. */
-__kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, long n) {
+__kernel void cl16_conv_widen(__global const store_t *src, long off, __global float *dst, long n) {
     const long q = (long)get_global_id(0), i0 = q * 16;
+    src += off;
     if (i0 + 16 <= n) {
         vstore16(convert_float16(LD16(src, q)), q, dst);
         return;
@@ -137,10 +138,11 @@ __kernel void cl16_conv_widen(__global const store_t *src, __global float *dst, 
     for (long i = i0; i < n; i++) dst[i] = (float)LD(src, i);
 }
 
-/* dst[i] = src[i] rounded once to the dtype, i < n; 16 elements per
+/* dst[off + i] = src[i] rounded once to the dtype, i < n; 16 elements per
  * work-item (one vstore_half16 on the storage path), the tail one by one. */
-__kernel void cl16_conv_narrow(__global const float *src, __global store_t *dst, long n) {
+__kernel void cl16_conv_narrow(__global const float *src, __global store_t *dst, long off, long n) {
     const long q = (long)get_global_id(0), i0 = q * 16;
+    dst += off;
     if (i0 + 16 <= n) {
         ST16(vload16(q, src), dst, q);
         return;

@@ -339,7 +339,7 @@ static void run_device(cl16_ctx *ctx, const shape *s, const layout *L, const che
     make_desc(&d, s, L, A, B, C, be);
     dev_call c = {ctx, &d, CL16_OK};
     /* Kernel times only where every kernel of the call is cl16's own. */
-    bench_runner run = {dev_gemm, dev_finish, &c, be == CL16_GEMM_OWN ? ctx : NULL};
+    bench_runner run = {dev_gemm, dev_finish, &c, be == CL16_GEMM_OWN ? ctx : NULL, 0};
     bench_stats t;
     if ((c.s = cl16_tensor_fill(C, SENTINEL)) == CL16_OK)
         bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &t);
@@ -396,7 +396,7 @@ static void run_blas(const shape *s, const layout *L, const check *chk, const fl
 #ifdef CL16_HAVE_OPENBLAS
     for (size_t i = 0; i < L->nc; i++) c[i] = SENTINEL;
     blas_call x = {s, L, a, b, c};
-    bench_runner run = {blas_gemm, blas_finish, &x, NULL};
+    bench_runner run = {blas_gemm, blas_finish, &x, NULL, 0};
     bench_stats t;
     bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &t);
     finish_result(r, s, chk, c, 0x1p-24, 0x1p-24, L, &t);
@@ -794,7 +794,7 @@ int cmd_bench(int argc, char **argv, const char *device) {
     if (argc >= 2 && !strcmp(argv[1], "startup")) return bench_startup(argc, argv, device);
     fprintf(stderr, "cl16 bench: which benchmark? usage: cl16 bench gemm [--json FILE] [--quick] "
                     "[--reps R] [--shapes squares|nets|all] [--peaks FILE]\n"
-                    "       cl16 bench conv [--json FILE] [--quick] [--reps R] [--peaks FILE]\n"
+                    "       cl16 bench conv [--json FILE] [--quick] [--reps R] [--peaks FILE] [--cpu-time]\n"
                     "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE] [--peaks FILE]\n"
                     "       cl16 bench optim [--elements N] [--quick] [--json FILE] [--peaks FILE]\n"
                     "       cl16 bench peak [--quick] [--json FILE]\n"

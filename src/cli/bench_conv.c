@@ -81,7 +81,7 @@ typedef struct row {
 } row;
 
 typedef struct opts {
-    int quick, reps, batch, max_reps;
+    int quick, reps, batch, max_reps, cpu; /* cpu: --cpu-time */
     double target_s;
     cl16_peaks pk; /* measured at the start of the run, or read (--peaks) */
     const char *peaks_from;
@@ -333,7 +333,7 @@ static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk,
     cl16_ctx_opencl(ctx, NULL, &q, NULL);
     c.queue = (cl_command_queue)q;
     bench_runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c,
-                        p == P_CLB ? NULL : ctx};
+                        p == P_CLB ? NULL : ctx, o->cpu};
     bench_stats st;
     int e = 0;
     if ((c.s = cl16_tensor_fill(out, SENTINEL)) == CL16_OK)
@@ -589,8 +589,9 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
     bench_json_peaks(f, &o->pk, o->peaks_from);
     fprintf(f,
             ",\n  \"options\": {\"quick\": %s, \"batch\": %d, \"reps\": %d, \"target_s\": %g, "
-            "\"max_reps\": %d, \"min_blocks\": %d, \"max_blocks\": %d},\n",
+            "\"max_reps\": %d, \"clock\": \"%s\", \"min_blocks\": %d, \"max_blocks\": %d},\n",
             o->quick ? "true" : "false", o->batch, o->reps, o->target_s, o->max_reps,
+            o->cpu ? "process_cpu" : "wall",
             o->quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS,
             o->quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS);
     fprintf(f, "  \"clblast\": {");
@@ -602,7 +603,8 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
     }
     fprintf(f,
             "},\n  \"timing\": \"after the warm-up calls (the first one is first_call_s), "
-            "blocks of reps calls, each timed by the wall clock with cl16_ctx_finish before it "
+            "blocks of reps calls, each timed by the clock of options.clock (wall, or the process's CPU "
+            "time with --cpu-time) with cl16_ctx_finish before it "
             "stops; ms_per_call and gflops from the median block, ms_min and ms_max the fastest "
             "and slowest; kernel_ms the median block's device-busy time per call from OpenCL "
             "profiling events (cl16 peers only: CLBlast's is null); pct_peak of the peaks "
@@ -667,6 +669,8 @@ int bench_conv(int argc, char **argv, const char *device) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick"))
             o.quick = 1;
+        else if (!strcmp(a, "--cpu-time"))
+            o.cpu = 1;
         else if (v && !strcmp(a, "--json"))
             json = argv[++i];
         else if (v && !strcmp(a, "--device"))
@@ -706,10 +710,10 @@ int bench_conv(int argc, char **argv, const char *device) {
     const cl16_device_info *d = cl16_ctx_device(ctx);
     fprintf(stderr,
             "cl16 bench conv: LeNet-5 and ResNet-20 layers at batch %d x %d peers on %s "
-            "(%s), half path %s%s\n",
+            "(%s), half path %s%s%s\n",
             o.batch, NPEER, d->name, d->platform,
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage",
-            o.quick ? ", quick subset" : "");
+            o.quick ? ", quick subset" : "", o.cpu ? ", process CPU time" : "");
     int n = 0;
     for (int i = 0; i < NLAYERS; i++)
         if (!o.quick || layers[i].quick)

@@ -108,7 +108,7 @@ int bench_optim(int argc, char **argv, const char *device) {
         rc = cli_fail(s, "bench optim", cl16_ctx_last_error(ctx));
         goto out;
     }
-    bench_runner br = {call, finish, &r, ctx};
+    bench_runner br = {call, finish, &r, ctx, 0};
     bench_stats st;
     r.copy = 1;
     if ((rc = bench_time_calls(&br, quick, 0, quick ? 0.05 : 0.3, 50, &st))) {

@@ -89,7 +89,7 @@ static int run_one(const char *device, const char *model, cl16_precision prec, i
     cl16_ctx_stats_get(ctx, &st1);
     r->flops = st1.op_flops - st0.op_flops;
     step_call sc = {ctx, t, img, lab, batch, &r->loss};
-    bench_runner run = {step_one, step_finish, &sc, ctx};
+    bench_runner run = {step_one, step_finish, &sc, ctx, 0};
     bench_stats bs;
     if (!s)
         s = (cl16_status)bench_time_calls(&run, quick, steps, 0.0, steps, &bs);

@@ -13,6 +13,12 @@ double bench_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double bench_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void bench_fill_random(float *x, size_t n, uint32_t seed, int half_exact) {
     uint32_t s = seed * 2654435761u + 1;
     for (size_t i = 0; i < n; i++) {
@@ -48,19 +54,20 @@ int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s
                      bench_stats *st) {
     memset(st, 0, sizeof *st);
     st->median_s = st->min_s = st->max_s = st->kernel_s = NAN;
-    double t0 = bench_now();
+    double (*now)(void) = r->cpu_clock ? bench_cpu_now : bench_now;
+    double t0 = now();
     int e;
     if ((e = r->call(r->u)) || (e = r->finish(r->u)))
         return e;
-    st->first_s = bench_now() - t0;
+    st->first_s = now() - t0;
     const int min_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS;
     const int max_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS;
     int n = reps;
     if (!n) {
-        t0 = bench_now();
+        t0 = now();
         if ((e = r->call(r->u)) || (e = r->finish(r->u)))
             return e;
-        const double t1 = bench_now() - t0;
+        const double t1 = now() - t0;
         const double want = ceil(target_s / min_blocks / (t1 > 1e-7 ? t1 : 1e-7));
         n = want > max_reps ? max_reps : want < 1 ? 1 : (int)want;
     }
@@ -69,13 +76,13 @@ int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s
     while (st->blocks < max_blocks && (st->blocks < min_blocks || spent < target_s)) {
         uint64_t u0, u1;
         const double d0 = dev_time(r->dev, &u0);
-        t0 = bench_now();
+        t0 = now();
         for (int i = 0; i < n; i++)
             if ((e = r->call(r->u)))
                 return e;
         if ((e = r->finish(r->u)))
             return e;
-        const double t = bench_now() - t0, d1 = dev_time(r->dev, &u1);
+        const double t = now() - t0, d1 = dev_time(r->dev, &u1);
         spent += t;
         wall[st->blocks++] = t / n;
         /* A block that handed work to CLBlast has a partial device time: none. */

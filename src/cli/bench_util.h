@@ -9,6 +9,10 @@
 #include "cli/json_read.h"
 
 double bench_now(void);
+/* Process CPU time, every thread's (the OpenCL runtime's workers included):
+ * the work a call costs, far less disturbed than wall time by other
+ * processes on a shared machine, but blind to idle cores. */
+double bench_cpu_now(void);
 /* Deterministic values in [-1, 1) (xorshift); half_exact rounds each to the
  * nearest half, so f16 and f32 peers can share one set of inputs. */
 void bench_fill_random(float *x, size_t n, uint32_t seed, int half_exact);
@@ -24,6 +28,7 @@ typedef struct bench_runner {
     int (*finish)(void *u);
     void *u;
     cl16_ctx *dev;
+    int cpu_clock; /* 1: blocks timed with bench_cpu_now instead of bench_now */
 } bench_runner;
 /* Timed blocks per peer: at least BENCH_MIN_BLOCKS (3 with quick, exactly),
  * more while the time budget lasts, at most BENCH_MAX_BLOCKS. */

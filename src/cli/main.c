@@ -40,7 +40,7 @@ static const char *usage =
     "                                OpenBLAS SGEMM side by side on square and LeNet-5 /\n"
     "                                ResNet-20 training shapes, every result verified;\n"
     "                                table on stdout, progress on stderr, --json FILE\n"
-    "  bench conv [--json FILE] [--quick] [--reps R] [--peaks FILE]\n"
+    "  bench conv [--json FILE] [--quick] [--reps R] [--peaks FILE] [--cpu-time]\n"
     "                                ms and GFLOP/s of cl16 f16 and f32 convolution\n"
     "                                (forward, backward-data, backward-weights) next to\n"
     "                                CLBlast on LeNet-5 / ResNet-20 layers at batch 128\n"

@@ -18,7 +18,10 @@
 #include "runtime/internal.h"
 
 #define COL_LIMIT_DEFAULT ((size_t)256 << 20)
+#define DIRECT_CHUNK_BYTES ((size_t)512 << 10) /* see direct_via_float */
 #define CONV_TABLE_SIZE 64
+#define CHOOSE_ROUNDS 6   /* timed rounds at most when choosing the forward algorithm */
+#define CHOOSE_CLEAR 0.75 /* a best time under this fraction of the other's decides after two */
 #define KEY_LEN 16
 
 enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2 };
@@ -26,7 +29,7 @@ enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2 };
 /* Per-context state: the column-buffer cap and, per forward shape, the
  * algorithm measured faster (a small table, oldest entry replaced first). */
 struct cl16_conv_table {
-    size_t col_limit;
+    size_t col_limit, direct_chunk;
     int count, next;
     int loaded; /* the disk file has been read */
     int save_warned;
@@ -61,7 +64,7 @@ static struct cl16_conv_table *table(cl16_ctx *ctx) {
     if (!ctx->conv) {
         ctx->conv = calloc(1, sizeof *ctx->conv);
         if (ctx->conv)
-            ctx->conv->col_limit = COL_LIMIT_DEFAULT;
+            ctx->conv->col_limit = COL_LIMIT_DEFAULT, ctx->conv->direct_chunk = DIRECT_CHUNK_BYTES;
     }
     return ctx->conv;
 }
@@ -70,6 +73,12 @@ void cl16__conv_set_col_limit(cl16_ctx *ctx, size_t bytes) {
     struct cl16_conv_table *t = table(ctx);
     if (t)
         t->col_limit = bytes ? bytes : COL_LIMIT_DEFAULT;
+}
+
+void cl16__conv_set_direct_chunk(cl16_ctx *ctx, size_t bytes) {
+    struct cl16_conv_table *t = table(ctx);
+    if (t)
+        t->direct_chunk = bytes ? bytes : DIRECT_CHUNK_BYTES;
 }
 
 static size_t col_limit(cl16_ctx *ctx) {
@@ -361,14 +370,20 @@ static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     return st;
 }
 
-static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst);
-static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst);
+static cl16_status widen(cl16_ctx *ctx, cl16_dtype dt, cl_mem src, int64_t off, cl_mem dst,
+                         int64_t count);
+static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off, int64_t count);
 
 /* The direct kernel in f16 on a CPU's storage path runs in its f32 form on
- * float copies of x and the bias, into a float y narrowed at the end (one
+ * float copies of x and the bias, into a float y narrowed after it (one
  * rounding, the same bits as the f16 form): PoCL compiles the f32 form into
  * faster code (LeNet conv1 at batch 128: f32 2.0 ms CPU, f16 2.8-3.0). The
- * copies are transient (4 bytes per element of x and y). */
+ * images go through in chunks of about DIRECT_CHUNK_BYTES of float x and y,
+ * so the two float workspaces are reused while still in cache and stay small
+ * next to the tensors (a whole-batch copy cost 4 bytes per element of x and y,
+ * freshly allocated and first touched on every call). 512 KiB measured a few
+ * per cent better than 256 KiB and 1 MiB on the LeNet-5 / ResNet-20 shapes,
+ * 4 MiB 5-20 % worse. */
 static int direct_via_float(const cl16_ctx *ctx, const conv_shape *s) {
     return s->dt == CL16_F16 && ctx->dev.type == CL16_DEVICE_CPU && ctx->half != CL16_HALF_NATIVE;
 }
@@ -387,14 +402,25 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     const int64_t ctiles = (s->co / s->g + 7) / 8,
                   npack = s->g * ctiles * (s->c / s->g) * s->kh * s->kw;
     const size_t wpb = (size_t)npack * 8 * sizeof(float);
-    cl_mem wp;
+    const int64_t xper = s->c * s->h * s->w, yper = s->co * s->ho * s->wo;
+    int64_t nb = s->n;
+    if (via) {
+        const struct cl16_conv_table *t = table(ctx);
+        const size_t chunk = t ? t->direct_chunk : DIRECT_CHUNK_BYTES;
+        nb = (int64_t)(chunk / ((size_t)(xper + yper) * sizeof(float)));
+        nb = nb < 1 ? 1 : nb > s->n ? s->n : nb;
+    }
+    cl_mem wp = NULL, xf = NULL, bf = NULL, yf = NULL;
+    const size_t xfb = (size_t)(nb * xper) * sizeof(float),
+                 yfb = (size_t)(nb * yper) * sizeof(float),
+                 bfb = bias ? (size_t)bias->numel * sizeof(float) : 0;
     if ((st = cl16__dev_alloc(ctx, wpb, "conv2d packed weights", &wp)))
         return st;
+    cl_int err = 0;
+    cl_uint ai = 0;
     {
         cl_int pco = (cl_int)s->co, pcig = (cl_int)(s->c / s->g), pkk = (cl_int)(s->kh * s->kw),
                pg = p->groups;
-        cl_int err = 0;
-        cl_uint ai = 0;
         cl_kernel kern_ = kern;
         kern = pkern;
         ARG(w->mem);
@@ -408,25 +434,17 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
         if (!err)
             err = cl16__enqueue(ctx, pkern, 1, &pglobal, &plocal);
         if (err) {
-            cl16__dev_free(ctx, wp, wpb);
-            return cl16__cl_fail(ctx, err, "conv2d: packing the weights for the direct kernel");
+            st = cl16__cl_fail(ctx, err, "conv2d: packing the weights for the direct kernel");
+            goto cleanup;
         }
     }
     cl_mem xm = x->mem, bm = bias ? bias->mem : w->mem, ym = y->mem;
-    cl_mem xf = NULL, bf = NULL, yf = NULL;
-    const size_t xfb = (size_t)x->numel * sizeof(float), yfb = (size_t)y->numel * sizeof(float),
-                 bfb = bias ? (size_t)bias->numel * sizeof(float) : 0;
     if (via) {
-        if (!(st = cl16__dev_alloc(ctx, xfb, "conv2d float copy of x", &xf)) &&
-            !(st = cl16__dev_alloc(ctx, yfb, "conv2d float y", &yf)) &&
-            !(st = bias ? cl16__dev_alloc(ctx, bfb, "conv2d float bias", &bf) : CL16_OK) &&
-            !(st = widen(ctx, x, xf)))
-            st = bias ? widen(ctx, bias, bf) : CL16_OK;
-        if (st) {
-            cl16__dev_free(ctx, bf, bfb), cl16__dev_free(ctx, yf, yfb), cl16__dev_free(ctx, xf, xfb);
-            cl16__dev_free(ctx, wp, wpb);
-            return st;
-        }
+        if ((st = cl16__dev_alloc(ctx, xfb, "conv2d float x (chunk)", &xf)) ||
+            (st = cl16__dev_alloc(ctx, yfb, "conv2d float y (chunk)", &yf)) ||
+            (st = bias ? cl16__dev_alloc(ctx, bfb, "conv2d float bias", &bf) : CL16_OK) ||
+            (st = bias ? widen(ctx, s->dt, bias->mem, 0, bf, bias->numel) : CL16_OK))
+            goto cleanup;
         xm = xf, ym = yf;
         if (bias)
             bm = bf;
@@ -436,8 +454,7 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     cl_int kh = (cl_int)s->kh, kw = (cl_int)s->kw, ho = (cl_int)s->ho, wo = (cl_int)s->wo;
     cl_int sh = p->stride_h, sw = p->stride_w, ph = p->pad_h, pw = p->pad_w;
     cl_int dh = p->dilation_h, dw = p->dilation_w, g = p->groups;
-    cl_int err = 0;
-    cl_uint ai = 0;
+    ai = 0;
     ARG(xm);
     ARG(wp);
     ARG(bm);
@@ -458,24 +475,27 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     ARG(dh);
     ARG(dw);
     ARG(g);
+    if (err) {
+        st = cl16__cl_fail(ctx, err, "conv2d: direct kernel arguments");
+        goto cleanup;
+    }
     /* DIRECT_TC output channels per work-item (kernels/conv.cl). */
     const size_t tc = 8, cog = (size_t)(s->co / s->g);
     const size_t tiles = ((size_t)s->wo + 7) / 8; /* DIRECT_TW = 8 columns per work-item */
     size_t local[3] = {tiles < 4 ? tiles : 4, 1, 1};
-    size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->ho,
-                        (size_t)s->n * (size_t)s->g * ((cog + tc - 1) / tc)};
-    if (!err)
+    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
+        if (via && (st = widen(ctx, s->dt, x->mem, n0 * xper, xf, cnt * xper)))
+            goto cleanup;
+        size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->ho,
+                            (size_t)cnt * (size_t)s->g * ((cog + tc - 1) / tc)};
         err = cl16__enqueue(ctx, kern, 3, global, local);
-    cl16__dev_free(ctx, wp, wpb); /* released by OpenCL once the kernel is done */
-    if (err) {
-        cl16__dev_free(ctx, bf, bfb), cl16__dev_free(ctx, yf, yfb), cl16__dev_free(ctx, xf, xfb);
-        return cl16__cl_fail(ctx, err, "conv2d: direct kernel");
-    }
-    if (via) {
-        st = narrow(ctx, yf, y);
-        cl16__dev_free(ctx, bf, bfb), cl16__dev_free(ctx, yf, yfb), cl16__dev_free(ctx, xf, xfb);
-        if (st)
-            return st;
+        if (err) {
+            st = cl16__cl_fail(ctx, err, "conv2d: direct kernel");
+            goto cleanup;
+        }
+        if (via && (st = narrow(ctx, yf, y, n0 * yper, cnt * yper)))
+            goto cleanup;
     }
     const double es = (double)cl16_dtype_size(s->dt);
     const double outs = (double)(s->n * s->co * s->ho * s->wo);
@@ -483,7 +503,16 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
                 es * ((double)(s->n * s->c * s->h * s->w) +
                       (double)(s->co * s->c / s->g * s->kh * s->kw) + outs +
                       (bias ? (double)s->co : 0.0)));
-    return CL16_OK;
+cleanup:
+    /* Released by OpenCL once the kernels that use them are done. */
+    if (bf)
+        cl16__dev_free(ctx, bf, bfb);
+    if (yf)
+        cl16__dev_free(ctx, yf, yfb);
+    if (xf)
+        cl16__dev_free(ctx, xf, xfb);
+    cl16__dev_free(ctx, wp, wpb);
+    return st;
 }
 
 static cl16_status fwd_run(cl16_ctx *ctx, int algo, const conv_shape *s,
@@ -602,8 +631,8 @@ static void table_save(cl16_ctx *ctx, struct cl16_conv_table *t) {
 }
 
 /* The forward algorithm for this shape: forced, remembered, or measured now
- * (a warm-up and two timed runs of each; y holds a correct result after
- * every run). *done = 1 when measuring already produced y. */
+ * (a warm-up and two to CHOOSE_ROUNDS timed runs of each; y holds a correct
+ * result after every run). *done = 1 when measuring already produced y. */
 static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
                               cl16_tensor *y, int *algo, int *done) {
@@ -625,18 +654,24 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
             *algo = t->e[i].algo;
             return CL16_OK;
         }
-    /* One warm-up run of each (program builds, first touches), then two
-     * timed rounds, keeping each algorithm's best (the machine may be shared). */
+    /* One warm-up run of each (program builds, first touches), then timed
+     * rounds of both in turn, keeping each algorithm's best: on a shared
+     * machine one slow run must not decide. Two rounds when one is clearly
+     * faster (its best under CHOOSE_CLEAR of the other's); else more, up to
+     * CHOOSE_ROUNDS, since a close call is where noise flips the choice. */
     counters base = counters_get(ctx), d_di = {0, 0, 0, 0}, dummy;
     double best[2] = {1e30, 1e30}, sec;
     cl16_status st = CL16_OK;
-    for (int round = 0; round < 3 && !st; round++)
+    for (int round = 0; round <= CHOOSE_ROUNDS && !st; round++) {
+        if (round > 2 && (best[0] < CHOOSE_CLEAR * best[1] || best[1] < CHOOSE_CLEAR * best[0]))
+            break;
         for (int a = 0; a < 2 && !st; a++) {
             const int al = a ? ALGO_DIRECT : ALGO_IM2COL;
             st = timed(ctx, al, s, p, x, w, bias, y, &sec, a ? &d_di : &dummy);
             if (!st && round && sec < best[a])
                 best[a] = sec;
         }
+    }
     if (st) {
         counters_set(ctx, base);
         return st;
@@ -688,16 +723,18 @@ cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p, cons
 
 /* ---- backward ---------------------------------------------------------------- */
 
-/* Enqueues dst = (float)src for n elements. */
-static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst) {
+/* Enqueues dst[i] = (float)src[off + i] for i < n (src of dtype dt). */
+static cl16_status widen(cl16_ctx *ctx, cl16_dtype dt, cl_mem src, int64_t off, cl_mem dst,
+                         int64_t count) {
     cl_kernel kern;
-    cl16_status st = conv_kernel(ctx, src->dtype, "cl16_conv_widen", &kern);
+    cl16_status st = conv_kernel(ctx, dt, "cl16_conv_widen", &kern);
     if (st)
         return st;
-    cl_long n = src->numel;
+    cl_long o = off, n = count;
     cl_int err = 0;
     cl_uint ai = 0;
-    ARG(src->mem);
+    ARG(src);
+    ARG(o);
     ARG(dst);
     ARG(n);
     size_t local = 8, global = (((size_t)n + 15) / 16 + local - 1) / local * local;
@@ -705,21 +742,22 @@ static cl16_status widen(cl16_ctx *ctx, const cl16_tensor *src, cl_mem dst) {
         err = cl16__enqueue(ctx, kern, 1, &global, &local);
     if (err)
         return cl16__cl_fail(ctx, err, "conv2d: widening a tensor to float");
-    cl16__count(ctx, 0.0, (double)n * (double)(cl16_dtype_size(src->dtype) + sizeof(float)));
+    cl16__count(ctx, 0.0, (double)n * (double)(cl16_dtype_size(dt) + sizeof(float)));
     return CL16_OK;
 }
 
-/* Enqueues dst = src rounded once to dst's dtype, for dst->numel elements. */
-static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst) {
+/* Enqueues dst[off + i] = src[i] rounded once to dst's dtype, for i < n. */
+static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off, int64_t count) {
     cl_kernel kern;
     cl16_status st = conv_kernel(ctx, dst->dtype, "cl16_conv_narrow", &kern);
     if (st)
         return st;
-    cl_long n = dst->numel;
+    cl_long o = off, n = count;
     cl_int err = 0;
     cl_uint ai = 0;
     ARG(src);
     ARG(dst->mem);
+    ARG(o);
     ARG(n);
     size_t local = 8, global = (((size_t)n + 15) / 16 + local - 1) / local * local;
     if (!err)
@@ -789,14 +827,16 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
     }
     struct cl16_tensor w32, dy32, dcol;
     cl_mem wm = NULL, dym = NULL, colm = NULL;
-    const size_t wb = (size_t)w->numel * sizeof(float), dyb = (size_t)dy->numel * sizeof(float);
+    /* dy of an f16 call is widened chunk by chunk (nb images of it at a time). */
+    const size_t wb = (size_t)w->numel * sizeof(float),
+                 dyb = (size_t)(nb * s.co * hw) * sizeof(float);
     const size_t colb = (size_t)(nb * rows * hw) * sizeof(float);
     const cl16_tensor *wa = w, *dyb_t = dy;
     cl_kernel kern;
     if ((st = conv_kernel(ctx, s.dt, "cl16_conv_col2im", &kern)))
         return st;
     /* W_g^T as float for every dtype (so the GEMMs are NN, faster than TN on
-     * PoCL); dy widened to float for f16. */
+     * PoCL); dy widened to float for f16, one chunk of images at a time. */
     if ((st = cl16__dev_alloc(ctx, wb, "conv2d float transposed w", &wm)))
         goto cleanup;
     temp_view(ctx, &w32, wm, CL16_F32, w->numel);
@@ -806,9 +846,7 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
     if (s.dt != CL16_F32) {
         if ((st = cl16__dev_alloc(ctx, dyb, "conv2d float copy of dy", &dym)))
             goto cleanup;
-        temp_view(ctx, &dy32, dym, CL16_F32, dy->numel);
-        if ((st = widen(ctx, dy, dym)))
-            goto cleanup;
+        temp_view(ctx, &dy32, dym, CL16_F32, nb * s.co * hw);
         dyb_t = &dy32;
     }
     if ((st = cl16__dev_alloc(ctx, colb, "conv2d column gradient buffer", &colm)))
@@ -817,13 +855,15 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
     geom_args a = geom(&s, p);
     for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
         const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
+        if (dym && (st = widen(ctx, dy->dtype, dy->mem, n0 * s.co * hw, dym, cnt * s.co * hw)))
+            break;
+        const int64_t dy0 = dym ? 0 : n0 * s.co * hw; /* this chunk's first dy element */
         for (int64_t g = 0; g < s.g && !st; g++) {
             cl16_gemm_desc d;
             cl16_gemm_desc_init(&d);
             d.m = ckk, d.n = hw, d.k = cog, d.batch = cnt;
             d.a = wa, d.a_offset = g * ckk * cog, d.lda = cog, d.a_stride = 0;
-            d.b = dyb_t, d.b_offset = (n0 * s.co + g * cog) * hw, d.ldb = hw,
-            d.b_stride = s.co * hw;
+            d.b = dyb_t, d.b_offset = dy0 + g * cog * hw, d.ldb = hw, d.b_stride = s.co * hw;
             d.c = &dcol, d.c_offset = g * ckk * hw, d.ldc = hw, d.c_stride = rows * hw;
             st = cl16_gemm_ex(ctx, &d);
         }

@@ -267,6 +267,8 @@ void cl16__conv_release(cl16_ctx *ctx);
 /* Caps the im2col column buffer of one call at bytes (images are processed in
  * chunks that fit; at least one image per chunk); 0 restores the default. */
 void cl16__conv_set_col_limit(cl16_ctx *ctx, size_t bytes);
+/* Bytes of float x and y per chunk of the f16 direct forward on a CPU (0 = the default); for tests. */
+void cl16__conv_set_direct_chunk(cl16_ctx *ctx, size_t bytes);
 
 /* ---- device time (src/runtime/profile.c) ------------------------------- */
 /* Every command cl16 puts on the queue goes through these, so that with the

@@ -160,6 +160,11 @@ for r in d["rows"]:
 for k in ("worst_f16_f32_time", "worst_f16_f32_shape", "worst_clblast_over_f16_time"):
     assert k in d["summary"], k
 PY
+# --cpu-time: the same rows, timed in process CPU time, and the JSON says so.
+"$CL16" bench conv --quick --reps 1 --cpu-time --json "$json" >"$out" 2>"$err" ||
+    fail "bench conv --cpu-time: $(tail -20 "$err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["options"]["clock"] == "process_cpu", d["options"]; assert len(d["rows"]) > 0' "$json" ||
+    fail "bench conv --cpu-time: options.clock is not process_cpu"
 "$CL16" bench conv --quick --json /nonexistent-dir-cl16/x.json >"$out" 2>"$err"
 rc=$?
 [ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"

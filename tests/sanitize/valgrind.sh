@@ -19,6 +19,10 @@
 # the run under valgrind still exercises cl16's own program cache from empty.
 # CL16_VALGRIND_WARM=0 skips it; CL16_VALGRIND_POCL_CPU / _POCL_LIB name
 # another CPU (the names: `valgrind clinfo -l`, /usr/share/pocl/kernel-*.bc).
+#
+# Child processes run under memcheck too (--trace-children): test_cache's
+# racers, spawned natively, would see the host's CPU as a different device
+# and fill the cache with entries the parent under valgrind cannot use.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 logs=${CL16_VALGRIND_LOGS:-.}
@@ -32,12 +36,13 @@ if [ "${CL16_VALGRIND_WARM:-1}" = 1 ]; then
         "$@" >/dev/null 2>&1
     rm -rf "$warm_cache"
 fi
-valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
+valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --trace-children=yes \
     --show-leak-kinds=definite --errors-for-leak-kinds=definite \
     --suppressions="$here/valgrind.supp" --gen-suppressions=all --num-callers=40 \
-    --log-file="$log" "$@"
+    --log-file="$log.%p" "$@"
 rc=$?
 # The verdict lines, so that ctest's output shows them.
+cat "$log".* >"$log" && rm -f "$log".*
 grep -E "ERROR SUMMARY|definitely lost|Invalid|uninitialised|Mismatched" "$log" | head -20
 [ "$rc" -eq 99 ] && echo "valgrind: errors in $1 (report: $log)"
 exit "$rc"

@@ -624,6 +624,16 @@ int main(void) {
         run_case(cim, &k, CL16_F32, 1, NULL, NULL);
     }
     cl16__conv_set_col_limit(cim, 0);
+    /* The f16 direct forward's float copies in chunks (two images, then one;
+     * on devices where f16 does not go through float copies, one pass). */
+    cl16__conv_set_direct_chunk(cdi, 2 * (3 * 9 * 8 + 4 * 9 * 8) * 4 + 100);
+    {
+        cs k = mk(5, 3, 9, 8, 4, 3, 3, 1, 1, 1, 1);
+        k.bias = 1;
+        run_case(cdi, &k, CL16_F16, 0, NULL, NULL);
+        run_case(cdi, &k, CL16_F32, 0, NULL, NULL);
+    }
+    cl16__conv_set_direct_chunk(cdi, 0);
 
     f16_vs_f32(cim, &odd[3]);
     f16_vs_f32(cim, &odd[7]);
