@@ -52,9 +52,9 @@ def table(out, model, data, pre, epochs, lr, rates, limit):
     for rate in rates.split(","):
         base = None
         print(f"### lr {rate}\n")
-        print("| precision | seeds | test acc % (mean +- std) | vs fp32 (pp) | s/epoch | "
-              "peak device MB | stalled updates % | skipped steps |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| precision | seeds | test acc % (mean +- std) | vs fp32 (pp) | train loss, last epoch | "
+              "s/epoch | peak device MB | stalled updates % | skipped steps |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for prec in ORDER:
             key = next((k for k in runs if k[0] == prec and float(k[1]) == float(rate)), None)
             if not key:
@@ -64,12 +64,13 @@ def table(out, model, data, pre, epochs, lr, rates, limit):
             m, s = mean_std(accs)
             if prec == "fp32":
                 base = m
+            lm, ls = mean_std([rows[-1]["loss"] for _, rows in rs])
             secs = mean_std([sum(r["seconds"] for r in rows) / len(rows) for _, rows in rs])[0]
             peak = max(max(r["peak_device_bytes"] for r in rows) for _, rows in rs) / 1e6
             stall = mean_std([100 * rows[-1].get("stalled_fraction", 0) for _, rows in rs])[0]
             skipped = sum(sum(r.get("skipped_steps", 0) for r in rows) for _, rows in rs)
             delta = f"{m - base:+.2f}" if base is not None else "-"
-            print(f"| {prec} | {len(rs)} | {m:.2f} +- {s:.2f} | {delta} | {secs:.1f} | "
+            print(f"| {prec} | {len(rs)} | {m:.2f} +- {s:.2f} | {delta} | {lm:.4f} +- {ls:.4f} | {secs:.1f} | "
                   f"{peak:.1f} | {stall:.2f} | {skipped} |")
         print()
 
