@@ -120,7 +120,7 @@ cl16_status cl16__clblast_tuned_parse(const char *text, size_t len, const char *
                          CL16_CLBLAST_MAX_PARAMS);
                 return CL16_ERR_FORMAT;
             }
-            snprintf(out->names[out->n], sizeof out->names[0], "%s", name);
+            memcpy(out->names[out->n], name, strlen(name) + 1); /* is_name: shorter than a slot */
             out->values[out->n++] = (size_t)v;
         } else {
             snprintf(err, err_len, "%s line %d: unknown item '%.40s' (expected device, kernel, "
