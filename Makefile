@@ -15,7 +15,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all fuzz test-valgrind intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch clean
+.PHONY: all deps build demo test test-sanitize test-all fuzz test-valgrind intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch bench-tinygrad tune-clblast clean
 
 all: build
 
@@ -118,6 +118,24 @@ bench-pytorch:
 	@sh scripts/install-pytorch.sh
 	@mkdir -p $(BUILD)
 	$(PYTHON) bench/pytorch_peer.py --json $(BUILD)/bench-pytorch.json
+
+# The tinygrad peer of `cl16 bench train` on the same OpenCL device (fp32 steps of
+# LeNet-5 and ResNet-20, then cl16's own run and the ratio; JSON on stdout and in
+# $(BUILD)/bench-tinygrad.json). Installs tinygrad into $(TINYGRAD_VENV) first
+# (scripts/install-tinygrad.sh). TINYGRAD_ARGS passes options, e.g. --models lenet5.
+# Not part of the tests.
+TINYGRAD_VENV ?= .deps/tinygrad-venv
+TINYGRAD_ARGS ?=
+bench-tinygrad: build
+	@sh scripts/install-tinygrad.sh $(TINYGRAD_VENV)
+	$(TINYGRAD_VENV)/bin/python bench/tinygrad_peer.py --cl16 $(BUILD)/cl16 \
+	  --json $(BUILD)/bench-tinygrad.json $(TINYGRAD_ARGS)
+
+# CLBlast's own GEMM tuner on the device (bounded: TUNE_SECONDS per precision,
+# default 600), its best parameters kept for `cl16 bench gemm`'s CLBt peers
+# (scripts/tune-clblast.sh; installs Debian's clblast-utils). Not part of the tests.
+tune-clblast: build
+	sh scripts/tune-clblast.sh $(BUILD)/cl16
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_VG)

@@ -15,9 +15,7 @@ Like cl16's benchmark: random normal images (1x28x28 for lenet5 and mlp,
 OpenCL CPU device uses them.
 """
 import argparse
-import json
 import os
-import platform
 import sys
 import time
 
@@ -26,21 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from pytorch_fixtures import build  # noqa: E402  (the architectures, cl16's names)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def input_shape(model):
-    return (3, 32, 32) if model.startswith("resnet") else (1, 28, 28)
+from peer_common import cpu_name, input_shape, write_json  # noqa: E402  (bench/, this directory)
 
 
 def run(name, batch, steps, blocks):
@@ -100,13 +84,7 @@ def main():
     for name in a.models.split(","):
         print("pytorch_peer: %s ..." % name, file=sys.stderr)
         out["runs"].append(run(name, a.batch, a.steps, a.blocks))
-    text = json.dumps(out, indent=2)
-    print(text)
-    if a.json:
-        tmp = a.json + ".tmp.%d" % os.getpid()
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
-        os.replace(tmp, a.json)
+    write_json(out, a.json)
     return 0
 
 

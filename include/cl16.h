@@ -321,6 +321,27 @@ CL16_API cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *o);
  * the disk cache is off. */
 CL16_API const char *cl16_gemm_tune_path(const cl16_ctx *ctx);
 
+/* CLBlast's GEMM with the parameters CLBlast's own tuner (clblast_tuner_xgemm)
+ * found for this device: the fair CLBlast peer of `cl16 bench gemm`.
+ * scripts/tune-clblast.sh runs the tuner and writes a small text file
+ * (docs/benchmarks.md); cl16 keeps it in the cache directory, one per device and
+ * precision.
+ * cl16_clblast_tuned_path: where this device's file for dt (f32 or f16) lives,
+ *   whether or not it exists; CL16_ERR_IO (out = "") when the disk cache is off.
+ * cl16_clblast_tuned_import: checks `file` (format, and that it was tuned on
+ *   this context's device: CL16_ERR_FORMAT / CL16_ERR_INVALID_ARG naming the
+ *   file and line) and stores it at that path; dest receives the path.
+ * cl16_clblast_tuned_apply: hands the stored parameters to
+ *   CLBlastOverrideParameters for dt; CL16_ERR_UNSUPPORTED whose detail starts
+ *   with "not tuned" when there is no file. CLBlast 1.5 cannot restore its own
+ *   parameters afterwards: they hold for the rest of the process. info (may be
+ *   NULL) receives the path and the parameters applied. */
+CL16_API cl16_status cl16_clblast_tuned_path(const cl16_ctx *ctx, cl16_dtype dt, char *out, size_t n);
+CL16_API cl16_status cl16_clblast_tuned_import(cl16_ctx *ctx, const char *file, char *dest,
+                                               size_t dest_len);
+CL16_API cl16_status cl16_clblast_tuned_apply(cl16_ctx *ctx, cl16_dtype dt, char *info,
+                                              size_t info_len);
+
 /* Which backend and kernel parameters a GEMM of this shape would use, as one
  * line of text ("own tm=4 tn=64 vw=16 ku=4 lm=0 (tuned)"); for benchmarks and
  * diagnostics. */

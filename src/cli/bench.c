@@ -1,5 +1,6 @@
 /* bench.c (CLI) - `cl16 bench gemm`: GFLOP/s of cl16's f16 and f32 GEMM, CLBlast's
- * SGEMM/HGEMM and OpenBLAS SGEMM side by side, on square and LeNet-5/ResNet-20 shapes. */
+ * SGEMM/HGEMM (default and device-tuned parameters) and OpenBLAS SGEMM side by side,
+ * on square and LeNet-5/ResNet-20 shapes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,23 @@
  *    peers see the same matrices and one float64 reference serves both; only
  *    the rounding of the output differs (2^-11 for f16, 2^-24 for f32);
  *  - C is filled with a sentinel before each peer, so a peer that writes
- *    nothing cannot pass on the previous peer's result. */
+ *    nothing cannot pass on the previous peer's result;
+ *  - the CLBlast peers with parameters from CLBlast's own tuner run in a second
+ *    pass over the shapes, after every other peer: CLBlast 1.5 cannot undo
+ *    CLBlastOverrideParameters, so the default peers must have run before. */
 
 #define SENTINEL 777.0f   /* exactly representable in half and float */
 #define BATCH 128         /* training batch of the network shapes */
 #define FULL_CHECK_COST 3e7 /* multiply-adds of a full reference below which every C entry is checked */
 #define SAMPLES 2000      /* C entries checked above it */
 
-enum { P_F16, P_F32, P_CLB_S, P_CLB_H, P_BLAS, NPEER };
+enum { P_F16, P_F32, P_CLB_S, P_CLB_H, P_BLAS, P_CLBT_S, P_CLBT_H, NPEER };
 static const char *peer_key[NPEER] = {"cl16_f16", "cl16_f32", "clblast_sgemm", "clblast_hgemm",
-                                      "openblas_sgemm"};
-static const char *peer_label[NPEER] = {"cl16 f16", "cl16 f32", "CLBlast S", "CLBlast H", "OpenBLAS"};
+                                      "openblas_sgemm", "clblast_tuned_sgemm",
+                                      "clblast_tuned_hgemm"};
+static const char *peer_label[NPEER] = {"cl16 f16", "cl16 f32", "CLBlast S", "CLBlast H",
+                                        "OpenBLAS", "CLBt S", "CLBt H"};
+#define IS_TUNED(p) ((p) == P_CLBT_S || (p) == P_CLBT_H)
 
 typedef enum { RS_NONE, RS_OK, RS_UNSUPPORTED, RS_NOT_BUILT, RS_FAILED, RS_ERROR } rstate;
 static const char *rstate_name[] = {"skipped", "ok", "unsupported", "not built", "FAILED", "error"};
@@ -447,7 +454,10 @@ static void fmt_result(char *buf, size_t len, const result *r, const cl16_peaks 
     } else snprintf(buf, len, "%s%s%s", rstate_name[r->st], *r->reason ? ": " : "", r->reason);
 }
 
-static cl16_status run_shape(cl16_ctx *ctx, row *w, int index, int total, const opts *o) {
+/* tuned: 0 runs every peer but the CLBlast tuned ones, 1 only those whose
+ * parameters were applied (tuned_ok[f16, f32]); the others keep their result. */
+static cl16_status run_shape(cl16_ctx *ctx, row *w, int index, int total, const opts *o, int tuned,
+                             const int tuned_ok[2]) {
     const shape *s = &w->sh;
     layout L = make_layout(s);
     check chk = {0};
@@ -457,8 +467,8 @@ static cl16_status run_shape(cl16_ctx *ctx, row *w, int index, int total, const 
     if (!a || !b || !c) goto out;
     bench_fill_random(a, L.na, 1 + (uint32_t)index, 1);
     bench_fill_random(b, L.nb, 1001 + (uint32_t)index, 1);
-    fprintf(stderr, "[%d/%d] %s: %s%s %lldx%lldx%lld batch %lld%s, reference for %s entries...\n",
-            index + 1, total, s->name, s->ta ? "T" : "N", s->tb ? "T" : "N", (long long)s->m,
+    fprintf(stderr, "[%d/%d]%s %s: %s%s %lldx%lldx%lld batch %lld%s, reference for %s entries...\n",
+            index + 1, total, tuned ? " (CLBlast tuned)" : "", s->name, s->ta ? "T" : "N", s->tb ? "T" : "N", (long long)s->m,
             (long long)s->n, (long long)s->k, (long long)s->batch,
             s->reduce ? " (reduce)" : s->a_shared ? " (shared A)" : "",
             (double)L.nc * (double)L.ktot <= FULL_CHECK_COST || L.nc <= SAMPLES ? "all" : "sampled");
@@ -480,13 +490,14 @@ static cl16_status run_shape(cl16_ctx *ctx, row *w, int index, int total, const 
     st = CL16_OK;
     for (int p = 0; p < NPEER; p++) {
         result *r = &w->r[p];
+        if (IS_TUNED(p) != tuned || (tuned && !tuned_ok[p == P_CLBT_H ? 0 : 1])) continue;
         if (p == P_BLAS) {
             run_blas(s, &L, &chk, a, b, c, o, r);
             /* OpenBLAS's idle threads spin (sched_yield) for ~0.1 s before they
              * sleep; the next shape's first peer must not share the cores with them. */
             if (r->st != RS_NOT_BUILT) nanosleep(&(struct timespec){0, 200000000}, NULL);
         } else {
-            int t = p == P_F16 || p == P_CLB_H ? 0 : 1;
+            int t = p == P_F16 || p == P_CLB_H || p == P_CLBT_H ? 0 : 1;
             run_device(ctx, s, &L, &chk, dts[t], p <= P_F32 ? CL16_GEMM_OWN : CL16_GEMM_CLBLAST,
                        T[t][0], T[t][1], T[t][2], c, o, r);
         }
@@ -529,15 +540,16 @@ static void rcell(char *buf, size_t len, double x) {
 }
 
 typedef struct summary {
-    double vs_clblast, vs_openblas, worst_f16_f32;
+    double vs_clblast, vs_openblas, worst_f16_f32, vs_clblast_tuned;
     const char *worst_name;
 } summary;
 
 static summary summarise(const row *rows, int n) {
-    summary s = {NAN, NAN, NAN, NULL};
+    summary s = {NAN, NAN, NAN, NAN, NULL};
     for (int i = 0; i < n; i++) {
         if (is_square(&rows[i].sh, 1024)) {
             s.vs_clblast = ratio(&rows[i], P_F16, P_CLB_S);
+            s.vs_clblast_tuned = ratio(&rows[i], P_F16, P_CLBT_S);
             s.vs_openblas = ratio(&rows[i], P_F16, P_BLAS);
         }
         double x = ratio(&rows[i], P_F16, P_F32);
@@ -553,7 +565,8 @@ static void goal_line(FILE *f, const char *what, double x, const char *unit, dou
     else fprintf(f, "  %s: n/a (%s)\n", what, why_missing);
 }
 
-static void print_table(const row *rows, int n, const cl16_ctx *ctx, const cl16_peaks *pk) {
+static void print_table(const row *rows, int n, const cl16_ctx *ctx, const cl16_peaks *pk,
+                        char tuned_info[2][600]) {
     const cl16_device_info *d = cl16_ctx_device(ctx);
     char blas[128];
     blas_describe(blas, sizeof blas, 0);
@@ -562,23 +575,27 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const cl16_
            cl16_version(), blas);
     printf("each peer: GFLOP/s from the median time per call, and %% of the f32 multiply-add peak "
            "(%.1f GFLOP/s)\n", pk->f32_gflops);
-    printf("%-34s %2s %5s %5s %5s %5s %13s %13s %13s %13s %13s %7s %7s %7s\n", "shape", "op", "M", "N",
-           "K", "batch", peer_label[0], peer_label[1], peer_label[2], peer_label[3], peer_label[4],
-           "f16/f32", "f16/CLB", "f16/OB");
+    printf("%-34s %2s %5s %5s %5s %5s %13s %13s %13s %13s %13s %13s %13s %7s %7s %7s %8s\n", "shape",
+           "op", "M", "N", "K", "batch", peer_label[0], peer_label[1], peer_label[2], peer_label[3],
+           peer_label[4], peer_label[5], peer_label[6], "f16/f32", "f16/CLB", "f16/OB", "f16/CLBt");
     for (int i = 0; i < n; i++) {
         const row *w = &rows[i];
-        char cl[NPEER][32], rt[3][16];
+        char cl[NPEER][32], rt[4][16];
         for (int p = 0; p < NPEER; p++) cell(cl[p], sizeof cl[p], &w->r[p], pk->f32_gflops);
         rcell(rt[0], sizeof rt[0], ratio(w, P_F16, P_F32));
         rcell(rt[1], sizeof rt[1], ratio(w, P_F16, P_CLB_S));
         rcell(rt[2], sizeof rt[2], ratio(w, P_F16, P_BLAS));
-        printf("%-34s %s%s %5lld %5lld %5lld %5lld%s %13s %13s %13s %13s %13s %7s %7s %7s\n", w->sh.name,
-               w->sh.ta ? "T" : "N", w->sh.tb ? "T" : "N", (long long)w->sh.m, (long long)w->sh.n,
-               (long long)w->sh.k, (long long)w->sh.batch,
+        rcell(rt[3], sizeof rt[3], ratio(w, P_F16, P_CLBT_S));
+        printf("%-34s %s%s %5lld %5lld %5lld %5lld%s %13s %13s %13s %13s %13s %13s %13s %7s %7s %7s %8s\n",
+               w->sh.name, w->sh.ta ? "T" : "N", w->sh.tb ? "T" : "N", (long long)w->sh.m,
+               (long long)w->sh.n, (long long)w->sh.k, (long long)w->sh.batch,
                w->sh.reduce ? "r" : w->sh.a_shared ? "s" : " ", cl[0], cl[1], cl[2], cl[3], cl[4],
-               rt[0], rt[1], rt[2]);
+               cl[5], cl[6], rt[0], rt[1], rt[2], rt[3]);
     }
     printf("batch: s = one A shared by all entries (stride 0), r = batch-reduce into one C\n");
+    printf("CLBt = CLBlast with Xgemm parameters from CLBlast's own tuner (scripts/tune-clblast.sh)\n");
+    for (int t = 1; t >= 0; t--)
+        if (tuned_info[t][0]) printf("  %s: %s\n", t ? "CLBt S" : "CLBt H", tuned_info[t]);
     printf("\ncl16 plans (f16 | f32):\n");
     for (int i = 0; i < n; i++)
         printf("  %-34s %s | %s\n", rows[i].sh.name, rows[i].plan[0], rows[i].plan[1]);
@@ -587,7 +604,7 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const cl16_
     for (int p = 0; p < NPEER; p++)
         for (int i = 0; i < n; i++) {
             const result *r = &rows[i].r[p];
-            if (r->st == RS_OK || r->st == RS_NONE) continue;
+            if (r->st == RS_OK || (r->st == RS_NONE && !*r->reason)) continue;
             int seen = 0;
             for (int j = 0; j < i && !seen; j++)
                 seen = rows[j].r[p].st == r->st && !strcmp(rows[j].r[p].reason, r->reason);
@@ -602,6 +619,8 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const cl16_
               "needs square.1024 measured with both peers");
     goal_line(stdout, "f16 1024^3 vs OpenBLAS", s.vs_openblas, "x", 0.5,
               "needs square.1024 measured with both peers");
+    goal_line(stdout, "f16 1024^3 vs CLBlast SGEMM tuned for the device", s.vs_clblast_tuned, "x", 1,
+              "needs square.1024 measured with cl16 f16 and CLBt S");
     char what[128];
     snprintf(what, sizeof what, "worst f16/f32 over listed shapes%s%s%s",
              s.worst_name ? " (" : "", s.worst_name ? s.worst_name : "", s.worst_name ? ")" : "");
@@ -626,7 +645,8 @@ static void json_result(FILE *f, const result *r, const cl16_peaks *pk) {
     fputc('}', f);
 }
 
-static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o) {
+static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, const opts *o,
+                       char tuned_info[2][600]) {
     bench_json_head(f, "gemm", ctx);
     bench_json_peaks(f, &o->pk, o->peaks_from);
     fprintf(f, ",\n  \"options\": {\"quick\": %s, \"reps\": %d, \"target_s\": %g, \"max_reps\": %d, "
@@ -645,6 +665,11 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
 #else
     fprintf(f, "},\n  \"openblas\": {\"built\": false},\n");
 #endif
+    fprintf(f, "  \"clblast_tuned\": {\"f32\": ");
+    bench_json_str(f, tuned_info[1]);
+    fprintf(f, ", \"f16\": ");
+    bench_json_str(f, tuned_info[0]);
+    fprintf(f, "},\n");
     fprintf(f, "  \"timing\": \"after the warm-up calls (the first one is first_call_s), blocks "
                "of reps calls, each timed by the wall clock with cl16_ctx_finish before it stops; "
                "ms_per_call and gflops from the median block, ms_min and ms_max the fastest and "
@@ -683,6 +708,8 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
         bench_json_num(f, ratio(w, P_F16, P_CLB_S));
         fprintf(f, ", \"f16_openblas\": ");
         bench_json_num(f, ratio(w, P_F16, P_BLAS));
+        fprintf(f, ", \"f16_clblast_tuned_sgemm\": ");
+        bench_json_num(f, ratio(w, P_F16, P_CLBT_S));
         fprintf(f, "}}");
     }
     summary s = summarise(rows, n);
@@ -690,7 +717,9 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
     bench_json_num(f, s.vs_clblast);
     fprintf(f, ", \"goal_f16_1024_vs_clblast_sgemm\": 3, \"f16_1024_vs_openblas\": ");
     bench_json_num(f, s.vs_openblas);
-    fprintf(f, ", \"goal_f16_1024_vs_openblas\": 0.5, \"worst_f16_f32\": ");
+    fprintf(f, ", \"goal_f16_1024_vs_openblas\": 0.5, \"f16_1024_vs_clblast_tuned_sgemm\": ");
+    bench_json_num(f, s.vs_clblast_tuned);
+    fprintf(f, ", \"goal_f16_1024_vs_clblast_tuned_sgemm\": 1, \"worst_f16_f32\": ");
     bench_json_num(f, s.worst_f16_f32);
     fprintf(f, ", \"worst_f16_f32_shape\": ");
     if (s.worst_name) bench_json_str(f, s.worst_name);
@@ -699,6 +728,36 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
 }
 
 /* ---- the command ------------------------------------------------------------------ */
+
+/* Applies the device's tuned CLBlast parameters for f32 and f16 (ok[1], ok[0]);
+ * where that is not possible every row's tuned peer says why: "skipped: not
+ * tuned" without a file, "unsupported" where CLBlast refuses the precision, an
+ * error (failing the command) for a damaged file. Returns whether any applied. */
+static int tuned_apply(cl16_ctx *ctx, row *rows, int n, int ok[2], char info[2][600]) {
+    for (int t = 0; t < 2; t++) {
+        const cl16_dtype dt = t ? CL16_F32 : CL16_F16;
+        const int p = t ? P_CLBT_S : P_CLBT_H;
+        rstate st = RS_NONE;
+        int code = 0;
+        char why[320];
+        cl16_status s = cl16_clblast_tuned_apply(ctx, dt, info[t], sizeof info[t]);
+        if (!s) {
+            ok[t] = 1;
+            continue;
+        }
+        info[t][0] = 0;
+        snprintf(why, sizeof why, "%s", cl16_ctx_last_error(ctx));
+        if (s != CL16_ERR_UNSUPPORTED) st = RS_ERROR, code = cli_exit_code(s);
+        else if (strncmp(why, "not tuned", 9)) st = RS_UNSUPPORTED;
+        for (int i = 0; i < n; i++) {
+            rows[i].r[p].st = st;
+            rows[i].r[p].exit_code = code;
+            snprintf(rows[i].r[p].reason, sizeof rows[i].r[p].reason, "%s", why);
+        }
+        fprintf(stderr, "cl16 bench gemm: %s %s: %s\n", peer_label[p], rstate_name[st], why);
+    }
+    return ok[0] || ok[1];
+}
 
 static int bench_gemm(int argc, char **argv, const char *device) {
     opts o = {.target_s = 0.3, .max_reps = 50, .shapes = "all"};
@@ -753,9 +812,14 @@ static int bench_gemm(int argc, char **argv, const char *device) {
     char blas[128];
     blas_describe(blas, sizeof blas, 1);
     fprintf(stderr, "cl16 bench gemm: host peer: %s\n", blas);
-    for (int i = 0; i < shapes.n; i++) {
+    static const int no_tuned[2] = {0, 0};
+    int tuned_ok[2] = {0, 0};
+    char tuned_info[2][600] = {"", ""};
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+      if (pass == 1 && !tuned_apply(ctx, rows, shapes.n, tuned_ok, tuned_info)) break;
+      for (int i = 0; i < shapes.n; i++) {
         rows[i].sh = shapes.v[i];
-        cl16_status s = run_shape(ctx, &rows[i], i, shapes.n, &o);
+        cl16_status s = run_shape(ctx, &rows[i], i, shapes.n, &o, pass, pass ? tuned_ok : no_tuned);
         if (s) {
             /* Could not even set the shape up (allocation, upload): every peer is an error. */
             for (int p = 0; p < NPEER; p++) {
@@ -767,11 +831,14 @@ static int bench_gemm(int argc, char **argv, const char *device) {
             fprintf(stderr, "    setup failed: %s\n", rows[i].r[0].reason);
         }
         for (int p = 0; p < NPEER && !rc; p++) rc = rows[i].r[p].exit_code;
+      }
     }
-    print_table(rows, shapes.n, ctx, &o.pk);
+    for (int i = 0; i < shapes.n && !rc; i++) /* a damaged tuned-parameters file, too */
+        for (int p = 0; p < NPEER && !rc; p++) rc = rows[i].r[p].exit_code;
+    print_table(rows, shapes.n, ctx, &o.pk, tuned_info);
     if (rc) fprintf(stderr, "cl16 bench gemm: some results FAILED or errored (see the notes)\n");
     if (jo.f) {
-        write_json(jo.f, rows, shapes.n, ctx, &o);
+        write_json(jo.f, rows, shapes.n, ctx, &o, tuned_info);
         int e = bench_out_close(&jo, 1, "bench gemm");
         if (!rc) rc = e;
     }

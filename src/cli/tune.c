@@ -1,6 +1,7 @@
 /* tune.c (CLI) - `cl16 tune gemm`: runs the GEMM tuner on one device, prints
  * every measurement as it goes and the winner per shape class, and saves the
- * result in the cache directory for later runs on that device. */
+ * result in the cache directory for later runs on that device; `cl16 tune
+ * clblast-import` keeps CLBlast's own tuner's parameters the same way. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,10 +13,40 @@ static void print_progress(void *user, const char *line) {
     fflush(stderr);
 }
 
+/* `cl16 tune clblast-import FILE [--device D]`: keeps parameters from CLBlast's
+ * own tuner (converted by scripts/tune-clblast.sh) for the device they were tuned
+ * on; `cl16 bench gemm` then measures its clblast_tuned peers with them. */
+static int tune_clblast_import(int argc, char **argv, const char *device) {
+    const char *file = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 < argc && !strcmp(argv[i], "--device")) device = argv[++i];
+        else if (!file && argv[i][0] != '-') file = argv[i];
+        else {
+            fprintf(stderr, "cl16 tune clblast-import: unknown or extra argument '%s'\n", argv[i]);
+            return CL16_EXIT_USAGE;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "cl16 tune clblast-import: which file? (cl16 tune clblast-import FILE "
+                        "[--device D]; scripts/tune-clblast.sh writes it)\n");
+        return CL16_EXIT_USAGE;
+    }
+    cl16_ctx *ctx;
+    int rc = cli_ctx(&ctx, device, 0, 0);
+    if (rc) return rc;
+    char dest[4200];
+    cl16_status s = cl16_clblast_tuned_import(ctx, file, dest, sizeof dest);
+    if (s) rc = cli_fail(s, "tune clblast-import", cl16_ctx_last_error(ctx));
+    else printf("saved %s\n", dest);
+    cl16_ctx_free(ctx);
+    return rc;
+}
+
 int cmd_tune(int argc, char **argv, const char *device) {
+    if (argc >= 2 && !strcmp(argv[1], "clblast-import")) return tune_clblast_import(argc, argv, device);
     if (argc < 2 || strcmp(argv[1], "gemm")) {
-        fprintf(stderr, "cl16 tune: what to tune? (only 'gemm' exists: cl16 tune gemm [--quick] "
-                        "[--dtype f16|f32|both] [--no-save])\n");
+        fprintf(stderr, "cl16 tune: what to tune? (cl16 tune gemm [--quick] [--dtype f16|f32|both] "
+                        "[--no-save], or cl16 tune clblast-import FILE: see scripts/tune-clblast.sh)\n");
         return CL16_EXIT_USAGE;
     }
     cl16_tune_opts o;

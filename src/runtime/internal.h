@@ -201,6 +201,22 @@ void cl16__cache_store(cl16_ctx *ctx, const uint8_t key[32], const unsigned char
 /* Hashes what identifies the device and its driver (the cache keys' device part). */
 struct cl16_sha256;
 void cl16__hash_device(const cl16_ctx *ctx, struct cl16_sha256 *s);
+/* A parsed CLBlast tuned-parameters file (src/ops/clblast_tuned.c). */
+#define CL16_CLBLAST_MAX_PARAMS 32
+#define CL16_CLBLAST_NAME_MAX 16
+typedef struct cl16_clblast_tuned {
+    char device[256];
+    char kernel[16];
+    int precision; /* 16 or 32 */
+    char note[256];
+    size_t n;
+    char names[CL16_CLBLAST_MAX_PARAMS][CL16_CLBLAST_NAME_MAX];
+    size_t values[CL16_CLBLAST_MAX_PARAMS];
+} cl16_clblast_tuned;
+/* Parses the text of a tuned-parameters file; CL16_ERR_FORMAT with err naming
+ * origin and the line at fault. Needs no device (tests/unit/test_clblast_tuned.c). */
+cl16_status cl16__clblast_tuned_parse(const char *text, size_t len, const char *origin,
+                                      cl16_clblast_tuned *out, char *err, size_t err_len);
 /* mkdir -p; 0 on success, -1 with errno set. */
 int cl16__mkdir_p(const char *dir);
 

@@ -6,8 +6,8 @@
 CL16="$1"
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-out=$(mktemp) err=$(mktemp) json=$(mktemp)
-trap 'rm -f "$out" "$err" "$json"' EXIT
+out=$(mktemp) err=$(mktemp) json=$(mktemp) tj=$(mktemp --suffix=-tuner.json)
+trap 'rm -f "$out" "$err" "$json" "$tj"' EXIT
 
 "$CL16" --help >"$out" || fail "--help exited non-zero"
 grep -q "devices" "$out" && grep -q "exit codes" "$out" || fail "--help lacks the commands"
@@ -114,6 +114,10 @@ for s in d["shapes"]:
             assert r["ms_per_call"] is None and r["pct_peak"] is None and r["kernel_ms"] is None, (s["name"], k, r)
     if p["clblast_hgemm"]["status"] == "unsupported":
         assert p["clblast_hgemm"]["reason"], "HGEMM unsupported without a reason"
+    # A fresh cache holds no CLBlast tuner parameters: skipped, and told how to get them.
+    for k in ("clblast_tuned_sgemm", "clblast_tuned_hgemm"):
+        assert p[k]["status"] == "skipped" and "not tuned" in p[k]["reason"] and \
+            "tune-clblast.sh" in p[k]["reason"], (s["name"], k, p[k])
     for k in ("f16_f32", "f16_clblast_sgemm", "f16_openblas"):
         assert k in s["ratios"], k
     assert s["ratios"]["f16_f32"] > 0
@@ -309,6 +313,12 @@ grep -q "half path:" "$out" || fail "probe output"
 [ $? = 2 ] || fail "tune without a target not exit 2"
 "$CL16" tune gemm --dtype f8 >/dev/null 2>&1
 [ $? = 2 ] || fail "tune gemm --dtype f8 not exit 2"
+"$CL16" tune clblast-import >/dev/null 2>&1
+[ $? = 2 ] || fail "tune clblast-import without a file not exit 2"
+printf '{"kernel_family": "xgemm_1"}\n' >"$tj"
+"$CL16" tune clblast-import "$tj" >"$out" 2>"$err" && fail "tune clblast-import took a tuner JSON"
+grep -q "tuner.json line 1: expected 'cl16-clblast-tuned 1'" "$err" ||
+    fail "tune clblast-import message: $(cat "$err")"
 "$CL16" tune gemm --quick --dtype f32 >"$out" 2>"$err" || fail "tune gemm: $(cat "$err")"
 grep -q "^saved .*gemm-tune-.*\.txt" "$out" || fail "tune gemm did not save: $(cat "$out")"
 grep -q "f32 NN large: chose" "$err" || fail "tune gemm progress: $(cat "$err")"
