@@ -9,7 +9,7 @@
 set -u
 B=${1:?usage: fuzz.sh BUILD_FUZZ [harness...]}
 shift
-H=${*:-safetensors idx cifar cache model json}
+H=${*:-safetensors idx cifar cache model json clblast}
 SECS=${FUZZ_SECONDS:-30}
 RUNS=${FUZZ_RUNS:--1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
