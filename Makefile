@@ -64,14 +64,15 @@ fuzz: deps
 # The C test programs under valgrind memcheck (tests/sanitize/valgrind.sh and
 # valgrind.supp: PoCL/driver noise only). Slow: VALGRIND_TESTS narrows it to a
 # ctest -R regex. The shell tests (cli, install, kernels_compile,
-# embed_duplicate) are left out: valgrind would only watch /bin/sh.
+# embed_duplicate, cli_train, example_continue16, kill_checkpoint) are left
+# out: valgrind would only watch /bin/sh.
 test-valgrind: deps
 	@cmake -S . -B $(BUILD_VG) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCL16_TEST_LAUNCHER=$(CURDIR)/tests/sanitize/valgrind.sh -DCL16_TEST_TIMEOUT=7200 \
 	  $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_VG) -j $(JOBS)
 	cd $(BUILD_VG) && CL16_VALGRIND_LOGS=$(CURDIR)/$(BUILD_VG)/valgrind-logs \
-	  ctest --output-on-failure -j $(VALGRIND_JOBS) -E '^(cli|install|kernels_compile|embed_duplicate)$$' \
+	  ctest --output-on-failure -j $(VALGRIND_JOBS) -E '^(cli|install|kernels_compile|embed_duplicate|cli_train|example_continue16|kill_checkpoint)$$' \
 	  $(if $(VALGRIND_TESTS),-R '$(VALGRIND_TESTS)')
 
 # Intel's CPU OpenCL runtime (native half) from PyPI into $(INTEL_OCL_DIR),
