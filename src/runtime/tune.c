@@ -474,6 +474,7 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
             ADDP(CL16_GK_TILE, 4, 16, 16, 4, 8, 8, 16, 1);
             if (!quick) ADDP(CL16_GK_TILE, 8, 16, 16, 4, 8, 8, 16, 1);
             if (!quick) ADDP(CL16_GK_TILE, 4, 64, 16, 1, 8, 8, 16, 1);
+            if (!quick) ADDP(CL16_GK_TILE, 4, 48, 16, 4, 8, 8, 16, 1);
         }
         if (nt) ADD(CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16);
         ADD(CL16_GK_TILE, 4, 16, 16, nn ? 4 : 1, 8, 8, 16);
