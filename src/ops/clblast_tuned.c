@@ -214,23 +214,15 @@ cl16_status cl16_clblast_tuned_import(cl16_ctx *ctx, const char *file, char *des
                           ctx->cache_dir, strerror(errno));
     /* Written back from what was parsed: the cache holds only what cl16 accepts. */
     char tmp[CL16_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
+    FILE *f = cl16__text_open(path, tmp, sizeof tmp);
     if (!f) return cl16__fail(ctx, CL16_ERR_IO, "CLBlast tuned import: cannot write %s: %s", tmp,
                               strerror(errno));
     fprintf(f, "%s\ndevice %s\nkernel %s\nprecision %d\n", MAGIC, t.device, t.kernel, t.precision);
     if (t.note[0]) fprintf(f, "note %s\n", t.note);
     for (size_t i = 0; i < t.n; i++) fprintf(f, "param %s %zu\n", t.names[i], t.values[i]);
-    int bad = ferror(f);
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return cl16__fail(ctx, CL16_ERR_IO, "CLBlast tuned import: cannot write %s: %s", path,
-                          strerror(e));
-    }
+    const int e = cl16__text_commit(f, tmp, path);
+    if (e) return cl16__fail(ctx, CL16_ERR_IO, "CLBlast tuned import: cannot write %s: %s", path,
+                             strerror(e));
     if (dest && dest_len) snprintf(dest, dest_len, "%s", path);
     return CL16_OK;
 }

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ops/ops_util.h"
 #include "runtime/internal.h"
@@ -611,8 +610,7 @@ static void table_save(cl16_ctx *ctx, struct cl16_conv_table *t) {
     cl16__device_file(ctx, "conv-algo", path, sizeof path);
     if (!path[0] || cl16__mkdir_p(ctx->cache_dir))
         return;
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
+    FILE *f = cl16__text_open(path, tmp, sizeof tmp);
     int bad = !f;
     if (f) {
         fprintf(f, "%s\n", CONV_MAGIC);
@@ -621,10 +619,9 @@ static void table_save(cl16_ctx *ctx, struct cl16_conv_table *t) {
                 fprintf(f, "%" PRId64 " ", t->e[i].key[k]);
             fprintf(f, "%d\n", t->e[i].algo);
         }
-        bad = ferror(f) | (fclose(f) != 0);
+        bad = cl16__text_commit(f, tmp, path) != 0;
     }
-    if (bad || rename(tmp, path)) {
-        remove(tmp);
+    if (bad) {
         if (!t->save_warned++)
             cl16__warn(ctx, "cannot write the convolution choices to %s", path);
     }

@@ -9,6 +9,7 @@
 #endif
 #include <CL/cl.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #include "cl16.h"
 
@@ -219,6 +220,12 @@ cl16_status cl16__clblast_tuned_parse(const char *text, size_t len, const char *
                                       cl16_clblast_tuned *out, char *err, size_t err_len);
 /* mkdir -p; 0 on success, -1 with errno set. */
 int cl16__mkdir_p(const char *dir);
+/* A small text file replaced whole or not at all: text_open opens
+ * "<path>.<pid>.tmp" for writing (its name in tmp; NULL with errno set);
+ * text_commit flushes, fsyncs and closes f and renames tmp over path, or
+ * removes tmp: 0, or the errno of the step that failed. */
+FILE *cl16__text_open(const char *path, char *tmp, size_t tmp_len);
+int cl16__text_commit(FILE *f, const char *tmp, const char *path);
 
 /* ---- memory (src/runtime/tensor.c) -------------------------------------- */
 cl16_status cl16__dev_alloc(cl16_ctx *ctx, size_t bytes, const char *what, cl_mem *out);

@@ -171,6 +171,26 @@ int cl16__mkdir_p(const char *dir) {
     return 0;
 }
 
+FILE *cl16__text_open(const char *path, char *tmp, size_t tmp_len) {
+    const int w = snprintf(tmp, tmp_len, "%s.%ld.tmp", path, (long)getpid());
+    if (w < 0 || (size_t)w >= tmp_len) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    return fopen(tmp, "w");
+}
+
+int cl16__text_commit(FILE *f, const char *tmp, const char *path) {
+    int bad = ferror(f);
+    bad |= fflush(f) != 0;
+    bad |= fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (!bad && !rename(tmp, path)) return 0;
+    const int e = errno ? errno : EIO;
+    unlink(tmp);
+    return e;
+}
+
 static int write_all(int fd, const unsigned char *p, size_t n) {
     while (n) {
         ssize_t w = write(fd, p, n);

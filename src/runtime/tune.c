@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "runtime/internal.h"
 
@@ -356,8 +355,7 @@ static cl16_status tune_save(cl16_ctx *ctx) {
         return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot create %s: %s", ctx->cache_dir,
                           strerror(errno));
     char tmp[CL16_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
+    FILE *f = cl16__text_open(path, tmp, sizeof tmp);
     if (!f) return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot write %s: %s", tmp, strerror(errno));
     fprintf(f, "%s\ndevice %s | %s\n", TUNE_MAGIC, ctx->dev.name, ctx->dev.driver);
     for (int c = 0; c < CL16_GEMM_NCLASSES; c++) {
@@ -371,15 +369,8 @@ static cl16_status tune_save(cl16_ctx *ctx) {
         else
             fprintf(f, "%s %s gflops=%.3f clblast=no\n", name, ps, t->own_gflops);
     }
-    int bad = ferror(f);
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot write %s: %s", path, strerror(e));
-    }
+    const int e = cl16__text_commit(f, tmp, path);
+    if (e) return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot write %s: %s", path, strerror(e));
     return CL16_OK;
 }
 
