@@ -57,17 +57,15 @@ int bench_peak(int argc, char **argv, const char *device) {
         bench_out jo;
         if (json && !(rc = bench_out_open(&jo, json, "bench peak"))) {
             FILE *f = jo.f;
-            {
-                bench_json_head(f, "peak", ctx);
-                fprintf(f, ",\n  \"copy_gb_per_s\": ");
-                bench_json_num(f, pk.copy_gb_per_s);
-                fprintf(f, ",\n  \"f32_gflops\": ");
-                bench_json_num(f, pk.f32_gflops);
-                fprintf(f, ",\n  \"f16_gflops\": ");
-                bench_json_num(f, pk.f16_gflops > 0 ? pk.f16_gflops : 0.0 / 0.0);
-                fprintf(f, "\n}\n");
-                rc = bench_out_close(&jo, 1, "bench peak");
-            }
+            bench_json_head(f, "peak", ctx);
+            fprintf(f, ",\n  \"copy_gb_per_s\": ");
+            bench_json_num(f, pk.copy_gb_per_s);
+            fprintf(f, ",\n  \"f32_gflops\": ");
+            bench_json_num(f, pk.f32_gflops);
+            fprintf(f, ",\n  \"f16_gflops\": ");
+            bench_json_num(f, pk.f16_gflops > 0 ? pk.f16_gflops : 0.0 / 0.0);
+            fprintf(f, "\n}\n");
+            rc = bench_out_close(&jo, 1, "bench peak");
         }
     }
     cl16_ctx_free(ctx);

@@ -114,26 +114,19 @@ PY
 grep -Eq "lenet5, fp16\) on the fashion-mnist test set: accuracy [0-9.]+% \([0-9]+ of 500\)" "$out" ||
     fail "eval text output: $(cat "$out")"
 
-# ---- convert: f32 -> f16 -> f32 -> f16 gives the same f16 file -----------------
-"$CL16" convert --in "$W/lenet32.safetensors" --out "$W/a16.safetensors" --dtype f16 >"$out" 2>"$err" ||
-    fail "convert f16: $(cat "$err")"
-grep -Eq "into f16: [1-9][0-9]* values, 0 overflowed" "$out" || fail "convert report: $(cat "$out")"
-"$CL16" convert --in "$W/a16.safetensors" --out "$W/b32.safetensors" --dtype f32 >/dev/null 2>"$err" ||
-    fail "convert f32: $(cat "$err")"
-"$CL16" convert --in "$W/b32.safetensors" --out "$W/c16.safetensors" --dtype f16 >/dev/null 2>"$err" ||
-    fail "convert f16 again: $(cat "$err")"
-cmp -s "$W/a16.safetensors" "$W/c16.safetensors" || fail "convert f16->f32->f16 changed the file"
-# the same with bf16 (written as safetensors BF16)
-"$CL16" convert --in "$W/lenet32.safetensors" --out "$W/abf.safetensors" --dtype bf16 >"$out" 2>"$err" ||
-    fail "convert bf16: $(cat "$err")"
-grep -Eq "into bf16: [1-9][0-9]* values, 0 overflowed" "$out" || fail "convert bf16 report: $(cat "$out")"
-"$CL16" convert --in "$W/abf.safetensors" --out "$W/bbf32.safetensors" --dtype f32 >/dev/null 2>"$err" ||
-    fail "convert bf16 -> f32: $(cat "$err")"
-"$CL16" convert --in "$W/bbf32.safetensors" --out "$W/cbf.safetensors" --dtype bf16 >/dev/null 2>"$err" ||
-    fail "convert bf16 again: $(cat "$err")"
-cmp -s "$W/abf.safetensors" "$W/cbf.safetensors" || fail "convert bf16->f32->bf16 changed the file"
-"$CL16" eval --model-file "$W/a16.safetensors" --precision fp32 --limit 500 --json >"$W/e1" 2>"$err" &&
-"$CL16" eval --model-file "$W/b32.safetensors" --precision fp32 --limit 500 --json >"$W/e2" 2>"$err" ||
+# ---- convert: f32 -> D -> f32 -> D gives the same D file, D = f16 and bf16 (BF16) --
+for d in f16 bf16; do
+    "$CL16" convert --in "$W/lenet32.safetensors" --out "$W/${d}a.safetensors" --dtype $d >"$out" 2>"$err" ||
+        fail "convert $d: $(cat "$err")"
+    grep -Eq "into $d: [1-9][0-9]* values, 0 overflowed" "$out" || fail "convert $d report: $(cat "$out")"
+    "$CL16" convert --in "$W/${d}a.safetensors" --out "$W/${d}b32.safetensors" --dtype f32 >/dev/null 2>"$err" ||
+        fail "convert $d -> f32: $(cat "$err")"
+    "$CL16" convert --in "$W/${d}b32.safetensors" --out "$W/${d}c.safetensors" --dtype $d >/dev/null 2>"$err" ||
+        fail "convert $d again: $(cat "$err")"
+    cmp -s "$W/${d}a.safetensors" "$W/${d}c.safetensors" || fail "convert $d->f32->$d changed the file"
+done
+"$CL16" eval --model-file "$W/f16a.safetensors" --precision fp32 --limit 500 --json >"$W/e1" 2>"$err" &&
+"$CL16" eval --model-file "$W/f16b32.safetensors" --precision fp32 --limit 500 --json >"$W/e2" 2>"$err" ||
     fail "eval of converted files: $(cat "$err")"
 cmp -s "$W/e1" "$W/e2" || fail "f16 file and its f32 conversion evaluate differently: $(cat "$W/e1" "$W/e2")"
 
@@ -210,7 +203,7 @@ expect_fail "another architecture (continue)" "holds a lenet5 model, not --model
 expect_fail "another architecture (resume)" "holds a lenet5 model, not --model mlp" \
     "$CL16" train --resume "$W/part.safetensors" --model mlp
 expect_fail "model file as --resume" "not a checkpoint of cl16 train/continue" \
-    "$CL16" train --resume "$W/a16.safetensors"
+    "$CL16" train --resume "$W/f16a.safetensors"
 expect_fail "missing --out" "--out" "$CL16" train --model mlp $SMALL
 expect_fail "bad --lr" "--lr" "$CL16" train --model mlp $SMALL --lr abc --out "$W/x.safetensors"
 
