@@ -364,8 +364,7 @@ static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_con
             st = cl16_gemm_ex(ctx, &d);
         }
     }
-    if (colm)
-        cl16__dev_free(ctx, colm, col_bytes);
+    cl16__dev_free(ctx, colm, col_bytes);
     return st;
 }
 
@@ -504,12 +503,9 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
                       (bias ? (double)s->co : 0.0)));
 cleanup:
     /* Released by OpenCL once the kernels that use them are done. */
-    if (bf)
-        cl16__dev_free(ctx, bf, bfb);
-    if (yf)
-        cl16__dev_free(ctx, yf, yfb);
-    if (xf)
-        cl16__dev_free(ctx, xf, xfb);
+    cl16__dev_free(ctx, bf, bfb);
+    cl16__dev_free(ctx, yf, yfb);
+    cl16__dev_free(ctx, xf, xfb);
     cl16__dev_free(ctx, wp, wpb);
     return st;
 }
@@ -887,12 +883,9 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
                     4.0 * (double)(cnt * rows * hw) + es * nx * (beta != 0.0f ? 2.0 : 1.0));
     }
 cleanup:
-    if (colm)
-        cl16__dev_free(ctx, colm, colb);
-    if (dym)
-        cl16__dev_free(ctx, dym, dyb);
-    if (wm)
-        cl16__dev_free(ctx, wm, wb);
+    cl16__dev_free(ctx, colm, colb);
+    cl16__dev_free(ctx, dym, dyb);
+    cl16__dev_free(ctx, wm, wb);
     return st;
 }
 
@@ -958,8 +951,7 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
             st = cl16_gemm_ex(ctx, &d);
         }
     }
-    if (colm)
-        cl16__dev_free(ctx, colm, colb);
+    cl16__dev_free(ctx, colm, colb);
     if (st || !dbias)
         return st;
 
