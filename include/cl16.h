@@ -193,6 +193,21 @@ CL16_API cl16_status cl16_ctx_finish(cl16_ctx *ctx);
  * profiling off nothing is recorded and nothing costs. */
 CL16_API cl16_status cl16_ctx_device_time(cl16_ctx *ctx, double *seconds);
 
+/* The same device time split by kernel: one entry per kernel function name
+ * (buffer copies and fills together as "(copy/fill)"), longest first. */
+typedef struct cl16_kernel_time {
+    char name[64];
+    double seconds;
+    uint64_t calls;
+} cl16_kernel_time;
+/* Waits for the queued commands, then writes up to cap entries to out (out may
+ * be NULL when cap is 0) and the number of distinct entries to *n (it may
+ * exceed cap). reset 1 then clears the per-kernel sums (not the total of
+ * cl16_ctx_device_time), so that a later call covers only what follows. Needs
+ * opts.profiling, like cl16_ctx_device_time. */
+CL16_API cl16_status cl16_ctx_kernel_times(cl16_ctx *ctx, cl16_kernel_time *out, size_t cap,
+                                           size_t *n, int reset);
+
 /* ---- tensors ------------------------------------------------------------ */
 
 typedef enum cl16_dtype {

@@ -22,6 +22,11 @@ typedef struct result {
     int blocks;
     uint64_t peak;
     int rc;
+    /* --profile: the kernels taking the most device time over the timed steps */
+    cl16_kernel_time kt[24];
+    size_t nkt;  /* entries in kt */
+    size_t akt;  /* distinct kernels in all */
+    int psteps;  /* steps those times cover */
 } result;
 
 typedef struct step_call {
@@ -31,9 +36,11 @@ typedef struct step_call {
     const int32_t *lab;
     int batch;
     double *loss;
+    int calls;
 } step_call;
 static int step_one(void *u) {
     step_call *c = u;
+    c->calls++;
     return (int)cl16_trainer_step(c->t, c->img, c->lab, c->batch, c->loss, NULL);
 }
 static int step_finish(void *u) { return (int)cl16_ctx_finish(((step_call *)u)->ctx); }
@@ -42,7 +49,7 @@ static int step_finish(void *u) { return (int)cl16_ctx_finish(((step_call *)u)->
  * choices), then blocks of `steps` timed steps (bench_time_calls: wall clock
  * and profiling events). */
 static int run_one(const char *device, const char *model, cl16_precision prec, int batch,
-                   int steps, int quick, result *r) {
+                   int steps, int quick, int profile, result *r) {
     memset(r, 0, sizeof *r);
     const cl16_dtype dt = cl16_precision_dtype(prec);
     r->model = model, r->dtype = cl16_precision_name(prec);
@@ -88,11 +95,19 @@ static int run_one(const char *device, const char *model, cl16_precision prec, i
     r->first_s = bench_now() - t0;
     cl16_ctx_stats_get(ctx, &st1);
     r->flops = st1.op_flops - st0.op_flops;
-    step_call sc = {ctx, t, img, lab, batch, &r->loss};
+    step_call sc = {ctx, t, img, lab, batch, &r->loss, 0};
     bench_runner run = {step_one, step_finish, &sc, ctx, 0};
     bench_stats bs;
+    size_t nk;
+    if (!s && profile) /* from here on: the per-kernel split of the timed steps */
+        s = cl16_ctx_kernel_times(ctx, NULL, 0, &nk, 1);
     if (!s)
         s = (cl16_status)bench_time_calls(&run, quick, steps, 0.0, steps, &bs);
+    if (!s && profile) {
+        s = cl16_ctx_kernel_times(ctx, r->kt, sizeof r->kt / sizeof r->kt[0], &r->akt, 0);
+        r->nkt = r->akt < sizeof r->kt / sizeof r->kt[0] ? r->akt : sizeof r->kt / sizeof r->kt[0];
+        r->psteps = sc.calls;
+    }
     if (s) {
         rc = cli_fail(s, "bench train", cl16_ctx_last_error(ctx));
         goto out;
@@ -111,9 +126,24 @@ out:
     return r->rc = rc;
 }
 
+/* The --profile lines under a row: the top kernels per step. */
+static void print_profile(const result *r, int profile) {
+    if (!profile || !r->psteps)
+        return;
+    double tot = 0;
+    for (size_t k = 0; k < r->nkt; k++)
+        tot += r->kt[k].seconds;
+    printf("    %-34s %9s %7s %10s   (%zu kernels; %d steps)\n", "kernel", "ms/step", "share",
+           "launches", r->akt, r->psteps);
+    for (size_t k = 0; k < r->nkt && k < (size_t)profile; k++)
+        printf("    %-34s %9.3f %6.1f%% %10.1f\n", r->kt[k].name,
+               r->kt[k].seconds * 1e3 / r->psteps, tot > 0 ? 100 * r->kt[k].seconds / tot : 0.0,
+               (double)r->kt[k].calls / r->psteps);
+}
+
 static const char *usage_text =
     "usage: cl16 bench train [--models M1,M2,...] [--precisions P1,P2,...] [--batch B]\n"
-    "                        [--steps S] [--quick] [--json FILE] [--peaks FILE]\n"
+    "                        [--steps S] [--quick] [--json FILE] [--peaks FILE] [--profile N]\n"
     "  Time whole training steps (upload, forward, loss, backward, SGD with momentum)\n"
     "  of each model in each precision on random data, each run in a fresh context;\n"
     "  report ms/step, images/s, peak device memory and the ratios to fp32.\n"
@@ -123,11 +153,14 @@ static const char *usage_text =
     "  kernel ms from profiling events; GFLOP/s and % of the f32 peak from the median);\n"
     "  --quick: batch 32, 2 steps, 3 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n"
     "  The device's peaks are measured first, or read from --peaks FILE (the output of\n"
-    "  `cl16 bench peak --json` on this device).\n";
+    "  `cl16 bench peak --json` on this device).\n"
+    "  --profile N: after each row, the N kernels with the most device time over the\n"
+    "  timed steps (ms/step, share of the kernel time, launches/step; up to 24),\n"
+    "  also in the JSON as \"kernels\".\n";
 
 int bench_train(int argc, char **argv, const char *device) {
     char models[256] = "lenet5,resnet20", precs[256] = "fp32,fp16";
-    int batch = 128, steps = 5, quick = 0;
+    int batch = 128, steps = 5, quick = 0, profile = 0;
     const char *json = NULL, *peaks_from = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -142,14 +175,17 @@ int bench_train(int argc, char **argv, const char *device) {
             snprintf(models, sizeof models, "%s", v), i++;
         } else if (v && !strcmp(a, "--precisions")) {
             snprintf(precs, sizeof precs, "%s", v), i++;
-        } else if (v && (!strcmp(a, "--batch") || !strcmp(a, "--steps"))) {
+        } else if (v && (!strcmp(a, "--batch") || !strcmp(a, "--steps") ||
+                         !strcmp(a, "--profile"))) {
             char *end;
+            const long hi = a[2] == 'p' ? 24 : 65536;
             long x = strtol(v, &end, 10);
-            if (*end || x < 1 || x > 65536) {
-                fprintf(stderr, "cl16 bench train: %s must be an integer in 1..65536, got '%s'\n", a, v);
+            if (*end || x < 1 || x > hi) {
+                fprintf(stderr, "cl16 bench train: %s must be an integer in 1..%ld, got '%s'\n", a,
+                        hi, v);
                 return CL16_EXIT_USAGE;
             }
-            *(a[2] == 'b' ? &batch : &steps) = (int)x, i++;
+            *(a[2] == 'b' ? &batch : a[2] == 's' ? &steps : &profile) = (int)x, i++;
         } else {
             fprintf(stderr, "cl16 bench train: unknown or incomplete option '%s'\n%s", a, usage_text);
             return CL16_EXIT_USAGE;
@@ -193,7 +229,7 @@ int bench_train(int argc, char **argv, const char *device) {
     for (int i = 0; i < n && !rc; i++)
         for (int d = 0; d < np && !rc; d++) {
             fprintf(stderr, "  %s %s ...\n", names[i], cl16_precision_name(pl[d]));
-            rc = run_one(device, names[i], pl[d], batch, steps, quick, &res[i][d]);
+            rc = run_one(device, names[i], pl[d], batch, steps, quick, profile, &res[i][d]);
             if (rc)
                 break;
             const result *r = &res[i][d], *b = &res[i][0];
@@ -210,6 +246,7 @@ int bench_train(int argc, char **argv, const char *device) {
                 printf(" %9.2f %9.2f\n", r->step_s / b->step_s, (double)r->peak / (double)b->peak);
             else
                 printf(" %9s %9s\n", "1", "1");
+            print_profile(r, profile);
             fflush(stdout);
         }
     if (!rc && jf) {
@@ -251,6 +288,19 @@ int bench_train(int argc, char **argv, const char *device) {
                     bench_json_num(jf, r->step_s / res[i][0].step_s);
                     fprintf(jf, ", \"memory_vs_fp32\": ");
                     bench_json_num(jf, (double)r->peak / (double)res[i][0].peak);
+                }
+                if (profile) {
+                    fprintf(jf, ", \"kernels\": [");
+                    for (size_t k = 0; k < r->nkt && k < (size_t)profile; k++) {
+                        fprintf(jf, "%s{\"name\": ", k ? ", " : "");
+                        bench_json_str(jf, r->kt[k].name);
+                        fprintf(jf, ", \"ms_per_step\": ");
+                        bench_json_num(jf, r->kt[k].seconds * 1e3 / r->psteps);
+                        fprintf(jf, ", \"launches_per_step\": ");
+                        bench_json_num(jf, (double)r->kt[k].calls / r->psteps);
+                        fprintf(jf, "}");
+                    }
+                    fprintf(jf, "]");
                 }
                 fprintf(jf, "}");
             }

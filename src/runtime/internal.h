@@ -102,9 +102,14 @@ struct cl16_ctx {
     /* With profiling: events of commands enqueued but not yet summed
      * (src/runtime/profile.c), and the device-busy nanoseconds summed so far. */
     cl_event *prof_ev;
+    cl_kernel *prof_k;          /* the kernel behind each pending event (NULL: copy, fill) */
     size_t prof_n;
     uint64_t prof_ns;
     int prof_lost; /* an event array could not be allocated */
+    /* Device time per kernel object (cl16_ctx_kernel_times): allocated on the
+     * first harvest; kernels past its capacity are summed in its last entry. */
+    struct cl16__prof_entry *prof_tab;
+    size_t prof_tab_n;
 
     int cache_on;
     int cache_warned;
@@ -304,6 +309,8 @@ cl_int cl16__enqueue(cl16_ctx *ctx, cl_kernel k, cl_uint dim, const size_t *glob
                      const size_t *local);
 cl_event *cl16__prof_slot(cl16_ctx *ctx);
 void cl16__prof_commit(cl16_ctx *ctx, cl_event *slot, cl_int err);
+/* cl16__prof_commit for a kernel launch: its time is also counted under k's name. */
+void cl16__prof_commit_kernel(cl16_ctx *ctx, cl_event *slot, cl_int err, cl_kernel k);
 /* Sums and releases the events of completed commands (after a clFinish: all). */
 void cl16__prof_collect(cl16_ctx *ctx);
 /* Waits for and releases every pending event; frees the array (context teardown). */

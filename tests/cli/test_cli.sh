@@ -174,7 +174,8 @@ rc=$?
 [ "$rc" = 17 ] || fail "bench conv with an unwritable --json: exit $rc, want 17"
 # Whole training steps per precision: the JSON holds every run with its ratios to fp32.
 CL16_GEMM=cl16 "$CL16" bench train --quick --models mlp --precisions fp32,fp16,fp16-kahan,mixed,bf16 --steps 1 \
-    --json "$json" >"$out" 2>"$err" || fail "bench train --quick: $(tail -20 "$err")"
+    --profile 3 --json "$json" >"$out" 2>"$err" || fail "bench train --quick: $(tail -20 "$err")"
+grep -q "cl16_gemm" "$out" || fail "bench train --profile: no GEMM kernel in the split: $(cat "$out")"
 python3 - "$json" "$method_py" <<'PY' || fail "bench train --json: $(cat "$json")"
 import json, sys
 exec(sys.argv[2])
@@ -190,6 +191,11 @@ for r in runs:
     assert abs(r["gflops"] - r["flops_per_step"] / r["ms_per_step_median"] * 1e-6) <= 1e-3 * r["gflops"], r
     assert abs(r["images_per_s_median"] - 32e3 / r["ms_per_step_median"]) <= 1e-3 * r["images_per_s_median"], r
     check_pct(r, d, r["precision"])
+    # --profile 3: the three longest kernels, longest first, within the step's kernel time
+    k = r["kernels"]
+    assert 1 <= len(k) <= 3 and all(a["ms_per_step"] >= b["ms_per_step"] for a, b in zip(k, k[1:])), k
+    assert sum(e["ms_per_step"] for e in k) <= r["ms_per_step_max"] * 1.01, (k, r)
+    assert all(e["name"] and e["launches_per_step"] > 0 for e in k), k
     if r["precision"] in ("fp16", "fp16-kahan", "bf16"):
         assert r["time_vs_fp32"] > 0 and 0 < r["memory_vs_fp32"] < 1, r
     # mixed keeps f32 master weights and state: for an MLP, whose memory is

@@ -2,7 +2,8 @@
  * it grows with the work enqueued and stays below the wall clock around it,
  * survives more commands than the event array holds (the oldest are harvested),
  * counts the calls it cannot see (CLBlast's), and is refused, naming the
- * option, on a context made without profiling. */
+ * option, on a context made without profiling; cl16_ctx_kernel_times splits
+ * the same time by kernel name. */
 #include <math.h>
 #include <time.h>
 
@@ -93,6 +94,36 @@ int main(void) {
     CHECK_OK(ctx, cl16_ctx_device_time(ctx, &t3));
     CHECK_MSG(t3 > t2, "5000 fills: device time %g -> %g s", t2, t3);
     CHECK(cl16_ctx_device_time(ctx, NULL) == CL16_ERR_INVALID_ARG);
+
+    /* Split by kernel: the entries add up to the total; the fills are one
+     * entry with every call; the GEMM kernel is there with its 4 calls. */
+    cl16_kernel_time kt[32];
+    size_t nk = 0;
+    CHECK_OK(ctx, cl16_ctx_kernel_times(ctx, kt, 32, &nk, 0));
+    CHECK_MSG(nk >= 2 && nk <= 32, "%zu kernel entries", nk);
+    double sum = 0;
+    int fills = 0, gemms = 0;
+    for (size_t i = 0; i < nk && i < 32; i++) {
+        sum += kt[i].seconds;
+        if (i)
+            CHECK_MSG(kt[i].seconds <= kt[i - 1].seconds, "entry %zu not sorted", i);
+        if (!strcmp(kt[i].name, "(copy/fill)"))
+            fills = kt[i].calls >= 5000;
+        if (strstr(kt[i].name, "gemm") && kt[i].calls >= 4)
+            gemms = 1;
+    }
+    CHECK_MSG(fabs(sum - t3) <= 1e-6 + 1e-9 * t3, "kernel entries sum to %g s, device time %g s", sum,
+              t3);
+    CHECK_MSG(fills && gemms, "fill entry %d, GEMM entry %d (first entry %s)", fills, gemms,
+              nk ? kt[0].name : "-");
+    /* reset: the next call sees only what came after. */
+    CHECK_OK(ctx, cl16_ctx_kernel_times(ctx, NULL, 0, &nk, 1));
+    CHECK_OK(ctx, cl16_tensor_fill(small, 2.0f));
+    CHECK_OK(ctx, cl16_ctx_kernel_times(ctx, kt, 1, &nk, 0));
+    CHECK_MSG(nk == 1 && kt[0].calls == 1 && !strcmp(kt[0].name, "(copy/fill)"),
+              "after reset and one fill: %zu entries, %s x %llu", nk, nk ? kt[0].name : "-",
+              nk ? (unsigned long long)kt[0].calls : 0ULL);
+    CHECK(cl16_ctx_kernel_times(ctx, NULL, 1, &nk, 0) == CL16_ERR_INVALID_ARG);
     CHECK(cl16_ctx_device_time(NULL, &t3) == CL16_ERR_INVALID_ARG);
     /* Queued work left at teardown: cl16_ctx_free waits and releases its events. */
     CHECK_OK(ctx, cl16_tensor_fill(small, 1.0f));
@@ -103,6 +134,8 @@ int main(void) {
     cl16_ctx *plain = test_ctx(NULL);
     double t = 1;
     CHECK(cl16_ctx_device_time(plain, &t) == CL16_ERR_UNSUPPORTED && t == 0);
+    size_t pn = 9;
+    CHECK(cl16_ctx_kernel_times(plain, NULL, 0, &pn, 0) == CL16_ERR_UNSUPPORTED && pn == 0);
     CHECK_MSG(strstr(cl16_ctx_last_error(plain), "profiling") != NULL, "message: %s",
               cl16_ctx_last_error(plain));
     cl16_ctx_free(plain);
