@@ -162,6 +162,19 @@ __kernel void cl16_conv_transpose_w(__global const store_t *w, __global float *w
     wt[((long)g * ckk + r) * cog + o] = (float)LD(w, e);
 }
 
+/* The weights of backward-data as a forward convolution (stride 1): dy
+ * convolved with each kernel rotated by 180 degrees, input and output channels
+ * swapped within each group: wf[c][o][i][j] = w[g*cog + o][cl][KH-1-i][KW-1-j]
+ * for c = g*cg + cl. Bits move unchanged. One work-item per element of wf. */
+__kernel void cl16_conv_flip_w(__global const raw_t *w, __global raw_t *wf, int Cout, int C,
+                               int KH, int KW, int groups) {
+    const int e = (int)get_global_id(0), kk = KH * KW, cog = Cout / groups, cg = C / groups;
+    if (e >= C * cog * kk) return;
+    const int ij = e % kk, o = (e / kk) % cog, c = e / (kk * cog);
+    const int g = c / cg, cl = c % cg;
+    wf[e] = w[((long)(g * cog + o) * cg + cl) * kk + (kk - 1 - ij)];
+}
+
 /* Direct forward convolution, no column buffer, for layers with few input
  * channels (a network's first layer) where im2col's copy outweighs the work.
  * PoCL vectorises only across work-items of the outermost loop, so the kernel

@@ -568,6 +568,8 @@ int main(void) {
         mk(2, 4, 9, 9, 8, 3, 3, 2, 1, 1, 4),   /* depthwise multiplier 2, stride 2 */
         mk(3, 17, 6, 5, 19, 2, 2, 2, 0, 1, 1), /* channels not multiples of 4/16 */
         mk(1, 1, 4, 4, 2, 4, 4, 1, 0, 1, 1),   /* kernel = image: 1x1 output */
+        mk(2, 3, 5, 6, 4, 1, 1, 1, 1, 1, 1),   /* pad > d*(k-1): backward-data at stride 1
+                                                  through col2im, not as a forward conv */
     };
     const int nodd = (int)(sizeof odd / sizeof odd[0]);
     for (int i = 0; i < nodd; i++) {
