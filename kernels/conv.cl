@@ -308,3 +308,76 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
         }
     }
 }
+
+/* Direct backward-data for any stride (the stride-1 case runs as a forward
+ * convolution instead): dx[n][c][h][w] = beta*dx + sum over o, i, j of
+ * dy[n][g*cog + o][oh][ow] * w[g*cog + o][cl][i][j] where h = oh*sh - ph + i*dh,
+ * w = ow*sw - pw + j*dw. A gather with the forward kernel's register tile:
+ * DIRECT_TC channels of one group times DIRECT_TW columns of one phase,
+ * w = w0 + q + sw*b (b < DIRECT_TW, q < sw). All the columns of a phase take
+ * the same taps (those with sw dividing q + pw - j*dw), from DIRECT_TW
+ * consecutive dy elements: no tap is multiplied by a zero, and inside the
+ * image the dy row segment is one vector load. wp holds the kernels rotated
+ * and packed as for the forward kernel (cl16_conv_flip_w, then
+ * cl16_conv_direct_pack with C output and Cout input channels): tap (i, j) is
+ * packed entry KH*KW - 1 - (i*KW + j). Sums in float, one rounding on store,
+ * a fixed order: bitwise reproducible.
+ * Grid: (ceil(W / (DIRECT_TW*sw)) * sw rounded up, H, N * groups * ceil(C_per_group / DIRECT_TC)). */
+__kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const float *wp,
+                                   __global store_t *dx, float beta, int C, int H, int W, int Cout,
+                                   int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw,
+                                   int dh, int dw, int groups) {
+    const int gx = (int)get_global_id(0), h = (int)get_global_id(1);
+    const int t = (int)get_global_id(2);
+    const int q = gx % sw, w0 = gx / sw * DIRECT_TW * sw + q; /* column of lane 0 */
+    const int cg = C / groups, cog = Cout / groups;
+    const int ctiles = (cg + DIRECT_TC - 1) / DIRECT_TC;
+    if (w0 >= W) return;
+    const int n = t / (groups * ctiles), g = (t / ctiles) % groups, tile = t % ctiles;
+    const int c0 = g * cg + tile * DIRECT_TC, clast = g * cg + cg - 1;
+    float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    float8 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;
+    const int kk = KH * KW;
+    for (int o = 0; o < cog; o++) {
+        __global const store_t *dyc = dy + ((long)n * Cout + g * cog + o) * Ho * Wo;
+        __global const float *wc = wp + ((long)(g * ctiles + tile) * cog + o) * kk * DIRECT_TC;
+        for (int i = 0; i < KH; i++) {
+            const int th = h + ph - i * dh; /* = oh * sh */
+            if (th < 0 || th % sh) continue;
+            const int oh = th / sh;
+            if (oh >= Ho) continue;
+            __global const store_t *dyr = dyc + (long)oh * Wo;
+            for (int j = 0; j < KW; j++) {
+                const int tw = w0 + pw - j * dw; /* = ow * sw for lane 0 */
+                if (tw % sw) continue;           /* (exact for negative tw too) */
+                const int ow0 = tw / sw;
+                float8 xv;
+                if (ow0 >= 0 && ow0 + DIRECT_TW <= Wo) {
+                    xv = LD8U(dyr + ow0);
+                } else {
+                    float tmp[DIRECT_TW];
+                    for (int b = 0; b < DIRECT_TW; b++) {
+                        const int ow = ow0 + b;
+                        tmp[b] = (ow >= 0 && ow < Wo) ? (float)LD(dyr, ow) : 0.0f;
+                    }
+                    xv = vload8(0, tmp);
+                }
+                const float8 wv = vload8(kk - 1 - (i * KW + j), wc);
+                acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
+                acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
+            }
+        }
+    }
+    const float8 accs[DIRECT_TC] = {acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7};
+    for (int a = 0; a < DIRECT_TC; a++) {
+        const int c = c0 + a;
+        if (c > clast) break;
+        const long base = (((long)n * C + c) * H + h) * W;
+        float res[DIRECT_TW];
+        vstore8(accs[a], 0, res);
+        for (int b = 0; b < DIRECT_TW && w0 + b * sw < W; b++) {
+            const long e = base + w0 + b * sw;
+            ST(beta != 0.0f ? mad(beta, (float)LD(dx, e), res[b]) : res[b], dx, e);
+        }
+    }
+}

@@ -520,12 +520,15 @@ static cl16_status fwd_run(cl16_ctx *ctx, int algo, const conv_shape *s,
                                : fwd_im2col(ctx, s, p, x, w, bias, 0.0f, y);
 }
 
-static void shape_key(const conv_shape *s, const cl16_conv2d_params *p, int has_bias,
+/* The last number of a choice's key: which call it is for. */
+enum { KEY_FWD = 0, KEY_FWD_BIAS = 1, KEY_BWD_DATA = 2 };
+
+static void shape_key(const conv_shape *s, const cl16_conv2d_params *p, int kind,
                       int64_t key[KEY_LEN]) {
     const int64_t k[KEY_LEN] = {s->n,          s->c,      s->h,           s->w,
                                 s->co,         s->kh,     s->kw,          p->stride_h,
                                 p->stride_w,   p->pad_h,  p->pad_w,       p->dilation_h,
-                                p->dilation_w, p->groups, (int64_t)s->dt, has_bias};
+                                p->dilation_w, p->groups, (int64_t)s->dt, kind};
     memcpy(key, k, sizeof k);
 }
 
@@ -545,13 +548,16 @@ static void counters_set(cl16_ctx *ctx, counters c) {
     ctx->stats.op_flops = c.op_flops, ctx->stats.op_bytes = c.op_bytes;
 }
 
+/* One algorithm run on one call's arguments (the forward or the strided
+ * backward-data form), for the measured choice. */
+typedef cl16_status (*algo_fn)(cl16_ctx *ctx, int algo, const void *args);
+
 /* Runs algo once and waits; *sec is its wall time, *delta the work it counted. */
-static cl16_status timed(cl16_ctx *ctx, int algo, const conv_shape *s, const cl16_conv2d_params *p,
-                         const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
-                         cl16_tensor *y, double *sec, counters *delta) {
+static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo, double *sec,
+                         counters *delta) {
     counters before = counters_get(ctx);
     double t0 = cl16__now();
-    cl16_status st = fwd_run(ctx, algo, s, p, x, w, bias, y);
+    cl16_status st = run(ctx, algo, args);
     cl_int err = st ? 0 : clFinish(ctx->queue);
     if (err)
         st = cl16__cl_fail(ctx, err, "clFinish (timing a convolution)");
@@ -566,10 +572,13 @@ static cl16_status timed(cl16_ctx *ctx, int algo, const conv_shape *s, const cl1
 
 /* ---- choices on disk ---------------------------------------------------------
  * <cache dir>/conv-algo-<device key>.txt, like the GEMM tuning file: a magic
- * line, then one line per shape, the 16 numbers of its key and 1 (im2col) or
- * 2 (direct). Read once per context; rewritten (temporary file + rename) when
+ * line, then one line per shape, the 16 numbers of its key (the last: 0
+ * forward, 1 forward with bias, 2 backward-data at stride > 1) and 1 (im2col:
+ * im2col + GEMM forward, GEMM + col2im backward) or 2 (direct). Read once per context; rewritten (temporary file + rename) when
  * a new shape has been measured. A damaged file is ignored with a warning. */
-#define CONV_MAGIC "cl16-conv-algo 1"
+/* 2: backward-data entries (key kind 2) and the direct backward kernel; a
+ * file of another version is measured again, silently. */
+#define CONV_MAGIC "cl16-conv-algo 2"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -578,8 +587,12 @@ static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     FILE *f = path[0] ? fopen(path, "r") : NULL;
     if (!f)
         return;
-    char line[512];
+    char line[512] = "";
     int ok = fgets(line, sizeof line, f) && !strncmp(line, CONV_MAGIC "\n", sizeof CONV_MAGIC);
+    if (!ok && !strncmp(line, "cl16-conv-algo ", 15)) { /* another version's choices */
+        fclose(f);
+        return;
+    }
     int n = 0;
     while (ok && n < CONV_TABLE_SIZE && fgets(line, sizeof line, f)) {
         const char *c = line;
@@ -626,12 +639,25 @@ static void table_save(cl16_ctx *ctx, struct cl16_conv_table *t) {
     }
 }
 
-/* The forward algorithm for this shape: forced, remembered, or measured now
- * (a warm-up and two to CHOOSE_ROUNDS timed runs of each; y holds a correct
- * result after every run). *done = 1 when measuring already produced y. */
-static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
-                              const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
-                              cl16_tensor *y, int *algo, int *done) {
+/* The remembered algorithm for key, or 0. */
+static int table_find(cl16_ctx *ctx, const int64_t key[KEY_LEN]) {
+    struct cl16_conv_table *t = table(ctx);
+    if (!t)
+        return 0;
+    if (!t->loaded)
+        table_load(ctx, t);
+    for (int i = 0; i < t->count; i++)
+        if (!memcmp(t->e[i].key, key, KEY_LEN * sizeof key[0]))
+            return t->e[i].algo;
+    return 0;
+}
+
+/* The algorithm for a shape: forced, remembered, or measured now (a warm-up
+ * and two to CHOOSE_ROUNDS timed runs of each through run; the output holds a
+ * correct result after every run, so the caller's arguments must overwrite
+ * it, not accumulate). *done = 1 when measuring already produced the output. */
+static cl16_status choose(cl16_ctx *ctx, const int64_t key[KEY_LEN], algo_fn run,
+                          const void *args, int *algo, int *done) {
     *done = 0;
     if (ctx->conv_algo != ALGO_AUTO) {
         *algo = ctx->conv_algo;
@@ -641,15 +667,11 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     struct cl16_conv_table *t = table(ctx);
     if (!t)
         return CL16_OK; /* no memory for the table: im2col, unmeasured */
-    if (!t->loaded)
-        table_load(ctx, t);
-    int64_t key[KEY_LEN];
-    shape_key(s, p, bias != NULL, key);
-    for (int i = 0; i < t->count; i++)
-        if (!memcmp(t->e[i].key, key, sizeof key)) {
-            *algo = t->e[i].algo;
-            return CL16_OK;
-        }
+    const int known = table_find(ctx, key);
+    if (known) {
+        *algo = known;
+        return CL16_OK;
+    }
     /* One warm-up run of each (program builds, first touches), then timed
      * rounds of both in turn, keeping each algorithm's best: on a shared
      * machine one slow run must not decide. Two rounds when one is clearly
@@ -663,7 +685,7 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
             break;
         for (int a = 0; a < 2 && !st; a++) {
             const int al = a ? ALGO_DIRECT : ALGO_IM2COL;
-            st = timed(ctx, al, s, p, x, w, bias, y, &sec, a ? &d_di : &dummy);
+            st = timed(ctx, run, args, al, &sec, a ? &d_di : &dummy);
             if (!st && round && sec < best[a])
                 best[a] = sec;
         }
@@ -673,9 +695,9 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
         return st;
     }
     *algo = best[1] < best[0] ? ALGO_DIRECT : ALGO_IM2COL;
-    /* y came last from the direct kernel; when im2col wins the caller runs it
-     * again, so that every call for this shape gives the same bits. Either
-     * way the counters show the work of one convolution. */
+    /* The output came last from the direct algorithm; when im2col wins the
+     * caller runs it again, so that every call for this shape gives the same
+     * bits. Either way the counters show the work of one convolution. */
     if (*algo == ALGO_DIRECT) {
         base.gemm_calls += d_di.gemm_calls, base.gemm_flops += d_di.gemm_flops;
         base.op_flops += d_di.op_flops, base.op_bytes += d_di.op_bytes;
@@ -683,11 +705,35 @@ static cl16_status fwd_choose(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     }
     counters_set(ctx, base);
     const int slot = t->count < CONV_TABLE_SIZE ? t->count++ : t->next++ % CONV_TABLE_SIZE;
-    memcpy(t->e[slot].key, key, sizeof key);
+    memcpy(t->e[slot].key, key, KEY_LEN * sizeof key[0]);
     t->e[slot].algo = *algo;
     ctx->stats.conv_algo_measured++;
     table_save(ctx, t);
     return CL16_OK;
+}
+
+typedef struct fwd_args {
+    const conv_shape *s;
+    const cl16_conv2d_params *p;
+    const cl16_tensor *x, *w, *bias;
+    cl16_tensor *y;
+} fwd_args;
+
+static cl16_status fwd_algo(cl16_ctx *ctx, int algo, const void *args) {
+    const fwd_args *a = args;
+    return fwd_run(ctx, algo, a->s, a->p, a->x, a->w, a->bias, a->y);
+}
+
+/* Runs the forward convolution y = conv(x, w) + bias with the chosen algorithm. */
+static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
+                              cl16_tensor *y) {
+    int64_t key[KEY_LEN];
+    shape_key(s, p, bias ? KEY_FWD_BIAS : KEY_FWD, key);
+    const fwd_args a = {s, p, x, w, bias, y};
+    int algo, done;
+    cl16_status st = choose(ctx, key, fwd_algo, &a, &algo, &done);
+    return st || done ? st : fwd_run(ctx, algo, s, p, x, w, bias, y);
 }
 
 cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p, const cl16_tensor *x,
@@ -711,10 +757,7 @@ cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p, cons
         (st = check_alias(ctx, op, y, "y", w, "w")) ||
         (st = check_alias(ctx, op, y, "y", bias, "bias")))
         return st;
-    int algo, done;
-    if ((st = fwd_choose(ctx, &s, p, x, w, bias, y, &algo, &done)))
-        return st;
-    return done ? CL16_OK : fwd_run(ctx, algo, &s, p, x, w, bias, y);
+    return fwd_chosen(ctx, &s, p, x, w, bias, y);
 }
 
 /* ---- backward ---------------------------------------------------------------- */
@@ -789,6 +832,33 @@ static cl16_status transpose_w(cl16_ctx *ctx, const conv_shape *s, const cl16_te
     return CL16_OK;
 }
 
+/* dst = the weights rotated by 180 degrees with input and output channels
+ * swapped per group (cl16_conv_flip_w), in w's dtype. */
+static cl16_status flip_w(cl16_ctx *ctx, const conv_shape *s, const cl16_tensor *w, cl_mem dst) {
+    cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_flip_w", &kern);
+    if (st)
+        return st;
+    cl_int co = (cl_int)s->co, c = (cl_int)s->c, kh = (cl_int)s->kh, kw = (cl_int)s->kw,
+           g = (cl_int)s->g;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(w->mem);
+    ARG(dst);
+    ARG(co);
+    ARG(c);
+    ARG(kh);
+    ARG(kw);
+    ARG(g);
+    size_t local = 8, global = ((size_t)w->numel + 7) / 8 * 8;
+    if (!err)
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: rotating the weights for backward-data");
+    cl16__count(ctx, 0.0, 2.0 * (double)w->numel * (double)cl16_dtype_size(s->dt));
+    return CL16_OK;
+}
+
 /* Backward-data at stride 1 is a forward convolution: dx = dy convolved with
  * every kernel rotated by 180 degrees, input and output channels swapped
  * within each group, padding d*(k-1) - p on each side (which must not be
@@ -809,53 +879,272 @@ static cl16_status bwd_data_forward(cl16_ctx *ctx, const conv_shape *s,
     cl16_conv2d_params q = *p;
     q.pad_h = p->dilation_h * (int)(s->kh - 1) - p->pad_h;
     q.pad_w = p->dilation_w * (int)(s->kw - 1) - p->pad_w;
-    cl_kernel kern;
-    cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_flip_w", &kern);
-    if (st)
-        return st;
     const size_t wb = (size_t)w->numel * cl16_dtype_size(s->dt);
     cl_mem wfm = NULL;
-    if ((st = cl16__dev_alloc(ctx, wb, "conv2d rotated weights", &wfm)))
+    cl16_status st = cl16__dev_alloc(ctx, wb, "conv2d rotated weights", &wfm);
+    if (st)
         return st;
     struct cl16_tensor wf;
     temp_view(ctx, &wf, wfm, s->dt, w->numel);
-    cl_int co = (cl_int)s->co, c = (cl_int)s->c, kh = (cl_int)s->kh, kw = (cl_int)s->kw,
-           g = (cl_int)s->g;
-    cl_int err = 0;
-    cl_uint ai = 0;
-    ARG(w->mem);
-    ARG(wfm);
-    ARG(co);
-    ARG(c);
-    ARG(kh);
-    ARG(kw);
-    ARG(g);
-    size_t local = 8, global = ((size_t)w->numel + 7) / 8 * 8;
-    if (!err)
-        err = cl16__enqueue(ctx, kern, 1, &global, &local);
-    if (err) {
-        st = cl16__cl_fail(ctx, err, "conv2d: rotating the weights for backward-data");
-        goto done;
+    if (!(st = flip_w(ctx, s, w, wfm))) {
+        /* Accumulating into dx (beta != 0): the im2col form, whose GEMM takes
+         * beta (the direct kernel overwrites its output, and choosing would
+         * run it). */
+        st = beta != 0.0f ? fwd_im2col(ctx, &f, &q, dy, &wf, NULL, beta, dx)
+                          : fwd_chosen(ctx, &f, &q, dy, &wf, NULL, dx);
     }
-    cl16__count(ctx, 0.0, 2.0 * (double)wb);
-    if (beta != 0.0f) {
-        /* Accumulating into dx: the im2col form, whose GEMM takes beta (the
-         * direct kernel overwrites its output, and choosing would run it). */
-        st = fwd_im2col(ctx, &f, &q, dy, &wf, NULL, beta, dx);
-    } else {
-        int algo, ran;
-        if (!(st = fwd_choose(ctx, &f, &q, dy, &wf, NULL, dx, &algo, &ran)) && !ran)
-            st = fwd_run(ctx, algo, &f, &q, dy, &wf, NULL, dx);
-    }
-done:
     cl16__dev_free(ctx, wfm, wb);
     return st;
 }
 
-/* dx = beta*dx + col2im(W^T * dy) at stride > 1 (stride 1: bwd_data_forward).
- * The column gradients are float whatever the dtype (W^T and, for f16, dy are
+/* dx = beta*dx + col2im(W^T * dy), for strides > 1 (or p > d*(k-1)). The
+ * column gradients are float whatever the dtype (W^T and, for f16, dy are
  * first copied as float), so each dx element is rounded once, after its
  * contributions are summed. */
+static cl16_status bwd_col2im(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *dy, const cl16_tensor *w, float beta,
+                              cl16_tensor *dx) {
+    cl16_status st;
+    const int64_t hw = s->ho * s->wo, rows = s->c * s->kh * s->kw, ckk = rows / s->g, cog = s->co / s->g;
+    /* The float column gradients of a 16-bit call take at most the bytes a
+     * column of the whole batch would in the dtype (half the images per
+     * chunk): the workspace shrinks with the dtype like the tensors. Images
+     * are independent, so the chunking does not change a bit of dx. */
+    int64_t nb = chunk_images(ctx, s, sizeof(float));
+    if (cl16_dtype_size(s->dt) < sizeof(float)) {
+        const int64_t cap = (s->n * (int64_t)cl16_dtype_size(s->dt) + 3) / (int64_t)sizeof(float);
+        if (nb > cap)
+            nb = cap;
+    }
+    struct cl16_tensor w32, dy32, dcol;
+    cl_mem wm = NULL, dym = NULL, colm = NULL;
+    /* dy of an f16 call is widened chunk by chunk (nb images of it at a time). */
+    const size_t wb = (size_t)w->numel * sizeof(float),
+                 dyb = (size_t)(nb * s->co * hw) * sizeof(float);
+    const size_t colb = (size_t)(nb * rows * hw) * sizeof(float);
+    const cl16_tensor *wa = w, *dyb_t = dy;
+    cl_kernel kern;
+    if ((st = conv_kernel(ctx, s->dt, "cl16_conv_col2im", &kern)))
+        return st;
+    /* W_g^T as float for every dtype (so the GEMMs are NN, faster than TN on
+     * PoCL); dy widened to float for f16, one chunk of images at a time. */
+    if ((st = cl16__dev_alloc(ctx, wb, "conv2d float transposed w", &wm)))
+        goto cleanup;
+    temp_view(ctx, &w32, wm, CL16_F32, w->numel);
+    if ((st = transpose_w(ctx, s, w, wm)))
+        goto cleanup;
+    wa = &w32;
+    if (s->dt != CL16_F32) {
+        if ((st = cl16__dev_alloc(ctx, dyb, "conv2d float copy of dy", &dym)))
+            goto cleanup;
+        temp_view(ctx, &dy32, dym, CL16_F32, nb * s->co * hw);
+        dyb_t = &dy32;
+    }
+    if ((st = cl16__dev_alloc(ctx, colb, "conv2d column gradient buffer", &colm)))
+        goto cleanup;
+    temp_view(ctx, &dcol, colm, CL16_F32, nb * rows * hw);
+    geom_args a = geom(s, p);
+    for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
+        if (dym && (st = widen(ctx, dy->dtype, dy->mem, n0 * s->co * hw, dym, cnt * s->co * hw)))
+            break;
+        const int64_t dy0 = dym ? 0 : n0 * s->co * hw; /* this chunk's first dy element */
+        for (int64_t g = 0; g < s->g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.m = ckk, d.n = hw, d.k = cog, d.batch = cnt;
+            d.a = wa, d.a_offset = g * ckk * cog, d.lda = cog, d.a_stride = 0;
+            d.b = dyb_t, d.b_offset = dy0 + g * cog * hw, d.ldb = hw, d.b_stride = s->co * hw;
+            d.c = &dcol, d.c_offset = g * ckk * hw, d.ldc = hw, d.c_stride = rows * hw;
+            st = cl16_gemm_ex(ctx, &d);
+        }
+        if (st)
+            break;
+        cl_long xo = n0 * s->c * s->h * s->w;
+        cl_int err = 0;
+        cl_uint ai = 0;
+        ARG(colm);
+        ARG(dx->mem);
+        ARG(xo);
+        GEOM_ARGS(a);
+        ARG(beta);
+        size_t local[2] = {8, 1};
+        size_t global[2] = {((size_t)s->c + 7) / 8 * 8, (size_t)cnt};
+        if (!err)
+            err = cl16__enqueue(ctx, kern, 2, global, local);
+        if (err) {
+            st = cl16__cl_fail(ctx, err, "conv2d: col2im");
+            break;
+        }
+        const double es = (double)cl16_dtype_size(s->dt), nx = (double)(cnt * s->c * s->h * s->w);
+        cl16__count(ctx, (double)(cnt * rows * hw),
+                    4.0 * (double)(cnt * rows * hw) + es * nx * (beta != 0.0f ? 2.0 : 1.0));
+    }
+cleanup:
+    cl16__dev_free(ctx, colm, colb);
+    cl16__dev_free(ctx, dym, dyb);
+    cl16__dev_free(ctx, wm, wb);
+    return st;
+}
+
+/* dx = beta*dx + the direct gather kernel cl16_conv_bwd_direct (any stride),
+ * on the rotated weights packed as float like the forward direct kernel's.
+ * f16 on a CPU's storage path runs the f32 form on float copies of dy and dx,
+ * a chunk of images at a time, like the forward direct kernel (see
+ * direct_via_float; at ResNet-20's layer2.down the f16 form took 27 ms CPU,
+ * the f32 form 21). */
+static cl16_status bwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *dy, const cl16_tensor *w, float beta,
+                              cl16_tensor *dx) {
+    cl_kernel kern, pkern;
+    const int via = direct_via_float(ctx, s);
+    cl16_status st = conv_kernel(ctx, via ? CL16_F32 : s->dt, "cl16_conv_bwd_direct", &kern);
+    if (!st)
+        st = conv_kernel(ctx, s->dt, "cl16_conv_direct_pack", &pkern);
+    if (st)
+        return st;
+    const int64_t cg = s->c / s->g, cog = s->co / s->g, kk = s->kh * s->kw;
+    const int64_t ctiles = (cg + 7) / 8, npack = s->g * ctiles * cog * kk; /* DIRECT_TC = 8 */
+    const int64_t yper = s->co * s->ho * s->wo, xper = s->c * s->h * s->w;
+    int64_t nb = s->n;
+    if (via) {
+        const struct cl16_conv_table *t = table(ctx);
+        const size_t chunk = t ? t->direct_chunk : DIRECT_CHUNK_BYTES;
+        nb = (int64_t)(chunk / ((size_t)(xper + yper) * sizeof(float)));
+        nb = nb < 1 ? 1 : nb > s->n ? s->n : nb;
+    }
+    const size_t wb = (size_t)w->numel * cl16_dtype_size(s->dt),
+                 wpb = (size_t)npack * 8 * sizeof(float),
+                 dyfb = via ? (size_t)(nb * yper) * sizeof(float) : 0,
+                 dxfb = via ? (size_t)(nb * xper) * sizeof(float) : 0;
+    cl_mem wfm = NULL, wp = NULL, dyf = NULL, dxf = NULL;
+    if ((st = cl16__dev_alloc(ctx, wb, "conv2d rotated weights", &wfm)) ||
+        (st = cl16__dev_alloc(ctx, wpb, "conv2d packed weights", &wp)) ||
+        (via && (st = cl16__dev_alloc(ctx, dyfb, "conv2d float dy (chunk)", &dyf))) ||
+        (via && (st = cl16__dev_alloc(ctx, dxfb, "conv2d float dx (chunk)", &dxf))) ||
+        (st = flip_w(ctx, s, w, wfm)))
+        goto done;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    {
+        cl_kernel kern_ = kern;
+        kern = pkern;
+        cl_int pco = (cl_int)s->c, pcig = (cl_int)cog, pkk = (cl_int)kk, pg = (cl_int)s->g;
+        ARG(wfm);
+        ARG(wp);
+        ARG(pco);
+        ARG(pcig);
+        ARG(pkk);
+        ARG(pg);
+        kern = kern_;
+        size_t plocal = 8, pglobal = ((size_t)npack + 7) / 8 * 8;
+        if (!err)
+            err = cl16__enqueue(ctx, pkern, 1, &pglobal, &plocal);
+        if (err) {
+            st = cl16__cl_fail(ctx, err, "conv2d: packing the weights for backward-data");
+            goto done;
+        }
+    }
+    cl_int c = (cl_int)s->c, h = (cl_int)s->h, wd = (cl_int)s->w, co = (cl_int)s->co;
+    cl_int kh = (cl_int)s->kh, kw = (cl_int)s->kw, ho = (cl_int)s->ho, wo = (cl_int)s->wo;
+    cl_int sh = p->stride_h, sw = p->stride_w, ph = p->pad_h, pw = p->pad_w;
+    cl_int dh = p->dilation_h, dw = p->dilation_w, g = p->groups;
+    cl_mem dym = via ? dyf : dy->mem, dxm = via ? dxf : dx->mem;
+    ai = 0;
+    ARG(dym);
+    ARG(wp);
+    ARG(dxm);
+    ARG(beta);
+    ARG(c);
+    ARG(h);
+    ARG(wd);
+    ARG(co);
+    ARG(kh);
+    ARG(kw);
+    ARG(ho);
+    ARG(wo);
+    ARG(sh);
+    ARG(sw);
+    ARG(ph);
+    ARG(pw);
+    ARG(dh);
+    ARG(dw);
+    ARG(g);
+    if (err) {
+        st = cl16__cl_fail(ctx, err, "conv2d: direct backward-data kernel arguments");
+        goto done;
+    }
+    /* A work-item: DIRECT_TW = 8 columns of one phase (sw of them per 8*sw columns). */
+    const size_t tiles = ((size_t)s->w + 8 * (size_t)sw - 1) / (8 * (size_t)sw) * (size_t)sw;
+    size_t local[3] = {tiles < 4 ? tiles : 4, 1, 1};
+    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
+        if (via && ((st = widen(ctx, s->dt, dy->mem, n0 * yper, dyf, cnt * yper)) ||
+                    (beta != 0.0f && (st = widen(ctx, s->dt, dx->mem, n0 * xper, dxf, cnt * xper)))))
+            goto done;
+        size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->h,
+                            (size_t)(cnt * s->g * ctiles)};
+        err = cl16__enqueue(ctx, kern, 3, global, local);
+        if (err) {
+            st = cl16__cl_fail(ctx, err, "conv2d: direct backward-data kernel");
+            goto done;
+        }
+        if (via && (st = narrow(ctx, dxf, dx, n0 * xper, cnt * xper)))
+            goto done;
+    }
+    const double es = (double)cl16_dtype_size(s->dt), nx = (double)(s->n * xper);
+    cl16__count(ctx, 2.0 * (double)(s->n * yper) * (double)(cg * kk),
+                es * ((double)(s->n * yper) + (double)w->numel + nx * (beta != 0.0f ? 2.0 : 1.0)));
+done:
+    /* Released by OpenCL once the kernels that use them are done. */
+    cl16__dev_free(ctx, dxf, dxfb);
+    cl16__dev_free(ctx, dyf, dyfb);
+    cl16__dev_free(ctx, wp, wpb);
+    cl16__dev_free(ctx, wfm, wb);
+    return st;
+}
+
+typedef struct bwd_args {
+    const conv_shape *s;
+    const cl16_conv2d_params *p;
+    const cl16_tensor *dy, *w;
+    float beta;
+    cl16_tensor *dx;
+} bwd_args;
+
+static cl16_status bwd_algo(cl16_ctx *ctx, int algo, const void *args) {
+    const bwd_args *a = args;
+    return algo == ALGO_DIRECT ? bwd_direct(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx)
+                               : bwd_col2im(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx);
+}
+
+/* Strided backward-data on the faster of col2im and the direct kernel. A
+ * call that accumulates (beta != 0) into a shape not yet measured is timed
+ * on a scratch dx (beta 0), then run on the real one. */
+static cl16_status bwd_strided(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                               const cl16_tensor *dy, const cl16_tensor *w, float beta,
+                               cl16_tensor *dx) {
+    int64_t key[KEY_LEN];
+    shape_key(s, p, KEY_BWD_DATA, key);
+    const bwd_args a = {s, p, dy, w, beta, dx};
+    bwd_args m = a;
+    struct cl16_tensor scratch;
+    cl_mem sm = NULL;
+    cl16_status st = CL16_OK;
+    if (beta != 0.0f && ctx->conv_algo == ALGO_AUTO && !table_find(ctx, key)) {
+        if ((st = cl16__dev_alloc(ctx, dx->bytes, "conv2d scratch dx (choosing)", &sm)))
+            return st;
+        temp_view(ctx, &scratch, sm, dx->dtype, dx->numel);
+        m.dx = &scratch, m.beta = 0.0f;
+    }
+    int algo, done;
+    st = choose(ctx, key, bwd_algo, &m, &algo, &done);
+    if (!st && (!done || sm))
+        st = bwd_algo(ctx, algo, &a);
+    cl16__dev_free(ctx, sm, dx->bytes);
+    return st;
+}
+
 cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p,
                                       const cl16_tensor *dy, const cl16_tensor *w, float beta,
                                       cl16_tensor *dx) {
@@ -873,89 +1162,8 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
     if ((st = check_alias(ctx, op, dx, "dx", dy, "dy")) ||
         (st = check_alias(ctx, op, dx, "dx", w, "w")))
         return st;
-    if (bwd_as_forward(&s, p))
-        return bwd_data_forward(ctx, &s, p, dy, w, beta, dx);
-
-    const int64_t hw = s.ho * s.wo, rows = s.c * s.kh * s.kw, ckk = rows / s.g, cog = s.co / s.g;
-    /* The float column gradients of a 16-bit call take at most the bytes a
-     * column of the whole batch would in the dtype (half the images per
-     * chunk): the workspace shrinks with the dtype like the tensors. Images
-     * are independent, so the chunking does not change a bit of dx. */
-    int64_t nb = chunk_images(ctx, &s, sizeof(float));
-    if (cl16_dtype_size(s.dt) < sizeof(float)) {
-        const int64_t cap = (s.n * (int64_t)cl16_dtype_size(s.dt) + 3) / (int64_t)sizeof(float);
-        if (nb > cap)
-            nb = cap;
-    }
-    struct cl16_tensor w32, dy32, dcol;
-    cl_mem wm = NULL, dym = NULL, colm = NULL;
-    /* dy of an f16 call is widened chunk by chunk (nb images of it at a time). */
-    const size_t wb = (size_t)w->numel * sizeof(float),
-                 dyb = (size_t)(nb * s.co * hw) * sizeof(float);
-    const size_t colb = (size_t)(nb * rows * hw) * sizeof(float);
-    const cl16_tensor *wa = w, *dyb_t = dy;
-    cl_kernel kern;
-    if ((st = conv_kernel(ctx, s.dt, "cl16_conv_col2im", &kern)))
-        return st;
-    /* W_g^T as float for every dtype (so the GEMMs are NN, faster than TN on
-     * PoCL); dy widened to float for f16, one chunk of images at a time. */
-    if ((st = cl16__dev_alloc(ctx, wb, "conv2d float transposed w", &wm)))
-        goto cleanup;
-    temp_view(ctx, &w32, wm, CL16_F32, w->numel);
-    if ((st = transpose_w(ctx, &s, w, wm)))
-        goto cleanup;
-    wa = &w32;
-    if (s.dt != CL16_F32) {
-        if ((st = cl16__dev_alloc(ctx, dyb, "conv2d float copy of dy", &dym)))
-            goto cleanup;
-        temp_view(ctx, &dy32, dym, CL16_F32, nb * s.co * hw);
-        dyb_t = &dy32;
-    }
-    if ((st = cl16__dev_alloc(ctx, colb, "conv2d column gradient buffer", &colm)))
-        goto cleanup;
-    temp_view(ctx, &dcol, colm, CL16_F32, nb * rows * hw);
-    geom_args a = geom(&s, p);
-    for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
-        const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
-        if (dym && (st = widen(ctx, dy->dtype, dy->mem, n0 * s.co * hw, dym, cnt * s.co * hw)))
-            break;
-        const int64_t dy0 = dym ? 0 : n0 * s.co * hw; /* this chunk's first dy element */
-        for (int64_t g = 0; g < s.g && !st; g++) {
-            cl16_gemm_desc d;
-            cl16_gemm_desc_init(&d);
-            d.m = ckk, d.n = hw, d.k = cog, d.batch = cnt;
-            d.a = wa, d.a_offset = g * ckk * cog, d.lda = cog, d.a_stride = 0;
-            d.b = dyb_t, d.b_offset = dy0 + g * cog * hw, d.ldb = hw, d.b_stride = s.co * hw;
-            d.c = &dcol, d.c_offset = g * ckk * hw, d.ldc = hw, d.c_stride = rows * hw;
-            st = cl16_gemm_ex(ctx, &d);
-        }
-        if (st)
-            break;
-        cl_long xo = n0 * s.c * s.h * s.w;
-        cl_int err = 0;
-        cl_uint ai = 0;
-        ARG(colm);
-        ARG(dx->mem);
-        ARG(xo);
-        GEOM_ARGS(a);
-        ARG(beta);
-        size_t local[2] = {8, 1};
-        size_t global[2] = {((size_t)s.c + 7) / 8 * 8, (size_t)cnt};
-        if (!err)
-            err = cl16__enqueue(ctx, kern, 2, global, local);
-        if (err) {
-            st = cl16__cl_fail(ctx, err, "conv2d: col2im");
-            break;
-        }
-        const double es = (double)cl16_dtype_size(s.dt), nx = (double)(cnt * s.c * s.h * s.w);
-        cl16__count(ctx, (double)(cnt * rows * hw),
-                    4.0 * (double)(cnt * rows * hw) + es * nx * (beta != 0.0f ? 2.0 : 1.0));
-    }
-cleanup:
-    cl16__dev_free(ctx, colm, colb);
-    cl16__dev_free(ctx, dym, dyb);
-    cl16__dev_free(ctx, wm, wb);
-    return st;
+    return bwd_as_forward(&s, p) ? bwd_data_forward(ctx, &s, p, dy, w, beta, dx)
+                                 : bwd_strided(ctx, &s, p, dy, w, beta, dx);
 }
 
 /* dw = beta*dw + sum_n dy_n * col_n^T per group (batch-reduce GEMMs: the sum
