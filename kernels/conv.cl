@@ -338,31 +338,34 @@ __kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const fl
     float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
     float8 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;
     const int kk = KH * KW;
-    for (int o = 0; o < cog; o++) {
-        __global const store_t *dyc = dy + ((long)n * Cout + g * cog + o) * Ho * Wo;
-        __global const float *wc = wp + ((long)(g * ctiles + tile) * cog + o) * kk * DIRECT_TC;
-        for (int i = 0; i < KH; i++) {
-            const int th = h + ph - i * dh; /* = oh * sh */
-            if (th < 0 || th % sh) continue;
-            const int oh = th / sh;
-            if (oh >= Ho) continue;
-            __global const store_t *dyr = dyc + (long)oh * Wo;
-            for (int j = 0; j < KW; j++) {
-                const int tw = w0 + pw - j * dw; /* = ow * sw for lane 0 */
-                if (tw % sw) continue;           /* (exact for negative tw too) */
-                const int ow0 = tw / sw;
+    const long plane = (long)Ho * Wo;
+    /* Taps outermost: which taps this phase and row take is decided once
+     * (divisions), then each runs over the group's dy channels. */
+    for (int i = 0; i < KH; i++) {
+        const int th = h + ph - i * dh; /* = oh * sh */
+        if (th < 0 || th % sh) continue;
+        const int oh = th / sh;
+        if (oh >= Ho) continue;
+        for (int j = 0; j < KW; j++) {
+            const int tw = w0 + pw - j * dw; /* = ow * sw for lane 0 */
+            if (tw % sw) continue;           /* (exact for negative tw too) */
+            const int ow0 = tw / sw;
+            if (ow0 >= Wo || ow0 + DIRECT_TW <= 0) continue; /* every lane outside */
+            const int inside = ow0 >= 0 && ow0 + DIRECT_TW <= Wo;
+            __global const store_t *dyp = dy + ((long)n * Cout + g * cog) * plane + (long)oh * Wo + ow0;
+            __global const float *wq =
+                wp + (long)(g * ctiles + tile) * cog * kk * DIRECT_TC + (kk - 1 - (i * KW + j)) * DIRECT_TC;
+            for (int o = 0; o < cog; o++, dyp += plane, wq += kk * DIRECT_TC) {
                 float8 xv;
-                if (ow0 >= 0 && ow0 + DIRECT_TW <= Wo) {
-                    xv = LD8U(dyr + ow0);
+                if (inside) {
+                    xv = LD8U(dyp);
                 } else {
                     float tmp[DIRECT_TW];
-                    for (int b = 0; b < DIRECT_TW; b++) {
-                        const int ow = ow0 + b;
-                        tmp[b] = (ow >= 0 && ow < Wo) ? (float)LD(dyr, ow) : 0.0f;
-                    }
+                    for (int b = 0; b < DIRECT_TW; b++)
+                        tmp[b] = (ow0 + b >= 0 && ow0 + b < Wo) ? (float)LD(dyp, b) : 0.0f;
                     xv = vload8(0, tmp);
                 }
-                const float8 wv = vload8(kk - 1 - (i * KW + j), wc);
+                const float8 wv = vload8(0, wq);
                 acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
                 acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
             }

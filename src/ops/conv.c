@@ -992,7 +992,7 @@ cleanup:
  * f16 on a CPU's storage path runs the f32 form on float copies of dy and dx,
  * a chunk of images at a time, like the forward direct kernel (see
  * direct_via_float; at ResNet-20's layer2.down the f16 form took 27 ms CPU,
- * the f32 form 21). */
+ * the f32 form 21, before the taps moved outermost). */
 static cl16_status bwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *dy, const cl16_tensor *w, float beta,
                               cl16_tensor *dx) {
