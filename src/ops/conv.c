@@ -18,7 +18,7 @@
 
 #define COL_LIMIT_DEFAULT ((size_t)256 << 20)
 #define DIRECT_CHUNK_BYTES ((size_t)512 << 10) /* see direct_via_float */
-#define BWW_CHUNK_BYTES ((double)(1536 << 10)) /* see bww_chunk */
+#define BWW_CHUNK_BYTES ((double)(1536 << 10)) /* see cl16__conv_bww_images */
 #define CONV_TABLE_SIZE 64
 #define CHOOSE_ROUNDS 6   /* timed rounds at most when choosing the forward algorithm */
 #define CHOOSE_CLEAR 0.75 /* a best time under this fraction of the other's decides after two */
@@ -890,20 +890,22 @@ cleanup:
     return st;
 }
 
-/* Images per chunk of backward-weights: float columns and dy^T (rows of ld)
- * of about BWW_CHUNK_BYTES, so that they stay in cache between the kernels
- * that write them and the GEMM that reads them (the whole batch's columns
- * went to memory and back, 2.5x slower on ResNet-20's layers); at least two
- * (the GEMM sums them), within the column-buffer cap. An f32 x that is its
- * own columns needs no column buffer. */
+/* About 1.5 MB: the columns and dy^T stay in cache between the kernels that
+ * write them and the GEMM that reads them (the whole batch's columns went to
+ * memory and back, 2.5x slower on ResNet-20's layers); at least two, which
+ * the GEMM sums. */
+int64_t cl16__conv_bww_images(int64_t col_floats, int64_t dyt_floats) {
+    const int64_t nb = (int64_t)(BWW_CHUNK_BYTES / ((double)(col_floats + dyt_floats) * sizeof(float)));
+    return nb < 2 ? 2 : nb;
+}
+
+/* Images per chunk of backward-weights (dy^T rows of ld floats), within the
+ * column-buffer cap; an f32 x that is its own columns needs no column buffer. */
 static int64_t bww_chunk(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                          int64_t ld) {
     const int64_t hw = s->ho * s->wo, rows = s->c * s->kh * s->kw;
     const int own = s->dt == CL16_F32 && col_is_x(s, p);
-    const double per = (double)((own ? 0 : rows * hw) + hw * ld) * sizeof(float);
-    int64_t nb = (int64_t)(BWW_CHUNK_BYTES / per);
-    if (nb < 2)
-        nb = 2;
+    int64_t nb = cl16__conv_bww_images(own ? 0 : rows * hw, hw * ld);
     const int64_t cap = chunk_images(ctx, s, sizeof(float));
     if (!own && nb > cap)
         nb = cap;

@@ -406,8 +406,7 @@ static tune_shape synth_shape(int ta, int tb, int size, int reduce, int quick) {
 /* The GEMMs of training LeNet-5 (28x28) and ResNet-20 (32x32) at batch 128,
  * as cl16 runs them: convolution as im2col per image batched over the images
  * (forward W * col, backward-data W^T * dY, backward-weights col * dY^T summed
- * over the images of a chunk, about 1.5 MB of float columns, with Cout padded
- * to 16), Linear as X W^T, dY W, dY^T X. Rows: {Cout, H*W, C*k*k, first
+ * over the images of a chunk, Cout padded to 16), Linear as X W^T, dY W, dY^T X. Rows: {Cout, H*W, C*k*k, first
  * layer} for convolutions, {in, out, 0, -1} for Linear. */
 static int net_shapes(tune_shape *out, int max) {
     static const int layers[][4] = {
@@ -423,8 +422,9 @@ static int net_shapes(tune_shape *out, int max) {
         if (l[3] >= 0) {
             t[c++] = (tune_shape){l[0], l[1], l[2], 128, 0, 0, 0, 1};
             if (!l[3]) t[c++] = (tune_shape){l[2], l[1], l[0], 128, 1, 0, 0, 1};
-            const int64_t per = (int64_t)l[2] * l[1] * 4, nb = (1536 << 10) / per;
-            t[c++] = (tune_shape){l[2], (l[0] + 15) / 16 * 16, l[1], nb < 2 ? 2 : nb, 0, 0, 1, 0};
+            const int64_t ld = (l[0] + 15) / 16 * 16;
+            const int64_t nb = cl16__conv_bww_images((int64_t)l[2] * l[1], (int64_t)l[1] * ld);
+            t[c++] = (tune_shape){l[2], ld, l[1], nb, 0, 0, 1, 0};
         } else {
             t[c++] = (tune_shape){128, l[1], l[0], 1, 0, 1, 0, 0};
             t[c++] = (tune_shape){128, l[0], l[1], 1, 0, 0, 0, 0};
