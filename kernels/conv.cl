@@ -51,6 +51,61 @@ __kernel void cl16_conv_im2col(__global const raw_t *x, long x_off, __global raw
     }
 }
 
+/* dyt[z][p][o] = (float)dy[z][o][p] for the Cout x HW planes of the images z
+ * of a chunk (starting at element dy_off), rows of ld >= Cout floats (zeros
+ * past Cout): the B operand of backward-weights' GEMM, dw^T = sum_z col_z *
+ * dyt_z, which is NN that way with the large operand (the columns) read once
+ * per image. Exact. One work-item per DYT_RUN pixels of one image (few
+ * work-groups), in 16 x 16 blocks transposed in registers: 16-wide loads (one
+ * vector conversion on the storage path) and 16-wide stores; element by
+ * element only at the edges. Grid: (HW / DYT_RUN rounded up, images). */
+#define DYT_RUN 64
+__kernel void cl16_conv_dy_t(__global const store_t *dy, long dy_off, __global float *dyt, int Cout,
+                             int HW, int ld) {
+    const int p0 = (int)get_global_id(0) * DYT_RUN, z = (int)get_global_id(1);
+    if (p0 >= HW) return;
+    const int pe = min(p0 + DYT_RUN, HW);
+    __global const store_t *src = dy + dy_off + (long)z * Cout * HW;
+    __global float *d = dyt + (long)z * HW * ld;
+    for (int pb = p0; pb < pe; pb += 16) {
+        const int np = min(16, pe - pb);
+        for (int ob = 0; ob < ld; ob += 16) {
+            if (np == 16 && ob + 16 <= ld) {
+                float t[16][16];
+                for (int i = 0; i < 16; i++) {
+                    float16 v = (float16)(0.0f);
+                    if (ob + i < Cout) v = convert_float16(LD16(src + (long)(ob + i) * HW + pb, 0));
+                    vstore16(v, 0, t[i]);
+                }
+                for (int q = 0; q < 16; q++) {
+                    float16 c = (float16)(t[0][q], t[1][q], t[2][q], t[3][q], t[4][q], t[5][q],
+                                          t[6][q], t[7][q], t[8][q], t[9][q], t[10][q], t[11][q],
+                                          t[12][q], t[13][q], t[14][q], t[15][q]);
+                    vstore16(c, 0, d + (long)(pb + q) * ld + ob);
+                }
+            } else {
+                for (int q = 0; q < np; q++)
+                    for (int o = ob; o < min(ob + 16, ld); o++)
+                        d[(long)(pb + q) * ld + o] =
+                            o < Cout ? (float)LD(src, (long)o * HW + pb + q) : 0.0f;
+            }
+        }
+    }
+}
+
+/* dw[(g*cog + o)*ckk + r] = beta * dw + dwt[(g*ckk + r)*ld + o] rounded once:
+ * the float sums of backward-weights (per group ckk x cog, rows of ld >= cog
+ * floats) into dw. Grid: (Cout * ckk). */
+__kernel void cl16_conv_dw_store(__global const float *dwt, __global store_t *dw, int Cout, int ckk,
+                                 int groups, int ld, float beta) {
+    const int e = (int)get_global_id(0);
+    if (e >= Cout * ckk) return;
+    const int co = e / ckk, r = e % ckk, cog = Cout / groups, g = co / cog, o = co % cog;
+    float v = dwt[((long)g * ckk + r) * ld + o];
+    if (beta != 0.0f) v += beta * (float)LD(dw, e);
+    ST(v, dw, e);
+}
+
 /* dx[z][c][h][w] = beta * dx + sum of the column gradients that element fed:
  * dcol[z][(c*KH + i)*KW + j][oh*Wo + ow] over every (i, j) with
  * h = oh*sh - ph + i*dh, w = ow*sw - pw + j*dw. A gather (each work-item owns

@@ -119,8 +119,10 @@ static int add_shape(shape_list *l, const char *name, int ta, int tb, int64_t m,
     return push_shape(l, &s);
 }
 
-/* A convolution as cl16 runs it: im2col per image, batched over the images.
- * The first layer of a network needs no input gradient, so no backward-data. */
+/* A convolution as cl16 runs it: im2col per image, batched over the images;
+ * backward-weights summed over chunks of images whose float columns and dy^T
+ * take about 1.5 MB (cl16__conv_bww_images in src/ops/conv.c), Cout padded to
+ * 16. The first layer of a network needs no input gradient, so no backward-data. */
 static int add_conv(shape_list *l, const char *layer, int64_t cout, int64_t hw, int64_t ckk,
                     int first) {
     char nm[64];
@@ -128,8 +130,9 @@ static int add_conv(shape_list *l, const char *layer, int64_t cout, int64_t hw, 
     if (add_shape(l, nm, 0, 0, cout, hw, ckk, BATCH, 1, 0, 0)) return -1;
     snprintf(nm, sizeof nm, "%s.bwd_data", layer); /* dcol[CKK x HW] = W^T * dY */
     if (!first && add_shape(l, nm, 1, 0, ckk, hw, cout, BATCH, 1, 0, 0)) return -1;
-    snprintf(nm, sizeof nm, "%s.bwd_w", layer); /* dW[Cout x CKK] = sum dY * col^T */
-    return add_shape(l, nm, 0, 1, cout, ckk, hw, BATCH, 0, 0, 1);
+    snprintf(nm, sizeof nm, "%s.bwd_w", layer); /* dW^T[CKK x Cout] = sum col * dY^T */
+    const int64_t ld = (cout + 15) / 16 * 16, nb = (int64_t)(1536 << 10) / ((ckk + ld) * hw * 4);
+    return add_shape(l, nm, 0, 0, ckk, ld, hw, nb < 2 ? 2 : nb, 0, 0, 1);
 }
 
 /* A Linear layer with PyTorch's weight layout (out x in) at batch 128. */

@@ -64,11 +64,17 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
          * operands along k: the dot kernel (f16 NT 2-5x the tile kernel). */
         const int size = CLS_SIZE(cls);
         const int pocl = has(ctx->dev.platform, "Portable Computing Language");
-        /* A * B^T summed over a batch (weight gradients): packing would copy
-         * every entry's B for few rows of C; the dot kernel reads them in
-         * place (PoCL, 16x144x1024 x128 f16: 24.5 GFLOP/s dot, 9 packed). */
+        /* A * B^T summed over a batch: packing would copy every entry's B
+         * for few rows of C; the dot kernel reads them in place (PoCL,
+         * 16x144x1024 x128 f16: 24.5 GFLOP/s dot, 9 packed). */
         if (!ta && tb && CLS_REDUCE(cls)) {
             p->kind = CL16_GK_DOT, p->tm = 4, p->tn = 4, p->vw = 16;
+        } else if (!ta && !tb && CLS_REDUCE(cls)) {
+            /* Convolution weight gradients, dw^T = sum col * dy^T: few
+             * columns (Cout, padded to 16), a long k. A tall tile reads each
+             * dy^T vector for 16 rows (PoCL, 144x16x1024 x2 f32: 16x16 ku 4
+             * 52 GFLOP/s, 8x16 39, 4x64 12). */
+            p->tm = 16, p->tn = 16, p->vw = 16, p->ku = 4;
         } else
         if (!ta && tb && (size == 0 || !pocl)) {
             /* Intel's CPU runtime, tuned: the dot kernel for every A * B^T
@@ -389,9 +395,9 @@ typedef struct tune_shape {
  * for quick runs; batch-reduce classes sum the entries. */
 static tune_shape synth_shape(int ta, int tb, int size, int reduce, int quick) {
     static const int64_t full[2][3][4] = {{{48, 96, 96, 2}, {64, 256, 144, 32}, {1024, 1024, 512, 1}},
-                                          {{16, 64, 128, 8}, {32, 144, 256, 32}, {128, 256, 2048, 2}}};
+                                          {{64, 16, 128, 8}, {144, 32, 256, 32}, {256, 128, 2048, 2}}};
     static const int64_t fast[2][3][4] = {{{17, 40, 33, 4}, {100, 128, 96, 4}, {512, 512, 512, 1}},
-                                          {{16, 27, 100, 8}, {32, 144, 256, 4}, {128, 256, 2048, 2}}};
+                                          {{27, 16, 100, 8}, {144, 32, 256, 4}, {256, 128, 2048, 2}}};
     const int64_t *v = quick ? fast[reduce][size] : full[reduce][size];
     tune_shape t = {v[0], v[1], v[2], v[3], ta, tb, reduce, 0};
     return t;
@@ -399,9 +405,9 @@ static tune_shape synth_shape(int ta, int tb, int size, int reduce, int quick) {
 
 /* The GEMMs of training LeNet-5 (28x28) and ResNet-20 (32x32) at batch 128,
  * as cl16 runs them: convolution as im2col per image batched over the images
- * (forward W * col, backward-data W^T * dY, backward-weights dY * col^T summed
- * over the batch), Linear as X W^T, dY W, dY^T X. Rows: {Cout, H*W, C*k*k,
- * first layer} for convolutions, {in, out, 0, -1} for Linear. */
+ * (forward W * col, backward-data W^T * dY, backward-weights col * dY^T summed
+ * over the images of a chunk, Cout padded to 16), Linear as X W^T, dY W, dY^T X. Rows: {Cout, H*W, C*k*k, first
+ * layer} for convolutions, {in, out, 0, -1} for Linear. */
 static int net_shapes(tune_shape *out, int max) {
     static const int layers[][4] = {
         {6, 784, 25, 1},   {16, 100, 150, 0}, {400, 120, 0, -1}, {120, 84, 0, -1},
@@ -416,7 +422,9 @@ static int net_shapes(tune_shape *out, int max) {
         if (l[3] >= 0) {
             t[c++] = (tune_shape){l[0], l[1], l[2], 128, 0, 0, 0, 1};
             if (!l[3]) t[c++] = (tune_shape){l[2], l[1], l[0], 128, 1, 0, 0, 1};
-            t[c++] = (tune_shape){l[0], l[2], l[1], 128, 0, 1, 1, 0};
+            const int64_t ld = (l[0] + 15) / 16 * 16;
+            const int64_t nb = cl16__conv_bww_images((int64_t)l[2] * l[1], (int64_t)l[1] * ld);
+            t[c++] = (tune_shape){l[2], ld, l[1], nb, 0, 0, 1, 0};
         } else {
             t[c++] = (tune_shape){128, l[1], l[0], 1, 0, 1, 0, 0};
             t[c++] = (tune_shape){128, l[0], l[1], 1, 0, 0, 0, 0};
@@ -468,6 +476,11 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
             if (!quick) ADDP(CL16_GK_TILE, 4, 48, 16, 4, 8, 8, 16, 1);
         }
         if (nt) ADD(CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16);
+        if (nn && CLS_REDUCE(cls)) {
+            ADD(CL16_GK_TILE, 8, 16, 16, 4, 8, 8, 16);
+            ADD(CL16_GK_TILE, 12, 16, 16, 4, 8, 8, 16);
+            ADD(CL16_GK_TILE, 8, 32, 16, 4, 8, 8, 16);
+        }
         ADD(CL16_GK_TILE, 4, 16, 16, nn ? 4 : 1, 8, 8, 16);
         if (!quick) {
             ADD(CL16_GK_TILE, 4, 64, 16, nn ? 4 : 1, 8, 8, 16);
@@ -725,8 +738,8 @@ cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *opts) {
             const int ta = op >> 1, tb = op & 1;
             for (int ci = 0; ci < 2 * CL16_GEMM_NSIZES && !s; ci++) {
                 const int reduce = ci / CL16_GEMM_NSIZES, size = ci % CL16_GEMM_NSIZES;
-                /* Batch-reduce is how weight gradients (A * B^T) are summed. */
-                if (reduce && !(!ta && tb)) continue;
+                /* Batch-reduce is how convolution weight gradients (NN) are summed. */
+                if (reduce && (ta || tb)) continue;
                 /* The class's training shapes (at most two), else a synthetic one. */
                 tune_shape sh[2];
                 int ns = 0;
