@@ -95,12 +95,14 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
  * output reads four fixed inputs and each input feeds at most one output; no
  * loops, no divisions, and the same results bit for bit as the general
  * kernels (same comparison order, same summation order, divisor 4). Same
- * arguments as the general kernels (kh .. pw and cip unused). */
+ * arguments as the general kernels (kh .. pw and cip unused), then idx0: the
+ * first index element of the planes launched (a chunk of planes through
+ * float copies; 0 otherwise). */
 __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
                                const int has_idx, const int h, const int w, const int ho,
                                const int wo, const int kh, const int kw, const int sh,
                                const int sw, const int ph, const int pw, const int kind,
-                               const int cip) {
+                               const int cip, const long idx0) {
     int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
     long plane = (long)get_global_id(2);
     if (ow >= wo || oh >= ho) return;
@@ -117,7 +119,7 @@ __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, _
         if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;
         if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;
         ST(best, y, o);
-        if (has_idx) idx[o] = bi;
+        if (has_idx) idx[idx0 + o] = bi;
     } else {
         ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, o);
     }
@@ -127,7 +129,7 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
                                __global store_t *dx, const float beta, const int h, const int w,
                                const int ho, const int wo, const int kh, const int kw,
                                const int sh, const int sw, const int ph, const int pw,
-                               const int kind, const int cip) {
+                               const int kind, const int cip, const long idx0) {
     int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
     long plane = (long)get_global_id(2);
     if (iw >= w || ih >= h) return;
@@ -137,7 +139,7 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
     if (oh < ho && ow < wo) {
         const long o = (plane * ho + oh) * wo + ow;
         if (kind == 0) {
-            if (idx[o] == ih * w + iw) s += (float)LD(dy, o);
+            if (idx[idx0 + o] == ih * w + iw) s += (float)LD(dy, o);
         } else {
             s += (float)LD(dy, o) / 4.0f;
         }
@@ -146,18 +148,21 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
     ST(s, dx, e);
 }
 
-/* Element-wise copies between a tensor and a float buffer, 16 elements per
+/* Element-wise copies between a tensor (from element off) and a float buffer, 16 elements per
  * work-item (vload_half16 / vstore_half16_rte on the storage path; the last
  * work-item also copies the n % 16 tail): exact widening; narrowing computes
  * dst = src + beta * dst (dst not read when beta is 0), rounded once. */
-__kernel void cl16_pool_widen16(__global const store_t *src, __global float *dst, const long n) {
+__kernel void cl16_pool_widen16(__global const store_t *src, __global float *dst, const long n,
+                                const long off) {
+    src += off;
     const long q = (long)get_global_id(0), nv = n / 16;
     if (q < nv) vstore16(convert_float16(LD16(src, q)), q, dst);
     if (q == nv)
         for (long i = nv * 16; i < n; i++) dst[i] = (float)LD(src, i);
 }
 __kernel void cl16_pool_narrow16(__global const float *src, __global store_t *dst, const long n,
-                                 const float beta) {
+                                 const float beta, const long off) {
+    dst += off;
     const long q = (long)get_global_id(0), nv = n / 16;
     if (q < nv) {
         float16 v = vload16(q, src);

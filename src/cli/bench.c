@@ -119,10 +119,10 @@ static int add_shape(shape_list *l, const char *name, int ta, int tb, int64_t m,
     return push_shape(l, &s);
 }
 
-/* A convolution as cl16 runs it: im2col per image, batched over the images;
- * backward-weights summed over chunks of images whose float columns and dy^T
- * take about 1.5 MB (cl16__conv_bww_images in src/ops/conv.c), Cout padded to
- * 16. The first layer of a network needs no input gradient, so no backward-data. */
+/* A convolution as cl16 runs it on a CPU: im2col per image, batched over the
+ * images; backward-weights summed over chunks of images whose float columns
+ * and dy^T take about 1.5 MB (cl16__conv_bww_images in src/ops/conv.c; on
+ * other devices the chunks are larger), Cout padded to 16. The first layer of a network needs no input gradient, so no backward-data. */
 static int add_conv(shape_list *l, const char *layer, int64_t cout, int64_t hw, int64_t ckk,
                     int first) {
     char nm[64];

@@ -19,7 +19,12 @@
 
 #define COL_LIMIT_DEFAULT ((size_t)256 << 20)
 #define DIRECT_CHUNK_BYTES ((size_t)512 << 10) /* see direct_via_float */
-#define BWW_CHUNK_BYTES ((double)(1536 << 10)) /* see cl16__conv_bww_images */
+/* Column chunks on a CPU: about 1.5 MB, so that the columns a kernel writes
+ * are still in cache when the GEMM reads them (see cl16__conv_chunk_bytes). */
+#define CPU_CHUNK_BYTES ((double)(1536 << 10))
+/* Elsewhere (GPUs): large chunks, whose GEMMs fill the device (not measured
+ * on a GPU yet: a guess that keeps these nets' batches whole). */
+#define DEV_CHUNK_BYTES ((double)(64 << 20))
 #define CONV_TABLE_SIZE 64
 #define CHOOSE_ROUNDS 6   /* timed rounds at most when choosing the forward algorithm */
 #define CHOOSE_CLEAR 0.75 /* a best time under this fraction of the other's decides after two */
@@ -339,7 +344,12 @@ static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     const int64_t hw = s->ho * s->wo, rows = s->c * s->kh * s->kw, ckk = rows / s->g,
                   cog = s->co / s->g;
     const int direct = col_is_x(s, p);
-    const int64_t nb = direct ? s->n : chunk_images(ctx, s, cl16_dtype_size(s->dt));
+    int64_t nb = direct ? s->n : chunk_images(ctx, s, cl16_dtype_size(s->dt));
+    if (!direct) { /* cache-sized chunks (cl16__conv_chunk_bytes), at least one image */
+        const double per = (double)(rows * hw) * (double)cl16_dtype_size(s->dt);
+        const int64_t fit = (int64_t)(cl16__conv_chunk_bytes(ctx, s->dt) / per);
+        nb = fit < 1 ? 1 : fit < nb ? fit : nb;
+    }
     cl_mem colm = NULL;
     size_t col_bytes = 0;
     struct cl16_tensor colt;
@@ -1167,12 +1177,26 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
                                  : bwd_strided(ctx, &s, p, dy, w, beta, dx);
 }
 
-/* About 1.5 MB: the columns and dy^T stay in cache between the kernels that
+/* The bytes of columns (and dy^T) one chunk of images may take. On a CPU
+ * about 1.5 MB: the columns and dy^T stay in cache between the kernels that
  * write them and the GEMM that reads them (the whole batch's columns went to
- * memory and back, 2.5x slower on ResNet-20's layers); at least two, which
- * the GEMM sums. */
-int64_t cl16__conv_bww_images(int64_t col_floats, int64_t dyt_floats) {
-    const int64_t nb = (int64_t)(BWW_CHUNK_BYTES / ((double)(col_floats + dyt_floats) * sizeof(float)));
+ * memory and back: backward-weights 2.5x slower on ResNet-20's layers, a
+ * ResNet-20 training step 15-19 % slower in f32 with whole-batch forward
+ * columns; 0.75, 1.5 and 3 MB measured, 1.5 and 3 best). */
+double cl16__conv_chunk_bytes(const cl16_ctx *ctx, cl16_dtype dt) {
+    /* Scaled by the element size: a 16-bit call takes the images per chunk of
+     * an f32 one in half the bytes, so that its workspaces shrink with its
+     * tensors (LeNet-5's f16 training step: 0.65x fp32's peak memory with
+     * f32-sized chunks, the time within 1 %). */
+    return (ctx->dev.type == CL16_DEVICE_CPU ? CPU_CHUNK_BYTES : DEV_CHUNK_BYTES) *
+           (double)cl16_dtype_size(dt) / 4.0;
+}
+
+/* Images per chunk of backward-weights: at least two, which the GEMM sums. */
+int64_t cl16__conv_bww_images(const cl16_ctx *ctx, cl16_dtype dt, int64_t col_floats,
+                              int64_t dyt_floats) {
+    const int64_t nb = (int64_t)(cl16__conv_chunk_bytes(ctx, dt) /
+                                 ((double)(col_floats + dyt_floats) * sizeof(float)));
     return nb < 2 ? 2 : nb;
 }
 
@@ -1182,7 +1206,7 @@ static int64_t bww_chunk(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_p
                          int64_t ld) {
     const int64_t hw = s->ho * s->wo, rows = s->c * s->kh * s->kw;
     const int own = s->dt == CL16_F32 && col_is_x(s, p);
-    int64_t nb = cl16__conv_bww_images(own ? 0 : rows * hw, hw * ld);
+    int64_t nb = cl16__conv_bww_images(ctx, s->dt, own ? 0 : rows * hw, hw * ld);
     const int64_t cap = chunk_images(ctx, s, sizeof(float));
     if (!own && nb > cap)
         nb = cap;

@@ -127,21 +127,34 @@ static cl_int set_geom(cl_kernel k, cl_uint i, const cl16_pool2d_params *p, cons
     return err;
 }
 
-/* Enqueues pool.cl's 16-wide copy k of n elements (narrow16: dst = src + beta * dst). */
-static cl_int copy16(cl16_ctx *ctx, cl_kernel k, cl_mem src, cl_mem dst, cl_long n, float beta,
-                     int narrow) {
+/* Enqueues pool.cl's 16-wide copy k of n elements, at element off of the
+ * tensor side (narrow16: dst = src + beta * dst). */
+static cl_int copy16(cl16_ctx *ctx, cl_kernel k, cl_mem src, cl_mem dst, cl_long n, cl_long off,
+                     float beta, int narrow) {
     cl_int err = clSetKernelArg(k, 0, sizeof src, &src);
     if (!err) err = clSetKernelArg(k, 1, sizeof dst, &dst);
     if (!err) err = clSetKernelArg(k, 2, sizeof n, &n);
     if (!err && narrow) err = clSetKernelArg(k, 3, sizeof beta, &beta);
+    if (!err) err = clSetKernelArg(k, narrow ? 4 : 3, sizeof off, &off);
     return err ? err : cl16__op_launch(ctx, k, (size_t)(n / 16 + 1));
 }
 
+/* Images per chunk of the f16 2x2 pooling through float copies: about
+ * VIA_CHUNK_BYTES of float input and output, so that the copies are reused
+ * while in cache and the workspace stays small next to the tensors (whole-
+ * batch copies made LeNet-5's f16 training step peak at 0.65x fp32's memory,
+ * 0.53x without them). */
+#define VIA_CHUNK_BYTES ((size_t)512 << 10)
+static int64_t via_images(const int64_t *big, const int64_t *small) {
+    const size_t per = (size_t)(big[1] * big[2] * big[3] + small[1] * small[2] * small[3]) * sizeof(float);
+    int64_t nb = (int64_t)(VIA_CHUNK_BYTES / per);
+    return nb < 1 ? 1 : nb > big[0] ? big[0] : nb;
+}
+
 /* f16 2x2 pooling forward: x widened to float, the f32 kernel, y narrowed
- * (one rounding, so the same bits as the f16 kernel). PoCL vectorises the f32
- * kernel but not its f16 form (LeNet pool1 at batch 128: f16 kernel 1.5 ms
- * CPU, f32 0.3). The float copies are transient: 6 bytes per input and per
- * output element, freed when the call returns. */
+ * (one rounding, so the same bits as the f16 kernel), a chunk of images at a
+ * time (via_images). PoCL vectorises the f32 kernel but not its f16 form
+ * (LeNet pool1 at batch 128: f16 kernel 1.5 ms CPU, f32 0.3). */
 static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
                                      const cl16_tensor *x, cl16_tensor *y, cl16_tensor *indices,
                                      const int64_t *yd) {
@@ -152,16 +165,17 @@ static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
         (s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_narrow16", &kn)) ||
         (s = cl16__kernel(ctx, "pool.cl", &vf, "cl16_pool2x2_fwd", &kp)))
         return s;
+    const int64_t nb = via_images(x->dims, yd);
+    const int64_t xper = x->dims[1] * x->dims[2] * x->dims[3], yper = yd[1] * yd[2] * yd[3];
     cl_mem xf = NULL, yf = NULL;
-    const size_t xb = (size_t)x->numel * sizeof(float), yb = (size_t)y->numel * sizeof(float);
-    if ((s = cl16__dev_alloc(ctx, xb, "pool2d float copy of x", &xf)))
+    const size_t xb = (size_t)(nb * xper) * sizeof(float), yb = (size_t)(nb * yper) * sizeof(float);
+    if ((s = cl16__dev_alloc(ctx, xb, "pool2d float copy of x (chunk)", &xf)))
         return s;
-    if ((s = cl16__dev_alloc(ctx, yb, "pool2d float y", &yf))) {
+    if ((s = cl16__dev_alloc(ctx, yb, "pool2d float y (chunk)", &yf))) {
         cl16__dev_free(ctx, xf, xb);
         return s;
     }
-    cl_int err = copy16(ctx, kw, x->mem, xf, x->numel, 0.0f, 0);
-    cl_int has = indices != NULL;
+    cl_int err = 0, has = indices != NULL;
     cl_mem im = indices ? indices->mem : yf;
     cl_uint i = 0;
 #define ARG(a)                                                                                     \
@@ -171,13 +185,23 @@ static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
     ARG(yf);
     ARG(im);
     ARG(has);
-#undef ARG
     if (!err)
         err = set_geom(kp, i, p, x->dims, yd);
-    if (!err)
-        err = launch_planes(ctx, kp, yd);
-    if (!err)
-        err = copy16(ctx, kn, yf, y->mem, y->numel, 0.0f, 1);
+    i += 12;
+    for (int64_t n0 = 0; n0 < x->dims[0] && !err; n0 += nb) {
+        const int64_t cnt = x->dims[0] - n0 < nb ? x->dims[0] - n0 : nb;
+        const int64_t cd[4] = {cnt, yd[1], yd[2], yd[3]};
+        cl_long idx0 = n0 * yper;
+        cl_uint ia = i;
+        err = copy16(ctx, kw, x->mem, xf, cnt * xper, n0 * xper, 0.0f, 0);
+        if (!err)
+            err = clSetKernelArg(kp, ia, sizeof idx0, &idx0);
+        if (!err)
+            err = launch_planes(ctx, kp, cd);
+        if (!err)
+            err = copy16(ctx, kn, yf, y->mem, cnt * yper, n0 * yper, 0.0f, 1);
+    }
+#undef ARG
     cl16__dev_free(ctx, yf, yb); /* released by OpenCL once the kernels are done */
     cl16__dev_free(ctx, xf, xb);
     if (err)
@@ -189,8 +213,9 @@ static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
 
 /* f16 2x2 pooling backward, the same way: dy widened, the f32 kernel (beta 0)
  * into a float dx, narrowed with beta (dx = beta * dx + sum, one rounding:
- * the same bits as the f16 kernel). LeNet pool1 at batch 128: 2.5 ms CPU
- * with the f16 kernel, 1.6 with 16 elements per work-item. */
+ * the same bits as the f16 kernel), a chunk of images at a time. LeNet pool1
+ * at batch 128: 2.5 ms CPU with the f16 kernel, 1.6 with 16 elements per
+ * work-item. */
 static cl16_status bwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
                                      const cl16_tensor *dy, const cl16_tensor *indices, float beta,
                                      cl16_tensor *dx, const int64_t *yd) {
@@ -201,17 +226,19 @@ static cl16_status bwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
         (s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_narrow16", &kn)) ||
         (s = cl16__kernel(ctx, "pool.cl", &vf, "cl16_pool2x2_bwd", &kp)))
         return s;
+    const int64_t nb = via_images(dx->dims, yd);
+    const int64_t xper = dx->dims[1] * dx->dims[2] * dx->dims[3], yper = yd[1] * yd[2] * yd[3];
     cl_mem dyf = NULL, dxf = NULL;
-    const size_t yb = (size_t)dy->numel * sizeof(float), xb = (size_t)dx->numel * sizeof(float);
-    if ((s = cl16__dev_alloc(ctx, yb, "pool2d float copy of dy", &dyf)))
+    const size_t yb = (size_t)(nb * yper) * sizeof(float), xb = (size_t)(nb * xper) * sizeof(float);
+    if ((s = cl16__dev_alloc(ctx, yb, "pool2d float copy of dy (chunk)", &dyf)))
         return s;
-    if ((s = cl16__dev_alloc(ctx, xb, "pool2d float dx", &dxf))) {
+    if ((s = cl16__dev_alloc(ctx, xb, "pool2d float dx (chunk)", &dxf))) {
         cl16__dev_free(ctx, dyf, yb);
         return s;
     }
-    cl_int err = copy16(ctx, kw, dy->mem, dyf, dy->numel, 0.0f, 0);
     cl_mem im = indices ? indices->mem : dyf;
     const float zero = 0.0f;
+    cl_int err = 0;
     cl_uint i = 0;
 #define ARG(a)                                                                                     \
     if (!err)                                                                                      \
@@ -223,10 +250,19 @@ static cl16_status bwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
 #undef ARG
     if (!err)
         err = set_geom(kp, i, p, dx->dims, yd);
-    if (!err)
-        err = launch_planes(ctx, kp, dx->dims);
-    if (!err)
-        err = copy16(ctx, kn, dxf, dx->mem, dx->numel, beta, 1);
+    i += 12;
+    for (int64_t n0 = 0; n0 < dx->dims[0] && !err; n0 += nb) {
+        const int64_t cnt = dx->dims[0] - n0 < nb ? dx->dims[0] - n0 : nb;
+        const int64_t cd[4] = {cnt, dx->dims[1], dx->dims[2], dx->dims[3]};
+        cl_long idx0 = n0 * yper;
+        err = copy16(ctx, kw, dy->mem, dyf, cnt * yper, n0 * yper, 0.0f, 0);
+        if (!err)
+            err = clSetKernelArg(kp, i, sizeof idx0, &idx0);
+        if (!err)
+            err = launch_planes(ctx, kp, cd);
+        if (!err)
+            err = copy16(ctx, kn, dxf, dx->mem, cnt * xper, n0 * xper, beta, 1);
+    }
     cl16__dev_free(ctx, dxf, xb); /* released by OpenCL once the kernels are done */
     cl16__dev_free(ctx, dyf, yb);
     if (err)
@@ -279,6 +315,9 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
 #undef ARG
     if (!err)
         err = set_geom(k, i, p, x->dims, yd);
+    const cl_long idx0 = 0; /* the 2x2 kernel's chunk offset: none */
+    if (!err && is_2x2(p))
+        err = clSetKernelArg(k, i + 12, sizeof idx0, &idx0);
     if (!err)
         err = launch_planes(ctx, k, yd);
     if (err)
@@ -335,6 +374,9 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
 #undef ARG
     if (!err)
         err = set_geom(k, i, p, dx->dims, yd);
+    const cl_long idx0 = 0; /* the 2x2 kernel's chunk offset: none */
+    if (!err && is_2x2(p))
+        err = clSetKernelArg(k, i + 12, sizeof idx0, &idx0);
     if (!err)
         err = launch_planes(ctx, k, dx->dims);
     if (err)

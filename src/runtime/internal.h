@@ -297,11 +297,16 @@ void cl16__conv_release(cl16_ctx *ctx);
 void cl16__conv_set_col_limit(cl16_ctx *ctx, size_t bytes);
 /* Bytes of float x and y per chunk of the f16 direct forward on a CPU (0 = the default); for tests. */
 void cl16__conv_set_direct_chunk(cl16_ctx *ctx, size_t bytes);
+/* Bytes of columns one chunk of a convolution's images may take on this
+ * device (about 1.5 MB on a CPU, to stay in cache; 64 MB elsewhere), for f32;
+ * 16-bit dtypes half of it. */
+double cl16__conv_chunk_bytes(const cl16_ctx *ctx, cl16_dtype dt);
 /* Backward-weights' images per chunk (at least 2): float columns (col_floats
- * per image, 0 when x is its own) and dy^T (dyt_floats per image) of about
- * 1.5 MB, so that they stay in cache; before the column-buffer cap. The GEMM
- * tuner's training shapes use it too. */
-int64_t cl16__conv_bww_images(int64_t col_floats, int64_t dyt_floats);
+ * per image, 0 when x is its own) and dy^T (dyt_floats per image) within
+ * cl16__conv_chunk_bytes; before the column-buffer cap. The GEMM tuner's
+ * training shapes use it too. */
+int64_t cl16__conv_bww_images(const cl16_ctx *ctx, cl16_dtype dt, int64_t col_floats,
+                              int64_t dyt_floats);
 
 /* ---- device time (src/runtime/profile.c) ------------------------------- */
 /* Every command cl16 puts on the queue goes through these, so that with the

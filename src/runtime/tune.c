@@ -408,7 +408,7 @@ static tune_shape synth_shape(int ta, int tb, int size, int reduce, int quick) {
  * (forward W * col, backward-data W^T * dY, backward-weights col * dY^T summed
  * over the images of a chunk, Cout padded to 16), Linear as X W^T, dY W, dY^T X. Rows: {Cout, H*W, C*k*k, first
  * layer} for convolutions, {in, out, 0, -1} for Linear. */
-static int net_shapes(tune_shape *out, int max) {
+static int net_shapes(const cl16_ctx *ctx, cl16_dtype dt, tune_shape *out, int max) {
     static const int layers[][4] = {
         {6, 784, 25, 1},   {16, 100, 150, 0}, {400, 120, 0, -1}, {120, 84, 0, -1},
         {84, 10, 0, -1},   {16, 1024, 27, 1}, {16, 1024, 144, 0}, {32, 256, 144, 0},
@@ -423,7 +423,7 @@ static int net_shapes(tune_shape *out, int max) {
             t[c++] = (tune_shape){l[0], l[1], l[2], 128, 0, 0, 0, 1};
             if (!l[3]) t[c++] = (tune_shape){l[2], l[1], l[0], 128, 1, 0, 0, 1};
             const int64_t ld = (l[0] + 15) / 16 * 16;
-            const int64_t nb = cl16__conv_bww_images((int64_t)l[2] * l[1], (int64_t)l[1] * ld);
+            const int64_t nb = cl16__conv_bww_images(ctx, dt, (int64_t)l[2] * l[1], (int64_t)l[1] * ld);
             t[c++] = (tune_shape){l[2], ld, l[1], nb, 0, 0, 1, 0};
         } else {
             t[c++] = (tune_shape){128, l[1], l[0], 1, 0, 1, 0, 0};
@@ -726,11 +726,11 @@ cl16_status cl16_gemm_tune(cl16_ctx *ctx, const cl16_tune_opts *opts) {
     if (!o.f16 && !o.f32) o.f16 = o.f32 = 1;
     cl16__gemm_tune_load(ctx); /* classes not tuned now keep their earlier result */
     tune_shape nets[64];
-    const int nnet = o.quick ? 0 : net_shapes(nets, 64);
     cl16_status s = CL16_OK;
     for (int dti = 0; dti < 2 && !s; dti++) {
         const cl16_dtype dt = dti ? CL16_F16 : CL16_F32;
         if (dti ? !o.f16 : !o.f32) continue;
+        const int nnet = o.quick ? 0 : net_shapes(ctx, dt, nets, 64);
         char cb_why[160] = "";
         const int cb = cl16__clblast_supports(ctx, dt, cb_why, sizeof cb_why);
         if (!cb) progress(&o, "%s: clblast: not available (%s)", cl16_dtype_name(dt), cb_why);
