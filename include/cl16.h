@@ -389,6 +389,17 @@ CL16_API void cl16_conv2d_params_init(cl16_conv2d_params *p);
 CL16_API cl16_status cl16_conv2d_out_dims(cl16_ctx *ctx, const cl16_conv2d_params *p,
                                           const int64_t x_dims[4], const int64_t w_dims[4],
                                           int64_t y_dims[4]);
+/* The algorithm cl16 runs in this context for a convolution call with these
+ * parameters, dims and dtype (has_bias: the forward call's bias), as a short
+ * name in out (len bytes): pass 0 forward: "im2col" or "direct"; pass 1
+ * backward-data: at stride 1 "fwd-im2col" or "fwd-direct" (the forward form
+ * on the rotated kernels), else "col2im" or "direct"; pass 2 backward-weights:
+ * "im2col-nn". "unmeasured" when the choice has not been made yet in this
+ * context or its cache directory (the first call makes it). */
+CL16_API cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p,
+                                           cl16_dtype dtype, const int64_t x_dims[4],
+                                           const int64_t w_dims[4], int has_bias, int pass,
+                                           char *out, size_t len);
 /* y = conv(x, w) + bias (bias [Cout] or NULL). */
 CL16_API cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p,
                                          const cl16_tensor *x, const cl16_tensor *w,

@@ -66,6 +66,7 @@ static const layer layers[] = {
 
 typedef struct result {
     rstate st;
+    char algo[24]; /* cl16 peers: the algorithm cl16 chose (cl16_conv2d_algorithm) */
     double ms, gflops, err_ratio; /* ms and gflops from the median block */
     bench_stats t;
     int exit_code;
@@ -357,6 +358,13 @@ static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk,
     }
     r->t = st, r->ms = st.median_s * 1e3;
     r->gflops = w->flops / st.median_s * 1e-9;
+    if (p != P_CLB) { /* what the timed calls ran: the choice is made by then */
+        const int64_t xd[4] = {P->n, P->l->c, P->l->h, P->l->w},
+                      wd[4] = {P->l->cout, P->l->c, P->l->k, P->l->k};
+        if (cl16_conv2d_algorithm(ctx, &c.prm, t == 0 ? CL16_F16 : CL16_F32, xd, wd, 0, w->pass,
+                                  r->algo, sizeof r->algo))
+            snprintf(r->algo, sizeof r->algo, "?");
+    }
     r->err_ratio = verify(chk, P->out, red_len(P, w->pass), t == 0 ? 0x1p-11 : 0x1p-24, r->reason,
                           sizeof r->reason);
     r->st = *r->reason ? RS_FAILED : RS_OK;
@@ -465,7 +473,8 @@ static int run_layer(cl16_ctx *ctx, const layer *l, int index, row *rows, const 
                 run_peer(ctx, &P, w, p, &chk, o);
             char line[600];
             fmt_result(line, sizeof line, r, &o->pk);
-            fprintf(stderr, "    %-9s %s\n", peer_label[p], line);
+            fprintf(stderr, "    %-9s %s%s%s\n", peer_label[p], line, r->algo[0] ? ", algorithm " : "",
+                    r->algo);
         }
         check_free(&chk);
     }
@@ -517,8 +526,9 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const opts 
            cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage", cl16_version());
     printf("ms: median per call; GF/s from it, and %% of the f32 multiply-add peak (%.1f "
            "GFLOP/s)\n", o->pk.f32_gflops);
-    printf("%-26s %-8s %8s %9s %11s %9s %11s %9s %11s %7s %7s\n", "shape", "pass", "GFLOP", "f16 ms",
-           "GF/s %pk", "f32 ms", "GF/s %pk", "CLB ms", "GF/s %pk", "f16/f32", "f16/CLB");
+    printf("%-26s %-8s %8s %9s %11s %9s %11s %9s %11s %7s %7s  %s\n", "shape", "pass", "GFLOP",
+           "f16 ms", "GF/s %pk", "f32 ms", "GF/s %pk", "CLB ms", "GF/s %pk", "f16/f32", "f16/CLB",
+           "algorithm f16 / f32");
     for (int i = 0; i < n; i++) {
         const row *w = &rows[i];
         char ms[NPEER][16], gf[NPEER][32], r0[16], r1[16];
@@ -533,8 +543,10 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const opts 
         }
         cell_num(r0, sizeof r0, tratio(w, P_F16, P_F32), "%.2f");
         cell_num(r1, sizeof r1, tratio(w, P_F16, P_CLB), "%.2f");
-        printf("%-26s %-8s %8.3f %9s %11s %9s %11s %9s %11s %7s %7s\n", w->l->name, pass_name[w->pass],
-               w->flops * 1e-9, ms[0], gf[0], ms[1], gf[1], ms[2], gf[2], r0, r1);
+        printf("%-26s %-8s %8.3f %9s %11s %9s %11s %9s %11s %7s %7s  %s / %s\n", w->l->name,
+               pass_name[w->pass], w->flops * 1e-9, ms[0], gf[0], ms[1], gf[1], ms[2], gf[2], r0, r1,
+               w->r[P_F16].algo[0] ? w->r[P_F16].algo : "-",
+               w->r[P_F32].algo[0] ? w->r[P_F32].algo : "-");
     }
     printf("f16/f32 and f16/CLB are time ratios (below 1: f16 faster). CLBlast (f32): fwd %s; "
            "bwd_data %s; bwd_w %s. No bias on either side.\n",
@@ -632,6 +644,10 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
             fprintf(f, ": ");
             json_result(f, &w->r[p], &o->pk);
         }
+        fprintf(f, "},\n     \"algorithm\": {\"cl16_f16\": ");
+        bench_json_str(f, w->r[P_F16].algo[0] ? w->r[P_F16].algo : "");
+        fprintf(f, ", \"cl16_f32\": ");
+        bench_json_str(f, w->r[P_F32].algo[0] ? w->r[P_F32].algo : "");
         fprintf(f, "},\n     \"ratios\": {\"f16_f32_time\": ");
         bench_json_num(f, tratio(w, P_F16, P_F32));
         fprintf(f, ", \"f16_clblast_time\": ");

@@ -747,6 +747,57 @@ static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     return st || done ? st : fwd_run(ctx, algo, s, p, x, w, bias, y);
 }
 
+static int bwd_as_forward(const conv_shape *s, const cl16_conv2d_params *p);
+
+cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl16_dtype dtype,
+                                  const int64_t x_dims[4], const int64_t w_dims[4], int has_bias,
+                                  int pass, char *out, size_t len) {
+    static const char *op = "conv2d_algorithm";
+    if (!ctx)
+        return CL16_ERR_INVALID_ARG;
+    if (ctx->init_status)
+        return ctx->init_status;
+    cl16_status st = check_params(ctx, op, p);
+    if (st)
+        return st;
+    if (!x_dims || !w_dims || !out || !len)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: %s", op,
+                          !x_dims ? "x_dims is NULL" : !w_dims ? "w_dims is NULL"
+                                                              : "no output buffer");
+    if (pass < 0 || pass > 2 || (dtype != CL16_F32 && dtype != CL16_F16 && dtype != CL16_BF16))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                          "%s: pass %d (0 forward, 1 backward-data, 2 backward-weights) or "
+                          "dtype %d is not a convolution's",
+                          op, pass, (int)dtype);
+    int64_t yd[4];
+    if ((st = out_dims(ctx, op, p, x_dims, w_dims, yd)))
+        return st;
+    const conv_shape s = {x_dims[0], x_dims[1], x_dims[2], x_dims[3], w_dims[0], w_dims[2],
+                          w_dims[3], yd[2], yd[3], p->groups, dtype};
+    const char *name = "im2col-nn";
+    if (pass != 2) {
+        int64_t key[KEY_LEN];
+        const int as_fwd = pass == 1 && bwd_as_forward(&s, p);
+        if (pass == 0)
+            shape_key(&s, p, has_bias ? KEY_FWD_BIAS : KEY_FWD, key);
+        else if (as_fwd) { /* the forward convolution it runs (bwd_data_forward) */
+            const conv_shape f = {s.n, s.co, s.ho, s.wo, s.c, s.kh, s.kw, s.h, s.w, s.g, s.dt};
+            cl16_conv2d_params q = *p;
+            q.pad_h = p->dilation_h * (int)(s.kh - 1) - p->pad_h;
+            q.pad_w = p->dilation_w * (int)(s.kw - 1) - p->pad_w;
+            shape_key(&f, &q, KEY_FWD, key);
+        } else
+            shape_key(&s, p, KEY_BWD_DATA, key);
+        const int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
+        static const char *names[2][3] = {{"unmeasured", "im2col", "direct"},
+                                          {"unmeasured", "col2im", "direct"}};
+        name = as_fwd ? (algo == ALGO_DIRECT ? "fwd-direct" : algo ? "fwd-im2col" : "unmeasured")
+                      : names[pass][algo];
+    }
+    snprintf(out, len, "%s", name);
+    return CL16_OK;
+}
+
 cl16_status cl16_conv2d_forward(cl16_ctx *ctx, const cl16_conv2d_params *p, const cl16_tensor *x,
                                 const cl16_tensor *w, const cl16_tensor *bias, cl16_tensor *y) {
     static const char *op = "conv2d_forward";

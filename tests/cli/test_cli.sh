@@ -161,6 +161,11 @@ for r in d["rows"]:
         else:
             assert p["reason"], (r["shape"], k, "unsupported without a reason")
     assert r["peers"]["cl16_f16"]["status"] == "ok" and r["peers"]["cl16_f32"]["status"] == "ok"
+    # the algorithm each cl16 peer ran, by pass (stride-1 backward-data runs as a forward)
+    allowed = {"fwd": {"im2col", "direct"}, "bwd_w": {"im2col-nn"},
+               "bwd_data": {"fwd-im2col", "fwd-direct"} if r["stride"] == 1 else {"col2im", "direct"}}
+    for k in ("cl16_f16", "cl16_f32"):
+        assert r["algorithm"][k] in allowed[r["pass"]], (r["shape"], r["pass"], k, r["algorithm"])
 for k in ("worst_f16_f32_time", "worst_f16_f32_shape", "worst_clblast_over_f16_time"):
     assert k in d["summary"], k
 PY

@@ -546,6 +546,38 @@ static void disk_choices(void) {
     CHECK(system(cmd) == 0);
 }
 
+/* cl16_conv2d_algorithm names what a call runs: forced contexts their
+ * algorithm, an automatic one "unmeasured" until the first call chooses. */
+static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau) {
+    char nm[32];
+    cs k = mk(2, 3, 9, 7, 4, 3, 3, 1, 1, 1, 1);
+    const int64_t xd[4] = {k.n, k.c, k.h, k.w}, wd[4] = {k.co, k.c, k.kh, k.kw};
+    CHECK_OK(cim, cl16_conv2d_algorithm(cim, &k.p, CL16_F32, xd, wd, 0, 0, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "im2col"), "forced im2col forward: %s", nm);
+    CHECK_OK(cdi, cl16_conv2d_algorithm(cdi, &k.p, CL16_F16, xd, wd, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "fwd-direct"), "forced direct stride-1 backward-data: %s", nm);
+    CHECK_OK(cim, cl16_conv2d_algorithm(cim, &k.p, CL16_F32, xd, wd, 0, 2, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "im2col-nn"), "backward-weights: %s", nm);
+    cs k2 = k;
+    k2.p.stride_h = k2.p.stride_w = 2;
+    CHECK_OK(cim, cl16_conv2d_algorithm(cim, &k2.p, CL16_F32, xd, wd, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "col2im"), "forced im2col strided backward-data: %s", nm);
+    CHECK_OK(cdi, cl16_conv2d_algorithm(cdi, &k2.p, CL16_F32, xd, wd, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "direct"), "forced direct strided backward-data: %s", nm);
+    /* automatic: a shape no call has seen, then after a call */
+    cs k3 = mk(3, 5, 11, 6, 7, 3, 3, 2, 1, 1, 1);
+    const int64_t xd3[4] = {k3.n, k3.c, k3.h, k3.w}, wd3[4] = {k3.co, k3.c, k3.kh, k3.kw};
+    CHECK_OK(cau, cl16_conv2d_algorithm(cau, &k3.p, CL16_F32, xd3, wd3, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "unmeasured"), "before any call: %s", nm);
+    run_case(cau, &k3, CL16_F32, 1, NULL, NULL);
+    CHECK_OK(cau, cl16_conv2d_algorithm(cau, &k3.p, CL16_F32, xd3, wd3, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "col2im") || !strcmp(nm, "direct"), "after a call: %s", nm);
+    CHECK(cl16_conv2d_algorithm(cau, &k3.p, CL16_F32, xd3, wd3, 0, 3, nm, sizeof nm) ==
+          CL16_ERR_INVALID_ARG);
+    CHECK(cl16_conv2d_algorithm(cau, &k3.p, CL16_F32, xd3, NULL, 0, 0, nm, sizeof nm) ==
+          CL16_ERR_INVALID_ARG);
+}
+
 int main(void) {
     setenv("CL16_CONV_ALGO", "im2col", 1);
     cl16_ctx *cim = test_ctx(NULL);
@@ -680,6 +712,7 @@ int main(void) {
     CHECK_MSG(cur[0] == 0 && cur[1] == 0 && cur[2] == 0, "device memory left: %llu %llu %llu bytes",
               (unsigned long long)cur[0], (unsigned long long)cur[1], (unsigned long long)cur[2]);
 
+    algorithm_names(cim, cdi, cau);
     bad_input(cim, cdi);
     printf("total: %.1f s\n", cl16__now() - t0);
     cl16_ctx_free(cim), cl16_ctx_free(cdi), cl16_ctx_free(cau);
