@@ -856,7 +856,9 @@ out:
 int cmd_bench(int argc, char **argv, const char *device) {
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return bench_gemm(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "conv")) return bench_conv(argc, argv, device);
-    if (argc >= 2 && !strcmp(argv[1], "train")) return bench_train(argc, argv, device);
+    /* `bench step` is another name for it: it times whole training steps. */
+    if (argc >= 2 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "step")))
+        return bench_train(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "compare")) return bench_compare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "optim")) return bench_optim(argc, argv, device);
     if (argc >= 2 && !strcmp(argv[1], "peak")) return bench_peak(argc, argv, device);

@@ -50,7 +50,7 @@ static const char *usage =
     "                                CLBlast on LeNet-5 / ResNet-20 layers at batch 128\n"
     "                                (--quick: batch 8, a subset), every result verified,\n"
     "                                and the algorithm cl16 chose for each\n"
-    "  bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
+    "  bench train (or bench step) [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE]\n"
     "              [--peaks FILE] [--profile N]\n"
     "                                ms per training step, images/s and peak device\n"
     "                                memory of lenet5 and resnet20 per precision (fp32,\n"

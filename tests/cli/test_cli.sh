@@ -209,6 +209,9 @@ m = {r["precision"]: r["peak_device_bytes"] for r in runs}
 # Kahan adds 2 bytes per weight; mixed adds f32 master weights and state.
 assert m["fp16"] < m["fp16-kahan"] < m["mixed"], m
 PY
+# `bench step` is the same benchmark under its other name.
+"$CL16" bench step --quick --models mlp --precisions fp32 --steps 1 >"$out" 2>"$err" &&
+    grep -q "^mlp  *fp32 " "$out" || fail "bench step: $(cat "$out" "$err")"
 # compare: the run above against a copy at twice the speed gives 2.00x per row;
 # broken or mismatched files are refused by name. It reads the median
 # (images_per_s_median) where a file has it, else the fastest block (older files,
