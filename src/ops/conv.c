@@ -1235,10 +1235,11 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
  * ResNet-20 training step 15-19 % slower in f32 with whole-batch forward
  * columns; 0.75, 1.5 and 3 MB measured, 1.5 and 3 best). */
 double cl16__conv_chunk_bytes(const cl16_ctx *ctx, cl16_dtype dt) {
-    /* Scaled by the element size: a 16-bit call takes the images per chunk of
-     * an f32 one in half the bytes, so that its workspaces shrink with its
-     * tensors (LeNet-5's f16 training step: 0.65x fp32's peak memory with
-     * f32-sized chunks, the time within 1 %). */
+    /* Scaled by the element size: a 16-bit call takes half the images per
+     * chunk, so that its workspaces (backward-weights' float columns above
+     * all) shrink with its tensors: LeNet-5's f16 training step peaks at
+     * 9.8 MB (0.53x fp32) instead of 10.7 (0.58x). ResNet-20's f16 step may
+     * be a few per cent slower for it (within this machine's noise). */
     return (ctx->dev.type == CL16_DEVICE_CPU ? CPU_CHUNK_BYTES : DEV_CHUNK_BYTES) *
            (double)cl16_dtype_size(dt) / 4.0;
 }
