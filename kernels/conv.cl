@@ -250,6 +250,12 @@ __kernel void cl16_conv_flip_w(__global const raw_t *w, __global raw_t *wf, int 
 #define DIRECT_TW 8
 #define DIRECT_TC 8
 #define DIRECT_SPAN 32 /* longest row segment staged in private memory */
+/* One tap of the register tile: each of the DIRECT_TC weights in wv times
+ * the DIRECT_TW inputs in xv, into accumulators acc0..acc7. */
+#define DIRECT_ACC(wv, xv)                                                                         \
+    acc0 += (wv).s0 * (xv), acc1 += (wv).s1 * (xv), acc2 += (wv).s2 * (xv),                       \
+    acc3 += (wv).s3 * (xv), acc4 += (wv).s4 * (xv), acc5 += (wv).s5 * (xv),                       \
+    acc6 += (wv).s6 * (xv), acc7 += (wv).s7 * (xv)
 #if CL16_DTYPE == 0
 #define LD8U(p) vload8(0, (p))
 #define ST8U(v, p) vstore8((v), 0, (p))
@@ -328,8 +334,7 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
                         xv = vload8(0, tmp);
                     }
                     const float8 wv = vload8(i * KW + j, wc);
-                    acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
-                    acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
+                    DIRECT_ACC(wv, xv);
                 }
                 continue;
             }
@@ -347,8 +352,7 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
                     xv = vload8(0, tmp);
                 }
                 const float8 wv = vload8(i * KW + j, wc);
-                acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
-                acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
+                DIRECT_ACC(wv, xv);
             }
         }
     }
@@ -428,8 +432,7 @@ __kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const fl
                     xv = vload8(0, tmp);
                 }
                 const float8 wv = vload8(0, wq);
-                acc0 += wv.s0 * xv, acc1 += wv.s1 * xv, acc2 += wv.s2 * xv, acc3 += wv.s3 * xv;
-                acc4 += wv.s4 * xv, acc5 += wv.s5 * xv, acc6 += wv.s6 * xv, acc7 += wv.s7 * xv;
+                DIRECT_ACC(wv, xv);
             }
         }
     }

@@ -400,56 +400,75 @@ static int direct_via_float(const cl16_ctx *ctx, const conv_shape *s) {
     return s->dt == CL16_F16 && ctx->dev.type == CL16_DEVICE_CPU && ctx->half != CL16_HALF_NATIVE;
 }
 
+/* Images per chunk of a direct kernel run on float copies: per_floats floats
+ * of copies per image within the context's chunk bytes, at least 1, at most n. */
+static int64_t via_chunk_images(cl16_ctx *ctx, int64_t n, int64_t per_floats) {
+    const struct cl16_conv_table *t = table(ctx);
+    const size_t chunk = t ? t->direct_chunk : DIRECT_CHUNK_BYTES;
+    const int64_t nb = (int64_t)(chunk / ((size_t)per_floats * sizeof(float)));
+    return nb < 1 ? 1 : nb > n ? n : nb;
+}
+
+/* Weights src [cout][cig][kk] (dtype dt; groups groups) packed as float for
+ * the direct kernels, DIRECT_TC = 8 output channels side by side
+ * (cl16_conv_direct_pack), into a new buffer *wp of *wpb bytes. */
+static cl16_status pack_direct(cl16_ctx *ctx, cl16_dtype dt, cl_mem src, int64_t cout,
+                               int64_t cig, int64_t kk, int64_t groups, cl_mem *wp, size_t *wpb) {
+    cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, dt, "cl16_conv_direct_pack", &kern);
+    if (st)
+        return st;
+    const int64_t npack = groups * ((cout / groups + 7) / 8) * cig * kk;
+    *wpb = (size_t)npack * 8 * sizeof(float);
+    if ((st = cl16__dev_alloc(ctx, *wpb, "conv2d packed weights", wp)))
+        return st;
+    cl_int pco = (cl_int)cout, pcig = (cl_int)cig, pkk = (cl_int)kk, pg = (cl_int)groups;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(src);
+    ARG(*wp);
+    ARG(pco);
+    ARG(pcig);
+    ARG(pkk);
+    ARG(pg);
+    size_t local = 8, global = ((size_t)npack + 7) / 8 * 8;
+    if (!err)
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
+    return err ? cl16__cl_fail(ctx, err, "conv2d: packing the weights for a direct kernel")
+               : CL16_OK;
+}
+
+/* The geometry arguments both direct kernels take from argument ai on: C, H,
+ * W, Cout, KH, KW, Ho, Wo, sh, sw, ph, pw, dh, dw, groups. */
+static cl_int direct_geom(cl_kernel k, cl_uint ai, const conv_shape *s,
+                          const cl16_conv2d_params *p) {
+    const cl_int v[15] = {(cl_int)s->c,   (cl_int)s->h,  (cl_int)s->w,  (cl_int)s->co,
+                          (cl_int)s->kh,  (cl_int)s->kw, (cl_int)s->ho, (cl_int)s->wo,
+                          p->stride_h,    p->stride_w,   p->pad_h,      p->pad_w,
+                          p->dilation_h,  p->dilation_w, p->groups};
+    cl_int err = 0;
+    for (cl_uint i = 0; i < 15 && !err; i++)
+        err = clSetKernelArg(k, ai + i, sizeof(cl_int), &v[i]);
+    return err;
+}
+
 static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
                               cl16_tensor *y) {
-    cl_kernel kern, pkern;
+    cl_kernel kern;
     const int via = direct_via_float(ctx, s);
     cl16_status st = conv_kernel(ctx, via ? CL16_F32 : s->dt, "cl16_conv_direct", &kern);
-    if (!st)
-        st = conv_kernel(ctx, s->dt, "cl16_conv_direct_pack", &pkern);
     if (st)
         return st;
-    /* The weights, packed as float 8 channels side by side (DIRECT_TC). */
-    const int64_t ctiles = (s->co / s->g + 7) / 8,
-                  npack = s->g * ctiles * (s->c / s->g) * s->kh * s->kw;
-    const size_t wpb = (size_t)npack * 8 * sizeof(float);
     const int64_t xper = s->c * s->h * s->w, yper = s->co * s->ho * s->wo;
-    int64_t nb = s->n;
-    if (via) {
-        const struct cl16_conv_table *t = table(ctx);
-        const size_t chunk = t ? t->direct_chunk : DIRECT_CHUNK_BYTES;
-        nb = (int64_t)(chunk / ((size_t)(xper + yper) * sizeof(float)));
-        nb = nb < 1 ? 1 : nb > s->n ? s->n : nb;
-    }
+    const int64_t nb = via ? via_chunk_images(ctx, s->n, xper + yper) : s->n;
     cl_mem wp = NULL, xf = NULL, bf = NULL, yf = NULL;
+    size_t wpb = 0;
     const size_t xfb = (size_t)(nb * xper) * sizeof(float),
                  yfb = (size_t)(nb * yper) * sizeof(float),
                  bfb = bias ? (size_t)bias->numel * sizeof(float) : 0;
-    if ((st = cl16__dev_alloc(ctx, wpb, "conv2d packed weights", &wp)))
-        return st;
-    cl_int err = 0;
-    cl_uint ai = 0;
-    {
-        cl_int pco = (cl_int)s->co, pcig = (cl_int)(s->c / s->g), pkk = (cl_int)(s->kh * s->kw),
-               pg = p->groups;
-        cl_kernel kern_ = kern;
-        kern = pkern;
-        ARG(w->mem);
-        ARG(wp);
-        ARG(pco);
-        ARG(pcig);
-        ARG(pkk);
-        ARG(pg);
-        kern = kern_;
-        size_t plocal = 8, pglobal = ((size_t)npack + 7) / 8 * 8;
-        if (!err)
-            err = cl16__enqueue(ctx, pkern, 1, &pglobal, &plocal);
-        if (err) {
-            st = cl16__cl_fail(ctx, err, "conv2d: packing the weights for the direct kernel");
-            goto cleanup;
-        }
-    }
+    if ((st = pack_direct(ctx, s->dt, w->mem, s->co, s->c / s->g, s->kh * s->kw, s->g, &wp, &wpb)))
+        goto cleanup;
     cl_mem xm = x->mem, bm = bias ? bias->mem : w->mem, ym = y->mem;
     if (via) {
         if ((st = cl16__dev_alloc(ctx, xfb, "conv2d float x (chunk)", &xf)) ||
@@ -461,32 +480,16 @@ static cl16_status fwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
         if (bias)
             bm = bf;
     }
-    cl_int hb = bias != NULL, c = (cl_int)s->c, h = (cl_int)s->h, wd = (cl_int)s->w,
-           co = (cl_int)s->co;
-    cl_int kh = (cl_int)s->kh, kw = (cl_int)s->kw, ho = (cl_int)s->ho, wo = (cl_int)s->wo;
-    cl_int sh = p->stride_h, sw = p->stride_w, ph = p->pad_h, pw = p->pad_w;
-    cl_int dh = p->dilation_h, dw = p->dilation_w, g = p->groups;
-    ai = 0;
+    cl_int hb = bias != NULL;
+    cl_int err = 0;
+    cl_uint ai = 0;
     ARG(xm);
     ARG(wp);
     ARG(bm);
     ARG(hb);
     ARG(ym);
-    ARG(c);
-    ARG(h);
-    ARG(wd);
-    ARG(co);
-    ARG(kh);
-    ARG(kw);
-    ARG(ho);
-    ARG(wo);
-    ARG(sh);
-    ARG(sw);
-    ARG(ph);
-    ARG(pw);
-    ARG(dh);
-    ARG(dw);
-    ARG(g);
+    if (!err)
+        err = direct_geom(kern, ai, s, p);
     if (err) {
         st = cl16__cl_fail(ctx, err, "conv2d: direct kernel arguments");
         goto cleanup;
@@ -748,6 +751,8 @@ static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_con
 }
 
 static int bwd_as_forward(const conv_shape *s, const cl16_conv2d_params *p);
+static void as_forward(const conv_shape *s, const cl16_conv2d_params *p, conv_shape *f,
+                       cl16_conv2d_params *q);
 
 cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl16_dtype dtype,
                                   const int64_t x_dims[4], const int64_t w_dims[4], int has_bias,
@@ -781,10 +786,9 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
         if (pass == 0)
             shape_key(&s, p, has_bias ? KEY_FWD_BIAS : KEY_FWD, key);
         else if (as_fwd) { /* the forward convolution it runs (bwd_data_forward) */
-            const conv_shape f = {s.n, s.co, s.ho, s.wo, s.c, s.kh, s.kw, s.h, s.w, s.g, s.dt};
-            cl16_conv2d_params q = *p;
-            q.pad_h = p->dilation_h * (int)(s.kh - 1) - p->pad_h;
-            q.pad_w = p->dilation_w * (int)(s.kw - 1) - p->pad_w;
+            conv_shape f;
+            cl16_conv2d_params q;
+            as_forward(&s, p, &f, &q);
             shape_key(&f, &q, KEY_FWD, key);
         } else
             shape_key(&s, p, KEY_BWD_DATA, key);
@@ -934,13 +938,21 @@ static int bwd_as_forward(const conv_shape *s, const cl16_conv2d_params *p) {
            p->pad_w <= p->dilation_w * (s->kw - 1);
 }
 
+/* The forward convolution that stride-1 backward-data is: f, q. */
+static void as_forward(const conv_shape *s, const cl16_conv2d_params *p, conv_shape *f,
+                       cl16_conv2d_params *q) {
+    *f = (conv_shape){s->n, s->co, s->ho, s->wo, s->c, s->kh, s->kw, s->h, s->w, s->g, s->dt};
+    *q = *p;
+    q->pad_h = p->dilation_h * (int)(s->kh - 1) - p->pad_h;
+    q->pad_w = p->dilation_w * (int)(s->kw - 1) - p->pad_w;
+}
+
 static cl16_status bwd_data_forward(cl16_ctx *ctx, const conv_shape *s,
                                     const cl16_conv2d_params *p, const cl16_tensor *dy,
                                     const cl16_tensor *w, float beta, cl16_tensor *dx) {
-    const conv_shape f = {s->n, s->co, s->ho, s->wo, s->c, s->kh, s->kw, s->h, s->w, s->g, s->dt};
-    cl16_conv2d_params q = *p;
-    q.pad_h = p->dilation_h * (int)(s->kh - 1) - p->pad_h;
-    q.pad_w = p->dilation_w * (int)(s->kw - 1) - p->pad_w;
+    conv_shape f;
+    cl16_conv2d_params q;
+    as_forward(s, p, &f, &q);
     const size_t wb = (size_t)w->numel * cl16_dtype_size(s->dt);
     cl_mem wfm = NULL;
     cl16_status st = cl16__dev_alloc(ctx, wb, "conv2d rotated weights", &wfm);
@@ -1058,84 +1070,41 @@ cleanup:
 static cl16_status bwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *dy, const cl16_tensor *w, float beta,
                               cl16_tensor *dx) {
-    cl_kernel kern, pkern;
+    cl_kernel kern;
     const int via = direct_via_float(ctx, s);
     cl16_status st = conv_kernel(ctx, via ? CL16_F32 : s->dt, "cl16_conv_bwd_direct", &kern);
-    if (!st)
-        st = conv_kernel(ctx, s->dt, "cl16_conv_direct_pack", &pkern);
     if (st)
         return st;
     const int64_t cg = s->c / s->g, cog = s->co / s->g, kk = s->kh * s->kw;
-    const int64_t ctiles = (cg + 7) / 8, npack = s->g * ctiles * cog * kk; /* DIRECT_TC = 8 */
+    const int64_t ctiles = (cg + 7) / 8; /* DIRECT_TC = 8 */
     const int64_t yper = s->co * s->ho * s->wo, xper = s->c * s->h * s->w;
-    int64_t nb = s->n;
-    if (via) {
-        const struct cl16_conv_table *t = table(ctx);
-        const size_t chunk = t ? t->direct_chunk : DIRECT_CHUNK_BYTES;
-        nb = (int64_t)(chunk / ((size_t)(xper + yper) * sizeof(float)));
-        nb = nb < 1 ? 1 : nb > s->n ? s->n : nb;
-    }
+    const int64_t nb = via ? via_chunk_images(ctx, s->n, xper + yper) : s->n;
     const size_t wb = (size_t)w->numel * cl16_dtype_size(s->dt),
-                 wpb = (size_t)npack * 8 * sizeof(float),
                  dyfb = via ? (size_t)(nb * yper) * sizeof(float) : 0,
                  dxfb = via ? (size_t)(nb * xper) * sizeof(float) : 0;
     cl_mem wfm = NULL, wp = NULL, dyf = NULL, dxf = NULL;
+    size_t wpb = 0;
+    /* The rotated kernels (C output, Cout input channels), packed. */
     if ((st = cl16__dev_alloc(ctx, wb, "conv2d rotated weights", &wfm)) ||
-        (st = cl16__dev_alloc(ctx, wpb, "conv2d packed weights", &wp)) ||
         (via && (st = cl16__dev_alloc(ctx, dyfb, "conv2d float dy (chunk)", &dyf))) ||
         (via && (st = cl16__dev_alloc(ctx, dxfb, "conv2d float dx (chunk)", &dxf))) ||
-        (st = flip_w(ctx, s, w, wfm)))
+        (st = flip_w(ctx, s, w, wfm)) ||
+        (st = pack_direct(ctx, s->dt, wfm, s->c, cog, kk, s->g, &wp, &wpb)))
         goto done;
+    cl_mem dym = via ? dyf : dy->mem, dxm = via ? dxf : dx->mem;
     cl_int err = 0;
     cl_uint ai = 0;
-    {
-        cl_kernel kern_ = kern;
-        kern = pkern;
-        cl_int pco = (cl_int)s->c, pcig = (cl_int)cog, pkk = (cl_int)kk, pg = (cl_int)s->g;
-        ARG(wfm);
-        ARG(wp);
-        ARG(pco);
-        ARG(pcig);
-        ARG(pkk);
-        ARG(pg);
-        kern = kern_;
-        size_t plocal = 8, pglobal = ((size_t)npack + 7) / 8 * 8;
-        if (!err)
-            err = cl16__enqueue(ctx, pkern, 1, &pglobal, &plocal);
-        if (err) {
-            st = cl16__cl_fail(ctx, err, "conv2d: packing the weights for backward-data");
-            goto done;
-        }
-    }
-    cl_int c = (cl_int)s->c, h = (cl_int)s->h, wd = (cl_int)s->w, co = (cl_int)s->co;
-    cl_int kh = (cl_int)s->kh, kw = (cl_int)s->kw, ho = (cl_int)s->ho, wo = (cl_int)s->wo;
-    cl_int sh = p->stride_h, sw = p->stride_w, ph = p->pad_h, pw = p->pad_w;
-    cl_int dh = p->dilation_h, dw = p->dilation_w, g = p->groups;
-    cl_mem dym = via ? dyf : dy->mem, dxm = via ? dxf : dx->mem;
-    ai = 0;
     ARG(dym);
     ARG(wp);
     ARG(dxm);
     ARG(beta);
-    ARG(c);
-    ARG(h);
-    ARG(wd);
-    ARG(co);
-    ARG(kh);
-    ARG(kw);
-    ARG(ho);
-    ARG(wo);
-    ARG(sh);
-    ARG(sw);
-    ARG(ph);
-    ARG(pw);
-    ARG(dh);
-    ARG(dw);
-    ARG(g);
+    if (!err)
+        err = direct_geom(kern, ai, s, p);
     if (err) {
         st = cl16__cl_fail(ctx, err, "conv2d: direct backward-data kernel arguments");
         goto done;
     }
+    const cl_int sw = p->stride_w;
     /* A work-item: DIRECT_TW = 8 columns of one phase (sw of them per 8*sw columns). */
     const size_t tiles = ((size_t)s->w + 8 * (size_t)sw - 1) / (8 * (size_t)sw) * (size_t)sw;
     size_t local[3] = {tiles < 4 ? tiles : 4, 1, 1};

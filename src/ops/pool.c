@@ -185,6 +185,7 @@ static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
     ARG(yf);
     ARG(im);
     ARG(has);
+#undef ARG
     if (!err)
         err = set_geom(kp, i, p, x->dims, yd);
     i += 12;
@@ -192,16 +193,14 @@ static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
         const int64_t cnt = x->dims[0] - n0 < nb ? x->dims[0] - n0 : nb;
         const int64_t cd[4] = {cnt, yd[1], yd[2], yd[3]};
         cl_long idx0 = n0 * yper;
-        cl_uint ia = i;
         err = copy16(ctx, kw, x->mem, xf, cnt * xper, n0 * xper, 0.0f, 0);
         if (!err)
-            err = clSetKernelArg(kp, ia, sizeof idx0, &idx0);
+            err = clSetKernelArg(kp, i, sizeof idx0, &idx0);
         if (!err)
             err = launch_planes(ctx, kp, cd);
         if (!err)
             err = copy16(ctx, kn, yf, y->mem, cnt * yper, n0 * yper, 0.0f, 1);
     }
-#undef ARG
     cl16__dev_free(ctx, yf, yb); /* released by OpenCL once the kernels are done */
     cl16__dev_free(ctx, xf, xb);
     if (err)

@@ -506,6 +506,21 @@ static unsigned measured_after_forward(cl16_ctx *ctx, float *out) {
     return b.conv_algo_measured - a.conv_algo_measured;
 }
 
+/* Overwrites the choices file in dir with a header line and one other line;
+ * returns how many shapes a fresh context then timed for one forward call
+ * (warned[] holds what it warned). */
+static int measured_with_file(const char *dir, const char *header, const char *line, float *y) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "for f in %s/conv-algo-*.txt; do echo '%s' > $f; echo '%s' >> $f; done",
+             dir, header, line);
+    CHECK(system(cmd) == 0);
+    warned[0] = 0;
+    cl16_ctx *c = disk_ctx(dir);
+    const int m = measured_after_forward(c, y);
+    cl16_ctx_free(c);
+    return m;
+}
+
 static void disk_choices(void) {
     char dir[] = "/tmp/cl16-test-conv-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -522,26 +537,12 @@ static void disk_choices(void) {
     CHECK(!memcmp(y1, y2, sizeof y1));
     cl16_ctx_free(b);
     /* Damage the file: warned about, measured again. */
-    char cmd[256];
-    snprintf(cmd, sizeof cmd,
-             "for f in %s/conv-algo-*.txt; do echo 'cl16-conv-algo 2' > $f; echo 'x y' >> $f; done",
-             dir);
-    CHECK(system(cmd) == 0);
-    warned[0] = 0;
-    cl16_ctx *c = disk_ctx(dir);
-    CHECK(measured_after_forward(c, y2) == 1);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 2", "x y", y2) == 1);
     CHECK_MSG(strstr(warned, "conv-algo") && strstr(warned, "malformed"), "warning '%s'", warned);
-    cl16_ctx_free(c);
     /* An older version's file (other kernels, other keys): measured again, no warning. */
-    snprintf(cmd, sizeof cmd,
-             "for f in %s/conv-algo-*.txt; do echo 'cl16-conv-algo 1' > $f; echo '1 2 3' >> $f; done",
-             dir);
-    CHECK(system(cmd) == 0);
-    warned[0] = 0;
-    cl16_ctx *d = disk_ctx(dir);
-    CHECK(measured_after_forward(d, y2) == 1);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 1", "1 2 3", y2) == 1);
     CHECK_MSG(!warned[0], "warning for an older file: '%s'", warned);
-    cl16_ctx_free(d);
+    char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
