@@ -445,7 +445,7 @@ __kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const fl
         vstore8(accs[a], 0, res);
         for (int b = 0; b < DIRECT_TW && w0 + b * sw < W; b++) {
             const long e = base + w0 + b * sw;
-            ST(beta != 0.0f ? mad(beta, (float)LD(dx, e), res[b]) : res[b], dx, e);
+            ST(beta != 0.0f ? MADD(beta, (float)LD(dx, e), res[b]) : res[b], dx, e);
         }
     }
 }

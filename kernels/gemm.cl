@@ -68,6 +68,9 @@
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 typedef CAT(float, VW) floatv;
+/* Full unrolling of the loops over a register tile (TM, TN, NV, VW are
+ * build constants), so that its arrays become registers. */
+#define UNROLL _Pragma("unroll")
 
 /* ---- element access --------------------------------------------------------
  * ELT(p, i)   element i as the accumulation type (sacc_t)
@@ -186,7 +189,7 @@ inline float epi1(float acc, int i, int j, long ci, const float alpha, const flo
                   __global const store_t *C, __global const store_t *bias, const long bias_off,
                   const int bias_mode, const int relu) {
     float out = alpha * acc;
-    if (beta != 0.0f) out = mad(beta, LDF(C, ci), out);
+    if (beta != 0.0f) out = MADD(beta, LDF(C, ci), out);
     if (bias_mode == 1) out += LDF(bias, bias_off + i);
     else if (bias_mode == 2) out += LDF(bias, bias_off + j);
     if (relu && out < 0.0f) out = 0.0f;
@@ -197,7 +200,7 @@ inline floatv epiv(floatv acc, int i, int j, long ci, const float alpha, const f
                    __global const store_t *C, __global const store_t *bias, const long bias_off,
                    const int bias_mode, const int relu) {
     floatv out = alpha * acc;
-    if (beta != 0.0f) out = mad((floatv)(beta), LDVF(C, ci), out);
+    if (beta != 0.0f) out = MADD((floatv)(beta), LDVF(C, ci), out);
     if (bias_mode == 1) out += (floatv)(LDF(bias, bias_off + i));
     else if (bias_mode == 2) out += LDVF(bias, bias_off + j);
     if (relu) out = select(out, (floatv)(0.0f), isless(out, (floatv)(0.0f)));
@@ -216,6 +219,84 @@ inline floatv epiv(floatv acc, int i, int j, long ci, const float alpha, const f
         dst = CAT(vload, VW)(0, t_);                                                      \
     } while (0)
 
+/* The k loop of one tile, over all nred batch-reduce entries. Called twice
+ * with a literal full: 1 for tiles with TN whole columns (the bulk), where
+ * every edge test folds away, 0 for tiles at the edge of C. Together with the
+ * unrolled TM / NV / 4 loops this keeps the accumulators and the B vectors in
+ * registers: with the edge tests left in, PoCL 3.1 kept both arrays on the
+ * stack (a load and a store around every multiply-add). */
+__attribute__((always_inline)) inline void
+tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long arow[TM],
+                const int K, __global const ab_t *A, const long a0, const long lda,
+                const long a_str, __global const ab_t *B, const long b0, const long ldb,
+                const long b_str, const int nred, const int j0, const int nvf, const int tail,
+                const int jt) {
+    for (int red = 0; red < nred; red++) {
+        const long ao = a0 + red * a_str, bo = b0 + red * b_str;
+        int p = 0;
+#if KU == 4 && !TRANS_A && !TRANS_B
+        /* k unrolled by 4, A read as 4-vectors along k. */
+        for (; p + 4 <= K; p += 4) {
+            accv_t b[4][NV];
+            UNROLL
+            for (int u = 0; u < 4; u++) {
+                const long brow = bo + (long)(p + u) * ldb + j0;
+                UNROLL
+                for (int v = 0; v < NV; v++)
+                    b[u][v] = full || v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
+            }
+            UNROLL
+            for (int r = 0; r < TM; r++) {
+                const acc4_t a = LD4V(A, ao + arow[r] * lda + p);
+                UNROLL
+                for (int v = 0; v < NV; v++) {
+                    accv_t t = acc[r][v];
+                    t = MADD((accv_t)(a.s0), b[0][v], t);
+                    t = MADD((accv_t)(a.s1), b[1][v], t);
+                    t = MADD((accv_t)(a.s2), b[2][v], t);
+                    acc[r][v] = MADD((accv_t)(a.s3), b[3][v], t);
+                }
+            }
+            if (!full && tail) {
+                for (int u = 0; u < 4; u++) {
+                    accv_t bt;
+                    TAIL_LOAD(bt, bo, p + u);
+                    UNROLL
+                    for (int r = 0; r < TM; r++)
+                        acct[r] = MADD((accv_t)(A_AT(ao, arow[r], p + u)), bt, acct[r]);
+                }
+            }
+        }
+#endif
+        for (; p < K; p++) {
+            accv_t b[NV];
+#if TRANS_B
+            UNROLL
+            for (int v = 0; v < NV; v++) {
+                sacc_t t[VW];
+                UNROLL
+                for (int c = 0; c < VW; c++)
+                    t[c] = full || v < nvf ? B_AT(bo, p, j0 + v * VW + c) : (sacc_t)0;
+                b[v] = CAT(vload, VW)(0, t);
+            }
+#else
+            const long brow = bo + (long)p * ldb + j0;
+            UNROLL
+            for (int v = 0; v < NV; v++) b[v] = full || v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
+#endif
+            accv_t bt = (accv_t)(0);
+            if (!full && tail) TAIL_LOAD(bt, bo, p);
+            UNROLL
+            for (int r = 0; r < TM; r++) {
+                const sacc_t a = A_AT(ao, arow[r], p);
+                UNROLL
+                for (int v = 0; v < NV; v++) acc[r][v] = MADD((accv_t)(a), b[v], acc[r][v]);
+                if (!full && tail) acct[r] = MADD((accv_t)(a), bt, acct[r]);
+            }
+        }
+    }
+}
+
 __kernel void cl16_gemm_tile(GEMM_ARGS) {
     const int j0 = (int)get_global_id(0) * TN;
     const int i0 = (int)get_global_id(1) * TM;
@@ -230,65 +311,22 @@ __kernel void cl16_gemm_tile(GEMM_ARGS) {
     const int nvf = cv / VW;            /* whole vectors among them */
     const int tail = cv - nvf * VW, jt = j0 + nvf * VW;
     long arow[TM];
+    UNROLL
     for (int r = 0; r < TM; r++) arow[r] = min(i0 + r, M - 1);
 
     accv_t acc[TM][NV], acct[TM];
+    UNROLL
     for (int r = 0; r < TM; r++) {
         acct[r] = (accv_t)(0);
+        UNROLL
         for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0);
     }
-    for (int red = 0; red < nred; red++) {
-        const long ao = a0 + red * a_str, bo = b0 + red * b_str;
-        int p = 0;
-#if KU == 4 && !TRANS_A && !TRANS_B
-        /* k unrolled by 4, A read as 4-vectors along k. */
-        for (; p + 4 <= K; p += 4) {
-            accv_t b[4][NV];
-            for (int u = 0; u < 4; u++) {
-                const long brow = bo + (long)(p + u) * ldb + j0;
-                for (int v = 0; v < NV; v++) b[u][v] = v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
-            }
-            for (int r = 0; r < TM; r++) {
-                const acc4_t a = LD4V(A, ao + arow[r] * lda + p);
-                for (int v = 0; v < NV; v++) {
-                    accv_t t = acc[r][v];
-                    t = mad((accv_t)(a.s0), b[0][v], t);
-                    t = mad((accv_t)(a.s1), b[1][v], t);
-                    t = mad((accv_t)(a.s2), b[2][v], t);
-                    acc[r][v] = mad((accv_t)(a.s3), b[3][v], t);
-                }
-            }
-            if (tail) {
-                for (int u = 0; u < 4; u++) {
-                    accv_t bt;
-                    TAIL_LOAD(bt, bo, p + u);
-                    for (int r = 0; r < TM; r++)
-                        acct[r] = mad((accv_t)(A_AT(ao, arow[r], p + u)), bt, acct[r]);
-                }
-            }
-        }
-#endif
-        for (; p < K; p++) {
-            accv_t b[NV];
-#if TRANS_B
-            for (int v = 0; v < NV; v++) {
-                sacc_t t[VW];
-                for (int c = 0; c < VW; c++) t[c] = v < nvf ? B_AT(bo, p, j0 + v * VW + c) : (sacc_t)0;
-                b[v] = CAT(vload, VW)(0, t);
-            }
-#else
-            const long brow = bo + (long)p * ldb + j0;
-            for (int v = 0; v < NV; v++) b[v] = v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
-#endif
-            accv_t bt = (accv_t)(0);
-            if (tail) TAIL_LOAD(bt, bo, p);
-            for (int r = 0; r < TM; r++) {
-                const sacc_t a = A_AT(ao, arow[r], p);
-                for (int v = 0; v < NV; v++) acc[r][v] = mad((accv_t)(a), b[v], acc[r][v]);
-                if (tail) acct[r] = mad((accv_t)(a), bt, acct[r]);
-            }
-        }
-    }
+    if (nvf == NV)
+        tile_accumulate(1, acc, acct, arow, K, A, a0, lda, a_str, B, b0, ldb, b_str, nred, j0, nvf,
+                        tail, jt);
+    else
+        tile_accumulate(0, acc, acct, arow, K, A, a0, lda, a_str, B, b0, ldb, b_str, nred, j0, nvf,
+                        tail, jt);
     for (int r = 0; r < TM; r++) {
         if (r >= rv) break;
         const int i = i0 + r;
@@ -333,41 +371,57 @@ __kernel void cl16_gemm_dot(GEMM_ARGS) {
     const long a0 = a_off + g * a_str, b0 = b_off + g * b_str, c0 = c_off + g * c_str;
     /* Rows and columns past the edge are clamped for loading, skipped on store. */
     int ri[TM], cj[TN];
+    UNROLL
     for (int r = 0; r < TM; r++) ri[r] = min(i0 + r, M - 1);
+    UNROLL
     for (int c = 0; c < TN; c++) cj[c] = min(j0 + c, N - 1);
     sacc_t sum[TM][TN];
+    UNROLL
     for (int r = 0; r < TM; r++)
+        UNROLL
         for (int c = 0; c < TN; c++) sum[r][c] = 0;
     const int kv = K - K % VW;
     for (int red = 0; red < nred; red++) {
         const long ao = a0 + red * a_str, bo = b0 + red * b_str;
         accv_t acc[TM][TN];
+        UNROLL
         for (int r = 0; r < TM; r++)
+            UNROLL
             for (int c = 0; c < TN; c++) acc[r][c] = (accv_t)(0);
         for (int p = 0; p < kv; p += VW) {
             accv_t a[TM], b[TN];
+            UNROLL
             for (int r = 0; r < TM; r++) a[r] = LDV(A, ao + (long)ri[r] * lda + p);
+            UNROLL
             for (int c = 0; c < TN; c++) b[c] = LDV(B, bo + (long)cj[c] * ldb + p);
+            UNROLL
             for (int r = 0; r < TM; r++)
-                for (int c = 0; c < TN; c++) acc[r][c] = mad(a[r], b[c], acc[r][c]);
+                UNROLL
+                for (int c = 0; c < TN; c++) acc[r][c] = MADD(a[r], b[c], acc[r][c]);
         }
         /* The K % VW tail: each row's elements loaded (and converted) once,
          * not once per pair of rows; the same sums in the same order. */
         const int tl = K - kv;
         sacc_t at[TM][VW], bt[TN][VW];
+        UNROLL
         for (int r = 0; r < TM; r++)
             for (int q = 0; q < tl; q++) at[r][q] = ELT(A, ao + (long)ri[r] * lda + kv + q);
+        UNROLL
         for (int c = 0; c < TN; c++)
             for (int q = 0; q < tl; q++) bt[c][q] = ELT(B, bo + (long)cj[c] * ldb + kv + q);
+        UNROLL
         for (int r = 0; r < TM; r++)
+            UNROLL
             for (int c = 0; c < TN; c++) {
                 sacc_t s = HSUM(acc[r][c]);
-                for (int q = 0; q < tl; q++) s = mad(at[r][q], bt[c][q], s);
+                for (int q = 0; q < tl; q++) s = MADD(at[r][q], bt[c][q], s);
                 sum[r][c] += s;
             }
     }
+    UNROLL
     for (int r = 0; r < TM; r++) {
         if (i0 + r >= M) break;
+        UNROLL
         for (int c = 0; c < TN; c++) {
             if (j0 + c >= N) break;
             const long ci = c0 + (long)(i0 + r) * ldc + j0 + c;
@@ -392,7 +446,9 @@ __kernel __attribute__((reqd_work_group_size(WGX, WGY, 1))) void cl16_gemm_lmem(
     const long g = (long)get_global_id(2);
     const long a0 = a_off + g * a_str, b0 = b_off + g * b_str, c0 = c_off + g * c_str;
     sacc_t acc[TM][TN];
+    UNROLL
     for (int r = 0; r < TM; r++)
+        UNROLL
         for (int c = 0; c < TN; c++) acc[r][c] = 0;
     for (int red = 0; red < nred; red++) {
         const long ao = a0 + red * a_str, bo = b0 + red * b_str;
@@ -420,16 +476,22 @@ __kernel __attribute__((reqd_work_group_size(WGX, WGY, 1))) void cl16_gemm_lmem(
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int p = 0; p < KT; p++) {
                 sacc_t a[TM], b[TN];
+                UNROLL
                 for (int r = 0; r < TM; r++) a[r] = As[p][ly + r * WGY];
+                UNROLL
                 for (int c = 0; c < TN; c++) b[c] = Bs[p][lx + c * WGX];
+                UNROLL
                 for (int r = 0; r < TM; r++)
-                    for (int c = 0; c < TN; c++) acc[r][c] = mad(a[r], b[c], acc[r][c]);
+                    UNROLL
+                    for (int c = 0; c < TN; c++) acc[r][c] = MADD(a[r], b[c], acc[r][c]);
             }
         }
     }
+    UNROLL
     for (int r = 0; r < TM; r++) {
         const int i = gi + ly + r * WGY;
         if (i >= M) break;
+        UNROLL
         for (int c = 0; c < TN; c++) {
             const int j = gj + lx + c * WGX;
             if (j >= N) break;
