@@ -882,8 +882,9 @@ CL16_API cl16_status cl16_trainer_restore(cl16_trainer *t, const cl16_safetensor
 /* ---- device peaks (for benchmarks) -----------------------------------------
  * What the device can do at best, measured: the copy bandwidth of a buffer
  * (clEnqueueCopyBuffer, bytes read + written per second) and the multiply-add
- * rate of a kernel of eight independent chains per work-item, in float and, on
- * the native-half path, in half (0 on the storage path). Each figure is the
+ * rate of a kernel of eight independent chains per work-item, in float (the
+ * faster of float8 and float16 chains: AVX-512 CPUs need the wider one) and,
+ * on the native-half path, in half (0 on the storage path). Each figure is the
  * best of a few repetitions sized to about budget_s seconds in all. */
 typedef struct cl16_peaks {
     double copy_gb_per_s;

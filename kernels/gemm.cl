@@ -235,35 +235,29 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
         const long ao = a0 + red * a_str, bo = b0 + red * b_str;
         int p = 0;
 #if KU == 4 && !TRANS_A && !TRANS_B
-        /* k unrolled by 4, A read as 4-vectors along k. */
+        /* k unrolled by 4, A read as 4-vectors along k (on the storage path
+         * one vector conversion instead of four scalar ones), then one B row
+         * at a time: NV B vectors live, not 4 * NV, so tall tiles keep their
+         * accumulators in registers. */
         for (; p + 4 <= K; p += 4) {
-            accv_t b[4][NV];
+            acc4_t a[TM];
+            UNROLL
+            for (int r = 0; r < TM; r++) a[r] = LD4V(A, ao + arow[r] * lda + p);
             UNROLL
             for (int u = 0; u < 4; u++) {
                 const long brow = bo + (long)(p + u) * ldb + j0;
+                accv_t b[NV];
                 UNROLL
                 for (int v = 0; v < NV; v++)
-                    b[u][v] = full || v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
-            }
-            UNROLL
-            for (int r = 0; r < TM; r++) {
-                const acc4_t a = LD4V(A, ao + arow[r] * lda + p);
+                    b[v] = full || v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
+                accv_t bt = (accv_t)(0);
+                if (!full && tail) TAIL_LOAD(bt, bo, p + u);
                 UNROLL
-                for (int v = 0; v < NV; v++) {
-                    accv_t t = acc[r][v];
-                    t = MADD((accv_t)(a.s0), b[0][v], t);
-                    t = MADD((accv_t)(a.s1), b[1][v], t);
-                    t = MADD((accv_t)(a.s2), b[2][v], t);
-                    acc[r][v] = MADD((accv_t)(a.s3), b[3][v], t);
-                }
-            }
-            if (!full && tail) {
-                for (int u = 0; u < 4; u++) {
-                    accv_t bt;
-                    TAIL_LOAD(bt, bo, p + u);
+                for (int r = 0; r < TM; r++) {
+                    const sacc_t au = u == 0 ? a[r].s0 : u == 1 ? a[r].s1 : u == 2 ? a[r].s2 : a[r].s3;
                     UNROLL
-                    for (int r = 0; r < TM; r++)
-                        acct[r] = MADD((accv_t)(A_AT(ao, arow[r], p + u)), bt, acct[r]);
+                    for (int v = 0; v < NV; v++) acc[r][v] = MADD((accv_t)(au), b[v], acc[r][v]);
+                    if (!full && tail) acct[r] = MADD((accv_t)(au), bt, acct[r]);
                 }
             }
         }

@@ -446,6 +446,8 @@ static int same(const cl16_gemm_params *a, cl16_gemm_params b) {
     return !strcmp(x, y);
 }
 
+#define MAX_CAND 32
+
 /* Candidate parameters for class cls on this device, the built-in choice
  * first (so tuning never loses to it); returns the count. */
 static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params *out, int max) {
@@ -474,6 +476,11 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
             if (!quick) ADDP(CL16_GK_TILE, 8, 16, 16, 4, 8, 8, 16, 1);
             if (!quick) ADDP(CL16_GK_TILE, 4, 64, 16, 1, 8, 8, 16, 1);
             if (!quick) ADDP(CL16_GK_TILE, 4, 48, 16, 4, 8, 8, 16, 1);
+            /* Taller tiles: TM x NV accumulators plus NV B vectors within
+             * AVX-512's 32 registers. */
+            if (!quick) ADDP(CL16_GK_TILE, 6, 64, 16, 1, 8, 8, 16, 1);
+            if (!quick) ADDP(CL16_GK_TILE, 6, 64, 16, 4, 8, 8, 16, 1);
+            if (!quick) ADDP(CL16_GK_TILE, 8, 48, 16, 4, 8, 8, 16, 1);
         }
         if (nt) ADD(CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16);
         if (nn && CLS_REDUCE(cls)) {
@@ -491,6 +498,10 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
             ADD(CL16_GK_TILE, 8, 16, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 4, 48, 16, nn ? 4 : 1, 8, 8, 16);
             ADD(CL16_GK_TILE, 8, 16, 8, 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 8, 48, 16, nn ? 4 : 1, 8, 8, 16);
+            ADD(CL16_GK_TILE, 6, 64, 16, 1, 8, 8, 16);
+            if (nn) ADD(CL16_GK_TILE, 6, 64, 16, 4, 8, 8, 16);
+            ADD(CL16_GK_TILE, 12, 32, 16, nn ? 4 : 1, 8, 8, 16);
             if (nt) {
                 ADD(CL16_GK_DOT, 2, 8, 16, 1, 8, 8, 16);
                 ADD(CL16_GK_DOT, 4, 2, 16, 1, 8, 8, 16);
@@ -664,11 +675,11 @@ static cl16_status tune_measure(cl16_ctx *ctx, tune_bufs *t, const cl16_gemm_par
 static cl16_status tune_class(cl16_ctx *ctx, const cl16_tune_opts *o, cl16_dtype dt, int cls,
                               const tune_shape *shapes, int nshapes, int clblast,
                               cl16_gemm_choice *ch) {
-    cl16_gemm_params cand[25];
-    int nc = candidates(ctx, cls, o->quick, cand, 24);
+    cl16_gemm_params cand[MAX_CAND + 1]; /* + CLBlast */
+    int nc = candidates(ctx, cls, o->quick, cand, MAX_CAND);
     if (clblast) memset(&cand[nc], 0, sizeof cand[nc]), cand[nc++].backend = CL16_GEMM_CLBLAST;
-    double logsum[25] = {0};
-    int ok[25];
+    double logsum[MAX_CAND + 1] = {0};
+    int ok[MAX_CAND + 1];
     for (int i = 0; i < nc; i++) ok[i] = 1;
     char cname[40];
     cl16__gemm_class_name(cls, cname, sizeof cname);
