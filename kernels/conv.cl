@@ -22,7 +22,7 @@ typedef float raw_t;
 typedef ushort raw_t;
 #endif
 
-__kernel void cl16_conv_im2col(__global const raw_t *x, long x_off, __global raw_t *col, int C,
+__kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __global raw_t *restrict col, int C,
                                int H, int W, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
                                int pw, int dh, int dw) {
     const int r = (int)get_global_id(0), z = (int)get_global_id(1);
@@ -46,7 +46,12 @@ __kernel void cl16_conv_im2col(__global const raw_t *x, long x_off, __global raw
         }
         const long xr = xb + (long)ih * W + w0;
         for (int ow = 0; ow < lo; ow++) o[ow] = 0;
-        for (int ow = lo; ow < hi; ow++) o[ow] = x[xr + (long)ow * sw];
+        if (sw == 1) {
+            __global const raw_t *xs = x + xr;
+            for (int ow = lo; ow < hi; ow++) o[ow] = xs[ow];
+        } else {
+            for (int ow = lo; ow < hi; ow++) o[ow] = x[xr + (long)ow * sw];
+        }
         for (int ow = hi; ow < Wo; ow++) o[ow] = 0;
     }
 }
