@@ -30,7 +30,9 @@
 #define CHOOSE_CLEAR 0.75 /* a best time under this fraction of the other's decides after two */
 #define KEY_LEN 16
 
-enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2 };
+/* ALGO_IM2COL_FLOAT: the im2col form of a 16-bit forward on float copies
+ * (fwd_im2col_float), a candidate on a CPU's storage path only. */
+enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2, ALGO_IM2COL_FLOAT = 3 };
 
 /* Per-context state: the column-buffer cap and, per forward shape, the
  * algorithm measured faster (a small table, oldest entry replaced first). */
@@ -337,6 +339,19 @@ static int64_t chunk_images(cl16_ctx *ctx, const conv_shape *s, size_t elem) {
 
 /* ---- forward ---------------------------------------------------------------- */
 
+static cl16_status widen(cl16_ctx *ctx, cl16_dtype dt, cl_mem src, int64_t off, cl_mem dst,
+                         int64_t count);
+static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off, int64_t count);
+static cl16_status fwd_im2col_float(cl16_ctx *ctx, const conv_shape *s,
+                                    const cl16_conv2d_params *p, const cl16_tensor *x,
+                                    const cl16_tensor *w, const cl16_tensor *bias, cl16_tensor *y);
+
+/* Whether the forward of shape s may run as ALGO_IM2COL_FLOAT: 16-bit, on a
+ * CPU's storage path. */
+static int im2col_float_ok(const cl16_ctx *ctx, const conv_shape *s) {
+    return s->dt != CL16_F32 && ctx->dev.type == CL16_DEVICE_CPU && ctx->half != CL16_HALF_NATIVE;
+}
+
 /* y = beta*y + conv(x, w) (+ bias); beta is 0 but for backward-data. */
 static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *x, const cl16_tensor *w, const cl16_tensor *bias,
@@ -382,9 +397,89 @@ static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     return st;
 }
 
-static cl16_status widen(cl16_ctx *ctx, cl16_dtype dt, cl_mem src, int64_t off, cl_mem dst,
-                         int64_t count);
-static cl16_status narrow(cl16_ctx *ctx, cl_mem src, cl16_tensor *dst, int64_t off, int64_t count);
+/* The im2col form of a 16-bit forward on float copies: the GEMM of the
+ * storage path converts half operands in its inner loop (PoCL, AVX-512: one
+ * conversion per 16-wide B load and per 4 A elements, on the ports the
+ * multiply-adds need), the f32 GEMM does not. Weights and bias are widened
+ * once; per chunk of images the columns are built as float, from x widened
+ * first or from 16-bit columns widened after (whichever is fewer elements, as
+ * in backward-weights), the f32 GEMM writes a float y chunk, and y gets it
+ * rounded once: the same bits as the GEMM in the dtype (float sums, one
+ * rounding). */
+static cl16_status fwd_im2col_float(cl16_ctx *ctx, const conv_shape *s,
+                                    const cl16_conv2d_params *p, const cl16_tensor *x,
+                                    const cl16_tensor *w, const cl16_tensor *bias, cl16_tensor *y) {
+    const int64_t hw = s->ho * s->wo, rows = s->c * s->kh * s->kw, ckk = rows / s->g,
+                  cog = s->co / s->g, xi = s->c * s->h * s->w;
+    const int direct = col_is_x(s, p), widen_x = !direct && xi < rows * hw;
+    /* Chunks: float columns and the float y chunk within the dtype's chunk
+     * bytes (half the f32 figure, so that the float copies do not raise a
+     * 16-bit step's peak memory: LeNet-5 fp16 peaked at 0.58x fp32 with
+     * f32-sized chunks). */
+    const double per = (double)(rows * hw + s->co * hw) * sizeof(float);
+    int64_t nb = (int64_t)(cl16__conv_chunk_bytes(ctx, s->dt) / per);
+    const int64_t cap = chunk_images(ctx, s, sizeof(float)); /* the column-buffer cap */
+    nb = nb < 1 ? 1 : nb > cap ? cap : nb;
+    const size_t wfb = (size_t)w->numel * sizeof(float), bfb = bias ? (size_t)s->co * sizeof(float) : 0;
+    const size_t colb = (size_t)(nb * rows * hw) * sizeof(float);
+    const size_t stb = direct ? 0
+                       : widen_x ? (size_t)(nb * xi) * sizeof(float)
+                                 : (size_t)(nb * rows * hw) * cl16_dtype_size(s->dt);
+    const size_t yfb = (size_t)(nb * s->co * hw) * sizeof(float);
+    cl_mem wfm = NULL, bfm = NULL, colm = NULL, stm = NULL, yfm = NULL;
+    cl16_status st;
+    if ((st = cl16__dev_alloc(ctx, wfb, "conv2d float weights", &wfm)) ||
+        (bfb && (st = cl16__dev_alloc(ctx, bfb, "conv2d float bias", &bfm))) ||
+        (st = cl16__dev_alloc(ctx, colb, "conv2d float column buffer", &colm)) ||
+        (stb && (st = cl16__dev_alloc(ctx, stb, "conv2d column staging buffer", &stm))) ||
+        (st = cl16__dev_alloc(ctx, yfb, "conv2d float output chunk", &yfm)))
+        goto cleanup;
+    struct cl16_tensor wft, bft, colt, yft;
+    temp_view(ctx, &wft, wfm, CL16_F32, w->numel);
+    temp_view(ctx, &colt, colm, CL16_F32, nb * rows * hw);
+    temp_view(ctx, &yft, yfm, CL16_F32, nb * s->co * hw);
+    if (bias)
+        temp_view(ctx, &bft, bfm, CL16_F32, s->co);
+    if ((st = widen(ctx, s->dt, w->mem, 0, wfm, w->numel)) ||
+        (bias && (st = widen(ctx, s->dt, bias->mem, 0, bfm, s->co))))
+        goto cleanup;
+    conv_shape s32 = *s; /* the geometry of x's float copy */
+    s32.dt = CL16_F32;
+    for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
+        if (direct) {
+            st = widen(ctx, s->dt, x->mem, n0 * xi, colm, cnt * xi);
+        } else if (widen_x) {
+            struct cl16_tensor xf;
+            temp_view(ctx, &xf, stm, CL16_F32, cnt * xi);
+            if (!(st = widen(ctx, s->dt, x->mem, n0 * xi, stm, cnt * xi)))
+                st = im2col(ctx, &s32, p, &xf, 0, cnt, colm);
+        } else if (!(st = im2col(ctx, s, p, x, n0, cnt, stm))) {
+            st = widen(ctx, s->dt, stm, 0, colm, cnt * rows * hw);
+        }
+        for (int64_t g = 0; g < s->g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.m = cog, d.n = hw, d.k = ckk, d.batch = cnt;
+            d.a = &wft, d.a_offset = g * cog * ckk, d.lda = ckk, d.a_stride = 0;
+            d.b = &colt, d.ldb = hw, d.b_stride = rows * hw, d.b_offset = g * ckk * hw;
+            d.c = &yft, d.c_offset = g * cog * hw, d.ldc = hw, d.c_stride = s->co * hw;
+            if (bias)
+                d.bias = &bft, d.bias_mode = CL16_BIAS_ROW, d.bias_offset = g * cog;
+            st = cl16_gemm_ex(ctx, &d);
+        }
+        if (!st)
+            st = narrow(ctx, yfm, y, n0 * s->co * hw, cnt * s->co * hw);
+    }
+cleanup:
+    /* Released by OpenCL once the kernels that use them are done. */
+    cl16__dev_free(ctx, yfm, yfb);
+    cl16__dev_free(ctx, stm, stb);
+    cl16__dev_free(ctx, colm, colb);
+    cl16__dev_free(ctx, bfm, bfb);
+    cl16__dev_free(ctx, wfm, wfb);
+    return st;
+}
 
 /* The direct kernel in f16 on a CPU's storage path runs in its f32 form on
  * float copies of x and the bias, into a float y narrowed after it (one
@@ -530,8 +625,11 @@ cleanup:
 static cl16_status fwd_run(cl16_ctx *ctx, int algo, const conv_shape *s,
                            const cl16_conv2d_params *p, const cl16_tensor *x, const cl16_tensor *w,
                            const cl16_tensor *bias, cl16_tensor *y) {
-    return algo == ALGO_DIRECT ? fwd_direct(ctx, s, p, x, w, bias, y)
-                               : fwd_im2col(ctx, s, p, x, w, bias, 0.0f, y);
+    if (algo == ALGO_DIRECT)
+        return fwd_direct(ctx, s, p, x, w, bias, y);
+    if (algo == ALGO_IM2COL_FLOAT && im2col_float_ok(ctx, s))
+        return fwd_im2col_float(ctx, s, p, x, w, bias, y);
+    return fwd_im2col(ctx, s, p, x, w, bias, 0.0f, y);
 }
 
 /* The last number of a choice's key: which call it is for. */
@@ -592,7 +690,7 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * a new shape has been measured. A damaged file is ignored with a warning. */
 /* 2: backward-data entries (key kind 2) and the direct backward kernel; a
  * file of another version is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 2"
+#define CONV_MAGIC "cl16-conv-algo 3"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -617,7 +715,7 @@ static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
             c = end;
         }
         long a = ok ? strtol(c, &end, 10) : 0;
-        ok = ok && end != c && (a == ALGO_IM2COL || a == ALGO_DIRECT);
+        ok = ok && end != c && a >= ALGO_IM2COL && a <= ALGO_IM2COL_FLOAT;
         if (ok)
             t->e[n++].algo = (int)a;
     }
@@ -666,12 +764,13 @@ static int table_find(cl16_ctx *ctx, const int64_t key[KEY_LEN]) {
     return 0;
 }
 
-/* The algorithm for a shape: forced, remembered, or measured now (a warm-up
- * and two to CHOOSE_ROUNDS timed runs of each through run; the output holds a
- * correct result after every run, so the caller's arguments must overwrite
- * it, not accumulate). *done = 1 when measuring already produced the output. */
+/* The algorithm for a shape among the ncand candidates cand[]: forced,
+ * remembered, or measured now (a warm-up and two to CHOOSE_ROUNDS timed runs
+ * of each through run; the output holds a correct result after every run, so
+ * the caller's arguments must overwrite it, not accumulate). *done = 1 when
+ * measuring already produced the output. */
 static cl16_status choose(cl16_ctx *ctx, const int64_t key[KEY_LEN], algo_fn run,
-                          const void *args, int *algo, int *done) {
+                          const void *args, const int *cand, int ncand, int *algo, int *done) {
     *done = 0;
     if (ctx->conv_algo != ALGO_AUTO) {
         *algo = ctx->conv_algo;
@@ -687,34 +786,44 @@ static cl16_status choose(cl16_ctx *ctx, const int64_t key[KEY_LEN], algo_fn run
         return CL16_OK;
     }
     /* One warm-up run of each (program builds, first touches), then timed
-     * rounds of both in turn, keeping each algorithm's best: on a shared
+     * rounds of all in turn, keeping each algorithm's best: on a shared
      * machine one slow run must not decide. Two rounds when one is clearly
-     * faster (its best under CHOOSE_CLEAR of the other's); else more, up to
+     * faster (its best under CHOOSE_CLEAR of every other's); else more, up to
      * CHOOSE_ROUNDS, since a close call is where noise flips the choice. */
-    counters base = counters_get(ctx), d_di = {0, 0, 0, 0}, dummy;
-    double best[2] = {1e30, 1e30}, sec;
+    counters base = counters_get(ctx), d_last = {0, 0, 0, 0}, dummy;
+    double best[ALGO_IM2COL_FLOAT + 1], sec;
+    int win = 0;
+    for (int a = 0; a < ncand; a++)
+        best[a] = 1e30;
     cl16_status st = CL16_OK;
     for (int round = 0; round <= CHOOSE_ROUNDS && !st; round++) {
-        if (round > 2 && (best[0] < CHOOSE_CLEAR * best[1] || best[1] < CHOOSE_CLEAR * best[0]))
-            break;
-        for (int a = 0; a < 2 && !st; a++) {
-            const int al = a ? ALGO_DIRECT : ALGO_IM2COL;
-            st = timed(ctx, run, args, al, &sec, a ? &d_di : &dummy);
+        if (round > 2) {
+            int clear = 1;
+            for (int a = 0; a < ncand; a++)
+                clear = clear && (a == win || best[win] < CHOOSE_CLEAR * best[a]);
+            if (clear)
+                break;
+        }
+        for (int a = 0; a < ncand && !st; a++) {
+            st = timed(ctx, run, args, cand[a], &sec, a == ncand - 1 ? &d_last : &dummy);
             if (!st && round && sec < best[a])
                 best[a] = sec;
         }
+        for (int a = 0; a < ncand; a++)
+            if (best[a] < best[win])
+                win = a;
     }
     if (st) {
         counters_set(ctx, base);
         return st;
     }
-    *algo = best[1] < best[0] ? ALGO_DIRECT : ALGO_IM2COL;
-    /* The output came last from the direct algorithm; when im2col wins the
+    *algo = cand[win];
+    /* The output came last from the last candidate; when another wins the
      * caller runs it again, so that every call for this shape gives the same
      * bits. Either way the counters show the work of one convolution. */
-    if (*algo == ALGO_DIRECT) {
-        base.gemm_calls += d_di.gemm_calls, base.gemm_flops += d_di.gemm_flops;
-        base.op_flops += d_di.op_flops, base.op_bytes += d_di.op_bytes;
+    if (win == ncand - 1) {
+        base.gemm_calls += d_last.gemm_calls, base.gemm_flops += d_last.gemm_flops;
+        base.op_flops += d_last.op_flops, base.op_bytes += d_last.op_bytes;
         *done = 1;
     }
     counters_set(ctx, base);
@@ -745,8 +854,13 @@ static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     int64_t key[KEY_LEN];
     shape_key(s, p, bias ? KEY_FWD_BIAS : KEY_FWD, key);
     const fwd_args a = {s, p, x, w, bias, y};
+    static const int cand[3] = {ALGO_IM2COL, ALGO_IM2COL_FLOAT, ALGO_DIRECT};
     int algo, done;
-    cl16_status st = choose(ctx, key, fwd_algo, &a, &algo, &done);
+    /* im2col first: with the direct kernel last, a direct win needs no rerun. */
+    cl16_status st = im2col_float_ok(ctx, s)
+                         ? choose(ctx, key, fwd_algo, &a, cand, 3, &algo, &done)
+                         : choose(ctx, key, fwd_algo, &a, (const int[2]){ALGO_IM2COL, ALGO_DIRECT},
+                                  2, &algo, &done);
     return st || done ? st : fwd_run(ctx, algo, s, p, x, w, bias, y);
 }
 
@@ -792,11 +906,14 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
             shape_key(&f, &q, KEY_FWD, key);
         } else
             shape_key(&s, p, KEY_BWD_DATA, key);
-        const int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
-        static const char *names[2][3] = {{"unmeasured", "im2col", "direct"},
-                                          {"unmeasured", "col2im", "direct"}};
-        name = as_fwd ? (algo == ALGO_DIRECT ? "fwd-direct" : algo ? "fwd-im2col" : "unmeasured")
-                      : names[pass][algo];
+        int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
+        if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, pass ? &s : &s))
+            algo = ALGO_IM2COL; /* what a forced im2col-float runs where it does not apply */
+        static const char *names[3][4] = {{"unmeasured", "im2col", "direct", "im2col-float"},
+                                          {"unmeasured", "col2im", "direct", "col2im"},
+                                          {"unmeasured", "fwd-im2col", "fwd-direct",
+                                           "fwd-im2col-float"}};
+        name = names[as_fwd ? 2 : pass][algo];
     }
     snprintf(out, len, "%s", name);
     return CL16_OK;
@@ -1169,7 +1286,8 @@ static cl16_status bwd_strided(cl16_ctx *ctx, const conv_shape *s, const cl16_co
         m.dx = &scratch, m.beta = 0.0f;
     }
     int algo, done;
-    st = choose(ctx, key, bwd_algo, &m, &algo, &done);
+    static const int cand[2] = {ALGO_IM2COL, ALGO_DIRECT};
+    st = choose(ctx, key, bwd_algo, &m, cand, 2, &algo, &done);
     if (!st && (!done || sm))
         st = bwd_algo(ctx, algo, &a);
     cl16__dev_free(ctx, sm, dx->bytes);

@@ -74,7 +74,7 @@ cl16_status cl16__config_resolve(const cl16_ctx_opts *opts, cl16_config *cfg, ch
         return CL16_ERR_INVALID_ARG;
     }
 
-    /* Convolution algorithm: CL16_CONV_ALGO (im2col | direct | auto). */
+    /* Convolution algorithm: CL16_CONV_ALGO (im2col | im2col-float | direct | auto). */
     cfg->conv_algo = 0;
     const char *ca = getenv("CL16_CONV_ALGO");
     if (ca && *ca) {
@@ -82,8 +82,11 @@ cl16_status cl16__config_resolve(const cl16_ctx_opts *opts, cl16_config *cfg, ch
             cfg->conv_algo = 1;
         else if (!strcasecmp(ca, "direct"))
             cfg->conv_algo = 2;
+        else if (!strcasecmp(ca, "im2col-float"))
+            cfg->conv_algo = 3;
         else if (strcasecmp(ca, "auto")) {
-            snprintf(err, err_len, "CL16_CONV_ALGO='%s' is not one of im2col, direct, auto", ca);
+            snprintf(err, err_len,
+                     "CL16_CONV_ALGO='%s' is not one of im2col, im2col-float, direct, auto", ca);
             return CL16_ERR_INVALID_ARG;
         }
     }

@@ -162,9 +162,12 @@ for r in d["rows"]:
             assert p["reason"], (r["shape"], k, "unsupported without a reason")
     assert r["peers"]["cl16_f16"]["status"] == "ok" and r["peers"]["cl16_f32"]["status"] == "ok"
     # the algorithm each cl16 peer ran, by pass (stride-1 backward-data runs as a forward)
-    allowed = {"fwd": {"im2col", "direct"}, "bwd_w": {"im2col-nn"},
-               "bwd_data": {"fwd-im2col", "fwd-direct"} if r["stride"] == 1 else {"col2im", "direct"}}
     for k in ("cl16_f16", "cl16_f32"):
+        # im2col on float copies: 16-bit on the storage path (of CPUs)
+        k16 = k == "cl16_f16" and d["half_path"] == "storage"
+        fwd = {"im2col", "direct"} | ({"im2col-float"} if k16 else set())
+        allowed = {"fwd": fwd, "bwd_w": {"im2col-nn"},
+                   "bwd_data": {"fwd-" + a for a in fwd} if r["stride"] == 1 else {"col2im", "direct"}}
         assert r["algorithm"][k] in allowed[r["pass"]], (r["shape"], r["pass"], k, r["algorithm"])
 for k in ("worst_f16_f32_time", "worst_f16_f32_shape", "worst_clblast_over_f16_time"):
     assert k in d["summary"], k

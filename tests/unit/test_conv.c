@@ -537,10 +537,13 @@ static void disk_choices(void) {
     CHECK(!memcmp(y1, y2, sizeof y1));
     cl16_ctx_free(b);
     /* Damage the file: warned about, measured again. */
-    CHECK(measured_with_file(dir, "cl16-conv-algo 2", "x y", y2) == 1);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 3", "x y", y2) == 1);
     CHECK_MSG(strstr(warned, "conv-algo") && strstr(warned, "malformed"), "warning '%s'", warned);
-    /* An older version's file (other kernels, other keys): measured again, no warning. */
+    /* An older version's file (other kernels, other keys, fewer algorithms):
+     * measured again, no warning. */
     CHECK(measured_with_file(dir, "cl16-conv-algo 1", "1 2 3", y2) == 1);
+    CHECK_MSG(!warned[0], "warning for an older file: '%s'", warned);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 2", "0 0 0 0 0 0 0 0 0 0 0 0 0 0 1", y2) == 1);
     CHECK_MSG(!warned[0], "warning for an older file: '%s'", warned);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -549,10 +552,19 @@ static void disk_choices(void) {
 
 /* cl16_conv2d_algorithm names what a call runs: forced contexts their
  * algorithm, an automatic one "unmeasured" until the first call chooses. */
-static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau) {
+static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau, cl16_ctx *cfl) {
     char nm[32];
     cs k = mk(2, 3, 9, 7, 4, 3, 3, 1, 1, 1, 1);
     const int64_t xd[4] = {k.n, k.c, k.h, k.w}, wd[4] = {k.co, k.c, k.kh, k.kw};
+    /* im2col on float copies: 16-bit on a CPU's storage path only */
+    const int fl = cfl->dev.type == CL16_DEVICE_CPU && cfl->half != CL16_HALF_NATIVE;
+    CHECK_OK(cfl, cl16_conv2d_algorithm(cfl, &k.p, CL16_F16, xd, wd, 0, 0, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, fl ? "im2col-float" : "im2col"), "forced im2col-float forward: %s", nm);
+    CHECK_OK(cfl, cl16_conv2d_algorithm(cfl, &k.p, CL16_F32, xd, wd, 0, 0, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "im2col"), "forced im2col-float forward, f32: %s", nm);
+    CHECK_OK(cfl, cl16_conv2d_algorithm(cfl, &k.p, CL16_BF16, xd, wd, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, fl ? "fwd-im2col-float" : "fwd-im2col"),
+              "forced im2col-float stride-1 backward-data: %s", nm);
     CHECK_OK(cim, cl16_conv2d_algorithm(cim, &k.p, CL16_F32, xd, wd, 0, 0, nm, sizeof nm));
     CHECK_MSG(!strcmp(nm, "im2col"), "forced im2col forward: %s", nm);
     CHECK_OK(cdi, cl16_conv2d_algorithm(cdi, &k.p, CL16_F16, xd, wd, 0, 1, nm, sizeof nm));
@@ -584,6 +596,8 @@ int main(void) {
     cl16_ctx *cim = test_ctx(NULL);
     setenv("CL16_CONV_ALGO", "direct", 1);
     cl16_ctx *cdi = test_ctx(NULL);
+    setenv("CL16_CONV_ALGO", "im2col-float", 1);
+    cl16_ctx *cfl = test_ctx(NULL);
     setenv("CL16_CONV_ALGO", "auto", 1);
     cl16_ctx *cau = test_ctx(NULL);
     setenv("CL16_CONV_ALGO", "fastest", 1);
@@ -622,6 +636,8 @@ int main(void) {
             k.bias = i % 3 != 1;
             run_case(cim, &k, DTYPES[dt], 1, NULL, NULL);
             run_case(cdi, &k, DTYPES[dt], 1, NULL, NULL);
+            if (dt) /* 16-bit forward (and stride-1 backward-data) on float copies */
+                run_case(cfl, &k, DTYPES[dt], 1, NULL, NULL);
             k.beta = 1.0f; /* accumulate */
             run_case(cim, &k, DTYPES[dt], 1, NULL, NULL);
             run_case(cdi, &k, DTYPES[dt], 1, NULL, NULL);
@@ -675,6 +691,15 @@ int main(void) {
         run_case(cim, &k, CL16_F32, 1, NULL, NULL);
     }
     cl16__conv_set_col_limit(cim, 0);
+    cl16__conv_set_col_limit(cfl, 3 * 27 * 49 * 4 + 100); /* float columns: one image */
+    {
+        cs k = mk(5, 3, 9, 8, 4, 3, 3, 1, 0, 1, 1);
+        k.bias = 1;
+        run_case(cfl, &k, CL16_F16, 1, NULL, NULL);
+        cs k1 = mk(3, 5, 6, 6, 4, 1, 1, 1, 0, 1, 1); /* 1x1: x widened is the columns */
+        run_case(cfl, &k1, CL16_BF16, 1, NULL, NULL);
+    }
+    cl16__conv_set_col_limit(cfl, 0);
     /* The f16 direct forward's float copies in chunks (two images, then one;
      * on devices where f16 does not go through float copies, one pass). */
     cl16__conv_set_direct_chunk(cdi, 2 * (3 * 9 * 8 + 4 * 9 * 8) * 4 + 100);
@@ -708,14 +733,16 @@ int main(void) {
      * returned: with every test tensor freed, only the GEMM workspace (kept
      * by the context on purpose) may remain. */
     uint64_t cur[3];
+    uint64_t curf = 0;
     cl16_ctx_memory(cim, &cur[0], NULL), cl16_ctx_memory(cdi, &cur[1], NULL),
-        cl16_ctx_memory(cau, &cur[2], NULL);
-    CHECK_MSG(cur[0] == 0 && cur[1] == 0 && cur[2] == 0, "device memory left: %llu %llu %llu bytes",
-              (unsigned long long)cur[0], (unsigned long long)cur[1], (unsigned long long)cur[2]);
+        cl16_ctx_memory(cau, &cur[2], NULL), cl16_ctx_memory(cfl, &curf, NULL);
+    CHECK_MSG(cur[0] == 0 && cur[1] == 0 && cur[2] == 0 && curf == 0,
+              "device memory left: %llu %llu %llu %llu bytes", (unsigned long long)cur[0],
+              (unsigned long long)cur[1], (unsigned long long)cur[2], (unsigned long long)curf);
 
-    algorithm_names(cim, cdi, cau);
+    algorithm_names(cim, cdi, cau, cfl);
     bad_input(cim, cdi);
     printf("total: %.1f s\n", cl16__now() - t0);
-    cl16_ctx_free(cim), cl16_ctx_free(cdi), cl16_ctx_free(cau);
+    cl16_ctx_free(cim), cl16_ctx_free(cdi), cl16_ctx_free(cau), cl16_ctx_free(cfl);
     return check_done("conv");
 }
