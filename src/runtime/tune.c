@@ -58,7 +58,9 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
     if (ctx->dev.type == CL16_DEVICE_CPU) {
         /* PoCL turns a work-group into loops, so the per-work-item register
          * tile is what gets vectorised: 4 x 64 with 16-wide B rows (1024^3
-         * f16: 4x64 43-46 GFLOP/s, 8x32 39-42, 8x16 27); small shapes need a
+         * f16: 4x64 43-46 GFLOP/s, 8x32 39-42, 8x16 27, measured before the
+         * tile kept its arrays in registers; `cl16 tune gemm` prints today's
+         * figures, 4x64 ku 4 about 150 for f32 NN large); small shapes need a
          * narrower tile or everything takes the scalar edge path (f16
          * 32x96x96: 4x16 40 GFLOP/s, 4x64 under 2). A * B^T reads both
          * operands along k: the dot kernel (f16 NT 2-5x the tile kernel). */
