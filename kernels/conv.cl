@@ -120,7 +120,7 @@ __kernel void cl16_conv_dw_store(__global const float *dwt, __global store_t *dw
  * elements at a time (ST16: the vector half conversions of PoCL's storage
  * path; scalar ones cost more than the sums). beta == 0 never reads dx.
  * Grid: (C, images). */
-inline float col2im_one(__global const float *dc, int h, int w, int KH, int KW, int Ho, int Wo,
+CL16_INLINE float col2im_one(__global const float *dc, int h, int w, int KH, int KW, int Ho, int Wo,
                         int sh, int sw, int ph, int pw, int dh, int dw) {
     const int hw = Ho * Wo;
     float s = 0.0f;

@@ -185,7 +185,7 @@ typedef float4 acc4_t;
         __global const store_t *bias, const long bias_off, const int bias_mode, const int relu
 
 /* ---- epilogue -------------------------------------------------------------- */
-inline float epi1(float acc, int i, int j, long ci, const float alpha, const float beta,
+CL16_INLINE float epi1(float acc, int i, int j, long ci, const float alpha, const float beta,
                   __global const store_t *C, __global const store_t *bias, const long bias_off,
                   const int bias_mode, const int relu) {
     float out = alpha * acc;
@@ -196,7 +196,7 @@ inline float epi1(float acc, int i, int j, long ci, const float alpha, const flo
     return out;
 }
 
-inline floatv epiv(floatv acc, int i, int j, long ci, const float alpha, const float beta,
+CL16_INLINE floatv epiv(floatv acc, int i, int j, long ci, const float alpha, const float beta,
                    __global const store_t *C, __global const store_t *bias, const long bias_off,
                    const int bias_mode, const int relu) {
     floatv out = alpha * acc;
@@ -353,9 +353,9 @@ __kernel void cl16_gemm_tile(GEMM_ARGS) {
 #else
 #define HSUM(v) hsum2((v).lo + (v).hi)
 #endif
-inline sacc_t hsum2(CAT(SACC_T, 2) v) { return v.s0 + v.s1; }
-inline sacc_t hsum4(CAT(SACC_T, 4) v) { return hsum2(v.lo + v.hi); }
-inline sacc_t hsum8(CAT(SACC_T, 8) v) { return hsum4(v.lo + v.hi); }
+CL16_INLINE sacc_t hsum2(CAT(SACC_T, 2) v) { return v.s0 + v.s1; }
+CL16_INLINE sacc_t hsum4(CAT(SACC_T, 4) v) { return hsum2(v.lo + v.hi); }
+CL16_INLINE sacc_t hsum8(CAT(SACC_T, 8) v) { return hsum4(v.lo + v.hi); }
 
 __kernel void cl16_gemm_dot(GEMM_ARGS) {
     const int j0 = (int)get_global_id(0) * TN;

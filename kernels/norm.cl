@@ -36,7 +36,7 @@ static float group_sum(__local float *tmp, float v) {
  * elements. Either way the order is fixed. */
 #if CL16_DEVICE_CPU
 #define BN_V 16
-inline float hsum16(float16 v) {
+CL16_INLINE float hsum16(float16 v) {
     const float8 a = v.lo + v.hi;
     const float4 b = a.lo + a.hi;
     return (b.x + b.y) + (b.z + b.w);

@@ -41,7 +41,7 @@ typedef store_t grad_t;
 
 /* splitmix64's finaliser: the counter-based generator (a bijective mix of the
  * key and the element index). */
-inline ulong mix64(ulong z) {
+CL16_INLINE ulong mix64(ulong z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
     return z ^ (z >> 31);
@@ -50,7 +50,7 @@ inline ulong mix64(ulong z) {
 /* x rounded to a half value, stochastically: r is 24 uniform bits. Values at
  * or beyond the half range, and NaN, are left to the round-to-nearest store
  * (infinity). The result is exactly representable in half. */
-inline float sr_half(float x, uint r) {
+CL16_INLINE float sr_half(float x, uint r) {
     const float a = fabs(x);
     if (!(a < 65504.0f)) return x;
     float lo, ulp;
@@ -73,7 +73,7 @@ inline float sr_half(float x, uint r) {
  * distance to the bf16 value below in units of the spacing, in every binade
  * and among subnormals alike. Infinity and NaN are left to the store; above
  * the largest finite bf16 the step up is infinity, as the format has it. */
-inline float sr_bf16(float x, uint r) {
+CL16_INLINE float sr_bf16(float x, uint r) {
     const uint b = as_uint(x);
     if ((b & 0x7f800000u) == 0x7f800000u) return x;
     return as_float((b + (r >> 8)) & 0xffff0000u);
@@ -83,17 +83,17 @@ inline float sr_bf16(float x, uint r) {
  * in registers (common.cl's exact integer conversions: no built-in call, so
  * CPUs vectorise the kernel); sr16: x rounded stochastically to it. */
 #if CL16_DTYPE == 2
-inline float value16(float x) { return cl16_bf2f(cl16_f2bf(x)); }
-inline float sr16(float x, uint r) { return sr_bf16(x, r); }
+CL16_INLINE float value16(float x) { return cl16_bf2f(cl16_f2bf(x)); }
+CL16_INLINE float sr16(float x, uint r) { return sr_bf16(x, r); }
 #elif CL16_DTYPE == 1
-inline float value16(float x) { return cl16_h2f(cl16_f2h(x)); }
-inline float sr16(float x, uint r) { return sr_half(x, r); }
+CL16_INLINE float value16(float x) { return cl16_h2f(cl16_f2h(x)); }
+CL16_INLINE float sr16(float x, uint r) { return sr_half(x, r); }
 #endif
 
 /* x as a 16-bit store in the update's rounding will hold it: stochastically
  * rounded when sr (then exactly representable), else unchanged (the store
  * rounds to nearest). Float tensors: x. */
-inline float keep(float x, int sr, ulong key, ulong e) {
+CL16_INLINE float keep(float x, int sr, ulong key, ulong e) {
 #if CL16_DTYPE != 0
     if (sr) return sr16(x, (uint)(mix64(key + e * 0x9e3779b97f4a7c15UL) >> 40));
 #endif
@@ -103,7 +103,7 @@ inline float keep(float x, int sr, ulong key, ulong e) {
 /* The weight after a change of delta, as it will be stored: Kahan keeps what
  * the rounding drops in *c; `exact` asks for the rounded value itself (the
  * stall counters need it). */
-inline float new_weight(float w0, float delta, float *c, int mode, ulong key, ulong e, int exact) {
+CL16_INLINE float new_weight(float w0, float delta, float *c, int mode, ulong key, ulong e, int exact) {
 #if CL16_DTYPE != 0
     if (mode == 2) {
         const float u = *c + delta;
@@ -120,7 +120,7 @@ inline float new_weight(float w0, float delta, float *c, int mode, ulong key, ul
 /* PyTorch's SGD: g' = g + wd*w; m = momentum*m + damp1*g' (m = g' at step 1);
  * d = nesterov ? g' + momentum*m : m (momentum 0: d = g', m untouched);
  * the change is -lr*d. */
-inline float sgd_delta(float w0, float g, float *m, float lr, float wd, float momentum,
+CL16_INLINE float sgd_delta(float w0, float g, float *m, float lr, float wd, float momentum,
                        float damp1, int nesterov, int first, int sr, ulong key_m, ulong e) {
     if (wd != 0.0f) g += wd * w0;
     if (momentum == 0.0f) return -lr * g;
@@ -134,7 +134,7 @@ inline float sgd_delta(float w0, float g, float *m, float lr, float wd, float mo
  * decoupled one (AdamW: w -= lr*wd*w first); the caller passes 0 for the
  * other. step_size = lr / (1 - b1^t), isb2 = 1 / sqrt(1 - b2^t). The update
  * uses m and v before they are rounded for storage. */
-inline float adam_delta(float w0, float g, float *m, float *v, float wd, float lrwd, float b1,
+CL16_INLINE float adam_delta(float w0, float g, float *m, float *v, float wd, float lrwd, float b1,
                         float omb1, float b2, float omb2, float step_size, float isb2,
                         float eps, int sr, ulong key_m, ulong key_v, ulong e) {
     if (wd != 0.0f) g += wd * w0;
