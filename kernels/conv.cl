@@ -37,6 +37,31 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
     int hi = W - 1 - w0 < 0 ? 0 : (W - 1 - w0) / sw + 1;
     hi = min(hi, Wo);
     lo = min(lo, hi);
+    if (sh == 1 && sw == 1 && Wo == W) {
+        /* Unit strides, output rows as wide as the input's ("same" padding,
+         * most 3x3 layers): the valid output rows [a, b) are one run of the
+         * input plane, shifted by w0 along the flat index. One long copy (a
+         * few 16-wide vectors per row instead of a short loop per row), then
+         * the columns whose input lies past a row's edge are zeroed. Reads
+         * stay inside this plane. */
+        const int a = clamp(ph - i * dh, 0, Ho), b = clamp(H + ph - i * dh, a, Ho);
+        const long n = (long)(b - a) * W;
+        const long xs0 = xb + (long)(a - ph + i * dh) * W + w0; /* x of run element 0 */
+        const long t0 = clamp(xb - xs0, 0L, n), t1 = clamp(xb + (long)H * W - xs0, t0, n);
+        __global raw_t *o = out + (long)a * W;
+        __global const raw_t *restrict xs = x + xs0;
+        for (long t = 0; t < (long)a * W; t++) out[t] = 0;
+        for (long t = 0; t < t0; t++) o[t] = 0;
+        for (long t = t0; t < t1; t++) o[t] = xs[t];
+        for (long t = t1; t < n; t++) o[t] = 0;
+        for (long t = (long)b * W; t < (long)Ho * W; t++) out[t] = 0;
+        for (int oh = 0; oh < b - a; oh++) {
+            __global raw_t *orow = o + (long)oh * W;
+            for (int ow = 0; ow < lo; ow++) orow[ow] = 0;
+            for (int ow = hi; ow < W; ow++) orow[ow] = 0;
+        }
+        return;
+    }
     for (int oh = 0; oh < Ho; oh++) {
         const int ih = oh * sh - ph + i * dh;
         __global raw_t *o = out + (long)oh * Wo;
