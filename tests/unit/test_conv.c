@@ -689,6 +689,10 @@ int main(void) {
         run_case(cim, &k, CL16_F16, 1, NULL, NULL);
         k.beta = 1.0f;
         run_case(cim, &k, CL16_F32, 1, NULL, NULL);
+        /* pad 1: im2col's whole-plane copy, chunks of two images */
+        cs k1 = mk(5, 3, 9, 8, 4, 3, 3, 1, 1, 1, 1);
+        run_case(cim, &k1, CL16_F32, 1, NULL, NULL);
+        run_case(cim, &k1, CL16_F16, 1, NULL, NULL);
     }
     cl16__conv_set_col_limit(cim, 0);
     cl16__conv_set_col_limit(cfl, 3 * 27 * 49 * 4 + 100); /* float columns: one image */
