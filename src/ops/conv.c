@@ -19,9 +19,10 @@
 
 #define COL_LIMIT_DEFAULT ((size_t)256 << 20)
 #define DIRECT_CHUNK_BYTES ((size_t)512 << 10) /* see direct_via_float */
-/* Column chunks on a CPU: about 1.5 MB, so that the columns a kernel writes
- * are still in cache when the GEMM reads them (see cl16__conv_chunk_bytes). */
-#define CPU_CHUNK_BYTES ((double)(1536 << 10))
+/* Column chunks on a CPU: about 4.5 MB, so that the columns a kernel writes
+ * are mostly still in cache when the GEMM reads them (see
+ * cl16__conv_chunk_bytes). */
+#define CPU_CHUNK_BYTES ((double)(4608 << 10))
 /* Elsewhere (GPUs): large chunks, whose GEMMs fill the device (not measured
  * on a GPU yet: a guess that keeps these nets' batches whole). */
 #define DEV_CHUNK_BYTES ((double)(64 << 20))
@@ -1316,17 +1317,22 @@ cl16_status cl16_conv2d_backward_data(cl16_ctx *ctx, const cl16_conv2d_params *p
 }
 
 /* The bytes of columns (and dy^T) one chunk of images may take. On a CPU
- * about 1.5 MB: the columns and dy^T stay in cache between the kernels that
- * write them and the GEMM that reads them (the whole batch's columns went to
- * memory and back: backward-weights 2.5x slower on ResNet-20's layers, a
- * ResNet-20 training step 15-19 % slower in f32 with whole-batch forward
- * columns; 0.75, 1.5 and 3 MB measured, 1.5 and 3 best). */
+ * about 4.5 MB: the columns and dy^T stay largely in cache between the
+ * kernels that write them and the GEMM that reads them (the whole batch's
+ * columns went to memory and back: backward-weights 2.5x slower on
+ * ResNet-20's layers, a ResNet-20 training step 15-19 % slower in f32 with
+ * whole-batch forward columns). After the GEMM and im2col got faster, larger
+ * chunks (fewer, longer launches) won: `build/cl16 bench train --models
+ * resnet20 --precisions fp32,fp16`, ms per step fp32 / fp16, two runs each:
+ * 0.75 MB 540-551 / 551-561, 1.5 MB 444-453 / 477-481, 3 MB 422-428 /
+ * 436-442, 4.5 MB 409-410 / 412-426, 6 MB 419-425 / 410, 12 MB 451-456 /
+ * 422-424 (the f16 chunk is half of it, below). */
 double cl16__conv_chunk_bytes(const cl16_ctx *ctx, cl16_dtype dt) {
     /* Scaled by the element size: a 16-bit call takes half the images per
      * chunk, so that its workspaces (backward-weights' float columns above
-     * all) shrink with its tensors: LeNet-5's f16 training step peaks at
-     * 9.8 MB (0.53x fp32) instead of 10.7 (0.58x). ResNet-20's f16 step may
-     * be a few per cent slower for it (within this machine's noise). */
+     * all) shrink with its tensors: LeNet-5's f16 training step peaked at
+     * 9.8 MB (0.53x fp32) instead of 10.7 (0.58x) with 1.5 MB chunks; at
+     * 4.5 MB, 11.5 MB against 21.5 (0.54x). */
     return (ctx->dev.type == CL16_DEVICE_CPU ? CPU_CHUNK_BYTES : DEV_CHUNK_BYTES) *
            (double)cl16_dtype_size(dt) / 4.0;
 }
