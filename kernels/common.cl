@@ -58,8 +58,9 @@
 /* MADD(a, b, c) = a * b + c as one expression, which OpenCL C's default
  * FP_CONTRACT ON lets the compiler fuse into a multiply-add instruction where
  * the device has one. Not mad(): PoCL 3.1 lowers mad() to a separate multiply
- * and add (vmulps + vaddps on an AVX-512 CPU, 1.3-2.3x slower register-tile
- * GEMMs), and NVIDIA's compiler has no mad() for half. Not fma(): devices
+ * and add (vmulps + vaddps on an AVX-512 CPU; `build/cl16 bench gemm --shapes
+ * squares`, 256^3 and 512^3: 1.15-1.22x slower register-tile GEMMs), and
+ * NVIDIA's compiler has no mad() for half. Not fma(): devices
  * without a fused unit would emulate its single rounding in software. */
 #define MADD(a, b, c) ((a) * (b) + (c))
 

@@ -398,6 +398,47 @@ static cl16_status fwd_im2col(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     return st;
 }
 
+/* Float columns of the images n0 .. n0+cnt-1 of x into colm. An f32 x goes
+ * through im2col (nothing to do when it is its own columns: a 1x1, stride-1,
+ * unpadded kernel); a 16-bit x is widened, from whichever is smaller: x
+ * (widened into stm, then im2col on the float copy) or the columns (im2col
+ * in the dtype into stm, then widened). stm holds float_cols_staging bytes. */
+static int float_cols_widen_x(const conv_shape *s, const cl16_conv2d_params *p) {
+    return !col_is_x(s, p) && s->c * s->h * s->w < s->c * s->kh * s->kw * s->ho * s->wo;
+}
+
+static size_t float_cols_staging(const conv_shape *s, const cl16_conv2d_params *p, int64_t nb) {
+    if (s->dt == CL16_F32 || col_is_x(s, p))
+        return 0;
+    return float_cols_widen_x(s, p) ? (size_t)(nb * s->c * s->h * s->w) * sizeof(float)
+                                    : (size_t)(nb * s->c * s->kh * s->kw * s->ho * s->wo) *
+                                          cl16_dtype_size(s->dt);
+}
+
+static cl16_status float_cols(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *x, int64_t n0, int64_t cnt, cl_mem stm,
+                              cl_mem colm) {
+    const int64_t xi = s->c * s->h * s->w, ncol = cnt * s->c * s->kh * s->kw * s->ho * s->wo;
+    const int direct = col_is_x(s, p);
+    if (s->dt == CL16_F32)
+        return direct ? CL16_OK : im2col(ctx, s, p, x, n0, cnt, colm);
+    if (direct)
+        return widen(ctx, s->dt, x->mem, n0 * xi, colm, ncol);
+    cl16_status st;
+    if (float_cols_widen_x(s, p)) {
+        conv_shape s32 = *s; /* the geometry of x's float copy */
+        s32.dt = CL16_F32;
+        struct cl16_tensor xf;
+        temp_view(ctx, &xf, stm, CL16_F32, cnt * xi);
+        if ((st = widen(ctx, s->dt, x->mem, n0 * xi, stm, cnt * xi)))
+            return st;
+        return im2col(ctx, &s32, p, &xf, 0, cnt, colm);
+    }
+    if ((st = im2col(ctx, s, p, x, n0, cnt, stm)))
+        return st;
+    return widen(ctx, s->dt, stm, 0, colm, ncol);
+}
+
 /* The im2col form of a 16-bit forward on float copies: the GEMM of the
  * storage path converts half operands in its inner loop (PoCL, AVX-512: one
  * conversion per 16-wide B load and per 4 A elements, on the ports the
@@ -411,8 +452,7 @@ static cl16_status fwd_im2col_float(cl16_ctx *ctx, const conv_shape *s,
                                     const cl16_conv2d_params *p, const cl16_tensor *x,
                                     const cl16_tensor *w, const cl16_tensor *bias, cl16_tensor *y) {
     const int64_t hw = s->ho * s->wo, rows = s->c * s->kh * s->kw, ckk = rows / s->g,
-                  cog = s->co / s->g, xi = s->c * s->h * s->w;
-    const int direct = col_is_x(s, p), widen_x = !direct && xi < rows * hw;
+                  cog = s->co / s->g;
     /* Chunks: float columns and the float y chunk within the dtype's chunk
      * bytes (half the f32 figure, so that the float copies do not raise a
      * 16-bit step's peak memory: LeNet-5 fp16 peaked at 0.58x fp32 with
@@ -423,9 +463,7 @@ static cl16_status fwd_im2col_float(cl16_ctx *ctx, const conv_shape *s,
     nb = nb < 1 ? 1 : nb > cap ? cap : nb;
     const size_t wfb = (size_t)w->numel * sizeof(float), bfb = bias ? (size_t)s->co * sizeof(float) : 0;
     const size_t colb = (size_t)(nb * rows * hw) * sizeof(float);
-    const size_t stb = direct ? 0
-                       : widen_x ? (size_t)(nb * xi) * sizeof(float)
-                                 : (size_t)(nb * rows * hw) * cl16_dtype_size(s->dt);
+    const size_t stb = float_cols_staging(s, p, nb);
     const size_t yfb = (size_t)(nb * s->co * hw) * sizeof(float);
     cl_mem wfm = NULL, bfm = NULL, colm = NULL, stm = NULL, yfm = NULL;
     cl16_status st;
@@ -444,20 +482,9 @@ static cl16_status fwd_im2col_float(cl16_ctx *ctx, const conv_shape *s,
     if ((st = widen(ctx, s->dt, w->mem, 0, wfm, w->numel)) ||
         (bias && (st = widen(ctx, s->dt, bias->mem, 0, bfm, s->co))))
         goto cleanup;
-    conv_shape s32 = *s; /* the geometry of x's float copy */
-    s32.dt = CL16_F32;
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
-        if (direct) {
-            st = widen(ctx, s->dt, x->mem, n0 * xi, colm, cnt * xi);
-        } else if (widen_x) {
-            struct cl16_tensor xf;
-            temp_view(ctx, &xf, stm, CL16_F32, cnt * xi);
-            if (!(st = widen(ctx, s->dt, x->mem, n0 * xi, stm, cnt * xi)))
-                st = im2col(ctx, &s32, p, &xf, 0, cnt, colm);
-        } else if (!(st = im2col(ctx, s, p, x, n0, cnt, stm))) {
-            st = widen(ctx, s->dt, stm, 0, colm, cnt * rows * hw);
-        }
+        st = float_cols(ctx, s, p, x, n0, cnt, stm, colm);
         for (int64_t g = 0; g < s->g && !st; g++) {
             cl16_gemm_desc d;
             cl16_gemm_desc_init(&d);
@@ -792,7 +819,7 @@ static cl16_status choose(cl16_ctx *ctx, const int64_t key[KEY_LEN], algo_fn run
      * faster (its best under CHOOSE_CLEAR of every other's); else more, up to
      * CHOOSE_ROUNDS, since a close call is where noise flips the choice. */
     counters base = counters_get(ctx), d_last = {0, 0, 0, 0}, dummy;
-    double best[ALGO_IM2COL_FLOAT + 1], sec;
+    double best[3], sec; /* per candidate: at most three */
     int win = 0;
     for (int a = 0; a < ncand; a++)
         best[a] = 1e30;
@@ -855,13 +882,13 @@ static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     int64_t key[KEY_LEN];
     shape_key(s, p, bias ? KEY_FWD_BIAS : KEY_FWD, key);
     const fwd_args a = {s, p, x, w, bias, y};
-    static const int cand[3] = {ALGO_IM2COL, ALGO_IM2COL_FLOAT, ALGO_DIRECT};
-    int algo, done;
     /* im2col first: with the direct kernel last, a direct win needs no rerun. */
-    cl16_status st = im2col_float_ok(ctx, s)
-                         ? choose(ctx, key, fwd_algo, &a, cand, 3, &algo, &done)
-                         : choose(ctx, key, fwd_algo, &a, (const int[2]){ALGO_IM2COL, ALGO_DIRECT},
-                                  2, &algo, &done);
+    int cand[3], nc = 0, algo, done;
+    cand[nc++] = ALGO_IM2COL;
+    if (im2col_float_ok(ctx, s))
+        cand[nc++] = ALGO_IM2COL_FLOAT;
+    cand[nc++] = ALGO_DIRECT;
+    cl16_status st = choose(ctx, key, fwd_algo, &a, cand, nc, &algo, &done);
     return st || done ? st : fwd_run(ctx, algo, s, p, x, w, bias, y);
 }
 
@@ -908,7 +935,7 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
         } else
             shape_key(&s, p, KEY_BWD_DATA, key);
         int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
-        if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, pass ? &s : &s))
+        if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, &s))
             algo = ALGO_IM2COL; /* what a forced im2col-float runs where it does not apply */
         static const char *names[3][4] = {{"unmeasured", "im2col", "direct", "im2col-float"},
                                           {"unmeasured", "col2im", "direct", "col2im"},
@@ -1400,21 +1427,16 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
         return st;
 
     const int64_t hw = s.ho * s.wo, rows = s.c * s.kh * s.kw, ckk = rows / s.g, cog = s.co / s.g;
-    /* Float columns. With a 1x1, stride-1, unpadded kernel an f32 x is its
-     * own; a 16-bit x is widened to float a chunk at a time, and so are its
-     * columns, from whichever is smaller: x (widened, then im2col on the
-     * float copy) or the columns (im2col in the dtype, then widened). */
+    /* Float columns, a chunk at a time (float_cols); an f32 x with a 1x1,
+     * stride-1, unpadded kernel is its own. */
     const int direct = col_is_x(&s, p), wide = s.dt != CL16_F32;
-    const int widen_x = wide && s.c * s.h * s.w < rows * hw;
     /* Rows of dy^T and of the sums: with one group, Cout rounded up to 16
      * (zeros past Cout), so that the GEMM's tiles are whole vectors. */
     const int64_t ld = s.g == 1 ? (s.co + 15) / 16 * 16 : s.co, ldw = s.g == 1 ? ld : cog;
     const int64_t nb = bww_chunk(ctx, &s, p, ld);
     cl_mem colm = NULL, stm = NULL, dytm = NULL, dwtm = NULL;
     const size_t colb = direct && !wide ? 0 : (size_t)(nb * rows * hw) * sizeof(float);
-    const size_t stb = !wide || direct ? 0
-                       : widen_x      ? (size_t)(nb * s.c * s.h * s.w) * sizeof(float)
-                                      : (size_t)(nb * rows * hw) * cl16_dtype_size(s.dt);
+    const size_t stb = float_cols_staging(&s, p, nb);
     const size_t dytb = (size_t)(nb * hw * ld) * sizeof(float);
     const size_t dwtb = (size_t)(s.g * ckk * ldw) * sizeof(float);
     struct cl16_tensor colt, dytt, dwtt;
@@ -1427,25 +1449,9 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
         temp_view(ctx, &colt, colm, CL16_F32, nb * rows * hw);
     temp_view(ctx, &dytt, dytm, CL16_F32, nb * hw * ld);
     temp_view(ctx, &dwtt, dwtm, CL16_F32, s.g * ckk * ldw);
-    conv_shape s32 = s; /* the geometry of x's float copy */
-    s32.dt = CL16_F32;
     for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
         const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
-        const int64_t xi = s.c * s.h * s.w, nx = cnt * xi, ncol = cnt * rows * hw;
-        if (!wide) {
-            if (!direct)
-                st = im2col(ctx, &s, p, x, n0, cnt, colm);
-        } else if (direct) {
-            st = widen(ctx, s.dt, x->mem, n0 * xi, colm, ncol);
-        } else if (widen_x) {
-            struct cl16_tensor xf;
-            temp_view(ctx, &xf, stm, CL16_F32, nx);
-            if (!(st = widen(ctx, s.dt, x->mem, n0 * xi, stm, nx)))
-                st = im2col(ctx, &s32, p, &xf, 0, cnt, colm);
-        } else if (!(st = im2col(ctx, &s, p, x, n0, cnt, stm))) {
-            st = widen(ctx, s.dt, stm, 0, colm, ncol);
-        }
-        if (st)
+        if ((st = float_cols(ctx, &s, p, x, n0, cnt, stm, colm)))
             break;
         {
             cl_kernel kern = tkern;
