@@ -87,6 +87,7 @@ typedef struct cl16_device_info {
     int has_fp64;
     int has_subgroups;       /* cl_khr_subgroups / cl_intel_subgroups / OpenCL 3 feature */
     int has_int64_atomics;
+    unsigned float_vector_width; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT (PoCL: 8 with AVX2, 16 with AVX-512) */
     const char *extensions;  /* space-separated; owned by the list */
 } cl16_device_info;
 

@@ -185,10 +185,10 @@ int cmd_devices(int argc, char **argv, const char *device) {
             json_str(stdout, d->c_version);
             printf(",\n     \"type\": \"%s\", \"global_mem\": %" PRIu64 ", \"local_mem\": %" PRIu64
                    ", \"max_alloc\": %" PRIu64 ", \"max_work_group\": %zu, \"compute_units\": %u"
-                   ", \"max_clock_mhz\": %u,\n     \"fp16_extension\": %s, \"fp64\": %s"
+                   ", \"max_clock_mhz\": %u, \"float_vector_width\": %u,\n     \"fp16_extension\": %s, \"fp64\": %s"
                    ", \"subgroups\": %s, \"int64_atomics\": %s, \"half_path\": \"%s\"",
                    type_name(d->type), d->global_mem, d->local_mem, d->max_alloc, d->max_work_group,
-                   d->compute_units, d->max_clock_mhz, d->has_fp16_ext ? "true" : "false",
+                   d->compute_units, d->max_clock_mhz, d->float_vector_width, d->has_fp16_ext ? "true" : "false",
                    d->has_fp64 ? "true" : "false", d->has_subgroups ? "true" : "false",
                    d->has_int64_atomics ? "true" : "false", half_name(hp));
             if (timing) printf(", \"cold_start_s\": %.4f, \"warm_start_s\": %.4f", cold, warm);

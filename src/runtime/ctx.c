@@ -26,7 +26,7 @@ static void probe_data(uint16_t *a, uint16_t *b, uint16_t *c, uint16_t *want) {
 static cl16_status run_probe(cl16_ctx *ctx, int native, int *works) {
     *works = 0;
     char options[64];
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -DCL16_PROBE_NATIVE=%d", native);
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DCL16_PROBE_NATIVE=%d", native); /* -w: see build_opts.c */
     const char *text;
     size_t len;
     char *owned;

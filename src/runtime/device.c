@@ -56,6 +56,9 @@ static cl16_status query(cl_platform_id plat, cl_device_id d, cl16_device_info *
     clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof clk, &clk, NULL);
     info->compute_units = cu;
+    cl_uint fvw = 0;
+    clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof fvw, &fvw, NULL);
+    info->float_vector_width = fvw;
     info->max_clock_mhz = clk;
     if (sscanf(info->version, "OpenCL %d.%d", &info->cl_major, &info->cl_minor) != 2)
         info->cl_major = 1, info->cl_minor = 0;

@@ -77,6 +77,13 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
              * dy^T vector for 16 rows (PoCL, 144x16x1024 x2 f32: 16x16 ku 4
              * 52 GFLOP/s, 8x16 39, 4x64 12). */
             p->tm = 16, p->tn = 16, p->vw = 16, p->ku = 4;
+            /* 16 vector registers (AVX2): 16 x 16 would spill; tuned on an
+             * AMD EPYC (PoCL): f32 6x16 89 GFLOP/s (144x16x1024-class
+             * shapes), f16 4x16 k-unrolled 28-70. */
+            if (ctx->dev.float_vector_width < 16) {
+                if (CLS_F16(cls)) p->tm = 4;
+                else p->tm = 6, p->ku = 1;
+            }
         } else
         if (!ta && tb && (size == 0 || !pocl)) {
             /* Intel's CPU runtime, tuned: the dot kernel for every A * B^T
@@ -456,9 +463,18 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
     const int t = CLS_OP(cls), ta = t >> 1, tb = t & 1;
     int n = 0;
     cl16__gemm_defaults(ctx, cls, &out[n++]);
+    /* CPUs: a register tile's accumulators, TM rows of TN / (the device's
+     * float vector width) vectors, must fit the vector registers: 32 with
+     * AVX-512 (preferred float width 16), 16 with AVX2 or less. Tiles past
+     * that spill on every multiply-add, so they are not timed at all (PoCL on
+     * a 16-register CPU, 1024^3 f32: 4x16 60-80 GFLOP/s, 6x16 95-114, 4x64
+     * under 40). */
+    const int cpu = ctx->dev.type == CL16_DEVICE_CPU;
+    const int fvw = ctx->dev.float_vector_width >= 16 ? 16 : 8;
+    const int regs = fvw >= 16 ? 32 : 16;
 #define ADDP(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, PB_)                                      \
     do {                                                                                       \
-        if (n < max) {                                                                         \
+        if (n < max && !(cpu && (K) == CL16_GK_TILE && (TM_) * (((TN_) + fvw - 1) / fvw) > regs)) { \
             cl16_gemm_params q = {CL16_GEMM_OWN, K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, PB_}; \
             char w_[160];                                                                        \
             if (!cl16__gemm_params_fit(ctx, &q, CL16_F32, w_, sizeof w_) && !same(&q, out[0]))  \
@@ -483,6 +499,16 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
             if (!quick) ADDP(CL16_GK_TILE, 6, 64, 16, 1, 8, 8, 16, 1);
             if (!quick) ADDP(CL16_GK_TILE, 6, 64, 16, 4, 8, 8, 16, 1);
             if (!quick) ADDP(CL16_GK_TILE, 8, 48, 16, 4, 8, 8, 16, 1);
+        }
+        if (regs <= 16) {
+            /* 16 vector registers (AVX2): 6 rows of two 8-wide vectors is
+             * 12 accumulators, 2 B vectors and a broadcast A. Loading A 4
+             * values at a time (ku 4) needs registers this tile lacks. */
+            ADDP(CL16_GK_TILE, 6, 16, 16, 1, 8, 8, 16, !nn || f16);
+            if (!quick) ADDP(CL16_GK_TILE, 6, 16, 8, 1, 8, 8, 16, !nn || f16);
+            if (!quick) ADDP(CL16_GK_TILE, 4, 24, 8, 1, 8, 8, 16, !nn || f16);
+            if (!quick) ADDP(CL16_GK_TILE, 3, 32, 16, 1, 8, 8, 16, !nn || f16);
+            if (!quick && f16 && nn) ADD(CL16_GK_TILE, 6, 16, 16, 4, 8, 8, 16);
         }
         if (nt) ADD(CL16_GK_DOT, 4, 4, 16, 1, 8, 8, 16);
         if (nn && CLS_REDUCE(cls)) {
