@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "ops/ops_util.h"
@@ -777,6 +778,15 @@ static void table_save(cl16_ctx *ctx, struct cl16_conv_table *t) {
         if (!t->save_warned++)
             cl16__warn(ctx, "cannot write the convolution choices to %s", path);
     }
+}
+
+void cl16__conv_choices_forget(cl16_ctx *ctx) {
+    char path[CL16_PATH_MAX + 64];
+    cl16__device_file(ctx, "conv-algo", path, sizeof path);
+    if (path[0] && remove(path) && errno != ENOENT)
+        cl16__warn(ctx, "cannot remove the convolution choices %s: %s", path, strerror(errno));
+    if (ctx->conv)
+        ctx->conv->loaded = 1, ctx->conv->count = 0;
 }
 
 /* The remembered algorithm for key, or 0. */

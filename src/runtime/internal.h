@@ -301,6 +301,10 @@ void cl16__conv_set_direct_chunk(cl16_ctx *ctx, size_t bytes);
  * device (about 1.5 MB on a CPU, to stay in cache; 64 MB elsewhere), for f32;
  * 16-bit dtypes half of it. */
 double cl16__conv_chunk_bytes(const cl16_ctx *ctx, cl16_dtype dt);
+/* Drops this device's remembered convolution choices, on disk and in ctx:
+ * they were timed with the GEMM parameters that a new tuning replaces, so the
+ * next convolution of each shape measures the candidates again. */
+void cl16__conv_choices_forget(cl16_ctx *ctx);
 /* Backward-weights' images per chunk (at least 2): float columns (col_floats
  * per image, 0 when x is its own) and dy^T (dyt_floats per image) within
  * cl16__conv_chunk_bytes; before the column-buffer cap. The GEMM tuner's

@@ -386,6 +386,10 @@ static cl16_status tune_save(cl16_ctx *ctx) {
     }
     const int e = cl16__text_commit(f, tmp, path);
     if (e) return cl16__fail(ctx, CL16_ERR_IO, "gemm tune: cannot write %s: %s", path, strerror(e));
+    /* Convolution choices timed with the old GEMM parameters are measured
+     * again with the new ones (PoCL on an AMD EPYC: 2 of LeNet-5's 7
+     * choices made before the first tuning changed after it). */
+    cl16__conv_choices_forget(ctx);
     return CL16_OK;
 }
 

@@ -3,6 +3,7 @@
  * backend can be forced; and a candidate that computes a wrong result is never
  * chosen (a deliberately broken copy of gemm.cl, loaded through the
  * kernel-directory switch). */
+#include <dirent.h>
 #include <ftw.h>
 #include <unistd.h>
 
@@ -86,6 +87,35 @@ static int broken_kernels(const char *dir) {
     return 0;
 }
 
+/* One small f32 convolution forward (its algorithm is timed on first use). */
+static void conv_once(cl16_ctx *ctx) {
+    const int64_t xd[4] = {2, 3, 8, 8}, wd[4] = {4, 3, 3, 3}, yd[4] = {2, 4, 8, 8};
+    cl16_tensor *x = NULL, *w = NULL, *y = NULL;
+    cl16_conv2d_params cp;
+    cl16_conv2d_params_init(&cp);
+    cp.pad_h = cp.pad_w = 1;
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 4, xd, &x));
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 4, wd, &w));
+    CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 4, yd, &y));
+    if (x && w && y) {
+        CHECK_OK(ctx, cl16_tensor_fill(x, 1.0f));
+        CHECK_OK(ctx, cl16_tensor_fill(w, 0.5f));
+        CHECK_OK(ctx, cl16_conv2d_forward(ctx, &cp, x, w, NULL, y));
+        CHECK_OK(ctx, cl16_ctx_finish(ctx));
+    }
+    cl16_tensor_free(x), cl16_tensor_free(w), cl16_tensor_free(y);
+}
+
+/* Whether dir holds a conv-algo-*.txt file. */
+static int has_conv_choices(const char *dir) {
+    DIR *d = opendir(dir);
+    int found = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        found |= !strncmp(e->d_name, "conv-algo-", 10);
+    if (d) closedir(d);
+    return found;
+}
+
 int main(void) {
     char dir[] = "/tmp/cl16-test-tune-XXXXXX";
     if (!mkdtemp(dir)) SKIP("cannot create a temporary directory");
@@ -95,6 +125,10 @@ int main(void) {
     cl16_ctx *ctx = open_ctx(dir, NULL, CL16_GEMM_AUTO, NULL);
     plan(ctx, 0, 0, 512, 512, 512, CL16_GEMM_AUTO, p, sizeof p);
     CHECK_MSG(strstr(p, "(built-in"), "untuned plan: %s", p);
+    /* A convolution's algorithm choice, timed with the untuned GEMM, is
+     * remembered on disk until the tuning below replaces the GEMM. */
+    conv_once(ctx);
+    CHECK_MSG(has_conv_choices(dir), "no conv-algo file in %s after a convolution", dir);
     lines prog = {.len = 0};
     cl16_tune_opts to;
     cl16_tune_opts_init(&to);
@@ -103,6 +137,7 @@ int main(void) {
     const char *path = cl16_gemm_tune_path(ctx);
     CHECK(path[0] != 0);
     CHECK(strstr(prog.text, "f32 NN large: chose") != NULL);
+    CHECK_MSG(!has_conv_choices(dir), "the conv-algo file in %s outlived the new tuning", dir);
     CHECK_MSG(strstr(prog.text, "f16") == NULL, "f16 was not asked for:\n%s", prog.text);
     char saved[4200];
     snprintf(saved, sizeof saved, "%s", path);
