@@ -103,49 +103,74 @@ __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, _
                                const int wo, const int kh, const int kw, const int sh,
                                const int sw, const int ph, const int pw, const int kind,
                                const int cip, const long idx0) {
-    int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
-    long plane = (long)get_global_id(2);
-    if (ow >= wo || oh >= ho) return;
-    const long o = (plane * ho + oh) * wo + ow;
-    const int i0 = (2 * oh) * w + 2 * ow;
-    const long base = plane * h * w;
-    const float v00 = (float)LD(x, base + i0), v01 = (float)LD(x, base + i0 + 1);
-    const float v10 = (float)LD(x, base + i0 + w), v11 = (float)LD(x, base + i0 + w + 1);
-    if (kind == 0) {
-        /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd. */
-        float best = v00;
-        int bi = i0;
-        if (v01 > best || (isnan(v01) && !isnan(best))) best = v01, bi = i0 + 1;
-        if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;
-        if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;
-        ST(best, y, o);
-        if (has_idx) idx[idx0 + o] = bi;
-    } else {
-        ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, o);
+    /* One work-item per output row (grid: 1, ho, planes): PoCL's cost per
+     * work-item and 64-bit index arithmetic per element made the one-output
+     * form 3x slower (LeNet-5 pool1, AMD EPYC). */
+    const int oh = (int)get_global_id(1);
+    const long plane = (long)get_global_id(2);
+    if (oh >= ho) return;
+    const long ob = (plane * ho + oh) * wo;
+    __global const store_t *x0 = x + plane * h * w + (long)(2 * oh) * w, *x1 = x0 + w;
+    for (int ow = 0; ow < wo; ow++) {
+        const int i0 = (2 * oh) * w + 2 * ow;
+        const float v00 = (float)LD(x0, 2 * ow), v01 = (float)LD(x0, 2 * ow + 1);
+        const float v10 = (float)LD(x1, 2 * ow), v11 = (float)LD(x1, 2 * ow + 1);
+        if (kind == 0) {
+            /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd. */
+            float best = v00;
+            int bi = i0;
+            if (v01 > best || (isnan(v01) && !isnan(best))) best = v01, bi = i0 + 1;
+            if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;
+            if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;
+            ST(best, y, ob + ow);
+            if (has_idx) idx[idx0 + ob + ow] = bi;
+        } else {
+            ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, ob + ow);
+        }
     }
 }
 
+/* One work-item per input row (grid: 1, h, planes): each output of the row's
+ * window row feeds two adjacent inputs; columns and rows past the last
+ * window get zeros. */
 __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *idx,
                                __global store_t *dx, const float beta, const int h, const int w,
                                const int ho, const int wo, const int kh, const int kw,
                                const int sh, const int sw, const int ph, const int pw,
                                const int kind, const int cip, const long idx0) {
-    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
-    long plane = (long)get_global_id(2);
-    if (iw >= w || ih >= h) return;
-    const long e = (plane * h + ih) * w + iw;
-    const int oh = ih >> 1, ow = iw >> 1;
-    float s = 0.0f;
-    if (oh < ho && ow < wo) {
-        const long o = (plane * ho + oh) * wo + ow;
-        if (kind == 0) {
-            if (idx[idx0 + o] == ih * w + iw) s += (float)LD(dy, o);
-        } else {
-            s += (float)LD(dy, o) / 4.0f;
+    const int ih = (int)get_global_id(1);
+    const long plane = (long)get_global_id(2);
+    if (ih >= h) return;
+    const long e0 = (plane * h + ih) * w;
+    const int oh = ih >> 1;
+    int iw = 0;
+    if (oh < ho) {
+        const long ob = (plane * ho + oh) * wo;
+        for (int ow = 0; ow < wo; ow++) {
+            const long o = ob + ow;
+            float a, b;
+            if (kind == 0) {
+                const int id = idx[idx0 + o] - ih * w - 2 * ow;
+                const float v = 0.0f + (float)LD(dy, o);
+                a = id == 0 ? v : 0.0f;
+                b = id == 1 ? v : 0.0f;
+            } else {
+                a = b = 0.0f + (float)LD(dy, o) / 4.0f;
+            }
+            if (beta != 0.0f) {
+                a += beta * (float)LD(dx, e0 + 2 * ow);
+                b += beta * (float)LD(dx, e0 + 2 * ow + 1);
+            }
+            ST(a, dx, e0 + 2 * ow);
+            ST(b, dx, e0 + 2 * ow + 1);
         }
+        iw = 2 * wo;
     }
-    if (beta != 0.0f) s += beta * (float)LD(dx, e);
-    ST(s, dx, e);
+    for (; iw < w; iw++) {
+        float s = 0.0f;
+        if (beta != 0.0f) s += beta * (float)LD(dx, e0 + iw);
+        ST(s, dx, e0 + iw);
+    }
 }
 
 /* Element-wise copies between a tensor (from element off) and a float buffer, 16 elements per

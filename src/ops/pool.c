@@ -102,9 +102,11 @@ cl16_status cl16_pool2d_out_dims(cl16_ctx *ctx, const cl16_pool2d_params *p,
     return out_dims(ctx, "pool2d_out_dims", p, x_dims, y_dims);
 }
 
-/* Global size (cols, rows, planes) of a pool kernel over d [N, C, rows, cols]. */
-static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const int64_t *d) {
-    size_t global[3] = {(size_t)d[3], (size_t)d[2], (size_t)(d[0] * d[1])};
+/* Global size (cols, rows, planes) of a pool kernel over d [N, C, rows, cols];
+ * rows_only: (1, rows, planes), for the 2x2 kernels, whose work-items each
+ * loop over a whole row. */
+static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const int64_t *d, int rows_only) {
+    size_t global[3] = {rows_only ? 1 : (size_t)d[3], (size_t)d[2], (size_t)(d[0] * d[1])};
     return cl16__enqueue(ctx, k, 3, global, NULL);
 }
 
@@ -197,7 +199,7 @@ static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
         if (!err)
             err = clSetKernelArg(kp, i, sizeof idx0, &idx0);
         if (!err)
-            err = launch_planes(ctx, kp, cd);
+            err = launch_planes(ctx, kp, cd, 1);
         if (!err)
             err = copy16(ctx, kn, yf, y->mem, cnt * yper, n0 * yper, 0.0f, 1);
     }
@@ -258,7 +260,7 @@ static cl16_status bwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
         if (!err)
             err = clSetKernelArg(kp, i, sizeof idx0, &idx0);
         if (!err)
-            err = launch_planes(ctx, kp, cd);
+            err = launch_planes(ctx, kp, cd, 1);
         if (!err)
             err = copy16(ctx, kn, dxf, dx->mem, cnt * xper, n0 * xper, beta, 1);
     }
@@ -318,7 +320,7 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
     if (!err && is_2x2(p))
         err = clSetKernelArg(k, i + 12, sizeof idx0, &idx0);
     if (!err)
-        err = launch_planes(ctx, k, yd);
+        err = launch_planes(ctx, k, yd, is_2x2(p));
     if (err)
         return cl16__cl_fail(ctx, err, "%s", op);
     const double es = (double)cl16_dtype_size(x->dtype);
@@ -377,7 +379,7 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
     if (!err && is_2x2(p))
         err = clSetKernelArg(k, i + 12, sizeof idx0, &idx0);
     if (!err)
-        err = launch_planes(ctx, k, dx->dims);
+        err = launch_planes(ctx, k, dx->dims, is_2x2(p));
     if (err)
         return cl16__cl_fail(ctx, err, "%s", op);
     const double es = (double)cl16_dtype_size(dx->dtype);
