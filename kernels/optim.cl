@@ -213,41 +213,47 @@ CL16_INLINE float adam_delta(float w0, float g, float *m, float *v, float wd, fl
         if (dl != 0.0f) changed++, stalled += wa[j] == w0;                                         \
     }
 
-/* Mode 0 (to nearest) on 16-bit storage, the common case, without the
- * per-lane branches of new_weight: the deltas of a whole block (dl, computed
- * with stochastic rounding off), then the new weights as one 16-wide vector,
- * rounded by one 16-wide store and load through private memory when the
- * stall counters need the stored values (the same rounding as ST16, so the
- * same bits as value16 and the store). PoCL on an AVX2 CPU ran the per-lane
- * form as scalar code: fp16 SGD 4.3x the f32 time (bench optim --quick). */
+/* Modes 0 and 2 (to nearest, and with Kahan compensation) on 16-bit
+ * storage without the per-lane branches of new_weight: the deltas of a whole
+ * block (dl, computed with stochastic rounding off), then the new weights as
+ * one 16-wide vector; when the stall counters need the stored values, or
+ * mode 2 needs them for the compensation (u = c + delta, w = round(w0 + u),
+ * c = u - (w - w0), as new_weight), they are rounded by one 16-wide store and
+ * load through private memory (the same rounding as ST16: the same bits as
+ * value16 and the store). PoCL on an AVX2 CPU ran the per-lane form as
+ * scalar code: fp16 SGD 4.3x the f32 time, Kahan 6.4x (bench optim --quick).
+ * Mode 1 (stochastic rounding) keeps the per-lane loop. */
 #if CL16_DTYPE != 0
-CL16_INLINE void plain_lanes(float *wa, const float *dl, const int cnt, const int count,
-                             int *changed, int *stalled) {
-    const float16 w0 = vload16(0, wa), wn = w0 + vload16(0, dl);
-    if (!count) {
+CL16_INLINE void plain_lanes(float *wa, float *ca, const float *dl, const int cnt, const int comp,
+                             const int count, int *changed, int *stalled) {
+    const float16 w0 = vload16(0, wa), d = vload16(0, dl);
+    const float16 u = comp ? vload16(0, ca) + d : d, wn = w0 + u;
+    if (!count && !comp) {
         vstore16(wn, 0, wa);
         return;
     }
     ushort raw[BLOCK];
     __private store_t *rp = (__private store_t *)raw;
     ST16(wn, rp, 0);
-    float r[BLOCK], w0a[BLOCK];
-    vstore16(convert_float16(LD16(rp, 0)), 0, r);
+    const float16 r = convert_float16(LD16(rp, 0));
+    if (comp) vstore16(u - (r - w0), 0, ca);
+    float ra[BLOCK], w0a[BLOCK];
+    vstore16(r, 0, ra);
     vstore16(w0, 0, w0a);
     int ch = 0, st = 0;
     for (int j = 0; j < BLOCK; j++) {
         const int moved = j < cnt && dl[j] != 0.0f;
         ch += moved;
-        st += moved && r[j] == w0a[j];
-        wa[j] = r[j];
+        st += moved && ra[j] == w0a[j];
+        wa[j] = ra[j];
     }
     *changed += ch, *stalled += st;
 }
 #define PLAIN_LANES(delta)                                                                         \
-    if (mode == 0) {                                                                               \
+    if (mode == 0 || mode == 2) {                                                                  \
         float dl[BLOCK];                                                                           \
         for (int j = 0; j < BLOCK; j++) dl[j] = (delta);                                           \
-        plain_lanes(wa, dl, cnt, stats != 0, &changed, &stalled);                                  \
+        plain_lanes(wa, ca, dl, cnt, mode == 2, stats != 0, &changed, &stalled);                   \
     } else
 #else
 #define PLAIN_LANES(delta)
