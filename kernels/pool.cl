@@ -111,7 +111,32 @@ __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, _
     if (oh >= ho) return;
     const long ob = (plane * ho + oh) * wo;
     __global const store_t *x0 = x + plane * h * w + (long)(2 * oh) * w, *x1 = x0 + w;
-    for (int ow = 0; ow < wo; ow++) {
+    int ow = 0;
+#if CL16_DTYPE == 0
+    /* 8 windows at a time: two 16-wide loads per input row split into even
+     * and odd columns, the same comparisons lane by lane (select), so the
+     * same results as the scalar loop below. */
+    for (; ow + 8 <= wo; ow += 8) {
+        const float16 r0 = vload16(0, x0 + 2 * ow), r1 = vload16(0, x1 + 2 * ow);
+        const float8 v00 = r0.even, v01 = r0.odd, v10 = r1.even, v11 = r1.odd;
+        if (kind == 0) {
+            const int8 i0 = (int8)((2 * oh) * w + 2 * ow) + (int8)(0, 2, 4, 6, 8, 10, 12, 14);
+            float8 best = v00;
+            int8 bi = i0;
+            int8 c = isgreater(v01, best) | (isnan(v01) & ~isnan(best));
+            best = select(best, v01, c), bi = select(bi, i0 + 1, c);
+            c = isgreater(v10, best) | (isnan(v10) & ~isnan(best));
+            best = select(best, v10, c), bi = select(bi, i0 + w, c);
+            c = isgreater(v11, best) | (isnan(v11) & ~isnan(best));
+            best = select(best, v11, c), bi = select(bi, i0 + w + 1, c);
+            vstore8(best, 0, y + ob + ow);
+            if (has_idx) vstore8(bi, 0, idx + idx0 + ob + ow);
+        } else {
+            vstore8((((0.0f + v00) + v01) + v10 + v11) / 4.0f, 0, y + ob + ow);
+        }
+    }
+#endif
+    for (; ow < wo; ow++) {
         const int i0 = (2 * oh) * w + 2 * ow;
         const float v00 = (float)LD(x0, 2 * ow), v01 = (float)LD(x0, 2 * ow + 1);
         const float v10 = (float)LD(x1, 2 * ow), v11 = (float)LD(x1, 2 * ow + 1);
