@@ -213,16 +213,18 @@ CL16_INLINE float adam_delta(float w0, float g, float *m, float *v, float wd, fl
         if (dl != 0.0f) changed++, stalled += wa[j] == w0;                                         \
     }
 
-/* Modes 0 and 2 (to nearest, and with Kahan compensation) on 16-bit
- * storage without the per-lane branches of new_weight: the deltas of a whole
- * block (dl, computed with stochastic rounding off), then the new weights as
+/* The update of a block on 16-bit storage without the per-lane branches of
+ * new_weight (PoCL on an AVX2 CPU ran the per-lane form as scalar code:
+ * fp16 SGD 4.3x the f32 time, Kahan 6.4x, bench optim --quick): the deltas
+ * of the whole block first (dl), with the mode's rounding of the state as a
+ * constant (sr_), then the weights.
+ * Modes 0 and 2 (to nearest, and with Kahan compensation): the new weights as
  * one 16-wide vector; when the stall counters need the stored values, or
  * mode 2 needs them for the compensation (u = c + delta, w = round(w0 + u),
  * c = u - (w - w0), as new_weight), they are rounded by one 16-wide store and
  * load through private memory (the same rounding as ST16: the same bits as
- * value16 and the store). PoCL on an AVX2 CPU ran the per-lane form as
- * scalar code: fp16 SGD 4.3x the f32 time, Kahan 6.4x (bench optim --quick).
- * Mode 1 (stochastic rounding) keeps the per-lane loop. */
+ * value16 and the store).
+ * Mode 1 (stochastic rounding): keep() lane by lane, as new_weight does. */
 #if CL16_DTYPE != 0
 CL16_INLINE void plain_lanes(float *wa, float *ca, const float *dl, const int cnt, const int comp,
                              const int count, int *changed, int *stalled) {
@@ -249,14 +251,40 @@ CL16_INLINE void plain_lanes(float *wa, float *ca, const float *dl, const int cn
     }
     *changed += ch, *stalled += st;
 }
-#define PLAIN_LANES(delta)                                                                         \
-    if (mode == 0 || mode == 2) {                                                                  \
+
+CL16_INLINE void sr_lanes(float *wa, const float *dl, const int cnt, const ulong key_w,
+                          const ulong e0, int *changed, int *stalled) {
+    int ch = 0, st = 0;
+    for (int j = 0; j < BLOCK; j++) {
+        const float w0 = wa[j], wn = keep(w0 + dl[j], 1, key_w, e0 + j);
+        const int moved = j < cnt && dl[j] != 0.0f;
+        ch += moved;
+        st += moved && wn == w0;
+        wa[j] = wn;
+    }
+    *changed += ch, *stalled += st;
+}
+
+/* delta: the expression of lane j's change, with sr_ for its sr argument. */
+#define UPDATE_LANES(delta)                                                                        \
+    if (mode == 1) {                                                                               \
+        const int sr_ = 1;                                                                         \
+        float dl[BLOCK];                                                                           \
+        for (int j = 0; j < BLOCK; j++) dl[j] = (delta);                                           \
+        sr_lanes(wa, dl, cnt, key_w, e0, &changed, &stalled);                                      \
+    } else {                                                                                       \
+        const int sr_ = 0;                                                                         \
         float dl[BLOCK];                                                                           \
         for (int j = 0; j < BLOCK; j++) dl[j] = (delta);                                           \
         plain_lanes(wa, ca, dl, cnt, mode == 2, stats != 0, &changed, &stalled);                   \
-    } else
+    }
 #else
-#define PLAIN_LANES(delta)
+/* Float weights: no rounding, no mode. */
+#define UPDATE_LANES(delta)                                                                        \
+    {                                                                                              \
+        const int sr_ = 0;                                                                         \
+        for (int j = 0; j < cnt; j++) LANE_WEIGHT(delta)                                           \
+    }
 #endif
 
 __kernel void cl16_optim_sgd(__global store_t *w, __global const grad_t *g, __global store_t *m,
@@ -266,11 +294,8 @@ __kernel void cl16_optim_sgd(__global store_t *w, __global const grad_t *g, __gl
     const int use_m = momentum != 0.0f;
     float ma[BLOCK];
     LOAD_BLOCK(ma, (use_m && !first ? m : 0), LDF, LDF16)
-    PLAIN_LANES(sgd_delta(wa[j], ga[j] * gscale, &ma[j], lr, wd, momentum, damp1, nesterov, first,
-                          0, key_m, e0 + j))
-    for (int j = 0; j < cnt; j++)
-        LANE_WEIGHT(sgd_delta(wa[j], ga[j] * gscale, &ma[j], lr, wd, momentum, damp1, nesterov,
-                              first, mode == 1, key_m, e0 + j))
+    UPDATE_LANES(sgd_delta(wa[j], ga[j] * gscale, &ma[j], lr, wd, momentum, damp1, nesterov,
+                           first, sr_, key_m, e0 + j))
     if (use_m) { STORE_BLOCK(ma, m) }
     BLOCK_END
 }
@@ -284,11 +309,8 @@ __kernel void cl16_optim_adam(__global store_t *w, __global const grad_t *g, __g
     float ma[BLOCK], va[BLOCK];
     LOAD_BLOCK(ma, m, LDF, LDF16)
     LOAD_BLOCK(va, v, LDF, LDF16)
-    PLAIN_LANES(adam_delta(wa[j], ga[j] * gscale, &ma[j], &va[j], wd, 0.0f, b1, omb1, b2, omb2,
-                           step_size, isb2, eps, 0, key_m, key_v, e0 + j))
-    for (int j = 0; j < cnt; j++)
-        LANE_WEIGHT(adam_delta(wa[j], ga[j] * gscale, &ma[j], &va[j], wd, 0.0f, b1, omb1, b2,
-                               omb2, step_size, isb2, eps, mode == 1, key_m, key_v, e0 + j))
+    UPDATE_LANES(adam_delta(wa[j], ga[j] * gscale, &ma[j], &va[j], wd, 0.0f, b1, omb1, b2, omb2,
+                            step_size, isb2, eps, sr_, key_m, key_v, e0 + j))
     STORE_BLOCK(ma, m)
     STORE_BLOCK(va, v)
     BLOCK_END
@@ -303,11 +325,8 @@ __kernel void cl16_optim_adamw(__global store_t *w, __global const grad_t *g,
     float ma[BLOCK], va[BLOCK];
     LOAD_BLOCK(ma, m, LDF, LDF16)
     LOAD_BLOCK(va, v, LDF, LDF16)
-    PLAIN_LANES(adam_delta(wa[j], ga[j] * gscale, &ma[j], &va[j], 0.0f, lrwd, b1, omb1, b2, omb2,
-                           step_size, isb2, eps, 0, key_m, key_v, e0 + j))
-    for (int j = 0; j < cnt; j++)
-        LANE_WEIGHT(adam_delta(wa[j], ga[j] * gscale, &ma[j], &va[j], 0.0f, lrwd, b1, omb1, b2,
-                               omb2, step_size, isb2, eps, mode == 1, key_m, key_v, e0 + j))
+    UPDATE_LANES(adam_delta(wa[j], ga[j] * gscale, &ma[j], &va[j], 0.0f, lrwd, b1, omb1, b2,
+                            omb2, step_size, isb2, eps, sr_, key_m, key_v, e0 + j))
     STORE_BLOCK(ma, m)
     STORE_BLOCK(va, v)
     BLOCK_END

@@ -35,6 +35,7 @@ static const char *usage =
     "  tune gemm [--quick] [--dtype f16|f32|both] [--no-save]\n"
     "                                time GEMM kernel parameters and CLBlast per shape\n"
     "                                class, verify each, save the winners for this device\n"
+    "                                (and forget the convolution choices timed before)\n"
     "  tune clblast-import FILE      keep CLBlast Xgemm parameters from CLBlast's own tuner\n"
     "                                (scripts/tune-clblast.sh) for bench gemm's CLBlast\n"
     "                                tuned peers\n"
