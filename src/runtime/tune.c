@@ -471,8 +471,8 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
      * float vector width) vectors, must fit the vector registers: 32 with
      * AVX-512 (preferred float width 16), 16 with AVX2 or less. Tiles past
      * that spill on every multiply-add, so they are not timed at all (PoCL on
-     * a 16-register CPU, 1024^3 f32: 4x16 60-80 GFLOP/s, 6x16 95-114, 4x64
-     * under 40). */
+     * a 16-register CPU: 1024^3 f32 4x16 60-80 GFLOP/s, 6x16 95-114; 4x64
+     * 28-36 on the tuner's f32 NN large shapes). */
     const int cpu = ctx->dev.type == CL16_DEVICE_CPU;
     const int fvw = ctx->dev.float_vector_width >= 16 ? 16 : 8;
     const int regs = fvw >= 16 ? 32 : 16;
