@@ -79,14 +79,10 @@ CL16_INLINE float sr_bf16(float x, uint r) {
     return as_float((b + (r >> 8)) & 0xffff0000u);
 }
 
-/* value16: x rounded to nearest even in the 16-bit storage type, as a float,
- * in registers (common.cl's exact integer conversions: no built-in call, so
- * CPUs vectorise the kernel); sr16: x rounded stochastically to it. */
+/* sr16: x rounded stochastically to the 16-bit storage type, as a float. */
 #if CL16_DTYPE == 2
-CL16_INLINE float value16(float x) { return cl16_bf2f(cl16_f2bf(x)); }
 CL16_INLINE float sr16(float x, uint r) { return sr_bf16(x, r); }
 #elif CL16_DTYPE == 1
-CL16_INLINE float value16(float x) { return cl16_h2f(cl16_f2h(x)); }
 CL16_INLINE float sr16(float x, uint r) { return sr_half(x, r); }
 #endif
 
@@ -98,23 +94,6 @@ CL16_INLINE float keep(float x, int sr, ulong key, ulong e) {
     if (sr) return sr16(x, (uint)(mix64(key + e * 0x9e3779b97f4a7c15UL) >> 40));
 #endif
     return x;
-}
-
-/* The weight after a change of delta, as it will be stored: Kahan keeps what
- * the rounding drops in *c; `exact` asks for the rounded value itself (the
- * stall counters need it). */
-CL16_INLINE float new_weight(float w0, float delta, float *c, int mode, ulong key, ulong e, int exact) {
-#if CL16_DTYPE != 0
-    if (mode == 2) {
-        const float u = *c + delta;
-        const float ws = value16(w0 + u);
-        *c = u - (ws - w0);
-        return ws;
-    }
-    if (mode == 1) return keep(w0 + delta, 1, key, e);
-    if (exact) return value16(w0 + delta);
-#endif
-    return w0 + delta;
 }
 
 /* PyTorch's SGD: g' = g + wd*w; m = momentum*m + damp1*g' (m = g' at step 1);
@@ -205,27 +184,20 @@ CL16_INLINE float adam_delta(float w0, float g, float *m, float *v, float wd, fl
         if (stalled) atomic_add(&stats[1], stalled);                                               \
     }
 
-/* One lane's weight: delta computed, new weight kept, counters. */
-#define LANE_WEIGHT(delta)                                                                         \
-    {                                                                                              \
-        const float w0 = wa[j], dl = (delta);                                                      \
-        wa[j] = new_weight(w0, dl, &ca[j], mode, key_w, e0 + j, stats != 0);                       \
-        if (dl != 0.0f) changed++, stalled += wa[j] == w0;                                         \
-    }
-
-/* The update of a block on 16-bit storage without the per-lane branches of
- * new_weight (PoCL on an AVX2 CPU ran the per-lane form as scalar code:
- * fp16 SGD 4.3x the f32 time, Kahan 6.4x, bench optim --quick): the deltas
- * of the whole block first (dl), with the mode's rounding of the state as a
- * constant (sr_), then the weights.
- * Modes 0 and 2 (to nearest, and with Kahan compensation): the new weights as
- * one 16-wide vector; when the stall counters need the stored values, or
- * mode 2 needs them for the compensation (u = c + delta, w = round(w0 + u),
- * c = u - (w - w0), as new_weight), they are rounded by one 16-wide store and
- * load through private memory (the same rounding as ST16: the same bits as
- * value16 and the store).
- * Mode 1 (stochastic rounding): keep() lane by lane, as new_weight does. */
-#if CL16_DTYPE != 0
+/* The update of a block: the deltas of all its lanes first (dl), with the
+ * rounding of the state (stochastic or not) as a constant sr_, then the
+ * weights. PoCL on an AVX2 CPU compiled a per-lane update with the rounding
+ * mode as a run-time value as scalar code (fp16 SGD 4.3x the f32 time, Kahan
+ * 5.1x, Adam with Kahan 6.3x; bench optim --quick).
+ * Modes 0 and 2 (to nearest; with Kahan compensation u = c + delta,
+ * w = round(w0 + u), c = u - (w - w0)): the new weights as one 16-wide
+ * vector; when the stall counters need the stored values, or mode 2 needs them
+ * for the compensation, 16-bit ones are rounded by one 16-wide store and load
+ * through private memory (the same rounding as the store). Float weights
+ * (always mode 0) are stored as computed.
+ * Mode 1 (stochastic rounding, 16-bit only): keep() lane by lane.
+ * Counters: lanes whose delta is nonzero, and those of them whose stored
+ * weight equals the old one. */
 CL16_INLINE void plain_lanes(float *wa, float *ca, const float *dl, const int cnt, const int comp,
                              const int count, int *changed, int *stalled) {
     const float16 w0 = vload16(0, wa), d = vload16(0, dl);
@@ -234,10 +206,14 @@ CL16_INLINE void plain_lanes(float *wa, float *ca, const float *dl, const int cn
         vstore16(wn, 0, wa);
         return;
     }
+#if CL16_DTYPE == 0
+    const float16 r = wn;
+#else
     ushort raw[BLOCK];
     __private store_t *rp = (__private store_t *)raw;
     ST16(wn, rp, 0);
     const float16 r = convert_float16(LD16(rp, 0));
+#endif
     if (comp) vstore16(u - (r - w0), 0, ca);
     float ra[BLOCK], w0a[BLOCK];
     vstore16(r, 0, ra);
@@ -278,14 +254,6 @@ CL16_INLINE void sr_lanes(float *wa, const float *dl, const int cnt, const ulong
         for (int j = 0; j < BLOCK; j++) dl[j] = (delta);                                           \
         plain_lanes(wa, ca, dl, cnt, mode == 2, stats != 0, &changed, &stalled);                   \
     }
-#else
-/* Float weights: no rounding, no mode. */
-#define UPDATE_LANES(delta)                                                                        \
-    {                                                                                              \
-        const int sr_ = 0;                                                                         \
-        for (int j = 0; j < cnt; j++) LANE_WEIGHT(delta)                                           \
-    }
-#endif
 
 __kernel void cl16_optim_sgd(__global store_t *w, __global const grad_t *g, __global store_t *m,
                              const float lr, const float wd, const float momentum,

@@ -92,9 +92,10 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
 
 /* The same two passes for 2x2 windows, stride 2, no padding (LeNet's and
  * most CNNs' pooling): windows do not overlap and lie wholly inside, so each
- * output reads four fixed inputs and each input feeds at most one output; no
- * loops, no divisions, and the same results bit for bit as the general
- * kernels (same comparison order, same summation order, divisor 4). Same
+ * output reads four fixed inputs and each input feeds at most one output.
+ * A work-item takes one row; no divisions, and the same results bit for bit
+ * as the general kernels (same comparison order, same summation order,
+ * divisor 4). Same
  * arguments as the general kernels (kh .. pw and cip unused), then idx0: the
  * first index element of the planes launched (a chunk of planes through
  * float copies; 0 otherwise). */

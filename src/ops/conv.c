@@ -9,10 +9,10 @@
  * gradient count one add per summed term, and the direct kernel counts the
  * whole convolution (2*N*Cout*Ho*Wo*C/g*kh*kw flops, x + w + y bytes).
  * Nothing is launched unless every argument is consistent. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 
 #include "ops/ops_util.h"

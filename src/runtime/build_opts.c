@@ -29,7 +29,7 @@ size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf
      * inlined anyway) and print "N warnings generated." on the user's
      * terminal. Errors still fail the build and reach the message through the
      * build log. */
-    int w = snprintf(buf, n, "-cl-std=CL1.2 -w -DCL16_DTYPE=%d -DCL16_HALF_NATIVE=%d",
+    int w = snprintf(buf, n, CL16_BASE_BUILD_OPTIONS " -DCL16_DTYPE=%d -DCL16_HALF_NATIVE=%d",
                      v->dtype == CL16_F16 ? 1 : v->dtype == CL16_BF16 ? 2 : 0,
                      (native && v->dtype == CL16_F16) ? 1 : 0);
     /* bf16 (CL16_DTYPE=2) is float arithmetic on ushort storage on every

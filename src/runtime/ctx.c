@@ -26,7 +26,7 @@ static void probe_data(uint16_t *a, uint16_t *b, uint16_t *c, uint16_t *want) {
 static cl16_status run_probe(cl16_ctx *ctx, int native, int *works) {
     *works = 0;
     char options[64];
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -w -DCL16_PROBE_NATIVE=%d", native); /* -w: see build_opts.c */
+    snprintf(options, sizeof options, CL16_BASE_BUILD_OPTIONS " -DCL16_PROBE_NATIVE=%d", native);
     const char *text;
     size_t len;
     char *owned;

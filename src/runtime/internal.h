@@ -169,6 +169,9 @@ cl16_status cl16__device_select(const char *spec, cl16_device_info *info, char *
 /* ---- build options, programs, cache ------------------------------------- */
 size_t cl16__build_options(const cl16_ctx *ctx, const cl16_variant *v, char *buf, size_t n);
 /* Native half with half-vector built-ins (src/runtime/build_opts.c: the NVIDIA quirk). */
+/* The options every kernel build starts with (src/runtime/build_opts.c says
+ * why each is there). */
+#define CL16_BASE_BUILD_OPTIONS "-cl-std=CL1.2 -w"
 int cl16__half_vectors(const cl16_ctx *ctx);
 /* Returns the kernel `name` of embedded file `file` built for variant v,
  * building or loading the program on first use. The kernel is owned by ctx. */

@@ -47,6 +47,18 @@ static int has(const char *hay, const char *needle) { return strstr(hay, needle)
 /* The built-in table. Only the CPU rows are measured (PoCL 3.1 and Intel's
  * CPU runtime, docs/benchmarks.md); the GPU rows are conventional starting
  * points until `cl16 tune gemm` has run on such a device. */
+/* A CPU's vector registers, from the preferred float vector width: 32 with
+ * AVX-512 (width 16), 16 with AVX2 or less (PoCL reports 8). A register
+ * tile's accumulators, TM rows of TN / width vectors, must fit them, or they
+ * spill on every multiply-add. */
+static int cpu_vector_regs(const cl16_ctx *ctx) {
+    return ctx->dev.float_vector_width >= 16 ? 32 : 16;
+}
+static int cpu_tile_fits(const cl16_ctx *ctx, int tm, int tn) {
+    const int width = ctx->dev.float_vector_width >= 16 ? 16 : 8;
+    return tm * ((tn + width - 1) / width) <= cpu_vector_regs(ctx);
+}
+
 void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
     const int t = CLS_OP(cls), ta = t & 2, tb = t & 1;
     memset(p, 0, sizeof *p);
@@ -77,10 +89,10 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
              * dy^T vector for 16 rows (PoCL, 144x16x1024 x2 f32: 16x16 ku 4
              * 52 GFLOP/s, 8x16 39, 4x64 12). */
             p->tm = 16, p->tn = 16, p->vw = 16, p->ku = 4;
-            /* 16 vector registers (AVX2): 16 x 16 would spill; tuned on an
-             * AMD EPYC (PoCL): f32 6x16 89 GFLOP/s (144x16x1024-class
-             * shapes), f16 4x16 k-unrolled 28-70. */
-            if (ctx->dev.float_vector_width < 16) {
+            /* Where 16 x 16 does not fit (AVX2), tuned on an AMD EPYC
+             * (PoCL): f32 6x16 89 GFLOP/s (144x16x1024-class shapes), f16
+             * 4x16 k-unrolled 28-70. */
+            if (!cpu_tile_fits(ctx, p->tm, p->tn)) {
                 if (CLS_F16(cls)) p->tm = 4;
                 else p->tm = 6, p->ku = 1;
             }
@@ -467,18 +479,14 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
     const int t = CLS_OP(cls), ta = t >> 1, tb = t & 1;
     int n = 0;
     cl16__gemm_defaults(ctx, cls, &out[n++]);
-    /* CPUs: a register tile's accumulators, TM rows of TN / (the device's
-     * float vector width) vectors, must fit the vector registers: 32 with
-     * AVX-512 (preferred float width 16), 16 with AVX2 or less. Tiles past
-     * that spill on every multiply-add, so they are not timed at all (PoCL on
-     * a 16-register CPU: 1024^3 f32 4x16 60-80 GFLOP/s, 6x16 95-114; 4x64
-     * 28-36 on the tuner's f32 NN large shapes). */
+    /* CPUs: register tiles that do not fit the vector registers
+     * (cpu_tile_fits) are not timed at all (PoCL on a 16-register CPU, f32
+     * 256^3 to 1024^3: 4x16 63-81 GFLOP/s, 6x16 95-114; 4x64 28-36 on the
+     * tuner's f32 NN large shapes). */
     const int cpu = ctx->dev.type == CL16_DEVICE_CPU;
-    const int fvw = ctx->dev.float_vector_width >= 16 ? 16 : 8;
-    const int regs = fvw >= 16 ? 32 : 16;
 #define ADDP(K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, PB_)                                      \
     do {                                                                                       \
-        if (n < max && !(cpu && (K) == CL16_GK_TILE && (TM_) * (((TN_) + fvw - 1) / fvw) > regs)) { \
+        if (n < max && !(cpu && (K) == CL16_GK_TILE && !cpu_tile_fits(ctx, TM_, TN_))) {       \
             cl16_gemm_params q = {CL16_GEMM_OWN, K, TM_, TN_, VW_, KU_, WGX_, WGY_, KT_, PB_}; \
             char w_[160];                                                                        \
             if (!cl16__gemm_params_fit(ctx, &q, CL16_F32, w_, sizeof w_) && !same(&q, out[0]))  \
@@ -504,7 +512,7 @@ static int candidates(const cl16_ctx *ctx, int cls, int quick, cl16_gemm_params 
             if (!quick) ADDP(CL16_GK_TILE, 6, 64, 16, 4, 8, 8, 16, 1);
             if (!quick) ADDP(CL16_GK_TILE, 8, 48, 16, 4, 8, 8, 16, 1);
         }
-        if (regs <= 16) {
+        if (cpu_vector_regs(ctx) <= 16) {
             /* 16 vector registers (AVX2): 6 rows of two 8-wide vectors is
              * 12 accumulators, 2 B vectors and a broadcast A. Loading A 4
              * values at a time (ku 4) needs registers this tile lacks. */
