@@ -81,22 +81,71 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
     }
 }
 
-/* dyt[z][p][o] = (float)dy[z][o][p] for the Cout x HW planes of the images z
- * of a chunk (starting at element dy_off), rows of ld >= Cout floats (zeros
+/* The zero-padded planes from which the implicit convolution's GEMM reads the
+ * rows of its column matrix in place (gemm.cl, IMPLICIT; conv.c,
+ * fwd_implicit): each of a plane's Hp = H + 2*ph rows is pw zeros then W
+ * values (ph rows of zeros above and below the image), and pw zeros close the
+ * plane, so x[z][c][ih][iw] is at element pw + (ih + ph)*Wp + iw of plane (z,
+ * c), Wp = W + pw, plane = Hp*Wp + pw. A row's pw zeros serve as the right
+ * padding of the row before and the left padding of its own.
+ * cl16_conv_pad keeps the dtype's bits; cl16_conv_pad_float widens to float
+ * (exact). One work-item per padded row of one image. Grid: (C*Hp rounded up,
+ * images). */
+#define CONV_PAD(name, in_t, out_t, GET)                                                        \
+    __kernel void name(__global const in_t *restrict x, long x_off, __global out_t *restrict xp, \
+                       int C, int H, int W, int ph, int pw) {                                   \
+        const int Hp = H + 2 * ph, Wp = W + pw;                                                 \
+        const int r = (int)get_global_id(0), z = (int)get_global_id(1);                         \
+        if (r >= C * Hp) return;                                                                \
+        const int c = r / Hp, rr = r % Hp, ih = rr - ph;                                        \
+        __global out_t *o = xp + ((long)z * C + c) * (Hp * Wp + pw) + (long)rr * Wp;            \
+        if (rr == Hp - 1)                                                                       \
+            for (int q = Wp; q < Wp + pw; q++) o[q] = 0; /* the plane's closing zeros */        \
+        if (ih < 0 || ih >= H) {                                                                \
+            for (int q = 0; q < Wp; q++) o[q] = 0;                                              \
+            return;                                                                             \
+        }                                                                                       \
+        __global const in_t *xs = x + x_off + (((long)z * C + c) * H + ih) * W;                 \
+        for (int q = 0; q < pw; q++) o[q] = 0;                                                  \
+        for (int q = 0; q < W; q++) o[pw + q] = GET(xs, q);                                     \
+    }
+#define PAD_RAW(p, i) ((p)[i])
+#define PAD_FLOAT(p, i) ((float)LD((p), (i)))
+CONV_PAD(cl16_conv_pad, raw_t, raw_t, PAD_RAW)
+CONV_PAD(cl16_conv_pad_float, store_t, float, PAD_FLOAT)
+
+/* tab[r] = c*plane + i*dh*Wp + j*dw for row r = (c*KH + i)*KW + j < rows of
+ * the column matrix: where that row starts in a padded image (the implicit
+ * GEMM's row table). Grid: (rows rounded up). */
+__kernel void cl16_conv_rowtab(__global int *tab, int rows, int KH, int KW, int plane, int Wp,
+                               int dh, int dw) {
+    const int r = (int)get_global_id(0);
+    if (r >= rows) return;
+    const int j = r % KW, i = (r / KW) % KH, c = r / (KH * KW);
+    tab[r] = c * plane + i * dh * Wp + j * dw;
+}
+
+/* dyt[z][P(p)][o] = (float)dy[z][o][p] for the Cout x HW planes of the images
+ * z of a chunk (starting at element dy_off), rows of ld >= Cout floats (zeros
  * past Cout): the B operand of backward-weights' GEMM, dw^T = sum_z col_z *
  * dyt_z, which is NN that way with the large operand (the columns) read once
- * per image. Exact. One work-item per DYT_RUN pixels of one image (few
- * work-groups), in 16 x 16 blocks transposed in registers: 16-wide loads (one
- * vector conversion on the storage path) and 16-wide stores; element by
- * element only at the edges. Grid: (HW / DYT_RUN rounded up, images). */
+ * per image. Output rows Wo pixels wide are laid Wp >= Wo rows apart, P(p) =
+ * (p / Wo)*Wp + p % Wo, with Ho*Wp rows per image and the Wp - Wo rows after
+ * each output row zero (the implicit GEMM's junk columns, which then add
+ * nothing); Wp = Wo = HW packs them. Exact. One work-item per DYT_RUN pixels
+ * of one image (few work-groups), in 16 x 16 blocks transposed in registers:
+ * 16-wide loads (one vector conversion on the storage path) and 16-wide
+ * stores; element by element only at the edges. Grid: (HW / DYT_RUN rounded
+ * up, images). */
 #define DYT_RUN 64
 __kernel void cl16_conv_dy_t(__global const store_t *dy, long dy_off, __global float *dyt, int Cout,
-                             int HW, int ld) {
+                             int HW, int ld, int Wo, int Wp) {
     const int p0 = (int)get_global_id(0) * DYT_RUN, z = (int)get_global_id(1);
     if (p0 >= HW) return;
     const int pe = min(p0 + DYT_RUN, HW);
     __global const store_t *src = dy + dy_off + (long)z * Cout * HW;
-    __global float *d = dyt + (long)z * HW * ld;
+    __global float *d = dyt + (long)z * (HW / Wo) * Wp * ld;
+#define DYT_ROW(p) ((long)((p) / Wo * Wp + (p) % Wo) * ld)
     for (int pb = p0; pb < pe; pb += 16) {
         const int np = min(16, pe - pb);
         for (int ob = 0; ob < ld; ob += 16) {
@@ -111,16 +160,22 @@ __kernel void cl16_conv_dy_t(__global const store_t *dy, long dy_off, __global f
                     float16 c = (float16)(t[0][q], t[1][q], t[2][q], t[3][q], t[4][q], t[5][q],
                                           t[6][q], t[7][q], t[8][q], t[9][q], t[10][q], t[11][q],
                                           t[12][q], t[13][q], t[14][q], t[15][q]);
-                    vstore16(c, 0, d + (long)(pb + q) * ld + ob);
+                    vstore16(c, 0, d + DYT_ROW(pb + q) + ob);
                 }
             } else {
                 for (int q = 0; q < np; q++)
                     for (int o = ob; o < min(ob + 16, ld); o++)
-                        d[(long)(pb + q) * ld + o] =
+                        d[DYT_ROW(pb + q) + o] =
                             o < Cout ? (float)LD(src, (long)o * HW + pb + q) : 0.0f;
             }
         }
     }
+    /* The zero rows after each output row that ends in this run. */
+    if (Wp > Wo)
+        for (int e = (p0 / Wo + 1) * Wo - 1; e < pe; e += Wo)
+            for (long f = DYT_ROW(e) + ld; f < DYT_ROW(e) + (long)(Wp - Wo + 1) * ld; f++)
+                d[f] = 0.0f;
+#undef DYT_ROW
 }
 
 /* dw[(g*cog + o)*ckk + r] = beta * dw + dwt[(g*ckk + r)*ld + o] rounded once:

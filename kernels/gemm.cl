@@ -26,6 +26,16 @@
  *   KU        tile kernel, op = NN: k unroll 1 or 4 (4 reads A as 4-vectors).
  *   WGX, WGY  lmem work-group shape.   KT  lmem k slice depth.
  *   TRANS_A, TRANS_B  1 = operand stored transposed.
+ *   IMPLICIT  tile kernel, NN only: 0 plain; 1 row r of A starts at element
+ *             rtab[r] (not r * lda); 2 row p of B starts at rtab[p] (not
+ *             p * ldb) and column j of C is stored at column (j / cwp) * cwo
+ *             + j % cwp of its row, or not at all when j % cwp >= cwo; every
+ *             tile is computed whole, so B must be readable TN - 1 elements
+ *             past the last row's N columns (the caller's slack). With
+ *             these a stride-1 convolution runs on its zero-padded input
+ *             without an im2col buffer (conv.c, "implicit"): the padded image
+ *             read from element rtab[p] on is row p of the column matrix, one
+ *             output row of cwo pixels per cwp columns.
  * Runtime: bias_mode 0 none, 1 per row (M values), 2 per column (N values);
  * relu 1 = max(x, 0) with NaN propagated (a NaN must reach the loss check).
  */
@@ -57,6 +67,12 @@
 #endif
 #ifndef TRANS_B
 #define TRANS_B 0
+#endif
+#ifndef IMPLICIT
+#define IMPLICIT 0
+#endif
+#if IMPLICIT && (TRANS_A || TRANS_B)
+#error "IMPLICIT takes NN operands"
 #endif
 #if VW != 4 && VW != 8 && VW != 16
 #error "VW must be 4, 8 or 16"
@@ -171,10 +187,16 @@ typedef float4 acc4_t;
 #else
 #define A_AT(ao, i, p) ELT(A, (ao) + (long)(i) * lda + (p))
 #endif
+/* Start of row p of B (NN): p * ldb, or the table's entry (IMPLICIT 2). */
+#if IMPLICIT == 2
+#define B_ROW(p) ((long)rtab[p])
+#else
+#define B_ROW(p) ((long)(p) * ldb)
+#endif
 #if TRANS_B
 #define B_AT(bo, p, j) ELT(B, (bo) + (long)(j) * ldb + (p))
 #else
-#define B_AT(bo, p, j) ELT(B, (bo) + (long)(p) * ldb + (j))
+#define B_AT(bo, p, j) ELT(B, (bo) + B_ROW(p) + (j))
 #endif
 
 #define GEMM_ARGS                                                                              \
@@ -182,7 +204,8 @@ typedef float4 acc4_t;
         const long a_off, const long lda, const long a_str, __global const ab_t *B,            \
         const long b_off, const long ldb, const long b_str, const float beta,                  \
         __global store_t *C, const long c_off, const long ldc, const long c_str, const int nred, \
-        __global const store_t *bias, const long bias_off, const int bias_mode, const int relu
+        __global const store_t *bias, const long bias_off, const int bias_mode, const int relu,     \
+        __global const int *rtab, const int cwp, const int cwo
 
 /* ---- epilogue -------------------------------------------------------------- */
 CL16_INLINE float epi1(float acc, int i, int j, long ci, const float alpha, const float beta,
@@ -230,7 +253,7 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
                 const int K, __global const ab_t *A, const long a0, const long lda,
                 const long a_str, __global const ab_t *B, const long b0, const long ldb,
                 const long b_str, const int nred, const int j0, const int nvf, const int tail,
-                const int jt) {
+                const int jt, __global const int *rtab) {
     for (int red = 0; red < nred; red++) {
         const long ao = a0 + red * a_str, bo = b0 + red * b_str;
         int p = 0;
@@ -242,10 +265,10 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
         for (; p + 4 <= K; p += 4) {
             acc4_t a[TM];
             UNROLL
-            for (int r = 0; r < TM; r++) a[r] = LD4V(A, ao + arow[r] * lda + p);
+            for (int r = 0; r < TM; r++) a[r] = LD4V(A, ao + arow[r] + p);
             UNROLL
             for (int u = 0; u < 4; u++) {
-                const long brow = bo + (long)(p + u) * ldb + j0;
+                const long brow = bo + B_ROW(p + u) + j0;
                 accv_t b[NV];
                 UNROLL
                 for (int v = 0; v < NV; v++)
@@ -274,7 +297,7 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
                 b[v] = CAT(vload, VW)(0, t);
             }
 #else
-            const long brow = bo + (long)p * ldb + j0;
+            const long brow = bo + B_ROW(p) + j0;
             UNROLL
             for (int v = 0; v < NV; v++) b[v] = full || v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
 #endif
@@ -282,7 +305,11 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
             if (!full && tail) TAIL_LOAD(bt, bo, p);
             UNROLL
             for (int r = 0; r < TM; r++) {
+#if TRANS_A
                 const sacc_t a = A_AT(ao, arow[r], p);
+#else
+                const sacc_t a = ELT(A, ao + arow[r] + p);
+#endif
                 UNROLL
                 for (int v = 0; v < NV; v++) acc[r][v] = MADD((accv_t)(a), b[v], acc[r][v]);
                 if (!full && tail) acct[r] = MADD((accv_t)(a), bt, acct[r]);
@@ -290,6 +317,64 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
         }
     }
 }
+
+#if IMPLICIT == 2
+/* The bits of the dtype in private memory: a vector rounded once, then
+ * copied element by element to where its columns go. */
+#if CL16_DTYPE == 0
+typedef float craw_t;
+#define STV_RAW(v, raw) CAT(vstore, VW)((v), 0, (raw))
+#elif CL16_DTYPE == 2
+typedef ushort craw_t;
+#define STV_RAW(v, raw) CAT(vstore, VW)(CAT(cl16_f2bf, VW)(v), 0, (raw))
+#else
+typedef ushort craw_t;
+#define STV_RAW(v, raw) CAT(CAT(vstore_half, VW), _rte)((v), 0, (__private half *)(raw))
+#endif
+
+/* Stores the first n (<= VW) of the results v of row i, columns j.., of C,
+ * mapped onto output rows (see IMPLICIT): whole when the vector lies within
+ * one row, else the epilogue and the rounding still run on the vector and
+ * the elements are copied one by one (those in a row's padding skipped). */
+CL16_INLINE void store_mapped(const floatv v, const int n, const int i, const int j,
+                              const long crow, const int cwp, const int cwo, const float alpha,
+                              const float beta, __global store_t *C,
+                              __global const store_t *bias, const long bias_off,
+                              const int bias_mode, const int relu) {
+    const int q = j / cwp, o = j - q * cwp;
+    if (n == VW && o + VW <= cwo) {
+        const long ci = crow + (long)q * cwo + o;
+        STVF(epiv(v, i, j, ci, alpha, beta, C, bias, bias_off, bias_mode, relu), C, ci);
+        return;
+    }
+    long idx[VW]; /* element of C for each column, -1 when not stored */
+    long ci = crow + (long)q * cwo + o;
+    for (int c = 0, oc = o; c < VW; c++) {
+        idx[c] = c < n && oc < cwo ? ci : -1;
+        ci++;
+        if (++oc == cwp)
+            oc = 0, ci -= cwp - cwo; /* the next row: its padding columns are not stored */
+    }
+    floatv out = alpha * v;
+    if (beta != 0.0f) {
+        float cv[VW];
+        for (int c = 0; c < VW; c++) cv[c] = idx[c] >= 0 ? LDF(C, idx[c]) : 0.0f;
+        out = MADD((floatv)(beta), CAT(vload, VW)(0, cv), out);
+    }
+    if (bias_mode == 1) out += (floatv)(LDF(bias, bias_off + i));
+    else if (bias_mode == 2) {
+        float bv[VW];
+        for (int c = 0; c < VW; c++) bv[c] = c < n ? LDF(bias, bias_off + j + c) : 0.0f;
+        out += CAT(vload, VW)(0, bv);
+    }
+    if (relu) out = select(out, (floatv)(0.0f), isless(out, (floatv)(0.0f)));
+    craw_t raw[VW];
+    STV_RAW(out, raw);
+    __global craw_t *cr = (__global craw_t *)C;
+    for (int c = 0; c < VW; c++)
+        if (idx[c] >= 0) cr[idx[c]] = raw[c];
+}
+#endif
 
 __kernel void cl16_gemm_tile(GEMM_ARGS) {
     const int j0 = (int)get_global_id(0) * TN;
@@ -304,9 +389,19 @@ __kernel void cl16_gemm_tile(GEMM_ARGS) {
     const int cv = min(TN, N - j0);     /* columns of C in this tile */
     const int nvf = cv / VW;            /* whole vectors among them */
     const int tail = cv - nvf * VW, jt = j0 + nvf * VW;
+    /* Rows of A: where each starts (NN; its index when A is transposed). */
     long arow[TM];
     UNROLL
-    for (int r = 0; r < TM; r++) arow[r] = min(i0 + r, M - 1);
+    for (int r = 0; r < TM; r++) {
+        const int i = min(i0 + r, M - 1);
+#if TRANS_A
+        arow[r] = i;
+#elif IMPLICIT == 1
+        arow[r] = rtab[i];
+#else
+        arow[r] = (long)i * lda;
+#endif
+    }
 
     accv_t acc[TM][NV], acct[TM];
     UNROLL
@@ -315,16 +410,35 @@ __kernel void cl16_gemm_tile(GEMM_ARGS) {
         UNROLL
         for (int v = 0; v < NV; v++) acc[r][v] = (accv_t)(0);
     }
-    if (nvf == NV)
+    /* IMPLICIT 2: every tile full (cwp > 0 there); the columns past N read
+     * the caller's slack and are not stored. The test stays a run-time one:
+     * with the edge form folded away, PoCL 3.1 packed arow[] into one vector
+     * register and spilled an accumulator in the k loop (1.4x slower). */
+#if IMPLICIT == 2
+    const int whole = nvf == NV || cwp > 0;
+#else
+    const int whole = nvf == NV;
+#endif
+    if (whole)
         tile_accumulate(1, acc, acct, arow, K, A, a0, lda, a_str, B, b0, ldb, b_str, nred, j0, nvf,
-                        tail, jt);
+                        tail, jt, rtab);
     else
         tile_accumulate(0, acc, acct, arow, K, A, a0, lda, a_str, B, b0, ldb, b_str, nred, j0, nvf,
-                        tail, jt);
+                        tail, jt, rtab);
     for (int r = 0; r < TM; r++) {
         if (r >= rv) break;
         const int i = i0 + r;
         const long crow = c0 + (long)i * ldc;
+#if IMPLICIT == 2
+        UNROLL
+        for (int v = 0; v < NV; v++) {
+            const int j = j0 + v * VW;
+            if (j >= N) break;
+            store_mapped(ACCV_TO_F(acc[r][v]), min(VW, N - j), i, j, crow, cwp, cwo, alpha, beta, C,
+                         bias, bias_off, bias_mode, relu);
+        }
+        continue;
+#endif
         for (int v = 0; v < NV; v++) {
             if (v >= nvf) break;
             const int j = j0 + v * VW;

@@ -33,8 +33,10 @@
 #define KEY_LEN 16
 
 /* ALGO_IM2COL_FLOAT: the im2col form of a 16-bit forward on float copies
- * (fwd_im2col_float), a candidate on a CPU's storage path only. */
-enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2, ALGO_IM2COL_FLOAT = 3 };
+ * (fwd_im2col_float), a candidate on a CPU's storage path only.
+ * ALGO_IMPLICIT: the GEMM reads its columns from the zero-padded input in
+ * place (fwd_implicit), stride 1 only. */
+enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2, ALGO_IM2COL_FLOAT = 3, ALGO_IMPLICIT = 4 };
 
 /* Per-context state: the column-buffer cap and, per forward shape, the
  * algorithm measured faster (a small table, oldest entry replaced first). */
@@ -651,6 +653,157 @@ cleanup:
     return st;
 }
 
+/* ---- implicit GEMM (stride 1) ------------------------------------------------
+ * With unit strides, row r = (c, i, j) of an image's column matrix is its
+ * zero-padded copy read from element c*plane + i*dh*Wp + j*dw on, if each
+ * output row is taken Wp = W + pw pixels wide: the padded rows hold pw zeros
+ * then the W values (cl16_conv_pad), so one run of zeros pads both the row
+ * before and the row after, and the last Wp - Wo columns of each output row
+ * are junk, computed and not stored (3x3, pad 1: 1 column in W + 1). The GEMM
+ * (gemm.cl, IMPLICIT 2) reads those rows through a table of their starts and
+ * maps its columns onto y's rows: one padded copy of x (C*plane elements per
+ * image) instead of the C*KH*KW*Ho*Wo of the columns, which im2col writes and
+ * the GEMM reads back. Needs pw <= dw*(KW-1), so that Wo <= Wp. */
+static int implicit_ok(const conv_shape *s, const cl16_conv2d_params *p) {
+    const double plane = (double)(s->h + 2 * p->pad_h) * (double)(s->w + p->pad_w) + p->pad_w;
+    return p->stride_h == 1 && p->stride_w == 1 && !col_is_x(s, p) &&
+           p->pad_w <= p->dilation_w * (s->kw - 1) && plane * (double)s->c < 2147483647.0;
+}
+
+/* The padded copy of x is float (and the weights are widened) where the
+ * 16-bit forward may run on float copies: a CPU's storage path. */
+static int implicit_float(const cl16_ctx *ctx, const conv_shape *s) {
+    return im2col_float_ok(ctx, s);
+}
+
+/* Enqueues the row table of the column matrix of one group (ckk rows) for
+ * padded planes of `plane` elements, rows of wp, into tab. */
+static cl16_status row_table(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                             int64_t plane, int64_t wp, cl_mem tab) {
+    cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_rowtab", &kern);
+    if (st)
+        return st;
+    cl_int rows = (cl_int)(s->c / s->g * s->kh * s->kw), kh = (cl_int)s->kh, kw = (cl_int)s->kw,
+           ipl = (cl_int)plane, iwp = (cl_int)wp, dh = p->dilation_h, dw = p->dilation_w;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(tab);
+    ARG(rows);
+    ARG(kh);
+    ARG(kw);
+    ARG(ipl);
+    ARG(iwp);
+    ARG(dh);
+    ARG(dw);
+    size_t local = 8, global = ((size_t)rows + 7) / 8 * 8;
+    if (!err)
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
+    return err ? cl16__cl_fail(ctx, err, "conv2d: implicit GEMM row table") : CL16_OK;
+}
+
+/* Enqueues the padded copy (cl16_conv_pad: planes of (h + 2*ph)*(w + pw) + pw
+ * elements) of images [n0, n0 + cnt) of the c x h x w planes in src (dtype
+ * dt) into dst: float when fl, else in the dtype. */
+static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, int64_t n0,
+                              int64_t cnt, int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw,
+                              cl_mem dst) {
+    cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, dt, fl ? "cl16_conv_pad_float" : "cl16_conv_pad", &kern);
+    if (st)
+        return st;
+    const int64_t hp = h + 2 * ph, plane = hp * (w + pw) + pw;
+    cl_long xo = n0 * c * h * w;
+    cl_int ic = (cl_int)c, ih = (cl_int)h, iw = (cl_int)w, iph = (cl_int)ph, ipw = (cl_int)pw;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(src);
+    ARG(xo);
+    ARG(dst);
+    ARG(ic);
+    ARG(ih);
+    ARG(iw);
+    ARG(iph);
+    ARG(ipw);
+    size_t local[2] = {8, 1};
+    size_t global[2] = {((size_t)(c * hp) + 7) / 8 * 8, (size_t)cnt};
+    if (!err)
+        err = cl16__enqueue(ctx, kern, 2, global, local);
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: padding the input");
+    cl16__count(ctx, 0.0,
+                (double)cnt * (double)c *
+                    ((double)(h * w) * (double)cl16_dtype_size(dt) +
+                     (double)plane * (fl ? sizeof(float) : (double)cl16_dtype_size(dt))));
+    return CL16_OK;
+}
+
+/* y = beta*y + conv(x, w) (+ bias) on the implicit GEMM, a chunk of images
+ * at a time (padded copies within cl16__conv_chunk_bytes and the column-buffer
+ * cap, at least one image). */
+static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                                const cl16_tensor *x, const cl16_tensor *w,
+                                const cl16_tensor *bias, float beta, cl16_tensor *y) {
+    const int fl = implicit_float(ctx, s);
+    const size_t es = fl ? sizeof(float) : cl16_dtype_size(s->dt);
+    const int64_t wp = s->w + p->pad_w, plane = (s->h + 2 * p->pad_h) * wp + p->pad_w;
+    const int64_t hw = s->ho * s->wo, cg = s->c / s->g, cog = s->co / s->g, ckk = cg * s->kh * s->kw;
+    const int64_t ncols = (s->ho - 1) * wp + s->wo; /* columns of the GEMM: the last row's junk dropped */
+    double cap = cl16__conv_chunk_bytes(ctx, s->dt);
+    if ((double)col_limit(ctx) < cap)
+        cap = (double)col_limit(ctx); /* the column-buffer cap bounds the copies too */
+    int64_t nb = (int64_t)(cap / ((double)(s->c * plane) * (double)es));
+    nb = nb < 1 ? 1 : nb > s->n ? s->n : nb;
+    /* The GEMM computes whole tiles: its last tile may read up to 63
+     * elements (TN - 1) past the last image's plane. */
+    const size_t xpb = (size_t)(nb * s->c * plane + 64) * es, tabb = (size_t)ckk * sizeof(cl_int),
+                 wfb = fl ? (size_t)w->numel * sizeof(float) : 0;
+    cl_mem xpm = NULL, tabm = NULL, wfm = NULL;
+    struct cl16_tensor xpt, wft;
+    const cl16_tensor *wa = w;
+    cl16_status st;
+    if ((st = cl16__dev_alloc(ctx, xpb, "conv2d padded input (implicit GEMM)", &xpm)) ||
+        (st = cl16__dev_alloc(ctx, tabb, "conv2d row table (implicit GEMM)", &tabm)) ||
+        (fl && (st = cl16__dev_alloc(ctx, wfb, "conv2d float weights (implicit GEMM)", &wfm))) ||
+        (st = row_table(ctx, s, p, plane, wp, tabm)) ||
+        (fl && (st = widen(ctx, s->dt, w->mem, 0, wfm, w->numel))))
+        goto done;
+    temp_view(ctx, &xpt, xpm, fl ? CL16_F32 : s->dt, nb * s->c * plane + 64);
+    if (fl) {
+        temp_view(ctx, &wft, wfm, CL16_F32, w->numel);
+        wa = &wft;
+    }
+    for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
+        if ((st = pad_planes(ctx, s->dt, fl, x->mem, n0, cnt, s->c, s->h, s->w, p->pad_h, p->pad_w,
+                             xpm)))
+            break;
+        for (int64_t g = 0; g < s->g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.m = cog, d.n = ncols, d.k = ckk, d.batch = cnt;
+            d.a = wa, d.a_offset = g * cog * ckk, d.lda = ckk, d.a_stride = 0;
+            d.b = &xpt, d.b_offset = g * cg * plane, d.ldb = wp, d.b_stride = s->c * plane;
+            d.c = y, d.c_offset = (n0 * s->co + g * cog) * hw, d.ldc = hw, d.c_stride = s->co * hw;
+            d.beta = beta;
+            if (bias)
+                d.bias = bias, d.bias_mode = CL16_BIAS_ROW, d.bias_offset = g * cog;
+            const cl16_gemm_implicit im = {2, tabm, (int)wp, (int)s->wo, fl,
+                                           2.0 * (double)(cog * hw * ckk) * (double)cnt};
+            st = cl16__gemm_implicit(ctx, &d, &im);
+        }
+    }
+    if (!st)
+        cl16__count(ctx, 0.0,
+                    (double)cl16_dtype_size(s->dt) *
+                        ((double)w->numel + (double)(s->n * s->co * hw) * (beta != 0.0f ? 2.0 : 1.0)));
+done:
+    cl16__dev_free(ctx, wfm, wfb);
+    cl16__dev_free(ctx, tabm, tabb);
+    cl16__dev_free(ctx, xpm, xpb);
+    return st;
+}
+
 static cl16_status fwd_run(cl16_ctx *ctx, int algo, const conv_shape *s,
                            const cl16_conv2d_params *p, const cl16_tensor *x, const cl16_tensor *w,
                            const cl16_tensor *bias, cl16_tensor *y) {
@@ -658,11 +811,13 @@ static cl16_status fwd_run(cl16_ctx *ctx, int algo, const conv_shape *s,
         return fwd_direct(ctx, s, p, x, w, bias, y);
     if (algo == ALGO_IM2COL_FLOAT && im2col_float_ok(ctx, s))
         return fwd_im2col_float(ctx, s, p, x, w, bias, y);
+    if (algo == ALGO_IMPLICIT && implicit_ok(s, p))
+        return fwd_implicit(ctx, s, p, x, w, bias, 0.0f, y);
     return fwd_im2col(ctx, s, p, x, w, bias, 0.0f, y);
 }
 
 /* The last number of a choice's key: which call it is for. */
-enum { KEY_FWD = 0, KEY_FWD_BIAS = 1, KEY_BWD_DATA = 2 };
+enum { KEY_FWD = 0, KEY_FWD_BIAS = 1, KEY_BWD_DATA = 2, KEY_BWD_W = 3 };
 
 static void shape_key(const conv_shape *s, const cl16_conv2d_params *p, int kind,
                       int64_t key[KEY_LEN]) {
@@ -714,12 +869,14 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
 /* ---- choices on disk ---------------------------------------------------------
  * <cache dir>/conv-algo-<device key>.txt, like the GEMM tuning file: a magic
  * line, then one line per shape, the 16 numbers of its key (the last: 0
- * forward, 1 forward with bias, 2 backward-data at stride > 1) and 1 (im2col:
- * im2col + GEMM forward, GEMM + col2im backward) or 2 (direct). Read once per context; rewritten (temporary file + rename) when
- * a new shape has been measured. A damaged file is ignored with a warning. */
-/* 2: backward-data entries (key kind 2) and the direct backward kernel; a
- * file of another version is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 3"
+ * forward, 1 forward with bias, 2 backward-data at stride > 1, 3
+ * backward-weights at stride 1) and the algorithm: 1 (im2col: im2col + GEMM
+ * forward, GEMM + col2im backward-data, float columns backward-weights), 2
+ * (direct), 3 (im2col-float) or 4 (implicit). Read once per context;
+ * rewritten (temporary file + rename) when a new shape has been measured. A
+ * damaged file is ignored with a warning; a file of another version (4: the
+ * implicit GEMM and backward-weights entries) is measured again, silently. */
+#define CONV_MAGIC "cl16-conv-algo 4"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -744,7 +901,7 @@ static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
             c = end;
         }
         long a = ok ? strtol(c, &end, 10) : 0;
-        ok = ok && end != c && a >= ALGO_IM2COL && a <= ALGO_IM2COL_FLOAT;
+        ok = ok && end != c && a >= ALGO_IM2COL && a <= ALGO_IMPLICIT;
         if (ok)
             t->e[n++].algo = (int)a;
     }
@@ -829,7 +986,7 @@ static cl16_status choose(cl16_ctx *ctx, const int64_t key[KEY_LEN], algo_fn run
      * faster (its best under CHOOSE_CLEAR of every other's); else more, up to
      * CHOOSE_ROUNDS, since a close call is where noise flips the choice. */
     counters base = counters_get(ctx), d_last = {0, 0, 0, 0}, dummy;
-    double best[3], sec; /* per candidate: at most three */
+    double best[4], sec; /* per candidate: at most four */
     int win = 0;
     for (int a = 0; a < ncand; a++)
         best[a] = 1e30;
@@ -893,10 +1050,12 @@ static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     shape_key(s, p, bias ? KEY_FWD_BIAS : KEY_FWD, key);
     const fwd_args a = {s, p, x, w, bias, y};
     /* im2col first: with the direct kernel last, a direct win needs no rerun. */
-    int cand[3], nc = 0, algo, done;
+    int cand[4], nc = 0, algo, done;
     cand[nc++] = ALGO_IM2COL;
     if (im2col_float_ok(ctx, s))
         cand[nc++] = ALGO_IM2COL_FLOAT;
+    if (implicit_ok(s, p))
+        cand[nc++] = ALGO_IMPLICIT;
     cand[nc++] = ALGO_DIRECT;
     cl16_status st = choose(ctx, key, fwd_algo, &a, cand, nc, &algo, &done);
     return st || done ? st : fwd_run(ctx, algo, s, p, x, w, bias, y);
@@ -932,14 +1091,19 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
     const conv_shape s = {x_dims[0], x_dims[1], x_dims[2], x_dims[3], w_dims[0], w_dims[2],
                           w_dims[3], yd[2], yd[3], p->groups, dtype};
     const char *name = "im2col-nn";
-    if (pass != 2) {
+    if (pass == 2 && implicit_ok(&s, p)) { /* the measured choice of bww_algo */
+        int64_t key[KEY_LEN];
+        shape_key(&s, p, KEY_BWD_W, key);
+        const int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
+        name = algo == ALGO_IMPLICIT ? "implicit" : algo ? "im2col-nn" : "unmeasured";
+    } else if (pass != 2) {
         int64_t key[KEY_LEN];
         const int as_fwd = pass == 1 && bwd_as_forward(&s, p);
+        conv_shape f = s;
+        cl16_conv2d_params q = *p;
         if (pass == 0)
             shape_key(&s, p, has_bias ? KEY_FWD_BIAS : KEY_FWD, key);
         else if (as_fwd) { /* the forward convolution it runs (bwd_data_forward) */
-            conv_shape f;
-            cl16_conv2d_params q;
             as_forward(&s, p, &f, &q);
             shape_key(&f, &q, KEY_FWD, key);
         } else
@@ -947,10 +1111,12 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
         int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
         if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, &s))
             algo = ALGO_IM2COL; /* what a forced im2col-float runs where it does not apply */
-        static const char *names[3][4] = {{"unmeasured", "im2col", "direct", "im2col-float"},
-                                          {"unmeasured", "col2im", "direct", "col2im"},
-                                          {"unmeasured", "fwd-im2col", "fwd-direct",
-                                           "fwd-im2col-float"}};
+        if (algo == ALGO_IMPLICIT && !implicit_ok(&f, &q))
+            algo = ALGO_IM2COL; /* likewise a forced implicit on a strided shape */
+        static const char *names[3][5] = {
+            {"unmeasured", "im2col", "direct", "im2col-float", "implicit"},
+            {"unmeasured", "col2im", "direct", "col2im", "col2im"},
+            {"unmeasured", "fwd-im2col", "fwd-direct", "fwd-im2col-float", "fwd-implicit"}};
         name = names[as_fwd ? 2 : pass][algo];
     }
     snprintf(out, len, "%s", name);
@@ -1395,6 +1561,159 @@ static int64_t bww_chunk(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_p
     return nb < s->n ? nb : s->n;
 }
 
+/* Enqueues dy^T (cl16_conv_dy_t) of images [n0, n0 + cnt) into dytm: rows of
+ * ld floats, output rows of s->wo pixels laid wp rows apart. */
+static cl16_status dy_transposed(cl16_ctx *ctx, cl_kernel kern, const conv_shape *s,
+                                 const cl16_tensor *dy, int64_t n0, int64_t cnt, int64_t ld,
+                                 int64_t wp, cl_mem dytm) {
+    const int64_t hw = s->ho * s->wo;
+    cl_long o = n0 * s->co * hw;
+    cl_int co = (cl_int)s->co, ihw = (cl_int)hw, ild = (cl_int)ld, iwo = (cl_int)s->wo,
+           iwp = (cl_int)wp;
+    cl_int err = 0;
+    cl_uint ai = 0;
+    ARG(dy->mem);
+    ARG(o);
+    ARG(dytm);
+    ARG(co);
+    ARG(ihw);
+    ARG(ild);
+    ARG(iwo);
+    ARG(iwp);
+    size_t local[2] = {8, 1};
+    size_t global[2] = {(((size_t)hw + 63) / 64 + 7) / 8 * 8, (size_t)cnt};
+    if (!err)
+        err = cl16__enqueue(ctx, kern, 2, global, local);
+    if (err)
+        return cl16__cl_fail(ctx, err, "conv2d: transposing dy");
+    cl16__count(ctx, 0.0,
+                (double)cnt * ((double)(hw * s->co) * (double)cl16_dtype_size(s->dt) +
+                               (double)(s->ho * wp * ld) * sizeof(float)));
+    return CL16_OK;
+}
+
+/* One backward-weights call's arguments for the measured choice: the float
+ * sums dw^T (ckk x ldw per group) go to dwtm. */
+typedef struct bww_args {
+    const conv_shape *s;
+    const cl16_conv2d_params *p;
+    const cl16_tensor *x, *dy;
+    cl_kernel tkern; /* cl16_conv_dy_t */
+    int64_t ld, ldw;
+    cl_mem dwtm;
+} bww_args;
+
+/* The sums on float columns (float_cols), a chunk of images at a time; an
+ * f32 x with a 1x1, stride-1, unpadded kernel is its own. */
+static cl16_status bww_cols(cl16_ctx *ctx, const bww_args *a) {
+    const conv_shape *sp = a->s;
+    const cl16_conv2d_params *p = a->p;
+    const conv_shape s = *sp;
+    const cl16_tensor *x = a->x, *dy = a->dy;
+    const int64_t ld = a->ld, ldw = a->ldw;
+    cl_mem dwtm = a->dwtm;
+    const int64_t hw = s.ho * s.wo, rows = s.c * s.kh * s.kw, ckk = rows / s.g, cog = s.co / s.g;
+    const int direct = col_is_x(&s, p), wide = s.dt != CL16_F32;
+    const int64_t nb = bww_chunk(ctx, &s, p, ld);
+    cl_mem colm = NULL, stm = NULL, dytm = NULL;
+    const size_t colb = direct && !wide ? 0 : (size_t)(nb * rows * hw) * sizeof(float);
+    const size_t stb = float_cols_staging(&s, p, nb);
+    const size_t dytb = (size_t)(nb * hw * ld) * sizeof(float);
+    struct cl16_tensor colt, dytt, dwtt;
+    cl16_status st = CL16_OK;
+    if ((colb && (st = cl16__dev_alloc(ctx, colb, "conv2d float column buffer", &colm))) ||
+        (stb && (st = cl16__dev_alloc(ctx, stb, "conv2d column staging buffer", &stm))) ||
+        (st = cl16__dev_alloc(ctx, dytb, "conv2d float transposed dy", &dytm)))
+        goto cleanup;
+    if (colb)
+        temp_view(ctx, &colt, colm, CL16_F32, nb * rows * hw);
+    temp_view(ctx, &dytt, dytm, CL16_F32, nb * hw * ld);
+    temp_view(ctx, &dwtt, dwtm, CL16_F32, s.g * ckk * ldw);
+    for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
+        const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
+        if ((st = float_cols(ctx, &s, p, x, n0, cnt, stm, colm)) ||
+            (st = dy_transposed(ctx, a->tkern, &s, dy, n0, cnt, ld, s.wo, dytm)))
+            break;
+        for (int64_t g = 0; g < s.g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.m = ckk, d.n = s.g == 1 ? ld : cog, d.k = hw, d.batch = cnt;
+            d.beta = n0 ? 1.0f : 0.0f;
+            d.a = colb ? &colt : x, d.lda = hw, d.a_stride = rows * hw;
+            d.a_offset = (colb ? 0 : n0 * rows * hw) + g * ckk * hw;
+            d.b = &dytt, d.b_offset = g * cog, d.ldb = ld, d.b_stride = hw * ld;
+            d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;
+            st = cl16_gemm_ex(ctx, &d);
+        }
+    }
+cleanup:
+    cl16__dev_free(ctx, colm, colb);
+    cl16__dev_free(ctx, stm, stb);
+    cl16__dev_free(ctx, dytm, dytb);
+    return st;
+}
+
+/* The sums on the implicit GEMM (stride 1): dw^T = sum_n X_n * dyp_n, where
+ * row r of X_n is the float padded copy of image n (cl16_conv_pad_float) read
+ * from the row table's entry on (gemm.cl, IMPLICIT 1), and dyp_n is dy_n^T
+ * with its output rows wp apart and zeros between them (so the junk columns
+ * of the padded rows add nothing): no column buffer. */
+static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a) {
+    const conv_shape s = *a->s;
+    const cl16_conv2d_params *p = a->p;
+    const int64_t ld = a->ld, ldw = a->ldw;
+    const int64_t wp = s.w + p->pad_w, plane = (s.h + 2 * p->pad_h) * wp + p->pad_w;
+    const int64_t cg = s.c / s.g, ckk = cg * s.kh * s.kw, cog = s.co / s.g;
+    const int64_t kp = (s.ho - 1) * wp + s.wo, dyrows = s.ho * wp; /* k; rows of dyp per image */
+    double cap = cl16__conv_chunk_bytes(ctx, s.dt);
+    if ((double)col_limit(ctx) < cap)
+        cap = (double)col_limit(ctx);
+    int64_t nb = (int64_t)(cap / ((double)(s.c * plane + dyrows * ld) * sizeof(float)));
+    nb = nb < 2 ? 2 : nb; /* at least two, which the GEMM sums */
+    nb = nb > s.n ? s.n : nb;
+    const size_t xpb = (size_t)(nb * s.c * plane) * sizeof(float),
+                 dyb = (size_t)(nb * dyrows * ld) * sizeof(float), tabb = (size_t)ckk * sizeof(cl_int);
+    cl_mem xpm = NULL, dym = NULL, tabm = NULL;
+    struct cl16_tensor xpt, dyt, dwtt;
+    cl16_status st;
+    if ((st = cl16__dev_alloc(ctx, xpb, "conv2d float padded input (implicit GEMM)", &xpm)) ||
+        (st = cl16__dev_alloc(ctx, dyb, "conv2d float transposed dy", &dym)) ||
+        (st = cl16__dev_alloc(ctx, tabb, "conv2d row table (implicit GEMM)", &tabm)) ||
+        (st = row_table(ctx, &s, p, plane, wp, tabm)))
+        goto done;
+    temp_view(ctx, &xpt, xpm, CL16_F32, nb * s.c * plane);
+    temp_view(ctx, &dyt, dym, CL16_F32, nb * dyrows * ld);
+    temp_view(ctx, &dwtt, a->dwtm, CL16_F32, s.g * ckk * ldw);
+    for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
+        const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
+        if ((st = pad_planes(ctx, s.dt, 1, a->x->mem, n0, cnt, s.c, s.h, s.w, p->pad_h, p->pad_w,
+                             xpm)) ||
+            (st = dy_transposed(ctx, a->tkern, &s, a->dy, n0, cnt, ld, wp, dym)))
+            break;
+        for (int64_t g = 0; g < s.g && !st; g++) {
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.m = ckk, d.n = s.g == 1 ? ld : cog, d.k = kp, d.batch = cnt;
+            d.beta = n0 ? 1.0f : 0.0f;
+            d.a = &xpt, d.a_offset = g * cg * plane, d.lda = wp, d.a_stride = s.c * plane;
+            d.b = &dyt, d.b_offset = g * cog, d.ldb = ld, d.b_stride = dyrows * ld;
+            d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;
+            const cl16_gemm_implicit im = {1, tabm, 0, 0, 0,
+                                           2.0 * (double)(ckk * cog * s.ho * s.wo) * (double)cnt};
+            st = cl16__gemm_implicit(ctx, &d, &im);
+        }
+    }
+done:
+    cl16__dev_free(ctx, tabm, tabb);
+    cl16__dev_free(ctx, dym, dyb);
+    cl16__dev_free(ctx, xpm, xpb);
+    return st;
+}
+
+static cl16_status bww_algo(cl16_ctx *ctx, int algo, const void *args) {
+    return algo == ALGO_IMPLICIT ? bww_implicit(ctx, args) : bww_cols(ctx, args);
+}
+
 /* dw = beta*dw + sum_n dy_n * col_n^T per group, computed transposed as
  * dw^T = sum_n col_n * dy_n^T: a batch-reduce GEMM that is NN (col_n is
  * ckk x HW row-major as im2col writes it, dy_n^T is copied per chunk, small),
@@ -1436,68 +1755,25 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
         (st = conv_kernel(ctx, s.dt, "cl16_conv_dw_store", &skern)))
         return st;
 
-    const int64_t hw = s.ho * s.wo, rows = s.c * s.kh * s.kw, ckk = rows / s.g, cog = s.co / s.g;
-    /* Float columns, a chunk at a time (float_cols); an f32 x with a 1x1,
-     * stride-1, unpadded kernel is its own. */
-    const int direct = col_is_x(&s, p), wide = s.dt != CL16_F32;
+    const int64_t hw = s.ho * s.wo, ckk = s.c / s.g * s.kh * s.kw, cog = s.co / s.g;
     /* Rows of dy^T and of the sums: with one group, Cout rounded up to 16
      * (zeros past Cout), so that the GEMM's tiles are whole vectors. */
     const int64_t ld = s.g == 1 ? (s.co + 15) / 16 * 16 : s.co, ldw = s.g == 1 ? ld : cog;
-    const int64_t nb = bww_chunk(ctx, &s, p, ld);
-    cl_mem colm = NULL, stm = NULL, dytm = NULL, dwtm = NULL;
-    const size_t colb = direct && !wide ? 0 : (size_t)(nb * rows * hw) * sizeof(float);
-    const size_t stb = float_cols_staging(&s, p, nb);
-    const size_t dytb = (size_t)(nb * hw * ld) * sizeof(float);
+    cl_mem dwtm = NULL;
     const size_t dwtb = (size_t)(s.g * ckk * ldw) * sizeof(float);
-    struct cl16_tensor colt, dytt, dwtt;
-    if ((colb && (st = cl16__dev_alloc(ctx, colb, "conv2d float column buffer", &colm))) ||
-        (stb && (st = cl16__dev_alloc(ctx, stb, "conv2d column staging buffer", &stm))) ||
-        (st = cl16__dev_alloc(ctx, dytb, "conv2d float transposed dy", &dytm)) ||
-        (st = cl16__dev_alloc(ctx, dwtb, "conv2d float weight-gradient sums", &dwtm)))
-        goto cleanup;
-    if (colb)
-        temp_view(ctx, &colt, colm, CL16_F32, nb * rows * hw);
-    temp_view(ctx, &dytt, dytm, CL16_F32, nb * hw * ld);
-    temp_view(ctx, &dwtt, dwtm, CL16_F32, s.g * ckk * ldw);
-    for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
-        const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
-        if ((st = float_cols(ctx, &s, p, x, n0, cnt, stm, colm)))
-            break;
-        {
-            cl_kernel kern = tkern;
-            cl_long o = n0 * s.co * hw;
-            cl_int co = (cl_int)s.co, ihw = (cl_int)hw, ild = (cl_int)ld;
-            cl_int err = 0;
-            cl_uint ai = 0;
-            ARG(dy->mem);
-            ARG(o);
-            ARG(dytm);
-            ARG(co);
-            ARG(ihw);
-            ARG(ild);
-            size_t local[2] = {8, 1};
-            size_t global[2] = {(((size_t)hw + 63) / 64 + 7) / 8 * 8, (size_t)cnt};
-            if (!err)
-                err = cl16__enqueue(ctx, kern, 2, global, local);
-            if (err) {
-                st = cl16__cl_fail(ctx, err, "conv2d: transposing dy");
-                break;
-            }
-            cl16__count(ctx, 0.0,
-                        (double)(cnt * hw) * ((double)s.co * (double)cl16_dtype_size(s.dt) +
-                                              (double)ld * sizeof(float)));
+    if ((st = cl16__dev_alloc(ctx, dwtb, "conv2d float weight-gradient sums", &dwtm)))
+        return st;
+    {
+        const bww_args a = {&s, p, x, dy, tkern, ld, ldw, dwtm};
+        int algo = ALGO_IM2COL, done = 0;
+        if (implicit_ok(&s, p)) {
+            int64_t key[KEY_LEN];
+            shape_key(&s, p, KEY_BWD_W, key);
+            static const int cand[2] = {ALGO_IM2COL, ALGO_IMPLICIT};
+            st = choose(ctx, key, bww_algo, &a, cand, 2, &algo, &done);
         }
-        for (int64_t g = 0; g < s.g && !st; g++) {
-            cl16_gemm_desc d;
-            cl16_gemm_desc_init(&d);
-            d.m = ckk, d.n = s.g == 1 ? ld : cog, d.k = hw, d.batch = cnt;
-            d.beta = n0 ? 1.0f : 0.0f;
-            d.a = colb ? &colt : x, d.lda = hw, d.a_stride = rows * hw;
-            d.a_offset = (colb ? 0 : n0 * rows * hw) + g * ckk * hw;
-            d.b = &dytt, d.b_offset = g * cog, d.ldb = ld, d.b_stride = hw * ld;
-            d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;
-            st = cl16_gemm_ex(ctx, &d);
-        }
+        if (!st && !done)
+            st = bww_algo(ctx, algo, &a);
     }
     if (!st) {
         cl_kernel kern = skern;
@@ -1521,10 +1797,6 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
                         (double)dw->numel * ((double)sizeof(float) + (double)cl16_dtype_size(s.dt) *
                                                                          (beta != 0.0f ? 2.0 : 1.0)));
     }
-cleanup:
-    cl16__dev_free(ctx, colm, colb);
-    cl16__dev_free(ctx, stm, stb);
-    cl16__dev_free(ctx, dytm, dytb);
     cl16__dev_free(ctx, dwtm, dwtb);
     if (st || !dbias)
         return st;

@@ -324,7 +324,7 @@ static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const c
 }
 
 static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
-                               int ab_float);
+                               int ab_float, const cl16_gemm_implicit *im);
 
 static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
     cl16_status s;
@@ -338,14 +338,15 @@ static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
         char pdef[192];
         cl16__gemm_defines(p, 0, 0, 0, ab_float, pdef, sizeof pdef);
         s = pack_operands(ctx, d, pdef, &packed, wt);
-        return s ? s : gemm_kernel(ctx, &packed, p, ab_float);
+        return s ? s : gemm_kernel(ctx, &packed, p, ab_float, NULL);
     }
-    return gemm_kernel(ctx, d, p, 0);
+    return gemm_kernel(ctx, d, p, 0, NULL);
 }
 
-/* Enqueues one of gemm.cl's GEMM kernels for d (operands float when ab_float). */
+/* Enqueues one of gemm.cl's GEMM kernels for d (operands float when
+ * ab_float; im: the tile kernel's implicit form, or NULL). */
 static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
-                               int ab_float) {
+                               int ab_float, const cl16_gemm_implicit *imp) {
     cl16_status s;
     char why[160];
     if (cl16__gemm_params_fit(ctx, p, d->c->dtype, why, sizeof why))
@@ -353,8 +354,10 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
     if (p->kind == CL16_GK_DOT && (d->trans_a || !d->trans_b))
         return cl16__fail(ctx, CL16_ERR_INTERNAL, "gemm: the dot kernel only computes A * B^T");
     char defines[192];
-    cl16__gemm_defines(p, d->trans_a, d->trans_b, d->accumulate == CL16_ACC_HALF, ab_float, defines,
-                       sizeof defines);
+    size_t dl = cl16__gemm_defines(p, d->trans_a, d->trans_b, d->accumulate == CL16_ACC_HALF,
+                                   ab_float, defines, sizeof defines);
+    if (imp && dl < sizeof defines)
+        snprintf(defines + dl, sizeof defines - dl, " -DIMPLICIT=%d", imp->which);
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;
     if ((s = cl16__kernel(ctx, "gemm.cl", &v, kernel_name(p->kind), &kern))) return s;
@@ -376,6 +379,10 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
     ARG(d->b->mem); ARG(bo); ARG(lb); ARG(bs);
     ARG(d->beta); ARG(d->c->mem); ARG(co); ARG(lc); ARG(cs); ARG(nred);
     ARG(bias); ARG(bio); ARG(bm); ARG(relu);
+    /* The implicit form's row table and column map (unread otherwise). */
+    cl_mem rtab = imp ? imp->rtab : d->c->mem;
+    cl_int cwp = imp ? imp->cwp : 0, cwo = imp ? imp->cwo : 0;
+    ARG(rtab); ARG(cwp); ARG(cwo);
 #undef ARG
     size_t z = reduce ? 1 : (size_t)d->batch;
     size_t global[3], local[3] = {1, 1, 1};
@@ -417,6 +424,41 @@ cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_ge
                     es * ((double)(d->m * d->k) * (d->a_stride ? (double)d->batch : 1.0) +
                           (double)(d->k * d->n) * (d->b_stride ? (double)d->batch : 1.0) +
                           (double)(d->m * d->n) * outs * (d->beta != 0.0f ? 2.0 : 1.0)));
+    }
+    return s;
+}
+
+/* The implicit form (internal.h): the tile kernel with the parameters of d's
+ * class (f32's when the operands are float copies), unpacked. On devices
+ * whose class runs another kernel, a fixed 4 x 16 tile. The caller vouches
+ * for the operands' extents (the row table's rows lie inside them). */
+cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
+                                const cl16_gemm_implicit *im) {
+    if (cl16__fault("launch"))
+        return cl16__cl_fail(ctx, CL_OUT_OF_RESOURCES, "gemm launch (injected fault)");
+    const int reduce = d->batch > 1 && d->c_stride == 0;
+    const int cls = cl16__gemm_class(im->ab_float ? CL16_F32 : d->c->dtype, 0, 0, reduce, d->m,
+                                     d->n, d->k, d->batch);
+    cl16__gemm_tune_load(ctx);
+    const cl16_gemm_choice *t = &ctx->gemm_tuned[cls];
+    const cl16_dtype pdt = im->ab_float ? CL16_F32 : d->c->dtype;
+    char why[160];
+    cl16_gemm_params p;
+    if (t->valid && t->own.kind == CL16_GK_TILE &&
+        !cl16__gemm_params_fit(ctx, &t->own, pdt, why, sizeof why))
+        p = t->own;
+    else
+        cl16__gemm_defaults(ctx, cls, &p);
+    if (p.kind != CL16_GK_TILE) {
+        memset(&p, 0, sizeof p);
+        p.kind = CL16_GK_TILE, p.tm = 4, p.tn = 16, p.vw = 4, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
+    }
+    p.backend = CL16_GEMM_OWN, p.pack = 0;
+    cl16_status s = gemm_kernel(ctx, d, &p, im->ab_float, im);
+    if (!s) {
+        ctx->stats.gemm_calls++;
+        ctx->stats.gemm_flops += im->flops;
+        cl16__count(ctx, im->flops, 0.0);
     }
     return s;
 }

@@ -177,6 +177,8 @@ cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts) {
 
     ctx->gemm_force = cfg.gemm;
     ctx->conv_algo = cfg.conv_algo;
+    const char *poison = getenv("CL16_DEBUG_POISON");
+    ctx->poison = poison && !strcmp(poison, "1");
 
     s = decide_half_path(ctx, cfg.half);
     if (s) return ctx->init_status = s;

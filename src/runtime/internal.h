@@ -131,6 +131,8 @@ struct cl16_ctx {
     cl16_gemm_choice gemm_tuned[CL16_GEMM_NCLASSES];
     int conv_algo;                          /* from CL16_CONV_ALGO (cl16_config.conv_algo) */
     struct cl16_conv_table *conv;           /* per-shape algorithm choices (src/ops/conv.c) */
+    int poison;                             /* CL16_DEBUG_POISON=1: new buffers filled with NaN
+                                               bytes (tests: nothing may count on zeroed memory) */
 
     char *err;
     size_t err_cap;
@@ -271,6 +273,23 @@ void cl16__gemm_tune_path_init(cl16_ctx *ctx);
 cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d);
 /* Runs a validated d with explicit parameters (the tuner's entry point). */
 cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p);
+/* The tile kernel's implicit form (gemm.cl, IMPLICIT), NN only: which = 1,
+ * row r of A starts at element rtab[r] of it (not r * lda); which = 2, row p
+ * of B starts at rtab[p], and column j of C goes to column (j / cwp) * cwo +
+ * j % cwp of its row unless j % cwp >= cwo. ab_float: A and B are float
+ * buffers (views of dtype f32), C keeps its dtype. flops: the useful work,
+ * for the counters. Unvalidated: conv.c's stride-1 convolutions only; with
+ * which = 2 every tile is computed whole, so B must stay readable 63
+ * elements past the last entry's last row of N. */
+typedef struct cl16_gemm_implicit {
+    int which;
+    cl_mem rtab;
+    int cwp, cwo;
+    int ab_float;
+    double flops;
+} cl16_gemm_implicit;
+cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
+                                const cl16_gemm_implicit *im);
 
 /* ---- CLBlast backend (src/ops/gemm_clblast.c) --------------------------- */
 /* 1 when CLBlast can run GEMMs of dtype dt on this context's device (f32:

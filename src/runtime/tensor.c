@@ -45,6 +45,14 @@ cl16_status cl16__dev_alloc(cl16_ctx *ctx, size_t bytes, const char *what, cl_me
                               ctx->dev.global_mem, ctx->mem_cur);
         return cl16__cl_fail(ctx, err, "clCreateBuffer(%zu bytes for %s)", bytes, what);
     }
+    if (ctx->poison) { /* 0xff bytes: NaN as f32, f16 and bf16 */
+        const cl_uchar ff = 0xff;
+        err = clEnqueueFillBuffer(ctx->queue, m, &ff, 1, 0, bytes, 0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            clReleaseMemObject(m);
+            return cl16__cl_fail(ctx, err, "clEnqueueFillBuffer (poisoning %s)", what);
+        }
+    }
     ctx->mem_cur += bytes;
     if (ctx->mem_cur > ctx->mem_peak) ctx->mem_peak = ctx->mem_cur;
     *out = m;

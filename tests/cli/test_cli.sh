@@ -166,7 +166,9 @@ for r in d["rows"]:
         # im2col on float copies: 16-bit on the storage path (of CPUs)
         k16 = k == "cl16_f16" and d["half_path"] == "storage"
         fwd = {"im2col", "direct"} | ({"im2col-float"} if k16 else set())
-        allowed = {"fwd": fwd, "bwd_w": {"im2col-nn"},
+        if r["stride"] == 1:
+            fwd |= {"implicit"}  # the implicit GEMM: stride 1 only
+        allowed = {"fwd": fwd, "bwd_w": {"im2col-nn"} | ({"implicit"} if r["stride"] == 1 else set()),
                    "bwd_data": {"fwd-" + a for a in fwd} if r["stride"] == 1 else {"col2im", "direct"}}
         assert r["algorithm"][k] in allowed[r["pass"]], (r["shape"], r["pass"], k, r["algorithm"])
 for k in ("worst_f16_f32_time", "worst_f16_f32_shape", "worst_clblast_over_f16_time"):

@@ -10,7 +10,8 @@ if [ -z "$CLANG" ] || ! command -v "$CLANG" >/dev/null 2>&1; then
     exit 77
 fi
 fails=0 n=0
-# gemm.cl also in each kernel kind's configuration (tile, dot, local memory).
+# gemm.cl also in each kernel kind's configuration (tile, dot, local memory;
+# the tile kernel's implicit forms, on float copies too).
 for f in "$KDIR"/*.cl; do
     [ "$(basename "$f")" = common.cl ] && continue
     shapes="-DKU=4"
@@ -18,7 +19,10 @@ for f in "$KDIR"/*.cl; do
 -DTM=3:-DTN=16:-DVW=8:-DKU=1:-DTRANS_A=1:-DTRANS_B=1
 -DTM=4:-DTN=4:-DVW=16:-DTRANS_B=1
 -DTM=2:-DTN=8:-DVW=4:-DTRANS_B=1
--DTM=4:-DTN=4:-DWGX=16:-DWGY=16:-DKT=16:-DVW=4:-DTRANS_A=1"
+-DTM=4:-DTN=4:-DWGX=16:-DWGY=16:-DKT=16:-DVW=4:-DTRANS_A=1
+-DTM=4:-DTN=16:-DVW=8:-DKU=4:-DIMPLICIT=1
+-DTM=6:-DTN=16:-DVW=8:-DKU=1:-DIMPLICIT=2
+-DTM=4:-DTN=16:-DVW=16:-DKU=4:-DIMPLICIT=2:-DAB_FLOAT=1"
     for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1" "2 0 0 0"; do
         for shape in $shapes; do
             set -- $v
