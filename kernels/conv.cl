@@ -89,8 +89,8 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
  * c), Wp = W + pw, plane = Hp*Wp + pw. A row's pw zeros serve as the right
  * padding of the row before and the left padding of its own.
  * cl16_conv_pad keeps the dtype's bits; cl16_conv_pad_float widens to float
- * (exact). One work-item per padded row of one image. Grid: (C*Hp rounded up,
- * images). */
+ * (exact). One work-item per padded row of one image, eight values at a
+ * time. Grid: (C*Hp rounded up, images). */
 #define CONV_PAD(name, in_t, out_t, GET)                                                        \
     __kernel void name(__global const in_t *restrict x, long x_off, __global out_t *restrict xp, \
                        int C, int H, int W, int ph, int pw) {                                   \
@@ -107,10 +107,21 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
         }                                                                                       \
         __global const in_t *xs = x + x_off + (((long)z * C + c) * H + ih) * W;                 \
         for (int q = 0; q < pw; q++) o[q] = 0;                                                  \
-        for (int q = 0; q < W; q++) o[pw + q] = GET(xs, q);                                     \
+        int q = 0;                                                                              \
+        for (; q + 8 <= W; q += 8) vstore8(GET##8(xs, q), 0, o + pw + q);                       \
+        for (; q < W; q++) o[pw + q] = GET(xs, q);                                              \
     }
+/* One element, and eight from element i on (any alignment). */
 #define PAD_RAW(p, i) ((p)[i])
+#define PAD_RAW8(p, i) vload8(0, (p) + (i))
 #define PAD_FLOAT(p, i) ((float)LD((p), (i)))
+#if CL16_DTYPE == 0
+#define PAD_FLOAT8(p, i) vload8(0, (p) + (i))
+#elif CL16_DTYPE == 2
+#define PAD_FLOAT8(p, i) cl16_bf2f8(vload8(0, (p) + (i)))
+#else
+#define PAD_FLOAT8(p, i) vload_half8(0, (p) + (i))
+#endif
 CONV_PAD(cl16_conv_pad, raw_t, raw_t, PAD_RAW)
 CONV_PAD(cl16_conv_pad_float, store_t, float, PAD_FLOAT)
 
