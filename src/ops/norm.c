@@ -52,9 +52,11 @@ static size_t reduce_wg(cl16_ctx *ctx, cl_kernel k) {
     return wg;
 }
 
-/* The element-wise kernels run over (H*W, N*C): no 64-bit divisions per element. */
+/* The element-wise kernels run over (H*W / BN_EW, N*C), BN_EW = 16 elements
+ * of a plane per work-item (norm.cl): no 64-bit divisions per element. */
 static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const cl16_tensor *x) {
-    size_t global[2] = {(size_t)(x->dims[2] * x->dims[3]), (size_t)(x->dims[0] * x->dims[1])};
+    size_t global[2] = {(size_t)(x->dims[2] * x->dims[3] + 15) / 16,
+                        (size_t)(x->dims[0] * x->dims[1])};
     return cl16__enqueue(ctx, k, 2, global, NULL);
 }
 
