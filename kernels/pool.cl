@@ -239,12 +239,23 @@ __kernel void cl16_gavgpool_fwd(__global const store_t *x, __global store_t *y, 
     ST(s / (float)hw, y, p);
 }
 
-/* One work-item per element of dx: dx = beta * dx + dy[plane] / hw. */
+/* dx = beta * dx + dy[plane] / hw, 16 elements of dx per work-item: one
+ * 16-wide store (one conversion on the storage path) where they lie in one
+ * plane, else one by one (element by element, the f16 form ran 4.6x slower
+ * than f32 in a ResNet-20 step). */
 __kernel void cl16_gavgpool_bwd(__global const store_t *dy, __global store_t *dx, const float beta,
                                 const long total, const int hw) {
-    long e = get_global_id(0);
-    if (e >= total) return;
-    float g = (float)LD(dy, e / hw) / (float)hw;
-    if (beta != 0.0f) g += beta * (float)LD(dx, e);
-    ST(g, dx, e);
+    const long e0 = (long)get_global_id(0) * 16;
+    if (e0 >= total) return;
+    if (e0 + 16 <= total && e0 / hw == (e0 + 15) / hw) {
+        float16 g = (float16)((float)LD(dy, e0 / hw) / (float)hw);
+        if (beta != 0.0f) g += beta * convert_float16(LD16(dx + e0, 0));
+        ST16(g, dx + e0, 0);
+        return;
+    }
+    for (long e = e0; e < min(e0 + 16, total); e++) {
+        float g = (float)LD(dy, e / hw) / (float)hw;
+        if (beta != 0.0f) g += beta * (float)LD(dx, e);
+        ST(g, dx, e);
+    }
 }

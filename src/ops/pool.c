@@ -466,7 +466,7 @@ cl16_status cl16_global_avgpool_backward(cl16_ctx *ctx, const cl16_tensor *dy, f
     ARG(hw);
 #undef ARG
     if (!err)
-        err = cl16__op_launch(ctx, k, (size_t)total);
+        err = cl16__op_launch(ctx, k, ((size_t)total + 15) / 16); /* 16 elements each */
     if (err)
         return cl16__cl_fail(ctx, err, "%s", op);
     const double es = (double)cl16_dtype_size(dx->dtype);
