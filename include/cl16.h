@@ -392,12 +392,14 @@ CL16_API cl16_status cl16_conv2d_out_dims(cl16_ctx *ctx, const cl16_conv2d_param
                                           int64_t y_dims[4]);
 /* The algorithm cl16 runs in this context for a convolution call with these
  * parameters, dims and dtype (has_bias: the forward call's bias), as a short
- * name in out (len bytes): pass 0 forward: "im2col", "direct" or (16-bit on
- * a CPU's storage path) "im2col-float", im2col on float copies; pass 1
+ * name in out (len bytes): pass 0 forward: "im2col", "direct", (16-bit on a
+ * CPU's storage path) "im2col-float", im2col on float copies, or (stride 1)
+ * "implicit", the GEMM reading the zero-padded input in place; pass 1
  * backward-data: at stride 1 "fwd-" and the forward's name (the forward form
  * on the rotated kernels), else "col2im" or "direct"; pass 2 backward-weights:
- * "im2col-nn". "unmeasured" when the choice has not been made yet in this
- * context or its cache directory (the first call makes it). */
+ * "im2col-nn" or (stride 1) "implicit". "unmeasured" when the choice has not
+ * been made yet in this context or its cache directory (the first call
+ * makes it). */
 CL16_API cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p,
                                            cl16_dtype dtype, const int64_t x_dims[4],
                                            const int64_t w_dims[4], int has_bias, int pass,
