@@ -1606,9 +1606,8 @@ typedef struct bww_args {
 /* The sums on float columns (float_cols), a chunk of images at a time; an
  * f32 x with a 1x1, stride-1, unpadded kernel is its own. */
 static cl16_status bww_cols(cl16_ctx *ctx, const bww_args *a) {
-    const conv_shape *sp = a->s;
+    const conv_shape s = *a->s;
     const cl16_conv2d_params *p = a->p;
-    const conv_shape s = *sp;
     const cl16_tensor *x = a->x, *dy = a->dy;
     const int64_t ld = a->ld, ldw = a->ldw;
     cl_mem dwtm = a->dwtm;
