@@ -664,16 +664,31 @@ cleanup:
  * maps its columns onto y's rows: one padded copy of x (C*plane elements per
  * image) instead of the C*KH*KW*Ho*Wo of the columns, which im2col writes and
  * the GEMM reads back. Needs pw <= dw*(KW-1), so that Wo <= Wp. */
-static int implicit_ok(const conv_shape *s, const cl16_conv2d_params *p) {
-    const double plane = (double)(s->h + 2 * p->pad_h) * (double)(s->w + p->pad_w) + p->pad_w;
-    return p->stride_h == 1 && p->stride_w == 1 && !col_is_x(s, p) &&
-           p->pad_w <= p->dilation_w * (s->kw - 1) && plane * (double)s->c < 2147483647.0;
+typedef struct padded {
+    int64_t wp, plane; /* elements per padded row and per padded plane */
+} padded;
+static padded padded_of(int64_t h, int64_t w, int64_t ph, int64_t pw) {
+    const padded g = {w + pw, (h + 2 * ph) * (w + pw) + pw};
+    return g;
 }
 
-/* The padded copy of x is float (and the weights are widened) where the
- * 16-bit forward may run on float copies: a CPU's storage path. */
-static int implicit_float(const cl16_ctx *ctx, const conv_shape *s) {
-    return im2col_float_ok(ctx, s);
+static int implicit_ok(const conv_shape *s, const cl16_conv2d_params *p) {
+    const padded g = padded_of(s->h, s->w, p->pad_h, p->pad_w);
+    return p->stride_h == 1 && p->stride_w == 1 && !col_is_x(s, p) &&
+           p->pad_w <= p->dilation_w * (s->kw - 1) &&
+           (double)g.plane * (double)s->c < 2147483647.0;
+}
+
+/* Images per chunk of an implicit GEMM, per_bytes of copies each: within
+ * cl16__conv_chunk_bytes and the column-buffer cap, at least `least` (at
+ * most all). */
+static int64_t implicit_images(cl16_ctx *ctx, const conv_shape *s, double per_bytes,
+                               int64_t least) {
+    double cap = cl16__conv_chunk_bytes(ctx, s->dt);
+    if ((double)col_limit(ctx) < cap)
+        cap = (double)col_limit(ctx); /* the column-buffer cap bounds the copies too */
+    const int64_t nb = (int64_t)(cap / per_bytes);
+    return nb < least ? (least < s->n ? least : s->n) : nb > s->n ? s->n : nb;
 }
 
 /* Enqueues the row table of the column matrix of one group (ckk rows) for
@@ -712,7 +727,7 @@ static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, 
     cl16_status st = conv_kernel(ctx, dt, fl ? "cl16_conv_pad_float" : "cl16_conv_pad", &kern);
     if (st)
         return st;
-    const int64_t hp = h + 2 * ph, plane = hp * (w + pw) + pw;
+    const int64_t hp = h + 2 * ph, plane = padded_of(h, w, ph, pw).plane;
     cl_long xo = n0 * c * h * w;
     cl_int ic = (cl_int)c, ih = (cl_int)h, iw = (cl_int)w, iph = (cl_int)ph, ipw = (cl_int)pw;
     cl_int err = 0;
@@ -744,16 +759,15 @@ static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, 
 static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                                 const cl16_tensor *x, const cl16_tensor *w,
                                 const cl16_tensor *bias, float beta, cl16_tensor *y) {
-    const int fl = implicit_float(ctx, s);
+    /* The padded copy is float (and the weights are widened) where the 16-bit
+     * forward may run on float copies: a CPU's storage path. */
+    const int fl = im2col_float_ok(ctx, s);
     const size_t es = fl ? sizeof(float) : cl16_dtype_size(s->dt);
-    const int64_t wp = s->w + p->pad_w, plane = (s->h + 2 * p->pad_h) * wp + p->pad_w;
+    const padded pg = padded_of(s->h, s->w, p->pad_h, p->pad_w);
+    const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t hw = s->ho * s->wo, cg = s->c / s->g, cog = s->co / s->g, ckk = cg * s->kh * s->kw;
     const int64_t ncols = (s->ho - 1) * wp + s->wo; /* columns of the GEMM: the last row's junk dropped */
-    double cap = cl16__conv_chunk_bytes(ctx, s->dt);
-    if ((double)col_limit(ctx) < cap)
-        cap = (double)col_limit(ctx); /* the column-buffer cap bounds the copies too */
-    int64_t nb = (int64_t)(cap / ((double)(s->c * plane) * (double)es));
-    nb = nb < 1 ? 1 : nb > s->n ? s->n : nb;
+    const int64_t nb = implicit_images(ctx, s, (double)(s->c * plane) * (double)es, 1);
     /* The GEMM computes whole tiles: its last tile may read up to 63
      * elements (TN - 1) past the last image's plane. */
     const size_t xpb = (size_t)(nb * s->c * plane + 64) * es, tabb = (size_t)ckk * sizeof(cl_int),
@@ -1661,15 +1675,12 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a) {
     const conv_shape s = *a->s;
     const cl16_conv2d_params *p = a->p;
     const int64_t ld = a->ld, ldw = a->ldw;
-    const int64_t wp = s.w + p->pad_w, plane = (s.h + 2 * p->pad_h) * wp + p->pad_w;
+    const padded pg = padded_of(s.h, s.w, p->pad_h, p->pad_w);
+    const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t cg = s.c / s.g, ckk = cg * s.kh * s.kw, cog = s.co / s.g;
     const int64_t kp = (s.ho - 1) * wp + s.wo, dyrows = s.ho * wp; /* k; rows of dyp per image */
-    double cap = cl16__conv_chunk_bytes(ctx, s.dt);
-    if ((double)col_limit(ctx) < cap)
-        cap = (double)col_limit(ctx);
-    int64_t nb = (int64_t)(cap / ((double)(s.c * plane + dyrows * ld) * sizeof(float)));
-    nb = nb < 2 ? 2 : nb; /* at least two, which the GEMM sums */
-    nb = nb > s.n ? s.n : nb;
+    /* at least two images, which the GEMM sums */
+    const int64_t nb = implicit_images(ctx, &s, (double)(s.c * plane + dyrows * ld) * sizeof(float), 2);
     const size_t xpb = (size_t)(nb * s.c * plane) * sizeof(float),
                  dyb = (size_t)(nb * dyrows * ld) * sizeof(float), tabb = (size_t)ckk * sizeof(cl_int);
     cl_mem xpm = NULL, dym = NULL, tabm = NULL;

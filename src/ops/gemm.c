@@ -163,20 +163,27 @@ cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d) {
     return CL16_OK;
 }
 
-/* Backend and parameters for d; *why says where they came from. */
-static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params *p,
-                        const char **why) {
-    const int cls = cl16__gemm_class_of(d);
+/* cl16's own parameters for class cls (operands of dtype dt): the tuned
+ * ones where they fit the device, else the built-in table; *why says which. */
+static const cl16_gemm_choice *own_params(cl16_ctx *ctx, int cls, cl16_dtype dt,
+                                          cl16_gemm_params *p, const char **why) {
     cl16__gemm_tune_load(ctx);
     const cl16_gemm_choice *t = &ctx->gemm_tuned[cls];
     char reason[160];
-    if (t->valid && !cl16__gemm_params_fit(ctx, &t->own, d->c->dtype, reason, sizeof reason)) {
+    if (t->valid && !cl16__gemm_params_fit(ctx, &t->own, dt, reason, sizeof reason)) {
         *p = t->own;
         *why = "tuned";
     } else {
         cl16__gemm_defaults(ctx, cls, p);
         *why = "built-in";
     }
+    return t;
+}
+
+/* Backend and parameters for d; *why says where they came from. */
+static void gemm_select(cl16_ctx *ctx, const cl16_gemm_desc *d, cl16_gemm_params *p,
+                        const char **why) {
+    const cl16_gemm_choice *t = own_params(ctx, cl16__gemm_class_of(d), d->c->dtype, p, why);
     cl16_gemm_backend b = d->backend != CL16_GEMM_AUTO ? d->backend : ctx->gemm_force;
     if (b == CL16_GEMM_AUTO) {
         /* CLBlast only where the tuner measured it faster and it passed
@@ -411,56 +418,50 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
                : CL16_OK;
 }
 
-cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
-    if (cl16__fault("launch"))
-        return cl16__cl_fail(ctx, CL_OUT_OF_RESOURCES, "gemm launch (injected fault)");
-    cl16_status s = gemm_enqueue(ctx, d, p);
-    if (!s) { /* only what was enqueued counts */
+/* One GEMM enqueued (s == OK): its calls, flops and bytes in the counters;
+ * only what was enqueued counts. */
+static cl16_status counted(cl16_ctx *ctx, cl16_status s, double flops, double bytes) {
+    if (!s) {
         ctx->stats.gemm_calls++;
-        const double fl = 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
-        ctx->stats.gemm_flops += fl;
-        const double es = (double)cl16_dtype_size(d->c->dtype), outs = d->c_stride ? (double)d->batch : 1.0;
-        cl16__count(ctx, fl,
-                    es * ((double)(d->m * d->k) * (d->a_stride ? (double)d->batch : 1.0) +
-                          (double)(d->k * d->n) * (d->b_stride ? (double)d->batch : 1.0) +
-                          (double)(d->m * d->n) * outs * (d->beta != 0.0f ? 2.0 : 1.0)));
+        ctx->stats.gemm_flops += flops;
+        cl16__count(ctx, flops, bytes);
     }
     return s;
 }
 
+cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+    if (cl16__fault("launch"))
+        return cl16__cl_fail(ctx, CL_OUT_OF_RESOURCES, "gemm launch (injected fault)");
+    const double fl = 2.0 * (double)d->m * (double)d->n * (double)d->k * (double)d->batch;
+    const double es = (double)cl16_dtype_size(d->c->dtype), outs = d->c_stride ? (double)d->batch : 1.0;
+    return counted(ctx, gemm_enqueue(ctx, d, p), fl,
+                   es * ((double)(d->m * d->k) * (d->a_stride ? (double)d->batch : 1.0) +
+                         (double)(d->k * d->n) * (d->b_stride ? (double)d->batch : 1.0) +
+                         (double)(d->m * d->n) * outs * (d->beta != 0.0f ? 2.0 : 1.0)));
+}
+
 /* The implicit form (internal.h): the tile kernel with the parameters of d's
- * class (f32's when the operands are float copies), unpacked. On devices
- * whose class runs another kernel, a fixed 4 x 16 tile. The caller vouches
+ * class (f32's when the operands are float copies), unpacked. Where the class
+ * runs another kernel, the built-in table's tile, else a fixed 4 x 16 one. The caller vouches
  * for the operands' extents (the row table's rows lie inside them). */
 cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
                                 const cl16_gemm_implicit *im) {
     if (cl16__fault("launch"))
         return cl16__cl_fail(ctx, CL_OUT_OF_RESOURCES, "gemm launch (injected fault)");
     const int reduce = d->batch > 1 && d->c_stride == 0;
-    const int cls = cl16__gemm_class(im->ab_float ? CL16_F32 : d->c->dtype, 0, 0, reduce, d->m,
-                                     d->n, d->k, d->batch);
-    cl16__gemm_tune_load(ctx);
-    const cl16_gemm_choice *t = &ctx->gemm_tuned[cls];
-    const cl16_dtype pdt = im->ab_float ? CL16_F32 : d->c->dtype;
-    char why[160];
+    const cl16_dtype dt = im->ab_float ? CL16_F32 : d->c->dtype;
     cl16_gemm_params p;
-    if (t->valid && t->own.kind == CL16_GK_TILE &&
-        !cl16__gemm_params_fit(ctx, &t->own, pdt, why, sizeof why))
-        p = t->own;
-    else
+    const char *why;
+    const int cls = cl16__gemm_class(dt, 0, 0, reduce, d->m, d->n, d->k, d->batch);
+    own_params(ctx, cls, dt, &p, &why);
+    if (p.kind != CL16_GK_TILE) /* tuned to another kernel: the built-in table's */
         cl16__gemm_defaults(ctx, cls, &p);
     if (p.kind != CL16_GK_TILE) {
         memset(&p, 0, sizeof p);
         p.kind = CL16_GK_TILE, p.tm = 4, p.tn = 16, p.vw = 4, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
     }
     p.backend = CL16_GEMM_OWN, p.pack = 0;
-    cl16_status s = gemm_kernel(ctx, d, &p, im->ab_float, im);
-    if (!s) {
-        ctx->stats.gemm_calls++;
-        ctx->stats.gemm_flops += im->flops;
-        cl16__count(ctx, im->flops, 0.0);
-    }
-    return s;
+    return counted(ctx, gemm_kernel(ctx, d, &p, im->ab_float, im), im->flops, 0.0);
 }
 
 cl16_status cl16_gemm_ex(cl16_ctx *ctx, const cl16_gemm_desc *d) {
