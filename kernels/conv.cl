@@ -18,8 +18,10 @@
  * conversions; +0.0 is all zero bits in both formats). */
 #if CL16_DTYPE == 0
 typedef float raw_t;
+typedef float16 raw16_t;
 #else
 typedef ushort raw_t;
+typedef ushort16 raw16_t;
 #endif
 
 __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __global raw_t *restrict col, int C,
@@ -306,6 +308,34 @@ __kernel void cl16_conv_narrow(__global const float *src, __global store_t *dst,
         return;
     }
     for (long i = i0; i < n; i++) ST(src[i], dst, i);
+}
+
+/* Before a strided 1x1 backward-data's GEMM (which writes the pixels its
+ * stride samples, h % sh == 0 and w % sw == 0, with its own beta): the other
+ * pixels of dx become beta * dx, rounded once, and the sampled ones keep
+ * their bits; for beta 0 every pixel becomes 0 (dx may hold any bits; the
+ * GEMM overwrites the sampled ones). 16 columns of one row per work-item, one
+ * vector load and store where all 16 exist. Grid: (ceil(W / 16), H, planes). */
+__kernel void cl16_conv_scale_unsampled(__global store_t *dx, int H, int W, int sh, int sw,
+                                        float beta) {
+    const int w0 = (int)get_global_id(0) * 16, h = (int)get_global_id(1);
+    if (w0 >= W) return;
+    __global store_t *row = dx + ((long)get_global_id(2) * H + h) * W + w0;
+    const int whole = h % sh != 0; /* no pixel of this row is sampled */
+    if (w0 + 16 <= W) {
+        if (beta == 0.0f) { /* +0.0 is all zero bits in every dtype: stored as bits */
+            vstore16((raw16_t)(0), 0, (__global raw_t *)row);
+            return;
+        }
+        const float16 v = convert_float16(LD16(row, 0));
+        const int16 col = (int16)(w0) + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const int16 keep = whole ? (int16)(0) : col % (int16)(sw) == (int16)(0);
+        ST16(select(beta * v, v, keep), row, 0);
+        return;
+    }
+    for (int c = 0; w0 + c < W; c++)
+        if (beta == 0.0f || whole || (w0 + c) % sw != 0)
+            ST(beta == 0.0f ? 0.0f : beta * LD(row, c), row, c);
 }
 
 /* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r] for e = co*ckk + r

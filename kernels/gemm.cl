@@ -28,14 +28,21 @@
  *   TRANS_A, TRANS_B  1 = operand stored transposed.
  *   IMPLICIT  tile kernel, NN only: 0 plain; 1 row r of A starts at element
  *             rtab[r] (not r * lda); 2 row p of B starts at rtab[p] (not
- *             p * ldb) and column j of C is stored at column (j / cwp) * cwo
- *             + j % cwp of its row, or not at all when j % cwp >= cwo; every
- *             tile is computed whole, so B must be readable TN - 1 elements
- *             past the last row's N columns (the caller's slack). With
- *             these a stride-1 convolution runs on its zero-padded input
- *             without an im2col buffer (conv.c, "implicit"): the padded image
- *             read from element rtab[p] on is row p of the column matrix, one
- *             output row of cwo pixels per cwp columns.
+ *             p * ldb) and column j of C is mapped: stored at element
+ *             (j / cwp) * crp + (j % cwp) * ccs of its row, or not at all
+ *             when j % cwp >= cwo; every tile is computed whole, so B must
+ *             be readable TN - 1 elements past the last row's N columns (the
+ *             caller's slack); 3 B's rows plain, C's columns mapped as in 2,
+ *             tiles at the edge of C as in the plain kernel, and with ccs 2
+ *             and VW <= 8 a vector whose VW columns fall in one output row
+ *             of crw elements is stored as 2*VW elements, those between its
+ *             columns rewritten with the bits they had. With form 2 a
+ *             stride-1 convolution runs on its zero-padded input without an
+ *             im2col buffer (conv.c, "implicit"): the padded image read from
+ *             element rtab[p] on is row p of the column matrix, one output
+ *             row of cwo pixels per cwp columns (crp = cwo, ccs = 1). With
+ *             form 3 a strided 1x1 backward-data writes the input pixels its
+ *             stride samples (crp = stride_h * W, ccs = stride_w).
  * Runtime: bias_mode 0 none, 1 per row (M values), 2 per column (N values);
  * relu 1 = max(x, 0) with NaN propagated (a NaN must reach the loss check).
  */
@@ -205,7 +212,8 @@ typedef float4 acc4_t;
         const long b_off, const long ldb, const long b_str, const float beta,                  \
         __global store_t *C, const long c_off, const long ldc, const long c_str, const int nred, \
         __global const store_t *bias, const long bias_off, const int bias_mode, const int relu,     \
-        __global const int *rtab, const int cwp, const int cwo
+        __global const int *rtab, const int cwp, const int cwo, const int crp, const int ccs,   \
+        const int crw
 
 /* ---- epilogue -------------------------------------------------------------- */
 CL16_INLINE float epi1(float acc, int i, int j, long ci, const float alpha, const float beta,
@@ -318,7 +326,7 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
     }
 }
 
-#if IMPLICIT == 2
+#if IMPLICIT >= 2
 /* The bits of the dtype in private memory: a vector rounded once, then
  * copied element by element to where its columns go. */
 #if CL16_DTYPE == 0
@@ -332,28 +340,67 @@ typedef ushort craw_t;
 #define STV_RAW(v, raw) CAT(CAT(vstore_half, VW), _rte)((v), 0, (__private half *)(raw))
 #endif
 
+#if IMPLICIT == 3 && VW <= 8
+/* 2*VW-element loads and stores of C's dtype, and the interleaving of the
+ * results (even elements) with the bits between them (odd elements). */
+#if VW == 4
+#define VW2 8
+#else
+#define VW2 16
+#endif
+typedef CAT(float, VW2) floatv2;
+#if CL16_DTYPE == 0
+#define LDV2F(p, i) CAT(vload, VW2)(0, (p) + (i))
+#define STV2F(v, p, i) CAT(vstore, VW2)((v), 0, (p) + (i))
+#elif CL16_DTYPE == 2
+#define LDV2F(p, i) CAT(cl16_bf2f, VW2)(CAT(vload, VW2)(0, (p) + (i)))
+#define STV2F(v, p, i) CAT(vstore, VW2)(CAT(cl16_f2bf, VW2)(v), 0, (p) + (i))
+#else
+#define LDV2F(p, i) CAT(vload_half, VW2)(0, (p) + (i))
+#define STV2F(v, p, i) CAT(CAT(vstore_half, VW2), _rte)((v), 0, (p) + (i))
+#endif
+#if VW == 4
+#define PAIR_MASK (uint8)(0, 4, 1, 5, 2, 6, 3, 7)
+#else
+#define PAIR_MASK (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)
+#endif
+#endif
+
 /* Stores the first n (<= VW) of the results v of row i, columns j.., of C,
  * mapped onto output rows (see IMPLICIT): whole when the vector lies within
- * one row, else the epilogue and the rounding still run on the vector and
- * the elements are copied one by one (those in a row's padding skipped). */
+ * one row and its columns are adjacent (ccs 1), else the epilogue and the
+ * rounding still run on the vector and the elements are copied one by one
+ * (those in a row's padding skipped). */
 CL16_INLINE void store_mapped(const floatv v, const int n, const int i, const int j,
-                              const long crow, const int cwp, const int cwo, const float alpha,
-                              const float beta, __global store_t *C,
-                              __global const store_t *bias, const long bias_off,
-                              const int bias_mode, const int relu) {
-    const int q = j / cwp, o = j - q * cwp;
-    if (n == VW && o + VW <= cwo) {
-        const long ci = crow + (long)q * cwo + o;
+                              const long crow, const int cwp, const int cwo, const int crp,
+                              const int ccs, const int crw, const float alpha, const float beta,
+                              __global store_t *C, __global const store_t *bias,
+                              const long bias_off, const int bias_mode, const int relu) {
+    int q = j / cwp;
+    const int o = j - q * cwp;
+    if (ccs == 1 && n == VW && o + VW <= cwo) {
+        const long ci = crow + (long)q * crp + o;
         STVF(epiv(v, i, j, ci, alpha, beta, C, bias, bias_off, bias_mode, relu), C, ci);
         return;
     }
+#if IMPLICIT == 3 && VW <= 8
+    if (ccs == 2 && n == VW && o + VW <= cwo && 2 * (o + VW) <= crw) {
+        const long ci = crow + (long)q * crp + 2 * o;
+        const floatv2 old = LDV2F(C, ci);
+        floatv out = alpha * v;
+        if (beta != 0.0f) out = MADD((floatv)(beta), old.even, out);
+        if (bias_mode == 1) out += (floatv)(LDF(bias, bias_off + i));
+        else if (bias_mode == 2) out += LDVF(bias, bias_off + j);
+        if (relu) out = select(out, (floatv)(0.0f), isless(out, (floatv)(0.0f)));
+        STV2F(shuffle2(out, old.odd, PAIR_MASK), C, ci);
+        return;
+    }
+#endif
     long idx[VW]; /* element of C for each column, -1 when not stored */
-    long ci = crow + (long)q * cwo + o;
     for (int c = 0, oc = o; c < VW; c++) {
-        idx[c] = c < n && oc < cwo ? ci : -1;
-        ci++;
+        idx[c] = c < n && oc < cwo ? crow + (long)q * crp + (long)oc * ccs : -1;
         if (++oc == cwp)
-            oc = 0, ci -= cwp - cwo; /* the next row: its padding columns are not stored */
+            oc = 0, q++; /* the next output row */
     }
     floatv out = alpha * v;
     if (beta != 0.0f) {
@@ -429,14 +476,23 @@ __kernel void cl16_gemm_tile(GEMM_ARGS) {
         if (r >= rv) break;
         const int i = i0 + r;
         const long crow = c0 + (long)i * ldc;
-#if IMPLICIT == 2
+#if IMPLICIT >= 2
         UNROLL
         for (int v = 0; v < NV; v++) {
             const int j = j0 + v * VW;
-            if (j >= N) break;
-            store_mapped(ACCV_TO_F(acc[r][v]), min(VW, N - j), i, j, crow, cwp, cwo, alpha, beta, C,
-                         bias, bias_off, bias_mode, relu);
+#if IMPLICIT == 2
+            if (j >= N) break; /* whole tiles: the vector holds min(VW, N - j) columns */
+#else
+            if (v >= nvf) break;
+#endif
+            store_mapped(ACCV_TO_F(acc[r][v]), min(VW, N - j), i, j, crow, cwp, cwo, crp, ccs, crw,
+                         alpha, beta, C, bias, bias_off, bias_mode, relu);
         }
+#if IMPLICIT == 3
+        if (tail)
+            store_mapped(ACCV_TO_F(acct[r]), tail, i, jt, crow, cwp, cwo, crp, ccs, crw, alpha, beta,
+                         C, bias, bias_off, bias_mode, relu);
+#endif
         continue;
 #endif
         for (int v = 0; v < NV; v++) {

@@ -802,7 +802,7 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
             d.beta = beta;
             if (bias)
                 d.bias = bias, d.bias_mode = CL16_BIAS_ROW, d.bias_offset = g * cog;
-            const cl16_gemm_implicit im = {2, tabm, (int)wp, (int)s->wo, fl,
+            const cl16_gemm_implicit im = {2, tabm, (int)wp, (int)s->wo, (int)s->wo, 1, (int)s->wo, fl,
                                            2.0 * (double)(cog * hw * ckk) * (double)cnt};
             st = cl16__gemm_implicit(ctx, &d, &im);
         }
@@ -888,9 +888,10 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * forward, GEMM + col2im backward-data, float columns backward-weights), 2
  * (direct), 3 (im2col-float) or 4 (implicit). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
- * damaged file is ignored with a warning; a file of another version (4: the
- * implicit GEMM and backward-weights entries) is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 4"
+ * damaged file is ignored with a warning; a file of another version (5: the
+ * mapped GEMM among strided backward-data's candidates; 4: the implicit GEMM
+ * and backward-weights entries) is measured again, silently. */
+#define CONV_MAGIC "cl16-conv-algo 5"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -1076,6 +1077,7 @@ static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_con
 }
 
 static int bwd_as_forward(const conv_shape *s, const cl16_conv2d_params *p);
+static int sub_ok(const conv_shape *s, const cl16_conv2d_params *p);
 static void as_forward(const conv_shape *s, const cl16_conv2d_params *p, conv_shape *f,
                        cl16_conv2d_params *q);
 
@@ -1125,11 +1127,12 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
         int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
         if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, &s))
             algo = ALGO_IM2COL; /* what a forced im2col-float runs where it does not apply */
-        if (algo == ALGO_IMPLICIT && !implicit_ok(&f, &q))
-            algo = ALGO_IM2COL; /* likewise a forced implicit on a strided shape */
+        const int strided_bwd = pass == 1 && !as_fwd;
+        if (algo == ALGO_IMPLICIT && !(strided_bwd ? sub_ok(&s, p) : implicit_ok(&f, &q)))
+            algo = ALGO_IM2COL; /* likewise a forced implicit where it does not apply */
         static const char *names[3][5] = {
             {"unmeasured", "im2col", "direct", "im2col-float", "implicit"},
-            {"unmeasured", "col2im", "direct", "col2im", "col2im"},
+            {"unmeasured", "col2im", "direct", "col2im", "implicit"},
             {"unmeasured", "fwd-im2col", "fwd-direct", "fwd-im2col-float", "fwd-implicit"}};
         name = names[as_fwd ? 2 : pass][algo];
     }
@@ -1470,6 +1473,78 @@ done:
     return st;
 }
 
+/* Whether strided backward-data of shape s may run as bwd_sub: a 1x1
+ * kernel without padding (ResNet's strided shortcuts). */
+static int sub_ok(const conv_shape *s, const cl16_conv2d_params *p) {
+    return s->kh == 1 && s->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+}
+
+/* dx = beta*dx + W^T dy for a 1x1 kernel without padding at stride (sh, sw):
+ * the gradient reaches only the input pixels (i*sh, j*sw), so it is one GEMM
+ * per image and group (M = C/g, N = Ho*Wo, K = Cout/g; A the weights with
+ * input and output channels swapped, in the dtype) whose C columns are
+ * mapped onto those pixels (gemm.cl IMPLICIT 3: element i*sh*W + j*sw of a
+ * dx plane for column i*Wo + j), with the GEMM's beta applied there; a small
+ * kernel first sets every other pixel to beta*dx (every pixel to 0 for beta
+ * 0), unless beta is 1. No column gradients, no col2im pass, no float
+ * copies: an f16 dx is written once, rounded once (the direct kernel on
+ * float copies of dy and dx cost f16 1.5-1.7x f32's time on ResNet-20's
+ * shortcuts; this GEMM on float copies of dy, 1.3-2.7 ms per call at
+ * layer2.shortcut, reading the half dy itself 0.9-1.5). */
+static cl16_status bwd_sub(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                           const cl16_tensor *dy, const cl16_tensor *w, float beta,
+                           cl16_tensor *dx) {
+    const int64_t hw = s->ho * s->wo, hwx = s->h * s->w, cg = s->c / s->g, cog = s->co / s->g;
+    const size_t wb = (size_t)w->numel * cl16_dtype_size(s->dt);
+    cl_mem wm = NULL;
+    struct cl16_tensor wt;
+    cl_kernel kern;
+    cl16_status st;
+    /* For a 1x1 kernel the rotation is the identity: flip_w swaps the channels. */
+    if ((st = conv_kernel(ctx, s->dt, "cl16_conv_scale_unsampled", &kern)) ||
+        (st = cl16__dev_alloc(ctx, wb, "conv2d transposed w", &wm)) ||
+        (st = flip_w(ctx, s, w, wm)))
+        goto done;
+    temp_view(ctx, &wt, wm, s->dt, w->numel);
+    if (beta != 1.0f) {
+        cl_int ih = (cl_int)s->h, iw = (cl_int)s->w, sh = p->stride_h, sw = p->stride_w, err = 0;
+        cl_uint ai = 0;
+        ARG(dx->mem);
+        ARG(ih);
+        ARG(iw);
+        ARG(sh);
+        ARG(sw);
+        ARG(beta);
+        size_t global[3] = {((size_t)s->w + 15) / 16, (size_t)s->h, (size_t)(s->n * s->c)};
+        if (!err)
+            err = cl16__enqueue(ctx, kern, 3, global, NULL);
+        if (err) {
+            st = cl16__cl_fail(ctx, err, "conv2d: scaling the unsampled pixels of dx");
+            goto done;
+        }
+    }
+    for (int64_t g = 0; g < s->g && !st; g++) {
+        cl16_gemm_desc d;
+        cl16_gemm_desc_init(&d);
+        d.m = cg, d.n = hw, d.k = cog, d.batch = s->n, d.beta = beta;
+        d.a = &wt, d.a_offset = g * cg * cog, d.lda = cog, d.a_stride = 0;
+        d.b = dy, d.b_offset = g * cog * hw, d.ldb = hw, d.b_stride = s->co * hw;
+        d.c = dx, d.c_offset = g * cg * hwx, d.ldc = hwx, d.c_stride = s->c * hwx;
+        const cl16_gemm_implicit im = {3, NULL, (int)s->wo, (int)s->wo, (int)(p->stride_h * s->w),
+                                       p->stride_w, (int)s->w, 0,
+                                       2.0 * (double)(cg * hw * cog) * (double)s->n};
+        st = cl16__gemm_implicit(ctx, &d, &im);
+    }
+    if (!st)
+        cl16__count(ctx, 0.0,
+                    (double)cl16_dtype_size(s->dt) *
+                        ((double)(s->n * s->co * hw) + (double)w->numel +
+                         (double)(s->n * s->c * hwx) * (beta != 0.0f ? 2.0 : 1.0)));
+done:
+    cl16__dev_free(ctx, wm, wb);
+    return st;
+}
+
 typedef struct bwd_args {
     const conv_shape *s;
     const cl16_conv2d_params *p;
@@ -1480,6 +1555,8 @@ typedef struct bwd_args {
 
 static cl16_status bwd_algo(cl16_ctx *ctx, int algo, const void *args) {
     const bwd_args *a = args;
+    if (algo == ALGO_IMPLICIT && sub_ok(a->s, a->p))
+        return bwd_sub(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx);
     return algo == ALGO_DIRECT ? bwd_direct(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx)
                                : bwd_col2im(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx);
 }
@@ -1504,8 +1581,8 @@ static cl16_status bwd_strided(cl16_ctx *ctx, const conv_shape *s, const cl16_co
         m.dx = &scratch, m.beta = 0.0f;
     }
     int algo, done;
-    static const int cand[2] = {ALGO_IM2COL, ALGO_DIRECT};
-    st = choose(ctx, key, bwd_algo, &m, cand, 2, &algo, &done);
+    int cand[3] = {ALGO_IM2COL, ALGO_DIRECT, ALGO_IMPLICIT};
+    st = choose(ctx, key, bwd_algo, &m, cand, sub_ok(s, p) ? 3 : 2, &algo, &done);
     if (!st && (!done || sm))
         st = bwd_algo(ctx, algo, &a);
     cl16__dev_free(ctx, sm, dx->bytes);
@@ -1708,7 +1785,7 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a) {
             d.a = &xpt, d.a_offset = g * cg * plane, d.lda = wp, d.a_stride = s.c * plane;
             d.b = &dyt, d.b_offset = g * cog, d.ldb = ld, d.b_stride = dyrows * ld;
             d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;
-            const cl16_gemm_implicit im = {1, tabm, 0, 0, 0,
+            const cl16_gemm_implicit im = {1, tabm, 0, 0, 0, 0, 0, 0,
                                            2.0 * (double)(ckk * cog * s.ho * s.wo) * (double)cnt};
             st = cl16__gemm_implicit(ctx, &d, &im);
         }

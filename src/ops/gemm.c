@@ -389,7 +389,8 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
     /* The implicit form's row table and column map (unread otherwise). */
     cl_mem rtab = imp ? imp->rtab : d->c->mem;
     cl_int cwp = imp ? imp->cwp : 0, cwo = imp ? imp->cwo : 0;
-    ARG(rtab); ARG(cwp); ARG(cwo);
+    cl_int crp = imp ? imp->crp : 0, ccs = imp ? imp->ccs : 0, crw = imp ? imp->crw : 0;
+    ARG(rtab); ARG(cwp); ARG(cwo); ARG(crp); ARG(ccs); ARG(crw);
 #undef ARG
     size_t z = reduce ? 1 : (size_t)d->batch;
     size_t global[3], local[3] = {1, 1, 1};
@@ -459,6 +460,17 @@ cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
     if (p.kind != CL16_GK_TILE) {
         memset(&p, 0, sizeof p);
         p.kind = CL16_GK_TILE, p.tm = 4, p.tn = 16, p.vw = 4, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
+    }
+    if (im->which == 3 && im->ccs == 2) {
+        /* The paired stores (gemm.cl) need VW <= 8 columns within one output
+         * row: VW dividing the row. Tiles measured on ResNet-20's shortcuts
+         * (4, 8 or 16 rows; VW, 2VW or 4VW columns; k unrolled or not): f32
+         * 4 x 4VW; 16-bit 4 x 2VW with A read as 4-vectors (KU 4: one vector
+         * conversion for four k, 0.74-0.89 ms at layer2.shortcut against
+         * 0.95-1.08 for 4 x 4VW, KU 1). */
+        const int f32 = dt == CL16_F32;
+        p.vw = im->cwo % 8 == 0 ? 8 : 4;
+        p.tm = 4, p.tn = (f32 ? 4 : 2) * p.vw, p.ku = f32 ? 1 : 4;
     }
     p.backend = CL16_GEMM_OWN, p.pack = 0;
     return counted(ctx, gemm_kernel(ctx, d, &p, im->ab_float, im), im->flops, 0.0);

@@ -275,16 +275,18 @@ cl16_status cl16__gemm_validate(cl16_ctx *ctx, const cl16_gemm_desc *d);
 cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p);
 /* The tile kernel's implicit form (gemm.cl, IMPLICIT), NN only: which = 1,
  * row r of A starts at element rtab[r] of it (not r * lda); which = 2, row p
- * of B starts at rtab[p], and column j of C goes to column (j / cwp) * cwo +
- * j % cwp of its row unless j % cwp >= cwo. ab_float: A and B are float
- * buffers (views of dtype f32), C keeps its dtype. flops: the useful work,
- * for the counters. Unvalidated: conv.c's stride-1 convolutions only; with
+ * of B starts at rtab[p], and column j of C goes to element (j / cwp) * crp
+ * + (j % cwp) * ccs of its row unless j % cwp >= cwo; which = 3, B's rows
+ * plain (rtab unread), C's columns mapped as in 2, crw the elements of an
+ * output row (the stride-2 vector stores stay within it). ab_float: A and B are
+ * float buffers (views of dtype f32), C keeps its dtype. flops: the useful
+ * work, for the counters. Unvalidated: conv.c's convolutions only; with
  * which = 2 every tile is computed whole, so B must stay readable 63
  * elements past the last entry's last row of N. */
 typedef struct cl16_gemm_implicit {
     int which;
     cl_mem rtab;
-    int cwp, cwo;
+    int cwp, cwo, crp, ccs, crw;
     int ab_float;
     double flops;
 } cl16_gemm_implicit;

@@ -22,7 +22,10 @@ for f in "$KDIR"/*.cl; do
 -DTM=4:-DTN=4:-DWGX=16:-DWGY=16:-DKT=16:-DVW=4:-DTRANS_A=1
 -DTM=4:-DTN=16:-DVW=8:-DKU=4:-DIMPLICIT=1
 -DTM=6:-DTN=16:-DVW=8:-DKU=1:-DIMPLICIT=2
--DTM=4:-DTN=16:-DVW=16:-DKU=4:-DIMPLICIT=2:-DAB_FLOAT=1"
+-DTM=4:-DTN=16:-DVW=16:-DKU=4:-DIMPLICIT=2:-DAB_FLOAT=1
+-DTM=4:-DTN=16:-DVW=8:-DKU=4:-DIMPLICIT=3
+-DTM=4:-DTN=16:-DVW=4:-DKU=1:-DIMPLICIT=3
+-DTM=2:-DTN=16:-DVW=16:-DKU=1:-DIMPLICIT=3"
     for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1" "2 0 0 0"; do
         for shape in $shapes; do
             set -- $v

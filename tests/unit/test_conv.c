@@ -1,6 +1,7 @@
 /* test_conv.c - 2-D convolution against a float64 CPU reference: forward,
  * backward-data, backward-weights and the bias gradient, f32, f16 and bf16, both
- * algorithms (forward; strided backward-data: col2im or the direct gather),
+ * algorithms (forward; strided backward-data: col2im, the direct gather or,
+ * for 1x1 kernels, one GEMM mapped onto the sampled pixels),
  * odd shapes, LeNet-5 and ResNet-20 layers, beta = 1,
  * chunked column buffers, finite differences, determinism and bad input.
  *
@@ -537,7 +538,7 @@ static void disk_choices(void) {
     CHECK(!memcmp(y1, y2, sizeof y1));
     cl16_ctx_free(b);
     /* Damage the file: warned about, measured again. */
-    CHECK(measured_with_file(dir, "cl16-conv-algo 4", "x y", y2) == 1);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 5", "x y", y2) == 1);
     CHECK_MSG(strstr(warned, "conv-algo") && strstr(warned, "malformed"), "warning '%s'", warned);
     /* An older version's file (other kernels, other keys, fewer algorithms):
      * measured again, no warning. */
@@ -588,6 +589,15 @@ static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau, cl16_ct
     CHECK_MSG(!strcmp(nm, "im2col"), "forced implicit, strided forward: %s", nm);
     CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k2.p, CL16_F32, xd, wd, 0, 2, nm, sizeof nm));
     CHECK_MSG(!strcmp(nm, "im2col-nn"), "forced implicit, strided backward-weights: %s", nm);
+    CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k2.p, CL16_F16, xd, wd, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "col2im"), "forced implicit, strided 3x3 backward-data: %s", nm);
+    cs k5 = mk(2, 3, 9, 7, 4, 1, 1, 2, 0, 1, 1); /* strided 1x1: one mapped GEMM */
+    const int64_t wd5[4] = {k5.co, k5.c, 1, 1};
+    CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k5.p, CL16_F16, xd, wd5, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "implicit"), "forced implicit, strided 1x1 backward-data: %s", nm);
+    k5.p.pad_h = 1;
+    CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k5.p, CL16_F16, xd, wd5, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "col2im"), "forced implicit, padded strided 1x1 backward-data: %s", nm);
     /* automatic: a shape no call has seen, then after a call */
     cs k3 = mk(3, 5, 11, 6, 7, 3, 3, 2, 1, 1, 1);
     const int64_t xd3[4] = {k3.n, k3.c, k3.h, k3.w}, wd3[4] = {k3.co, k3.c, k3.kh, k3.kw};
@@ -760,6 +770,25 @@ int main(void) {
         run_case(cdi, &k2, CL16_F16, 1, NULL, NULL);
     }
     cl16__conv_set_direct_chunk(cdi, 0);
+    /* Strided 1x1 backward-data as one GEMM mapped onto the sampled pixels
+     * (forced implicit, NaN-poisoned workspaces): unequal strides, groups,
+     * Wo not a multiple of any vector width, a beta that is neither 0 nor 1
+     * (the unsampled pixels scaled), and the 16-bit float copies of dy in
+     * chunks (two images, then one). */
+    cl16__conv_set_direct_chunk(cim2, 2 * 6 * 4 * 5 * 4 + 100);
+    {
+        cs sub[] = {mk(5, 6, 11, 13, 6, 1, 1, 3, 0, 1, 1), mk(3, 6, 8, 7, 4, 1, 1, 2, 0, 1, 2),
+                    mk(2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1)};
+        sub[0].p.stride_w = 2;
+        for (int i = 0; i < 3; i++)
+            for (int dt = 0; dt < 3; dt++) {
+                cs k = sub[i];
+                run_case(cim2, &k, DTYPES[dt], 1, NULL, NULL);
+                k.beta = 0.5f;
+                run_case(cim2, &k, DTYPES[dt], 1, NULL, NULL);
+            }
+    }
+    cl16__conv_set_direct_chunk(cim2, 0);
 
     f16_vs_f32(cim, &odd[3]);
     f16_vs_f32(cim, &odd[7]);
