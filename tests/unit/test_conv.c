@@ -771,16 +771,20 @@ int main(void) {
     }
     cl16__conv_set_direct_chunk(cdi, 0);
     /* Strided 1x1 backward-data as one GEMM mapped onto the sampled pixels
-     * (forced implicit, NaN-poisoned workspaces): unequal strides, groups,
+     * (forced implicit, NaN-poisoned workspaces): column steps 1, 2 and 3,
+     * unequal strides, groups,
      * Wo not a multiple of any vector width, a beta that is neither 0 nor 1
      * (the unsampled pixels scaled), and the 16-bit float copies of dy in
      * chunks (two images, then one). */
     cl16__conv_set_direct_chunk(cim2, 2 * 6 * 4 * 5 * 4 + 100);
     {
         cs sub[] = {mk(5, 6, 11, 13, 6, 1, 1, 3, 0, 1, 1), mk(3, 6, 8, 7, 4, 1, 1, 2, 0, 1, 2),
-                    mk(2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1)};
+                    mk(2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1), mk(2, 5, 7, 9, 6, 1, 1, 2, 0, 1, 1),
+                    mk(2, 4, 8, 10, 3, 1, 1, 2, 0, 1, 1)};
         sub[0].p.stride_w = 2;
-        for (int i = 0; i < 3; i++)
+        sub[3].p.stride_w = 1; /* adjacent columns: whole vectors */
+        sub[4].p.stride_w = 3; /* element by element */
+        for (int i = 0; i < 5; i++)
             for (int dt = 0; dt < 3; dt++) {
                 cs k = sub[i];
                 run_case(cim2, &k, DTYPES[dt], 1, NULL, NULL);
