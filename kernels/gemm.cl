@@ -78,8 +78,8 @@
 #ifndef IMPLICIT
 #define IMPLICIT 0
 #endif
-#if IMPLICIT && (TRANS_A || TRANS_B)
-#error "IMPLICIT takes NN operands"
+#if IMPLICIT && (TRANS_A || (TRANS_B && IMPLICIT != 1))
+#error "IMPLICIT takes NN operands (form 1 also A * B^T)"
 #endif
 #if VW != 4 && VW != 8 && VW != 16
 #error "VW must be 4, 8 or 16"
@@ -533,10 +533,19 @@ __kernel void cl16_gemm_dot(GEMM_ARGS) {
     const long g = (long)get_global_id(2);
     if (i0 >= M || j0 >= N) return;
     const long a0 = a_off + g * a_str, b0 = b_off + g * b_str, c0 = c_off + g * c_str;
-    /* Rows and columns past the edge are clamped for loading, skipped on store. */
+    /* Rows and columns past the edge are clamped for loading, skipped on store;
+     * where each row of A starts (IMPLICIT 1: the table's entry). */
     int ri[TM], cj[TN];
+    long ar[TM];
     UNROLL
-    for (int r = 0; r < TM; r++) ri[r] = min(i0 + r, M - 1);
+    for (int r = 0; r < TM; r++) {
+        ri[r] = min(i0 + r, M - 1);
+#if IMPLICIT == 1
+        ar[r] = rtab[ri[r]];
+#else
+        ar[r] = (long)ri[r] * lda;
+#endif
+    }
     UNROLL
     for (int c = 0; c < TN; c++) cj[c] = min(j0 + c, N - 1);
     sacc_t sum[TM][TN];
@@ -555,7 +564,7 @@ __kernel void cl16_gemm_dot(GEMM_ARGS) {
         for (int p = 0; p < kv; p += VW) {
             accv_t a[TM], b[TN];
             UNROLL
-            for (int r = 0; r < TM; r++) a[r] = LDV(A, ao + (long)ri[r] * lda + p);
+            for (int r = 0; r < TM; r++) a[r] = LDV(A, ao + ar[r] + p);
             UNROLL
             for (int c = 0; c < TN; c++) b[c] = LDV(B, bo + (long)cj[c] * ldb + p);
             UNROLL
@@ -569,7 +578,7 @@ __kernel void cl16_gemm_dot(GEMM_ARGS) {
         sacc_t at[TM][VW], bt[TN][VW];
         UNROLL
         for (int r = 0; r < TM; r++)
-            for (int q = 0; q < tl; q++) at[r][q] = ELT(A, ao + (long)ri[r] * lda + kv + q);
+            for (int q = 0; q < tl; q++) at[r][q] = ELT(A, ao + ar[r] + kv + q);
         UNROLL
         for (int c = 0; c < TN; c++)
             for (int q = 0; q < tl; q++) bt[c][q] = ELT(B, bo + (long)cj[c] * ldb + kv + q);

@@ -82,7 +82,7 @@ static const char *usage =
     "  --version      print the version\n"
     "\n"
     "environment: CL16_DEVICE, CL16_HALF=native|storage|auto, CL16_GEMM=cl16|clblast|auto,\n"
-    "  CL16_CONV_ALGO=im2col|im2col-float|direct|implicit|auto, CL16_CACHE=0,\n"
+    "  CL16_CONV_ALGO=im2col|im2col-float|direct|implicit|implicit-dot|auto, CL16_CACHE=0,\n"
     "  CL16_CACHE_DIR, XDG_CACHE_HOME, CL16_KERNEL_DIR (development: load kernels from a folder)\n"
     "\n"
     "exit codes: 0 success, 2 usage error, 10+N library status N (see README.md)\n"

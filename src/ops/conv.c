@@ -35,8 +35,26 @@
 /* ALGO_IM2COL_FLOAT: the im2col form of a 16-bit forward on float copies
  * (fwd_im2col_float), a candidate on a CPU's storage path only.
  * ALGO_IMPLICIT: the GEMM reads its columns from the zero-padded input in
- * place (fwd_implicit), stride 1 only. */
-enum { ALGO_AUTO = 0, ALGO_IM2COL = 1, ALGO_DIRECT = 2, ALGO_IM2COL_FLOAT = 3, ALGO_IMPLICIT = 4 };
+ * place (fwd_implicit), stride 1 only. ALGO_IMPLICIT_DOT: backward-weights
+ * only, the implicit rows times dy's rows on the dot kernel (bww_implicit, dot);
+ * forced (CL16_CONV_ALGO=implicit-dot), the other calls run ALGO_IMPLICIT. */
+enum {
+    ALGO_AUTO = 0,
+    ALGO_IM2COL = 1,
+    ALGO_DIRECT = 2,
+    ALGO_IM2COL_FLOAT = 3,
+    ALGO_IMPLICIT = 4,
+    ALGO_IMPLICIT_DOT = 5
+};
+
+/* The algorithm CL16_CONV_ALGO forces for a call whose candidates are
+ * cand[0..ncand) (any when ncand is 0), or ALGO_AUTO. */
+static int forced(const cl16_ctx *ctx, const int *cand, int ncand) {
+    int a = ctx->conv_algo, has_dot = 0;
+    for (int i = 0; i < ncand; i++)
+        has_dot |= cand[i] == ALGO_IMPLICIT_DOT;
+    return a == ALGO_IMPLICIT_DOT && !has_dot ? ALGO_IMPLICIT : a;
+}
 
 /* Per-context state: the column-buffer cap and, per forward shape, the
  * algorithm measured faster (a small table, oldest entry replaced first). */
@@ -886,12 +904,13 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * forward, 1 forward with bias, 2 backward-data at stride > 1, 3
  * backward-weights at stride 1) and the algorithm: 1 (im2col: im2col + GEMM
  * forward, GEMM + col2im backward-data, float columns backward-weights), 2
- * (direct), 3 (im2col-float) or 4 (implicit). Read once per context;
+ * (direct), 3 (im2col-float), 4 (implicit) or 5 (implicit-dot). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
- * damaged file is ignored with a warning; a file of another version (5: the
- * mapped GEMM among strided backward-data's candidates; 4: the implicit GEMM
- * and backward-weights entries) is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 5"
+ * damaged file is ignored with a warning; a file of another version (6: the
+ * dot form among backward-weights' candidates; 5: the mapped GEMM among
+ * strided backward-data's candidates; 4: the implicit GEMM and
+ * backward-weights entries) is measured again, silently. */
+#define CONV_MAGIC "cl16-conv-algo 6"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -916,7 +935,7 @@ static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
             c = end;
         }
         long a = ok ? strtol(c, &end, 10) : 0;
-        ok = ok && end != c && a >= ALGO_IM2COL && a <= ALGO_IMPLICIT;
+        ok = ok && end != c && a >= ALGO_IM2COL && a <= ALGO_IMPLICIT_DOT;
         if (ok)
             t->e[n++].algo = (int)a;
     }
@@ -983,7 +1002,7 @@ static cl16_status choose(cl16_ctx *ctx, const int64_t key[KEY_LEN], algo_fn run
                           const void *args, const int *cand, int ncand, int *algo, int *done) {
     *done = 0;
     if (ctx->conv_algo != ALGO_AUTO) {
-        *algo = ctx->conv_algo;
+        *algo = forced(ctx, cand, ncand);
         return CL16_OK;
     }
     *algo = ALGO_IM2COL;
@@ -1111,7 +1130,10 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
         int64_t key[KEY_LEN];
         shape_key(&s, p, KEY_BWD_W, key);
         const int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
-        name = algo == ALGO_IMPLICIT ? "implicit" : algo ? "im2col-nn" : "unmeasured";
+        name = algo == ALGO_IMPLICIT_DOT ? "implicit-dot"
+               : algo == ALGO_IMPLICIT   ? "implicit"
+               : algo                    ? "im2col-nn"
+                                         : "unmeasured";
     } else if (pass != 2) {
         int64_t key[KEY_LEN];
         const int as_fwd = pass == 1 && bwd_as_forward(&s, p);
@@ -1124,7 +1146,7 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
             shape_key(&f, &q, KEY_FWD, key);
         } else
             shape_key(&s, p, KEY_BWD_DATA, key);
-        int algo = ctx->conv_algo != ALGO_AUTO ? ctx->conv_algo : table_find(ctx, key);
+        int algo = ctx->conv_algo != ALGO_AUTO ? forced(ctx, NULL, 0) : table_find(ctx, key);
         if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, &s))
             algo = ALGO_IM2COL; /* what a forced im2col-float runs where it does not apply */
         const int strided_bwd = pass == 1 && !as_fwd;
@@ -1747,43 +1769,56 @@ cleanup:
  * row r of X_n is the float padded copy of image n (cl16_conv_pad_float) read
  * from the row table's entry on (gemm.cl, IMPLICIT 1), and dyp_n is dy_n^T
  * with its output rows wp apart and zeros between them (so the junk columns
- * of the padded rows add nothing): no column buffer. */
-static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a) {
+ * of the padded rows add nothing): no column buffer. With dot, the same
+ * rows of X_n times dy_n's rows on the dot kernel (A * B^T), dy_n copied as
+ * float with its output rows wp apart and zeros in the junk columns
+ * (cl16_conv_pad_float with no padding rows and wp - Wo zeros before each
+ * row): no transposed dy, and no vector lanes spent on a narrow Cout
+ * (LeNet-5's conv1 has 6: backward-weights 1.7-3.9 -> 1.0-1.5 ms). */
+static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
     const conv_shape s = *a->s;
     const cl16_conv2d_params *p = a->p;
     const int64_t ld = a->ld, ldw = a->ldw;
     const padded pg = padded_of(s.h, s.w, p->pad_h, p->pad_w);
     const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t cg = s.c / s.g, ckk = cg * s.kh * s.kw, cog = s.co / s.g;
-    const int64_t kp = (s.ho - 1) * wp + s.wo, dyrows = s.ho * wp; /* k; rows of dyp per image */
+    const int64_t kp = (s.ho - 1) * wp + s.wo, jw = wp - s.wo; /* k; junk columns per row */
+    /* Floats of dy's copy per image: dy^T's Ho*wp rows of ld, or dy's rows wp apart. */
+    const int64_t dyper = dot ? s.co * padded_of(s.ho, s.wo, 0, jw).plane : s.ho * wp * ld;
     /* at least two images, which the GEMM sums */
-    const int64_t nb = implicit_images(ctx, &s, (double)(s.c * plane + dyrows * ld) * sizeof(float), 2);
+    const int64_t nb = implicit_images(ctx, &s, (double)(s.c * plane + dyper) * sizeof(float), 2);
     const size_t xpb = (size_t)(nb * s.c * plane) * sizeof(float),
-                 dyb = (size_t)(nb * dyrows * ld) * sizeof(float), tabb = (size_t)ckk * sizeof(cl_int);
+                 dyb = (size_t)(nb * dyper) * sizeof(float), tabb = (size_t)ckk * sizeof(cl_int);
     cl_mem xpm = NULL, dym = NULL, tabm = NULL;
     struct cl16_tensor xpt, dyt, dwtt;
     cl16_status st;
     if ((st = cl16__dev_alloc(ctx, xpb, "conv2d float padded input (implicit GEMM)", &xpm)) ||
-        (st = cl16__dev_alloc(ctx, dyb, "conv2d float transposed dy", &dym)) ||
+        (st = cl16__dev_alloc(ctx, dyb, "conv2d float copy of dy (implicit GEMM)", &dym)) ||
         (st = cl16__dev_alloc(ctx, tabb, "conv2d row table (implicit GEMM)", &tabm)) ||
         (st = row_table(ctx, &s, p, plane, wp, tabm)))
         goto done;
     temp_view(ctx, &xpt, xpm, CL16_F32, nb * s.c * plane);
-    temp_view(ctx, &dyt, dym, CL16_F32, nb * dyrows * ld);
+    temp_view(ctx, &dyt, dym, CL16_F32, nb * dyper);
     temp_view(ctx, &dwtt, a->dwtm, CL16_F32, s.g * ckk * ldw);
     for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
         const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
         if ((st = pad_planes(ctx, s.dt, 1, a->x->mem, n0, cnt, s.c, s.h, s.w, p->pad_h, p->pad_w,
                              xpm)) ||
-            (st = dy_transposed(ctx, a->tkern, &s, a->dy, n0, cnt, ld, wp, dym)))
+            (st = dot ? pad_planes(ctx, s.dt, 1, a->dy->mem, n0, cnt, s.co, s.ho, s.wo, 0, jw, dym)
+                      : dy_transposed(ctx, a->tkern, &s, a->dy, n0, cnt, ld, wp, dym)))
             break;
         for (int64_t g = 0; g < s.g && !st; g++) {
             cl16_gemm_desc d;
             cl16_gemm_desc_init(&d);
-            d.m = ckk, d.n = s.g == 1 ? ld : cog, d.k = kp, d.batch = cnt;
+            d.m = ckk, d.k = kp, d.batch = cnt;
             d.beta = n0 ? 1.0f : 0.0f;
             d.a = &xpt, d.a_offset = g * cg * plane, d.lda = wp, d.a_stride = s.c * plane;
-            d.b = &dyt, d.b_offset = g * cog, d.ldb = ld, d.b_stride = dyrows * ld;
+            d.b = &dyt, d.b_stride = dyper;
+            if (dot) /* row o of B: dy's plane o from its first value on */
+                d.trans_b = 1, d.n = cog, d.b_offset = g * cog * (dyper / s.co) + jw,
+                d.ldb = dyper / s.co;
+            else
+                d.n = s.g == 1 ? ld : cog, d.b_offset = g * cog, d.ldb = ld;
             d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;
             const cl16_gemm_implicit im = {1, tabm, 0, 0, 0, 0, 0, 0,
                                            2.0 * (double)(ckk * cog * s.ho * s.wo) * (double)cnt};
@@ -1798,7 +1833,9 @@ done:
 }
 
 static cl16_status bww_algo(cl16_ctx *ctx, int algo, const void *args) {
-    return algo == ALGO_IMPLICIT ? bww_implicit(ctx, args) : bww_cols(ctx, args);
+    return algo == ALGO_IMPLICIT || algo == ALGO_IMPLICIT_DOT
+               ? bww_implicit(ctx, args, algo == ALGO_IMPLICIT_DOT)
+               : bww_cols(ctx, args);
 }
 
 /* dw = beta*dw + sum_n dy_n * col_n^T per group, computed transposed as
@@ -1856,8 +1893,8 @@ cl16_status cl16_conv2d_backward_weights(cl16_ctx *ctx, const cl16_conv2d_params
         if (implicit_ok(&s, p)) {
             int64_t key[KEY_LEN];
             shape_key(&s, p, KEY_BWD_W, key);
-            static const int cand[2] = {ALGO_IM2COL, ALGO_IMPLICIT};
-            st = choose(ctx, key, bww_algo, &a, cand, 2, &algo, &done);
+            static const int cand[3] = {ALGO_IM2COL, ALGO_IMPLICIT, ALGO_IMPLICIT_DOT};
+            st = choose(ctx, key, bww_algo, &a, cand, 3, &algo, &done);
         }
         if (!st && !done)
             st = bww_algo(ctx, algo, &a);

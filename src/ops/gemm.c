@@ -461,6 +461,14 @@ cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
         memset(&p, 0, sizeof p);
         p.kind = CL16_GK_TILE, p.tm = 4, p.tn = 16, p.vw = 4, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
     }
+    if (d->trans_b) {
+        /* A * B^T (which 1): the dot kernel, A's rows from the table. 4 x 2
+         * outputs per work-item, 8-wide k: of 1x4 to 4x4 and 8- or 16-wide
+         * (LeNet-5 / ResNet-20 conv1 backward-weights) none was clearly
+         * faster. */
+        memset(&p, 0, sizeof p);
+        p.kind = CL16_GK_DOT, p.tm = 4, p.tn = 2, p.vw = 8, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
+    }
     if (im->which == 3 && im->ccs == 2) {
         /* The paired stores (gemm.cl) need VW <= 8 columns within one output
          * row: VW dividing the row. Tiles measured on ResNet-20's shortcuts

@@ -74,7 +74,8 @@ cl16_status cl16__config_resolve(const cl16_ctx_opts *opts, cl16_config *cfg, ch
         return CL16_ERR_INVALID_ARG;
     }
 
-    /* Convolution algorithm: CL16_CONV_ALGO (im2col | im2col-float | direct | implicit | auto). */
+    /* Convolution algorithm: CL16_CONV_ALGO (im2col | im2col-float | direct | implicit |
+     * implicit-dot | auto). */
     cfg->conv_algo = 0;
     const char *ca = getenv("CL16_CONV_ALGO");
     if (ca && *ca) {
@@ -86,9 +87,12 @@ cl16_status cl16__config_resolve(const cl16_ctx_opts *opts, cl16_config *cfg, ch
             cfg->conv_algo = 3;
         else if (!strcasecmp(ca, "implicit"))
             cfg->conv_algo = 4;
+        else if (!strcasecmp(ca, "implicit-dot"))
+            cfg->conv_algo = 5;
         else if (strcasecmp(ca, "auto")) {
             snprintf(err, err_len,
-                     "CL16_CONV_ALGO='%s' is not one of im2col, im2col-float, direct, implicit, auto",
+                     "CL16_CONV_ALGO='%s' is not one of im2col, im2col-float, direct, implicit, "
+                     "implicit-dot, auto",
                      ca);
             return CL16_ERR_INVALID_ARG;
         }

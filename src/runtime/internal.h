@@ -31,7 +31,8 @@ typedef struct cl16_config {
     char cache_dir[CL16_PATH_MAX];
     char kernel_dir[CL16_PATH_MAX]; /* "" = embedded */
     cl16_gemm_backend gemm;     /* AUTO unless forced */
-    int conv_algo;              /* CL16_CONV_ALGO: 0 auto, 1 im2col, 2 direct */
+    int conv_algo;              /* CL16_CONV_ALGO: 0 auto, 1 im2col, 2 direct, 3 im2col-float,
+                                   4 implicit, 5 implicit-dot */
 } cl16_config;
 
 /* Resolves opts (may be NULL) against the environment. Every environment

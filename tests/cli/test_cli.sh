@@ -168,7 +168,7 @@ for r in d["rows"]:
         fwd = {"im2col", "direct"} | ({"im2col-float"} if k16 else set())
         if r["stride"] == 1:
             fwd |= {"implicit"}  # the implicit GEMM: stride 1 only
-        allowed = {"fwd": fwd, "bwd_w": {"im2col-nn"} | ({"implicit"} if r["stride"] == 1 else set()),
+        allowed = {"fwd": fwd, "bwd_w": {"im2col-nn"} | ({"implicit", "implicit-dot"} if r["stride"] == 1 else set()),
                    "bwd_data": {"fwd-" + a for a in fwd} if r["stride"] == 1 else
                                {"col2im", "direct"} | ({"implicit"} if r["kh"] == 1 and r["pad"] == 0 else set())}
         assert r["algorithm"][k] in allowed[r["pass"]], (r["shape"], r["pass"], k, r["algorithm"])

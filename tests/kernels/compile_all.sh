@@ -25,7 +25,8 @@ for f in "$KDIR"/*.cl; do
 -DTM=4:-DTN=16:-DVW=16:-DKU=4:-DIMPLICIT=2:-DAB_FLOAT=1
 -DTM=4:-DTN=16:-DVW=8:-DKU=4:-DIMPLICIT=3
 -DTM=4:-DTN=16:-DVW=4:-DKU=1:-DIMPLICIT=3
--DTM=2:-DTN=16:-DVW=16:-DKU=1:-DIMPLICIT=3"
+-DTM=2:-DTN=16:-DVW=16:-DKU=1:-DIMPLICIT=3
+-DTM=4:-DTN=2:-DVW=8:-DTRANS_B=1:-DIMPLICIT=1"
     for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1" "2 0 0 0"; do
         for shape in $shapes; do
             set -- $v

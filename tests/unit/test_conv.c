@@ -538,7 +538,7 @@ static void disk_choices(void) {
     CHECK(!memcmp(y1, y2, sizeof y1));
     cl16_ctx_free(b);
     /* Damage the file: warned about, measured again. */
-    CHECK(measured_with_file(dir, "cl16-conv-algo 5", "x y", y2) == 1);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 6", "x y", y2) == 1);
     CHECK_MSG(strstr(warned, "conv-algo") && strstr(warned, "malformed"), "warning '%s'", warned);
     /* An older version's file (other kernels, other keys, fewer algorithms):
      * measured again, no warning. */
@@ -554,7 +554,7 @@ static void disk_choices(void) {
 /* cl16_conv2d_algorithm names what a call runs: forced contexts their
  * algorithm, an automatic one "unmeasured" until the first call chooses. */
 static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau, cl16_ctx *cfl,
-                            cl16_ctx *cim2) {
+                            cl16_ctx *cim2, cl16_ctx *cdot) {
     char nm[32];
     cs k = mk(2, 3, 9, 7, 4, 3, 3, 1, 1, 1, 1);
     const int64_t xd[4] = {k.n, k.c, k.h, k.w}, wd[4] = {k.co, k.c, k.kh, k.kw};
@@ -579,6 +579,10 @@ static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau, cl16_ct
     CHECK_MSG(!strcmp(nm, "fwd-implicit"), "forced implicit stride-1 backward-data: %s", nm);
     CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k.p, CL16_F32, xd, wd, 0, 2, nm, sizeof nm));
     CHECK_MSG(!strcmp(nm, "implicit"), "forced implicit backward-weights: %s", nm);
+    CHECK_OK(cdot, cl16_conv2d_algorithm(cdot, &k.p, CL16_F16, xd, wd, 0, 2, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "implicit-dot"), "forced implicit-dot backward-weights: %s", nm);
+    CHECK_OK(cdot, cl16_conv2d_algorithm(cdot, &k.p, CL16_F16, xd, wd, 0, 0, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "implicit"), "forced implicit-dot, forward: %s", nm);
     cs k2 = k;
     k2.p.stride_h = k2.p.stride_w = 2;
     CHECK_OK(cim, cl16_conv2d_algorithm(cim, &k2.p, CL16_F32, xd, wd, 0, 1, nm, sizeof nm));
@@ -613,7 +617,8 @@ static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau, cl16_ct
     CHECK_MSG(!strcmp(nm, "unmeasured"), "backward-weights before any call: %s", nm);
     run_case(cau, &k4, CL16_F32, 1, NULL, NULL);
     CHECK_OK(cau, cl16_conv2d_algorithm(cau, &k4.p, CL16_F32, xd4, wd4, 0, 2, nm, sizeof nm));
-    CHECK_MSG(!strcmp(nm, "im2col-nn") || !strcmp(nm, "implicit"), "backward-weights after a call: %s",
+    CHECK_MSG(!strcmp(nm, "im2col-nn") || !strcmp(nm, "implicit") || !strcmp(nm, "implicit-dot"),
+              "backward-weights after a call: %s",
               nm);
     CHECK(cl16_conv2d_algorithm(cau, &k3.p, CL16_F32, xd3, wd3, 0, 3, nm, sizeof nm) ==
           CL16_ERR_INVALID_ARG);
@@ -633,6 +638,8 @@ int main(void) {
      * backward-weights' dy^T must be written, not found */
     setenv("CL16_DEBUG_POISON", "1", 1);
     cl16_ctx *cim2 = test_ctx(NULL);
+    setenv("CL16_CONV_ALGO", "implicit-dot", 1); /* backward-weights on the dot kernel */
+    cl16_ctx *cdot = test_ctx(NULL);
     unsetenv("CL16_DEBUG_POISON");
     setenv("CL16_CONV_ALGO", "auto", 1);
     cl16_ctx *cau = test_ctx(NULL);
@@ -676,6 +683,7 @@ int main(void) {
                 run_case(cfl, &k, DTYPES[dt], 1, NULL, NULL);
             /* the implicit GEMM (im2col where the stride is not 1) */
             run_case(cim2, &k, DTYPES[dt], 1, NULL, NULL);
+            run_case(cdot, &k, DTYPES[dt], 1, NULL, NULL);
             k.beta = 1.0f; /* accumulate */
             run_case(cim, &k, DTYPES[dt], 1, NULL, NULL);
             run_case(cdi, &k, DTYPES[dt], 1, NULL, NULL);
@@ -712,6 +720,7 @@ int main(void) {
         run_case(cau, &nets[i], CL16_F16, 1, NULL, NULL);
         run_case(cdi, &nets[i], CL16_F16, 1, NULL, NULL);
         run_case(cim2, &nets[i], CL16_F16, 1, NULL, NULL);
+        run_case(cdot, &nets[i], i < 3 ? CL16_F32 : CL16_F16, 1, NULL, NULL);
         if (i == 0 || i == 4)
             run_case(cau, &nets[i], CL16_F32, 1, NULL, NULL);
         if (i == 1 || i == 4) { /* LeNet conv2, the stride-2 shortcut in bf16 */
@@ -755,6 +764,16 @@ int main(void) {
         run_case(cim2, &k, CL16_F32, 1, NULL, NULL);
     }
     cl16__conv_set_col_limit(cim2, 0);
+    /* The dot form's padded copies of x and dy in chunks (two images). */
+    cl16__conv_set_col_limit(cdot, 2 * (3 * 11 * 10 + 4 * 9 * 10) * 4 + 100);
+    {
+        cs k = mk(5, 3, 9, 8, 4, 3, 3, 1, 1, 1, 1);
+        run_case(cdot, &k, CL16_F32, 1, NULL, NULL);
+        run_case(cdot, &k, CL16_F16, 1, NULL, NULL);
+        k.beta = 1.0f;
+        run_case(cdot, &k, CL16_BF16, 1, NULL, NULL);
+    }
+    cl16__conv_set_col_limit(cdot, 0);
     /* The f16 direct forward's float copies in chunks (two images, then one;
      * on devices where f16 does not go through float copies, one pass). */
     cl16__conv_set_direct_chunk(cdi, 2 * (3 * 9 * 8 + 4 * 9 * 8) * 4 + 100);
@@ -818,10 +837,10 @@ int main(void) {
               "device memory left: %llu %llu %llu %llu bytes", (unsigned long long)cur[0],
               (unsigned long long)cur[1], (unsigned long long)cur[2], (unsigned long long)curf);
 
-    algorithm_names(cim, cdi, cau, cfl, cim2);
+    algorithm_names(cim, cdi, cau, cfl, cim2, cdot);
     bad_input(cim, cdi);
     printf("total: %.1f s\n", cl16__now() - t0);
     cl16_ctx_free(cim), cl16_ctx_free(cdi), cl16_ctx_free(cau), cl16_ctx_free(cfl);
-    cl16_ctx_free(cim2);
+    cl16_ctx_free(cim2), cl16_ctx_free(cdot);
     return check_done("conv");
 }
