@@ -366,6 +366,20 @@ typedef CAT(float, VW2) floatv2;
 #endif
 #endif
 
+/* The epilogue of a vector whose old C values cv (used when beta != 0) and
+ * per-column bias bv (bias_mode 2) are already loaded: the mapped stores'
+ * form of epiv. */
+CL16_INLINE floatv epi_loaded(const floatv acc, const floatv cv, const floatv bv, const int i,
+                              const float alpha, const float beta, __global const store_t *bias,
+                              const long bias_off, const int bias_mode, const int relu) {
+    floatv out = alpha * acc;
+    if (beta != 0.0f) out = MADD((floatv)(beta), cv, out);
+    if (bias_mode == 1) out += (floatv)(LDF(bias, bias_off + i));
+    else if (bias_mode == 2) out += bv;
+    if (relu) out = select(out, (floatv)(0.0f), isless(out, (floatv)(0.0f)));
+    return out;
+}
+
 /* Stores the first n (<= VW) of the results v of row i, columns j.., of C,
  * mapped onto output rows (see IMPLICIT): whole when the vector lies within
  * one row and its columns are adjacent (ccs 1), else the epilogue and the
@@ -387,11 +401,8 @@ CL16_INLINE void store_mapped(const floatv v, const int n, const int i, const in
     if (ccs == 2 && n == VW && o + VW <= cwo && 2 * (o + VW) <= crw) {
         const long ci = crow + (long)q * crp + 2 * o;
         const floatv2 old = LDV2F(C, ci);
-        floatv out = alpha * v;
-        if (beta != 0.0f) out = MADD((floatv)(beta), old.even, out);
-        if (bias_mode == 1) out += (floatv)(LDF(bias, bias_off + i));
-        else if (bias_mode == 2) out += LDVF(bias, bias_off + j);
-        if (relu) out = select(out, (floatv)(0.0f), isless(out, (floatv)(0.0f)));
+        const floatv bv = bias_mode == 2 ? LDVF(bias, bias_off + j) : (floatv)(0.0f);
+        const floatv out = epi_loaded(v, old.even, bv, i, alpha, beta, bias, bias_off, bias_mode, relu);
         STV2F(shuffle2(out, old.odd, PAIR_MASK), C, ci);
         return;
     }
@@ -402,19 +413,18 @@ CL16_INLINE void store_mapped(const floatv v, const int n, const int i, const in
         if (++oc == cwp)
             oc = 0, q++; /* the next output row */
     }
-    floatv out = alpha * v;
+    floatv cvv = (floatv)(0.0f), bvv = (floatv)(0.0f);
     if (beta != 0.0f) {
         float cv[VW];
         for (int c = 0; c < VW; c++) cv[c] = idx[c] >= 0 ? LDF(C, idx[c]) : 0.0f;
-        out = MADD((floatv)(beta), CAT(vload, VW)(0, cv), out);
+        cvv = CAT(vload, VW)(0, cv);
     }
-    if (bias_mode == 1) out += (floatv)(LDF(bias, bias_off + i));
-    else if (bias_mode == 2) {
+    if (bias_mode == 2) {
         float bv[VW];
         for (int c = 0; c < VW; c++) bv[c] = c < n ? LDF(bias, bias_off + j + c) : 0.0f;
-        out += CAT(vload, VW)(0, bv);
+        bvv = CAT(vload, VW)(0, bv);
     }
-    if (relu) out = select(out, (floatv)(0.0f), isless(out, (floatv)(0.0f)));
+    const floatv out = epi_loaded(v, cvv, bvv, i, alpha, beta, bias, bias_off, bias_mode, relu);
     craw_t raw[VW];
     STV_RAW(out, raw);
     __global craw_t *cr = (__global craw_t *)C;

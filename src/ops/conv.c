@@ -1510,9 +1510,9 @@ static int sub_ok(const conv_shape *s, const cl16_conv2d_params *p) {
  * kernel first sets every other pixel to beta*dx (every pixel to 0 for beta
  * 0), unless beta is 1. No column gradients, no col2im pass, no float
  * copies: an f16 dx is written once, rounded once (the direct kernel on
- * float copies of dy and dx cost f16 1.5-1.7x f32's time on ResNet-20's
- * shortcuts; this GEMM on float copies of dy, 1.3-2.7 ms per call at
- * layer2.shortcut, reading the half dy itself 0.9-1.5). */
+ * float copies of dy and dx cost f16 1.5-2.5x f32's time on ResNet-20's
+ * shortcuts in `cl16 bench conv`; this GEMM on a float copy of dy was
+ * slower than reading the half dy itself). */
 static cl16_status bwd_sub(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                            const cl16_tensor *dy, const cl16_tensor *w, float beta,
                            cl16_tensor *dx) {
@@ -1774,7 +1774,7 @@ cleanup:
  * float with its output rows wp apart and zeros in the junk columns
  * (cl16_conv_pad_float with no padding rows and wp - Wo zeros before each
  * row): no transposed dy, and no vector lanes spent on a narrow Cout
- * (LeNet-5's conv1 has 6: backward-weights 1.7-3.9 -> 1.0-1.5 ms). */
+ * (LeNet-5's conv1 has 6; `cl16 bench conv` chose this form for it). */
 static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
     const conv_shape s = *a->s;
     const cl16_conv2d_params *p = a->p;
@@ -1783,8 +1783,10 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
     const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t cg = s.c / s.g, ckk = cg * s.kh * s.kw, cog = s.co / s.g;
     const int64_t kp = (s.ho - 1) * wp + s.wo, jw = wp - s.wo; /* k; junk columns per row */
-    /* Floats of dy's copy per image: dy^T's Ho*wp rows of ld, or dy's rows wp apart. */
-    const int64_t dyper = dot ? s.co * padded_of(s.ho, s.wo, 0, jw).plane : s.ho * wp * ld;
+    /* Floats of dy's copy per image: dy^T's Ho*wp rows of ld, or Cout planes
+     * of dy's rows wp apart (yplane each). */
+    const int64_t yplane = padded_of(s.ho, s.wo, 0, jw).plane;
+    const int64_t dyper = dot ? s.co * yplane : s.ho * wp * ld;
     /* at least two images, which the GEMM sums */
     const int64_t nb = implicit_images(ctx, &s, (double)(s.c * plane + dyper) * sizeof(float), 2);
     const size_t xpb = (size_t)(nb * s.c * plane) * sizeof(float),
@@ -1815,8 +1817,7 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
             d.a = &xpt, d.a_offset = g * cg * plane, d.lda = wp, d.a_stride = s.c * plane;
             d.b = &dyt, d.b_stride = dyper;
             if (dot) /* row o of B: dy's plane o from its first value on */
-                d.trans_b = 1, d.n = cog, d.b_offset = g * cog * (dyper / s.co) + jw,
-                d.ldb = dyper / s.co;
+                d.trans_b = 1, d.n = cog, d.b_offset = g * cog * yplane + jw, d.ldb = yplane;
             else
                 d.n = s.g == 1 ? ld : cog, d.b_offset = g * cog, d.ldb = ld;
             d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;

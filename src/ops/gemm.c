@@ -449,36 +449,36 @@ cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
                                 const cl16_gemm_implicit *im) {
     if (cl16__fault("launch"))
         return cl16__cl_fail(ctx, CL_OUT_OF_RESOURCES, "gemm launch (injected fault)");
-    const int reduce = d->batch > 1 && d->c_stride == 0;
     const cl16_dtype dt = im->ab_float ? CL16_F32 : d->c->dtype;
     cl16_gemm_params p;
-    const char *why;
-    const int cls = cl16__gemm_class(dt, 0, 0, reduce, d->m, d->n, d->k, d->batch);
-    own_params(ctx, cls, dt, &p, &why);
-    if (p.kind != CL16_GK_TILE) /* tuned to another kernel: the built-in table's */
-        cl16__gemm_defaults(ctx, cls, &p);
-    if (p.kind != CL16_GK_TILE) {
-        memset(&p, 0, sizeof p);
-        p.kind = CL16_GK_TILE, p.tm = 4, p.tn = 16, p.vw = 4, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
-    }
+    memset(&p, 0, sizeof p);
+    p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
     if (d->trans_b) {
         /* A * B^T (which 1): the dot kernel, A's rows from the table. 4 x 2
          * outputs per work-item, 8-wide k: of 1x4 to 4x4 and 8- or 16-wide
          * (LeNet-5 / ResNet-20 conv1 backward-weights) none was clearly
          * faster. */
-        memset(&p, 0, sizeof p);
-        p.kind = CL16_GK_DOT, p.tm = 4, p.tn = 2, p.vw = 8, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
-    }
-    if (im->which == 3 && im->ccs == 2) {
+        p.kind = CL16_GK_DOT, p.tm = 4, p.tn = 2, p.vw = 8;
+    } else if (im->which == 3 && im->ccs == 2) {
         /* The paired stores (gemm.cl) need VW <= 8 columns within one output
          * row: VW dividing the row. Tiles measured on ResNet-20's shortcuts
          * (4, 8 or 16 rows; VW, 2VW or 4VW columns; k unrolled or not): f32
          * 4 x 4VW; 16-bit 4 x 2VW with A read as 4-vectors (KU 4: one vector
-         * conversion for four k, 0.74-0.89 ms at layer2.shortcut against
-         * 0.95-1.08 for 4 x 4VW, KU 1). */
+         * conversion for four k, where KU 1 was slower). */
         const int f32 = dt == CL16_F32;
-        p.vw = im->cwo % 8 == 0 ? 8 : 4;
+        p.kind = CL16_GK_TILE, p.vw = im->cwo % 8 == 0 ? 8 : 4;
         p.tm = 4, p.tn = (f32 ? 4 : 2) * p.vw, p.ku = f32 ? 1 : 4;
+    } else {
+        const int reduce = d->batch > 1 && d->c_stride == 0;
+        const int cls = cl16__gemm_class(dt, 0, 0, reduce, d->m, d->n, d->k, d->batch);
+        const char *why;
+        own_params(ctx, cls, dt, &p, &why);
+        if (p.kind != CL16_GK_TILE) /* tuned to another kernel: the built-in table's */
+            cl16__gemm_defaults(ctx, cls, &p);
+        if (p.kind != CL16_GK_TILE) {
+            memset(&p, 0, sizeof p);
+            p.kind = CL16_GK_TILE, p.tm = 4, p.tn = 16, p.vw = 4, p.ku = 1, p.wgx = p.wgy = 8, p.kt = 16;
+        }
     }
     p.backend = CL16_GEMM_OWN, p.pack = 0;
     return counted(ctx, gemm_kernel(ctx, d, &p, im->ab_float, im), im->flops, 0.0);
