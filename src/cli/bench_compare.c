@@ -27,51 +27,6 @@ static const char *usage_text =
     "  from the median, images_per_s_median); older ones their fastest block, which\n"
     "  each file's line says, with its device peaks where it has them.\n";
 
-int bench_read_json(const char *path, const char *cmd, jv *out) {
-    FILE *f = fopen(path, "rb");
-    char what[4200];
-    if (!f) {
-        snprintf(what, sizeof what, "%s: cannot open", cmd);
-        return cli_fail(CL16_ERR_IO, what, path);
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? 2 * cap : 1 << 20;
-            if (cap > ((size_t)64 << 20)) {
-                free(buf), fclose(f);
-                snprintf(what, sizeof what, "%s: file larger than 64 MB", cmd);
-                return cli_fail(CL16_ERR_FORMAT, what, path);
-            }
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf), fclose(f);
-                return cli_fail(CL16_ERR_OUT_OF_MEMORY, cmd, path);
-            }
-            buf = nb;
-        }
-        const size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    char err[256];
-    const int bad = jv_parse(buf, len, out, err, sizeof err);
-    free(buf);
-    if (bad) {
-        snprintf(what, sizeof what, "%s: %s", cmd, path);
-        return cli_fail(CL16_ERR_FORMAT, what, err);
-    }
-    if (out->type != JV_OBJ || !jv_str(out, "benchmark", NULL)) {
-        jv_free(out);
-        snprintf(what, sizeof what, "%s: %s", cmd, path);
-        return cli_fail(CL16_ERR_FORMAT, what, "not a cl16 benchmark file (no \"benchmark\" key)");
-    }
-    return 0;
-}
-
 static row_ref *find_row(row_ref **rows, size_t *n, size_t *cap, const char *key) {
     for (size_t i = 0; i < *n; i++)
         if (!strcmp((*rows)[i].key, key))

@@ -79,6 +79,7 @@ typedef struct row {
     int64_t n, ho, wo;
     double flops;
     result r[NPEER];
+    double f16_f32, f16_f32_lo, f16_f32_hi; /* f16/f32 time: median, least, most over the rounds */
 } row;
 
 typedef struct opts {
@@ -322,46 +323,51 @@ static cl16_tensor *out_tensor(problem *P, int pass, int t) {
     return pass == FWD ? P->Y[t] : pass == BWD_DATA ? P->DX[t] : P->DW[t];
 }
 
-static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk, const opts *o) {
-    result *r = &w->r[p];
-    int t = p == P_F16 ? 0 : 1;
-    cl16_tensor *out = out_tensor(P, w->pass, t);
+/* A peer's call, set up (its output filled with the sentinel) for timing. */
+static void peer_setup(cl16_ctx *ctx, problem *P, const row *w, int p, call *c,
+                       bench_runner *run, const opts *o) {
+    const int t = p == P_F16 ? 0 : 1;
     void *q = NULL;
-    call c = {ctx, P, w->pass, t, {0}, NULL, CL16_OK, CLBlastSuccess, ""};
-    cl16_conv2d_params_init(&c.prm);
-    c.prm.stride_h = c.prm.stride_w = P->l->stride;
-    c.prm.pad_h = c.prm.pad_w = P->l->pad;
+    *c = (call){ctx, P, w->pass, t, {0}, NULL, CL16_OK, CLBlastSuccess, ""};
+    cl16_conv2d_params_init(&c->prm);
+    c->prm.stride_h = c->prm.stride_w = P->l->stride;
+    c->prm.pad_h = c->prm.pad_w = P->l->pad;
     cl16_ctx_opencl(ctx, NULL, &q, NULL);
-    c.queue = (cl_command_queue)q;
-    bench_runner run = {p == P_CLB ? clblast_call : cl16_call, finish_call, &c,
-                        p == P_CLB ? NULL : ctx, o->cpu};
-    bench_stats st;
-    int e = 0;
-    if ((c.s = cl16_tensor_fill(out, SENTINEL)) == CL16_OK)
-        e = bench_time_calls(&run, o->quick, o->reps, o->target_s, o->max_reps, &st);
-    if (!e && c.s == CL16_OK)
-        c.s = cl16_tensor_read_f32(out, P->out, out_count(P, w->pass));
-    if (p == P_CLB && c.cb) {
+    c->queue = (cl_command_queue)q;
+    *run = (bench_runner){p == P_CLB ? clblast_call : cl16_call, finish_call, c,
+                          p == P_CLB ? NULL : ctx, o->cpu};
+    c->s = cl16_tensor_fill(out_tensor(P, w->pass, t), SENTINEL);
+}
+
+/* After the timing (e: its failure, st: its figures): reads the peer's output back,
+ * verifies it and fills in its result. */
+static void peer_finish(cl16_ctx *ctx, problem *P, row *w, int p, call *c, int e,
+                        const bench_stats *st, const check *chk) {
+    result *r = &w->r[p];
+    const int t = c->t;
+    if (!e && c->s == CL16_OK)
+        c->s = cl16_tensor_read_f32(out_tensor(P, w->pass, t), P->out, out_count(P, w->pass));
+    if (p == P_CLB && c->cb) {
         /* CLBlast declines what it does not implement; anything else is an error. */
-        r->st = c.cb == CLBlastNotImplemented ? RS_UNSUPPORTED : RS_ERROR;
+        r->st = c->cb == CLBlastNotImplemented ? RS_UNSUPPORTED : RS_ERROR;
         if (r->st == RS_ERROR)
             r->exit_code = cli_exit_code(CL16_ERR_OPENCL);
-        snprintf(r->reason, sizeof r->reason, "%s returned status %d", c.what, (int)c.cb);
+        snprintf(r->reason, sizeof r->reason, "%s returned status %d", c->what, (int)c->cb);
         return;
     }
-    if (c.s) {
+    if (c->s) {
         r->st = RS_ERROR;
-        r->exit_code = cli_exit_code(c.s);
-        snprintf(r->reason, sizeof r->reason, "%s: %s", cl16_status_str(c.s),
+        r->exit_code = cli_exit_code(c->s);
+        snprintf(r->reason, sizeof r->reason, "%s: %s", cl16_status_str(c->s),
                  cl16_ctx_last_error(ctx));
         return;
     }
-    r->t = st, r->ms = st.median_s * 1e3;
-    r->gflops = w->flops / st.median_s * 1e-9;
+    r->t = *st, r->ms = st->median_s * 1e3;
+    r->gflops = w->flops / st->median_s * 1e-9;
     if (p != P_CLB) { /* what the timed calls ran: the choice is made by then */
         const int64_t xd[4] = {P->n, P->l->c, P->l->h, P->l->w},
                       wd[4] = {P->l->cout, P->l->c, P->l->k, P->l->k};
-        if (cl16_conv2d_algorithm(ctx, &c.prm, t == 0 ? CL16_F16 : CL16_F32, xd, wd, 0, w->pass,
+        if (cl16_conv2d_algorithm(ctx, &c->prm, t == 0 ? CL16_F16 : CL16_F32, xd, wd, 0, w->pass,
                                   r->algo, sizeof r->algo))
             snprintf(r->algo, sizeof r->algo, "?");
     }
@@ -370,6 +376,38 @@ static void run_peer(cl16_ctx *ctx, problem *P, row *w, int p, const check *chk,
     r->st = *r->reason ? RS_FAILED : RS_OK;
     if (*r->reason)
         r->exit_code = cli_exit_code(CL16_ERR_NUMERIC);
+}
+
+/* Times one pass: cl16's f16 and f32 peers in the same rounds (their ratio is
+ * the median over the rounds), then CLBlast's on its own (4x and more apart,
+ * its ratio is not at the mercy of the machine's drift). */
+static void run_pass(cl16_ctx *ctx, problem *P, row *w, const check *chk, const opts *o) {
+    call c[NPEER];
+    bench_runner run[NPEER];
+    bench_stats st[NPEER];
+    int err[NPEER] = {0}, in[2], n = 0;
+    for (int p = 0; p < NPEER; p++) {
+        peer_setup(ctx, P, w, p, &c[p], &run[p], o);
+        memset(&st[p], 0, sizeof st[p]);
+    }
+    for (int p = P_F16; p <= P_F32; p++)
+        if (c[p].s == CL16_OK)
+            in[n++] = p;
+    if (n) {
+        bench_runner rr[2] = {run[in[0]], run[in[n - 1]]};
+        bench_stats rs[2];
+        int re[2] = {0, 0};
+        bench_time_rounds(rr, n, o->quick, o->reps, o->target_s, o->max_reps, rs, re);
+        for (int i = 0; i < n; i++)
+            st[in[i]] = rs[i], err[in[i]] = re[i];
+    }
+    if (c[P_CLB].s == CL16_OK)
+        err[P_CLB] = bench_time_calls(&run[P_CLB], o->quick, o->reps, o->target_s, o->max_reps,
+                                      &st[P_CLB]);
+    for (int p = 0; p < NPEER; p++)
+        peer_finish(ctx, P, w, p, &c[p], err[p], &st[p], chk);
+    if (w->r[P_F16].st == RS_OK && w->r[P_F32].st == RS_OK)
+        w->f16_f32 = bench_round_ratio(&st[P_F16], &st[P_F32], &w->f16_f32_lo, &w->f16_f32_hi);
 }
 
 static void problem_free(problem *P) {
@@ -456,6 +494,7 @@ static int run_layer(cl16_ctx *ctx, const layer *l, int index, row *rows, const 
         w->l = l, w->pass = pass, w->n = o->batch;
         w->ho = (l->h + 2 * l->pad - l->k) / l->stride + 1;
         w->wo = (l->w + 2 * l->pad - l->k) / l->stride + 1;
+        w->f16_f32 = w->f16_f32_lo = w->f16_f32_hi = NAN;
         w->flops = 2.0 * (double)w->n * l->cout * (double)(w->ho * w->wo) * l->c * l->k * l->k;
         fprintf(stderr, "[%s %s] N=%lld C=%d %dx%d -> Cout=%d %lldx%lld, k=%d stride %d pad %d\n",
                 l->name, pass_name[pass], (long long)w->n, l->c, l->h, l->w, l->cout,
@@ -463,19 +502,25 @@ static int run_layer(cl16_ctx *ctx, const layer *l, int index, row *rows, const 
         check chk = {0};
         if (!s && check_init(&chk, &P, pass))
             s = CL16_ERR_OUT_OF_MEMORY;
+        if (!s)
+            run_pass(ctx, &P, w, &chk, o);
         for (int p = 0; p < NPEER; p++) {
             result *r = &w->r[p];
             if (s) {
                 r->st = RS_ERROR, r->exit_code = cli_exit_code(s);
                 snprintf(r->reason, sizeof r->reason, "setup: %s: %s", cl16_status_str(s),
                          cl16_ctx_last_error(ctx));
-            } else
-                run_peer(ctx, &P, w, p, &chk, o);
+            }
             char line[600];
             fmt_result(line, sizeof line, r, &o->pk);
             fprintf(stderr, "    %-9s %s%s%s\n", peer_label[p], line, r->algo[0] ? ", algorithm " : "",
                     r->algo);
         }
+        if (w->f16_f32 == w->f16_f32)
+            fprintf(stderr, "    f16/f32 time, median over %d rounds: %.3f [%.3f-%.3f]\n",
+                    w->r[P_F16].t.blocks < w->r[P_F32].t.blocks ? w->r[P_F16].t.blocks
+                                                                 : w->r[P_F32].t.blocks,
+                    w->f16_f32, w->f16_f32_lo, w->f16_f32_hi);
         check_free(&chk);
     }
     problem_free(&P);
@@ -497,7 +542,7 @@ typedef struct summary {
 static summary summarise(const row *rows, int n) {
     summary s = {NAN, NAN, NULL, NULL};
     for (int i = 0; i < n; i++) {
-        double a = tratio(&rows[i], P_F16, P_F32), b = tratio(&rows[i], P_CLB, P_F16);
+        double a = rows[i].f16_f32, b = tratio(&rows[i], P_CLB, P_F16);
         if (a == a && !(a <= s.worst_f16_f32))
             s.worst_f16_f32 = a, s.f16_f32_row = &rows[i];
         if (b == b && !(b >= s.worst_vs_clb))
@@ -526,12 +571,13 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const opts 
            cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage", cl16_version());
     printf("ms: median per call; GF/s from it, and %% of the f32 multiply-add peak (%.1f "
            "GFLOP/s)\n", o->pk.f32_gflops);
-    printf("%-26s %-8s %8s %9s %11s %9s %11s %9s %11s %7s %7s  %s\n", "shape", "pass", "GFLOP",
-           "f16 ms", "GF/s %pk", "f32 ms", "GF/s %pk", "CLB ms", "GF/s %pk", "f16/f32", "f16/CLB",
+    printf("%-26s %-8s %8s %9s %11s %9s %11s %9s %11s %7s %-10s %7s  %s\n", "shape", "pass",
+           "GFLOP", "f16 ms", "GF/s %pk", "f32 ms", "GF/s %pk", "CLB ms", "GF/s %pk", "f16/f32",
+           "(rounds)", "f16/CLB",
            "algorithm f16 / f32");
     for (int i = 0; i < n; i++) {
         const row *w = &rows[i];
-        char ms[NPEER][16], gf[NPEER][32], r0[16], r1[16];
+        char ms[NPEER][16], gf[NPEER][32], r0[16], r1[16], rr[32];
         for (int p = 0; p < NPEER; p++) {
             cell_ms(ms[p], sizeof ms[p], &w->r[p]);
             const double g = w->r[p].st == RS_OK ? w->r[p].gflops : NAN;
@@ -541,14 +587,21 @@ static void print_table(const row *rows, int n, const cl16_ctx *ctx, const opts 
             else
                 cell_num(gf[p], sizeof gf[p], g, "%.1f");
         }
-        cell_num(r0, sizeof r0, tratio(w, P_F16, P_F32), "%.2f");
+        cell_num(r0, sizeof r0, w->f16_f32, "%.2f");
+        if (w->f16_f32 == w->f16_f32)
+            snprintf(rr, sizeof rr, "%.2f-%.2f", w->f16_f32_lo, w->f16_f32_hi);
+        else
+            snprintf(rr, sizeof rr, "-");
         cell_num(r1, sizeof r1, tratio(w, P_F16, P_CLB), "%.2f");
-        printf("%-26s %-8s %8.3f %9s %11s %9s %11s %9s %11s %7s %7s  %s / %s\n", w->l->name,
-               pass_name[w->pass], w->flops * 1e-9, ms[0], gf[0], ms[1], gf[1], ms[2], gf[2], r0, r1,
+        printf("%-26s %-8s %8.3f %9s %11s %9s %11s %9s %11s %7s %-10s %7s  %s / %s\n", w->l->name,
+               pass_name[w->pass], w->flops * 1e-9, ms[0], gf[0], ms[1], gf[1], ms[2], gf[2], r0,
+               rr, r1,
                w->r[P_F16].algo[0] ? w->r[P_F16].algo : "-",
                w->r[P_F32].algo[0] ? w->r[P_F32].algo : "-");
     }
-    printf("f16/f32 and f16/CLB are time ratios (below 1: f16 faster). CLBlast (f32): fwd %s; "
+    printf("f16/f32 and f16/CLB are time ratios (below 1: f16 faster). f16 and f32 are timed in "
+           "the same rounds, a block of each, and f16/f32 is the median of the rounds' ratios "
+           "(the rounds column: their least and most); CLBlast is timed after them. CLBlast (f32): fwd %s; "
            "bwd_data %s; bwd_w %s. No bias on either side.\n",
            clblast_how[0], clblast_how[1], clblast_how[2]);
     int header = 0;
@@ -617,7 +670,10 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
             "},\n  \"timing\": \"after the warm-up calls (the first one is first_call_s), "
             "blocks of reps calls, each timed by the clock of options.clock (wall, or the process's CPU "
             "time with --cpu-time) with cl16_ctx_finish before it "
-            "stops; ms_per_call and gflops from the median block, ms_min and ms_max the fastest "
+            "stops; cl16_f16 and cl16_f32 timed in the same rounds (a block of each, the order "
+            "reversed every other round), CLBlast after them; ratios.f16_f32_time is the median "
+            "over the rounds of the f16 block's time over the f32 block's, f16_f32_time_min and "
+            "_max the least and most; ms_per_call and gflops from the median block, ms_min and ms_max the fastest "
             "and slowest; kernel_ms the median block's device-busy time per call from OpenCL "
             "profiling events (cl16 peers only: CLBlast's is null); pct_peak of the peaks "
             "above\",\n  \"verification\": \"float64 reference on every "
@@ -649,7 +705,11 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
         fprintf(f, ", \"cl16_f32\": ");
         bench_json_str(f, w->r[P_F32].algo[0] ? w->r[P_F32].algo : "");
         fprintf(f, "},\n     \"ratios\": {\"f16_f32_time\": ");
-        bench_json_num(f, tratio(w, P_F16, P_F32));
+        bench_json_num(f, w->f16_f32);
+        fprintf(f, ", \"f16_f32_time_min\": ");
+        bench_json_num(f, w->f16_f32_lo);
+        fprintf(f, ", \"f16_f32_time_max\": ");
+        bench_json_num(f, w->f16_f32_hi);
         fprintf(f, ", \"f16_clblast_time\": ");
         bench_json_num(f, tratio(w, P_F16, P_CLB));
         fprintf(f, "}}");

@@ -3,6 +3,8 @@
 #include "cli/cli.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,18 +52,34 @@ static double dev_time(cl16_ctx *ctx, uint64_t *untimed) {
     return ctx && cl16_ctx_device_time(ctx, &t) == CL16_OK ? t : NAN;
 }
 
-int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s, int max_reps,
-                     bench_stats *st) {
-    memset(st, 0, sizeof *st);
-    st->median_s = st->min_s = st->max_s = st->kernel_s = NAN;
+/* One timed block of n calls of r: the wall (or CPU) time per call into *wall and,
+ * when the device saw all of it, the device time per call into *kern (else NAN). */
+static int time_block(const bench_runner *r, int n, double *wall, double *kern) {
+    double (*now)(void) = r->cpu_clock ? bench_cpu_now : bench_now;
+    uint64_t u0, u1;
+    const double d0 = dev_time(r->dev, &u0), t0 = now();
+    int e = 0;
+    for (int i = 0; i < n && !e; i++)
+        e = r->call(r->u);
+    if (e || (e = r->finish(r->u)))
+        return e;
+    const double t = now() - t0, d1 = dev_time(r->dev, &u1);
+    *wall = t / n;
+    /* A block that handed work to CLBlast has a partial device time: none. */
+    *kern = d1 == d1 && d0 == d0 && d1 > d0 && u1 == u0 ? (d1 - d0) / n : NAN;
+    return 0;
+}
+
+/* Warm-up of one peer: the first call on its own, and (reps 0) a second that sizes
+ * its blocks. */
+static int warm_up(const bench_runner *r, int min_blocks, int reps, double target_s, int max_reps,
+                   bench_stats *st) {
     double (*now)(void) = r->cpu_clock ? bench_cpu_now : bench_now;
     double t0 = now();
     int e;
     if ((e = r->call(r->u)) || (e = r->finish(r->u)))
         return e;
     st->first_s = now() - t0;
-    const int min_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS;
-    const int max_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS;
     int n = reps;
     if (!n) {
         t0 = now();
@@ -71,30 +89,85 @@ int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s
         const double want = ceil(target_s / min_blocks / (t1 > 1e-7 ? t1 : 1e-7));
         n = want > max_reps ? max_reps : want < 1 ? 1 : (int)want;
     }
-    double wall[BENCH_MAX_BLOCKS], kern[BENCH_MAX_BLOCKS], spent = 0;
-    int nk = 0;
-    while (st->blocks < max_blocks && (st->blocks < min_blocks || spent < target_s)) {
-        uint64_t u0, u1;
-        const double d0 = dev_time(r->dev, &u0);
-        t0 = now();
-        for (int i = 0; i < n; i++)
-            if ((e = r->call(r->u)))
-                return e;
-        if ((e = r->finish(r->u)))
-            return e;
-        const double t = now() - t0, d1 = dev_time(r->dev, &u1);
-        spent += t;
-        wall[st->blocks++] = t / n;
-        /* A block that handed work to CLBlast has a partial device time: none. */
-        if (d1 == d1 && d0 == d0 && d1 > d0 && u1 == u0)
-            kern[nk++] = (d1 - d0) / n;
-    }
     st->reps = n;
-    st->median_s = bench_median(wall, st->blocks); /* sorts wall */
-    st->min_s = wall[0], st->max_s = wall[st->blocks - 1];
-    if (nk == st->blocks)
-        st->kernel_s = bench_median(kern, nk);
     return 0;
+}
+
+int bench_time_rounds(const bench_runner *r, int n, int quick, int reps, double target_s,
+                      int max_reps, bench_stats *st, int *err) {
+    const int min_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS;
+    const int max_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS;
+    double kern[BENCH_ROUND_PEERS][BENCH_MAX_BLOCKS], spent = 0;
+    int nk[BENCH_ROUND_PEERS] = {0}, live = 0, fail = 0;
+    if (n < 1 || n > BENCH_ROUND_PEERS)
+        return -1;
+    for (int p = 0; p < n; p++) {
+        memset(&st[p], 0, sizeof st[p]);
+        st[p].median_s = st[p].min_s = st[p].max_s = st[p].kernel_s = NAN;
+        st[p].first_s = NAN;
+        if ((err[p] = warm_up(&r[p], min_blocks, reps, target_s, max_reps, &st[p])))
+            fail = fail ? fail : err[p];
+        else
+            live++;
+    }
+    /* One block size for all (the smallest sized), so that each round's blocks
+     * are about as long and the peers see the machine over the same span. */
+    int common = 0;
+    for (int p = 0; p < n; p++)
+        if (!err[p] && (!common || st[p].reps < common))
+            common = st[p].reps;
+    for (int p = 0; p < n; p++)
+        if (!err[p])
+            st[p].reps = common;
+    /* Round k runs the live peers in order for even k, in reverse for odd k, so a
+     * steady drift of the machine's speed favours none of them. */
+    for (int k = 0; live && k < max_blocks && (k < min_blocks || spent < target_s * live); k++)
+        for (int j = 0; j < n; j++) {
+            const int p = k % 2 ? n - 1 - j : j;
+            if (err[p])
+                continue;
+            double w, kn;
+            if ((err[p] = time_block(&r[p], st[p].reps, &w, &kn))) {
+                fail = fail ? fail : err[p], live--;
+                continue;
+            }
+            spent += w * st[p].reps;
+            st[p].round_s[st[p].blocks++] = w;
+            if (kn == kn)
+                kern[p][nk[p]++] = kn;
+        }
+    for (int p = 0; p < n; p++) {
+        bench_stats *s = &st[p];
+        if (err[p] || !s->blocks)
+            continue;
+        double sorted[BENCH_MAX_BLOCKS];
+        memcpy(sorted, s->round_s, sizeof(double) * (size_t)s->blocks);
+        s->median_s = bench_median(sorted, s->blocks);
+        s->min_s = sorted[0], s->max_s = sorted[s->blocks - 1];
+        if (nk[p] == s->blocks)
+            s->kernel_s = bench_median(kern[p], nk[p]);
+    }
+    return fail;
+}
+
+int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s, int max_reps,
+                     bench_stats *st) {
+    int e = 0;
+    bench_time_rounds(r, 1, quick, reps, target_s, max_reps, st, &e);
+    return e;
+}
+
+double bench_round_ratio(const bench_stats *a, const bench_stats *b, double *lo, double *hi) {
+    const int n = a->blocks < b->blocks ? a->blocks : b->blocks;
+    double v[BENCH_MAX_BLOCKS];
+    for (int i = 0; i < n; i++)
+        v[i] = a->round_s[i] / b->round_s[i];
+    const double m = bench_median(v, n); /* sorts v */
+    if (lo)
+        *lo = n ? v[0] : NAN;
+    if (hi)
+        *hi = n ? v[n - 1] : NAN;
+    return m;
 }
 
 int bench_peaks(cl16_ctx *ctx, int quick, const char *from, const char *what, cl16_peaks *pk) {
@@ -269,6 +342,51 @@ int bench_common_opt(int argc, char **argv, int *i, const char *usage, int *quic
     if (has_value && (!strcmp(a, "--json") || !strcmp(a, "--device"))) {
         *(a[2] == 'j' ? json : device) = argv[++*i];
         return 1;
+    }
+    return 0;
+}
+
+int bench_read_json(const char *path, const char *cmd, jv *out) {
+    FILE *f = fopen(path, "rb");
+    char what[4200];
+    if (!f) {
+        snprintf(what, sizeof what, "%s: cannot open", cmd);
+        return cli_fail(CL16_ERR_IO, what, path);
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 > cap) {
+            cap = cap ? 2 * cap : 1 << 20;
+            if (cap > ((size_t)64 << 20)) {
+                free(buf), fclose(f);
+                snprintf(what, sizeof what, "%s: file larger than 64 MB", cmd);
+                return cli_fail(CL16_ERR_FORMAT, what, path);
+            }
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf), fclose(f);
+                return cli_fail(CL16_ERR_OUT_OF_MEMORY, cmd, path);
+            }
+            buf = nb;
+        }
+        const size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    char err[256];
+    const int bad = jv_parse(buf, len, out, err, sizeof err);
+    free(buf);
+    if (bad) {
+        snprintf(what, sizeof what, "%s: %s", cmd, path);
+        return cli_fail(CL16_ERR_FORMAT, what, err);
+    }
+    if (out->type != JV_OBJ || !jv_str(out, "benchmark", NULL)) {
+        jv_free(out);
+        snprintf(what, sizeof what, "%s: %s", cmd, path);
+        return cli_fail(CL16_ERR_FORMAT, what, "not a cl16 benchmark file (no \"benchmark\" key)");
     }
     return 0;
 }

@@ -35,7 +35,7 @@ typedef struct bench_runner {
 #define BENCH_MIN_BLOCKS 5
 #define BENCH_QUICK_BLOCKS 3
 #define BENCH_MAX_BLOCKS 20
-/* What bench_time_calls measured: per call, over the timed blocks. */
+/* What bench_time_calls / bench_time_rounds measured: per call, over the timed blocks. */
 typedef struct bench_stats {
     double first_s;                /* the first call alone (kernel builds included) */
     int reps, blocks;              /* calls per timed block, blocks timed */
@@ -43,6 +43,7 @@ typedef struct bench_stats {
     double kernel_s;               /* device-busy time per call from profiling events, median
                                       over the blocks; NAN when not measured (dev NULL, or
                                       the calls went to CLBlast: cl16_ctx_stats.untimed_calls) */
+    double round_s[BENCH_MAX_BLOCKS]; /* per call, block by block in the order timed */
 } bench_stats;
 /* Warm-up: the first call, timed on its own, and (reps 0) a second one that
  * sizes the blocks: each block gets target_s / BENCH_MIN_BLOCKS worth of
@@ -53,6 +54,19 @@ typedef struct bench_stats {
  * Returns 0 or the call's failure. */
 int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s, int max_reps,
                      bench_stats *st);
+/* The same for n peers (at most BENCH_ROUND_PEERS) timed in rounds: each peer's
+ * warm-up, then round after round one block of each peer, in order in even
+ * rounds and in reverse in odd ones, so the peers share the machine's state
+ * block by block and a drift in its speed favours none. All take the smallest
+ * block size that the warm-ups sized (reps 0). The budget is target_s
+ * per peer. A peer that fails (err[p], its call's failure) drops out; the others
+ * go on. Returns 0, or the first failure. */
+#define BENCH_ROUND_PEERS 8
+int bench_time_rounds(const bench_runner *r, int n, int quick, int reps, double target_s,
+                      int max_reps, bench_stats *st, int *err);
+/* Time ratio a/b of two peers timed in the same rounds: the median over the
+ * rounds of a's block time over b's (*lo, *hi: the smallest and largest). */
+double bench_round_ratio(const bench_stats *a, const bench_stats *b, double *lo, double *hi);
 /* The median of v[0..n) (sorts v; the mean of the middle two for even n); NAN for n 0. */
 double bench_median(double *v, int n);
 

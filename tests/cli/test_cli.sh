@@ -161,6 +161,10 @@ for r in d["rows"]:
         else:
             assert p["reason"], (r["shape"], k, "unsupported without a reason")
     assert r["peers"]["cl16_f16"]["status"] == "ok" and r["peers"]["cl16_f32"]["status"] == "ok"
+    # f16 and f32 timed in the same rounds: as many blocks each, and the paired ratio inside its range
+    q = r["ratios"]
+    assert r["peers"]["cl16_f16"]["blocks"] == r["peers"]["cl16_f32"]["blocks"], (r["shape"], r["pass"])
+    assert 0 < q["f16_f32_time_min"] <= q["f16_f32_time"] <= q["f16_f32_time_max"], (r["shape"], r["pass"], q)
     # the algorithm each cl16 peer ran, by pass (stride-1 backward-data runs as a forward)
     for k in ("cl16_f16", "cl16_f32"):
         # im2col on float copies: 16-bit on the storage path (of CPUs)
