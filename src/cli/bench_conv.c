@@ -87,7 +87,22 @@ typedef struct opts {
     double target_s;
     cl16_peaks pk; /* measured at the start of the run, or read (--peaks) */
     const char *peaks_from;
+    const char *only; /* --layers: comma-separated name prefixes, NULL for all */
 } opts;
+
+/* Whether --layers (a list of name prefixes) selects the layer. */
+static int selected(const opts *o, const char *name) {
+    if (!o->only)
+        return 1;
+    for (const char *p = o->only; *p;) {
+        const char *e = strchr(p, ',');
+        const size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && !strncmp(name, p, n))
+            return 1;
+        p += n + (e ? 1 : 0);
+    }
+    return 0;
+}
 
 /* One layer's problem: host inputs, and f16 / f32 device tensors. */
 typedef struct problem {
@@ -379,20 +394,21 @@ static void peer_finish(cl16_ctx *ctx, problem *P, row *w, int p, call *c, int e
 }
 
 /* Times one pass: cl16's f16 and f32 peers in the same rounds (their ratio is
- * the median over the rounds), then CLBlast's on its own (4x and more apart,
- * its ratio is not at the mercy of the machine's drift). */
+ * the median over the rounds), each read back and verified, then CLBlast's on
+ * its own (4x and more apart, its ratio is not at the mercy of the machine's
+ * drift). CLBlast writes the f32 peer's output tensor, so it runs only after
+ * that has been read. */
 static void run_pass(cl16_ctx *ctx, problem *P, row *w, const check *chk, const opts *o) {
     call c[NPEER];
     bench_runner run[NPEER];
     bench_stats st[NPEER];
     int err[NPEER] = {0}, in[2], n = 0;
-    for (int p = 0; p < NPEER; p++) {
+    for (int p = P_F16; p <= P_F32; p++) {
         peer_setup(ctx, P, w, p, &c[p], &run[p], o);
         memset(&st[p], 0, sizeof st[p]);
-    }
-    for (int p = P_F16; p <= P_F32; p++)
         if (c[p].s == CL16_OK)
             in[n++] = p;
+    }
     if (n) {
         bench_runner rr[2] = {run[in[0]], run[in[n - 1]]};
         bench_stats rs[2];
@@ -401,11 +417,14 @@ static void run_pass(cl16_ctx *ctx, problem *P, row *w, const check *chk, const 
         for (int i = 0; i < n; i++)
             st[in[i]] = rs[i], err[in[i]] = re[i];
     }
+    for (int p = P_F16; p <= P_F32; p++)
+        peer_finish(ctx, P, w, p, &c[p], err[p], &st[p], chk);
+    peer_setup(ctx, P, w, P_CLB, &c[P_CLB], &run[P_CLB], o);
+    memset(&st[P_CLB], 0, sizeof st[P_CLB]);
     if (c[P_CLB].s == CL16_OK)
         err[P_CLB] = bench_time_calls(&run[P_CLB], o->quick, o->reps, o->target_s, o->max_reps,
                                       &st[P_CLB]);
-    for (int p = 0; p < NPEER; p++)
-        peer_finish(ctx, P, w, p, &c[p], err[p], &st[p], chk);
+    peer_finish(ctx, P, w, P_CLB, &c[P_CLB], err[P_CLB], &st[P_CLB], chk);
     if (w->r[P_F16].st == RS_OK && w->r[P_F32].st == RS_OK)
         w->f16_f32 = bench_round_ratio(&st[P_F16], &st[P_F32], &w->f16_f32_lo, &w->f16_f32_hi);
 }
@@ -654,12 +673,17 @@ static void write_json(FILE *f, const row *rows, int n, const cl16_ctx *ctx, con
     bench_json_peaks(f, &o->pk, o->peaks_from);
     fprintf(f,
             ",\n  \"options\": {\"quick\": %s, \"batch\": %d, \"reps\": %d, \"target_s\": %g, "
-            "\"max_reps\": %d, \"clock\": \"%s\", \"min_blocks\": %d, \"max_blocks\": %d},\n",
+            "\"max_reps\": %d, \"clock\": \"%s\", \"min_blocks\": %d, \"max_blocks\": %d, "
+            "\"layers\": ",
             o->quick ? "true" : "false", o->batch, o->reps, o->target_s, o->max_reps,
             o->cpu ? "process_cpu" : "wall",
             o->quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS,
             o->quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS);
-    fprintf(f, "  \"clblast\": {");
+    if (o->only)
+        bench_json_str(f, o->only);
+    else
+        fputs("null", f);
+    fprintf(f, "},\n  \"clblast\": {");
     for (int p = 0; p < NPASS; p++) {
         fprintf(f, "%s", p ? ", " : "");
         bench_json_str(f, pass_name[p]);
@@ -753,6 +777,8 @@ int bench_conv(int argc, char **argv, const char *device) {
             device = argv[++i];
         else if (v && !strcmp(a, "--peaks"))
             o.peaks_from = argv[++i];
+        else if (v && !strcmp(a, "--layers"))
+            o.only = argv[++i];
         else if (v && !strcmp(a, "--reps")) {
             char *end;
             long x = strtol(v, &end, 10);
@@ -769,6 +795,18 @@ int bench_conv(int argc, char **argv, const char *device) {
     }
     if (o.quick)
         o.target_s = 0.05, o.max_reps = 5, o.batch = 8;
+    int any = 0;
+    for (int i = 0; i < NLAYERS; i++)
+        any |= (!o.quick || layers[i].quick) && selected(&o, layers[i].name);
+    if (!any) {
+        fprintf(stderr, "cl16 bench conv: --layers '%s' selects no layer%s; the layers are:",
+                o.only, o.quick ? " of the --quick subset" : "");
+        for (int i = 0; i < NLAYERS; i++)
+            if (!o.quick || layers[i].quick)
+                fprintf(stderr, " %s", layers[i].name);
+        fputc('\n', stderr);
+        return CL16_EXIT_USAGE;
+    }
 
     /* Open the JSON output first: a bad path fails before a long run. */
     bench_out jo;
@@ -792,7 +830,7 @@ int bench_conv(int argc, char **argv, const char *device) {
             o.quick ? ", quick subset" : "", o.cpu ? ", process CPU time" : "");
     int n = 0;
     for (int i = 0; i < NLAYERS; i++)
-        if (!o.quick || layers[i].quick)
+        if ((!o.quick || layers[i].quick) && selected(&o, layers[i].name))
             n += run_layer(ctx, &layers[i], i, rows + n, &o);
     for (int i = 0; i < n && !rc; i++)
         for (int p = 0; p < NPEER && !rc; p++)
