@@ -310,18 +310,20 @@ __kernel void cl16_conv_narrow(__global const float *src, __global store_t *dst,
     for (long i = i0; i < n; i++) ST(src[i], dst, i);
 }
 
-/* Before a strided 1x1 backward-data's GEMM (which writes the pixels its
- * stride samples, h % sh == 0 and w % sw == 0, with its own beta): the other
- * pixels of dx become beta * dx, rounded once, and the sampled ones keep
- * their bits; for beta 0 every pixel becomes 0 (dx may hold any bits; the
- * GEMM overwrites the sampled ones). 16 columns of one row per work-item, one
- * vector load and store where all 16 exist. Grid: (ceil(W / 16), H, planes). */
+/* Before a strided backward-data's phase GEMMs (each writes the pixels of
+ * its phase, with its own beta): the pixels no phase writes become beta * dx,
+ * rounded once, and the others keep their bits; for beta 0 every pixel
+ * becomes 0 (dx may hold any bits; the GEMMs overwrite theirs). Pixel (h, w)
+ * is written when bit h % sh of rmask and bit w % sw of cmask are set (a 1x1
+ * kernel without padding: rmask = cmask = 1, the pixels its stride samples).
+ * 16 columns of one row per work-item, one vector load and store where all 16
+ * exist. Grid: (ceil(W / 16), H, planes). */
 __kernel void cl16_conv_scale_unsampled(__global store_t *dx, int H, int W, int sh, int sw,
-                                        float beta) {
+                                        int rmask, int cmask, float beta) {
     const int w0 = (int)get_global_id(0) * 16, h = (int)get_global_id(1);
     if (w0 >= W) return;
     __global store_t *row = dx + ((long)get_global_id(2) * H + h) * W + w0;
-    const int whole = h % sh != 0; /* no pixel of this row is sampled */
+    const int whole = !((rmask >> (h % sh)) & 1); /* no pixel of this row is written */
     if (w0 + 16 <= W) {
         if (beta == 0.0f) { /* +0.0 is all zero bits in every dtype: stored as bits */
             vstore16((raw16_t)(0), 0, (__global raw_t *)row);
@@ -329,13 +331,27 @@ __kernel void cl16_conv_scale_unsampled(__global store_t *dx, int H, int W, int 
         }
         const float16 v = convert_float16(LD16(row, 0));
         const int16 col = (int16)(w0) + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        const int16 keep = whole ? (int16)(0) : col % (int16)(sw) == (int16)(0);
-        ST16(select(beta * v, v, keep), row, 0);
+        const int16 keep = whole ? (int16)(0) : ((int16)(cmask) >> (col % (int16)(sw))) & (int16)(1);
+        ST16(select(beta * v, v, keep != (int16)(0)), row, 0);
         return;
     }
     for (int c = 0; w0 + c < W; c++)
-        if (beta == 0.0f || whole || (w0 + c) % sw != 0)
+        if (beta == 0.0f || whole || !((cmask >> ((w0 + c) % sw)) & 1))
             ST(beta == 0.0f ? 0.0f : beta * LD(row, c), row, c);
+}
+
+/* The A operand of one phase of a strided backward-data (conv.c, bwd_phases):
+ * wp[off + e] for e = ((c * cog + o) * nt + a) * nu + b < C * cog * nt * nu is
+ * w[g*cog + o][c % cg][kh0 - sh*a][kw0 - sw*b] (g = c / cg), the taps of the
+ * phase from the largest down, bits copied. Grid: (C * cog * nt * nu). */
+__kernel void cl16_conv_phase_w(__global const raw_t *w, __global raw_t *wp, long off, int Cout, int C,
+                                int KH, int KW, int groups, int nt, int nu, int kh0, int kw0,
+                                int sh, int sw) {
+    const int e = (int)get_global_id(0), cog = Cout / groups, cg = C / groups, taps = nt * nu;
+    if (e >= C * cog * taps) return;
+    const int b = e % nu, a = (e / nu) % nt, o = (e / taps) % cog, c = e / (taps * cog);
+    const int g = c / cg, cl = c % cg;
+    wp[off + e] = w[((long)(g * cog + o) * cg + cl) * KH * KW + (kh0 - sh * a) * KW + (kw0 - sw * b)];
 }
 
 /* wt[(g*ckk + r)*cog + o] = (float)w[(g*cog + o)*ckk + r] for e = co*ckk + r

@@ -906,11 +906,12 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * forward, GEMM + col2im backward-data, float columns backward-weights), 2
  * (direct), 3 (im2col-float), 4 (implicit) or 5 (implicit-dot). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
- * damaged file is ignored with a warning; a file of another version (6: the
- * dot form among backward-weights' candidates; 5: the mapped GEMM among
+ * damaged file is ignored with a warning; a file of another version (7: the
+ * phase GEMMs among every strided backward-data's candidates, not only 1x1
+ * ones; 6: the dot form among backward-weights' candidates; 5: the mapped GEMM among
  * strided backward-data's candidates; 4: the implicit GEMM and
  * backward-weights entries) is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 6"
+#define CONV_MAGIC "cl16-conv-algo 7"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -1096,7 +1097,7 @@ static cl16_status fwd_chosen(cl16_ctx *ctx, const conv_shape *s, const cl16_con
 }
 
 static int bwd_as_forward(const conv_shape *s, const cl16_conv2d_params *p);
-static int sub_ok(const conv_shape *s, const cl16_conv2d_params *p);
+static int phase_ok(const conv_shape *s, const cl16_conv2d_params *p);
 static void as_forward(const conv_shape *s, const cl16_conv2d_params *p, conv_shape *f,
                        cl16_conv2d_params *q);
 
@@ -1150,7 +1151,7 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
         if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, &s))
             algo = ALGO_IM2COL; /* what a forced im2col-float runs where it does not apply */
         const int strided_bwd = pass == 1 && !as_fwd;
-        if (algo == ALGO_IMPLICIT && !(strided_bwd ? sub_ok(&s, p) : implicit_ok(&f, &q)))
+        if (algo == ALGO_IMPLICIT && !(strided_bwd ? phase_ok(&s, p) : implicit_ok(&f, &q)))
             algo = ALGO_IM2COL; /* likewise a forced implicit where it does not apply */
         static const char *names[3][5] = {
             {"unmeasured", "im2col", "direct", "im2col-float", "implicit"},
@@ -1495,74 +1496,236 @@ done:
     return st;
 }
 
-/* Whether strided backward-data of shape s may run as bwd_sub: a 1x1
- * kernel without padding (ResNet's strided shortcuts). */
-static int sub_ok(const conv_shape *s, const cl16_conv2d_params *p) {
-    return s->kh == 1 && s->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+/* Strided backward-data by phases. The input pixels h = ph + sh*i (ph <
+ * sh) form row phase ph; a kernel row kh reaches them from dy row oh = i + t
+ * when kh = ph + pad_h - sh*t, so phase ph takes the taps t in [lo, lo + n)
+ * (n may be 0: no kernel row reaches it) and is q = ceil((H - ph) / sh) rows
+ * tall. Likewise columns. So each phase (ph, pw) of dx is a stride-1
+ * correlation of dy with the phase's n_h x n_w taps: a GEMM (M = C/g, K =
+ * Cout/g * n_h * n_w, N its pixels) whose C columns are mapped onto the
+ * phase's pixels (gemm.cl: crp = sh*W, ccs = sw). No column gradients, no
+ * col2im, no float copies: each dx pixel is written once, by its phase's
+ * GEMM, rounded once. */
+typedef struct phase_dim {
+    int lo, n;      /* taps t in [lo, lo + n) */
+    int64_t q;      /* rows (columns) of the phase */
+} phase_dim;
+static phase_dim phase_of(int64_t in, int64_t k, int s, int pad, int ph) {
+    const int64_t top = ph + pad, x = top - (k - 1); /* t from ceil(x / s) to floor(top / s) */
+    const int64_t lo = x >= 0 ? (x + s - 1) / s : -((-x) / s), hi = top / s;
+    const phase_dim d = {(int)lo, hi >= lo ? (int)(hi - lo + 1) : 0,
+                         in > ph ? (in - ph + s - 1) / s : 0};
+    return d;
 }
 
-/* dx = beta*dx + W^T dy for a 1x1 kernel without padding at stride (sh, sw):
- * the gradient reaches only the input pixels (i*sh, j*sw), so it is one GEMM
- * per image and group (M = C/g, N = Ho*Wo, K = Cout/g; A the weights with
- * input and output channels swapped, in the dtype) whose C columns are
- * mapped onto those pixels (gemm.cl IMPLICIT 3: element i*sh*W + j*sw of a
- * dx plane for column i*Wo + j), with the GEMM's beta applied there; a small
- * kernel first sets every other pixel to beta*dx (every pixel to 0 for beta
- * 0), unless beta is 1. No column gradients, no col2im pass, no float
- * copies: an f16 dx is written once, rounded once (the direct kernel on
- * float copies of dy and dx cost f16 1.5-2.5x f32's time on ResNet-20's
- * shortcuts in `cl16 bench conv`; this GEMM on a float copy of dy was
- * slower than reading the half dy itself). */
-static cl16_status bwd_sub(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
-                           const cl16_tensor *dy, const cl16_tensor *w, float beta,
-                           cl16_tensor *dx) {
-    const int64_t hw = s->ho * s->wo, hwx = s->h * s->w, cg = s->c / s->g, cog = s->co / s->g;
-    const size_t wb = (size_t)w->numel * cl16_dtype_size(s->dt);
-    cl_mem wm = NULL;
-    struct cl16_tensor wt;
+/* The zero padding of dy (rows above and below, pad_h; columns, pad_w: the
+ * layout of padded_of) that every phase's taps stay within; whether dy needs
+ * a padded copy at all (else each phase has one tap inside dy: read as is). */
+typedef struct phase_plan {
+    int64_t pad_h, pad_w;
+    int copy;
+    int rmask, cmask; /* bit ph (pw): the row (column) phase has taps */
+} phase_plan;
+static phase_plan phase_plan_of(const conv_shape *s, const cl16_conv2d_params *p) {
+    phase_plan pl = {0, 0, 0, 0, 0};
+    for (int d = 0; d < 2; d++) {
+        const int st = d ? p->stride_w : p->stride_h;
+        int64_t need = 0;
+        for (int ph = 0; ph < st; ph++) {
+            const phase_dim f = d ? phase_of(s->w, s->kw, st, p->pad_w, ph)
+                                  : phase_of(s->h, s->kh, st, p->pad_h, ph);
+            if (!f.n || !f.q)
+                continue;
+            *(d ? &pl.cmask : &pl.rmask) |= 1 << ph;
+            const int64_t below = f.q - 1 + f.lo + f.n - 1 - ((d ? s->wo : s->ho) - 1);
+            need = -f.lo > need ? -f.lo : need;
+            need = below > need ? below : need;
+            pl.copy |= f.n > 1;
+        }
+        *(d ? &pl.pad_w : &pl.pad_h) = need;
+    }
+    pl.copy |= pl.pad_h > 0 || pl.pad_w > 0;
+    return pl;
+}
+
+/* Whether strided backward-data of shape s may run by phases: no dilation,
+ * strides whose phases fit the masks, a padded dy plane within int range. */
+static int phase_ok(const conv_shape *s, const cl16_conv2d_params *p) {
+    if (p->dilation_h != 1 || p->dilation_w != 1 || p->stride_h > 16 || p->stride_w > 16)
+        return 0;
+    const phase_plan pl = phase_plan_of(s, p);
+    const padded g = padded_of(s->ho, s->wo, pl.pad_h, pl.pad_w);
+    return (double)g.plane * (double)s->co < 2147483647.0 &&
+           (double)s->c * (double)s->h * (double)s->w < 2147483647.0;
+}
+
+/* Enqueues the gather of phase (r, c)'s weights (cl16_conv_phase_w) into
+ * dst from element off on: C rows of Cout/g * r.n * c.n. */
+static cl16_status phase_weights(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                                 int ph, int pw, phase_dim r, phase_dim c, const cl16_tensor *w,
+                                 cl_mem dst, int64_t off) {
     cl_kernel kern;
+    cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_phase_w", &kern);
+    if (st)
+        return st;
+    cl_int co = (cl_int)s->co, ci = (cl_int)s->c, kh = (cl_int)s->kh, kw = (cl_int)s->kw,
+           g = (cl_int)s->g, nt = r.n, nu = c.n, kh0 = ph + p->pad_h - p->stride_h * r.lo,
+           kw0 = pw + p->pad_w - p->stride_w * c.lo, sh = p->stride_h, sw = p->stride_w, err = 0;
+    cl_long o = off;
+    cl_uint ai = 0;
+    ARG(w->mem);
+    ARG(dst);
+    ARG(o);
+    ARG(co);
+    ARG(ci);
+    ARG(kh);
+    ARG(kw);
+    ARG(g);
+    ARG(nt);
+    ARG(nu);
+    ARG(kh0);
+    ARG(kw0);
+    ARG(sh);
+    ARG(sw);
+    size_t local = 8, global = ((size_t)(s->c * (s->co / s->g) * r.n * c.n) + 7) / 8 * 8;
+    if (!err)
+        err = cl16__enqueue(ctx, kern, 1, &global, &local);
+    return err ? cl16__cl_fail(ctx, err, "conv2d: gathering a phase's weights") : CL16_OK;
+}
+
+/* dx = beta*dx + backward-data by phases (above). Each phase's weights (all
+ * phases' together are at most the weights' size) and row table are made
+ * once. A small kernel first sets the pixels of phases without taps to
+ * beta*dx (all pixels to 0 for beta 0), unless beta is 1 or every pixel has
+ * a phase. dy is read as is where each phase has one tap within it (a 1x1
+ * kernel without padding: gemm.cl IMPLICIT 3, B's rows plain), else from a
+ * zero-padded copy in the dtype through the row tables (IMPLICIT 2), a chunk
+ * of images at a time. The direct kernel on float copies of dy and dx cost
+ * f16 1.5-2.5x f32's time on ResNet-20's strided 1x1 shortcuts in `cl16
+ * bench conv`; the 1x1 GEMM on a float copy of dy was slower than reading
+ * the half dy itself. */
+enum { MAX_PHASES = 256 }; /* strides up to 16 x 16 (phase_ok) */
+static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
+                              const cl16_tensor *dy, const cl16_tensor *w, float beta,
+                              cl16_tensor *dx) {
+    const int64_t hw = s->ho * s->wo, hwx = s->h * s->w, cg = s->c / s->g, cog = s->co / s->g;
+    const int sh = p->stride_h, sw = p->stride_w;
+    const phase_plan pl = phase_plan_of(s, p);
+    const padded pg = padded_of(s->ho, s->wo, pl.pad_h, pl.pad_w);
+    const int64_t wp = pl.copy ? pg.wp : s->wo, plane = pl.copy ? pg.plane : hw;
+    const size_t es = cl16_dtype_size(s->dt);
+    const conv_shape f = {s->n, s->co, s->ho, s->wo, s->c, 1, 1, s->h, s->w, s->g, s->dt};
+    const int64_t nb = pl.copy ? implicit_images(ctx, &f, (double)(s->co * plane) * (double)es, 1)
+                               : s->n;
+    const size_t wb = (size_t)w->numel * es, dpb = pl.copy ? (size_t)(nb * s->co * plane + 64) * es : 0,
+                 tabb = sizeof(cl_int) * (size_t)cog; /* times a phase's taps */
+    cl_mem wm = NULL, dpm = NULL, tab[MAX_PHASES] = {NULL};
+    struct cl16_tensor wt, dpt;
+    int64_t woff[MAX_PHASES]; /* per phase: where its weights start */
     cl16_status st;
-    /* For a 1x1 kernel the rotation is the identity: flip_w swaps the channels. */
-    if ((st = conv_kernel(ctx, s->dt, "cl16_conv_scale_unsampled", &kern)) ||
-        (st = cl16__dev_alloc(ctx, wb, "conv2d transposed w", &wm)) ||
-        (st = flip_w(ctx, s, w, wm)))
+    if ((st = cl16__dev_alloc(ctx, wb, "conv2d phase weights", &wm)) ||
+        (pl.copy && (st = cl16__dev_alloc(ctx, dpb, "conv2d padded dy (phases)", &dpm))))
         goto done;
     temp_view(ctx, &wt, wm, s->dt, w->numel);
-    if (beta != 1.0f) {
-        cl_int ih = (cl_int)s->h, iw = (cl_int)s->w, sh = p->stride_h, sw = p->stride_w, err = 0;
+    if (pl.copy)
+        temp_view(ctx, &dpt, dpm, s->dt, (int64_t)(dpb / es));
+    /* Each phase's weights and row table, once. */
+    int64_t wo = 0;
+    for (int ph = 0; ph < sh && !st; ph++)
+        for (int pw = 0; pw < sw && !st; pw++) {
+            const phase_dim r = phase_of(s->h, s->kh, sh, p->pad_h, ph),
+                            c = phase_of(s->w, s->kw, sw, p->pad_w, pw);
+            const int i = ph * sw + pw;
+            woff[i] = wo;
+            if (!r.n || !c.n || !r.q || !c.q)
+                continue;
+            if ((st = phase_weights(ctx, s, p, ph, pw, r, c, w, wm, wo)))
+                break;
+            wo += s->c * cog * r.n * c.n;
+            if (pl.copy) {
+                const conv_shape ts = {s->n, s->co, s->ho, s->wo, s->co, r.n, c.n, 0, 0, s->g, s->dt};
+                cl16_conv2d_params tp;
+                cl16_conv2d_params_init(&tp);
+                tp.groups = p->groups;
+                if ((st = cl16__dev_alloc(ctx, tabb * (size_t)(r.n * c.n), "conv2d row table (phases)",
+                                          &tab[i])) ||
+                    (st = row_table(ctx, &ts, &tp, plane, wp, tab[i])))
+                    break;
+            }
+        }
+    if (st)
+        goto done;
+    if (beta != 1.0f && !(pl.rmask == (1 << sh) - 1 && pl.cmask == (1 << sw) - 1)) {
+        cl_kernel kern;
+        if ((st = conv_kernel(ctx, s->dt, "cl16_conv_scale_unsampled", &kern)))
+            goto done;
+        cl_int ih = (cl_int)s->h, iw = (cl_int)s->w, csh = sh, csw = sw, rm = pl.rmask,
+               cm = pl.cmask, err = 0;
         cl_uint ai = 0;
         ARG(dx->mem);
         ARG(ih);
         ARG(iw);
-        ARG(sh);
-        ARG(sw);
+        ARG(csh);
+        ARG(csw);
+        ARG(rm);
+        ARG(cm);
         ARG(beta);
         size_t global[3] = {((size_t)s->w + 15) / 16, (size_t)s->h, (size_t)(s->n * s->c)};
         if (!err)
             err = cl16__enqueue(ctx, kern, 3, global, NULL);
         if (err) {
-            st = cl16__cl_fail(ctx, err, "conv2d: scaling the unsampled pixels of dx");
+            st = cl16__cl_fail(ctx, err, "conv2d: scaling the pixels of dx no phase writes");
             goto done;
         }
     }
-    for (int64_t g = 0; g < s->g && !st; g++) {
-        cl16_gemm_desc d;
-        cl16_gemm_desc_init(&d);
-        d.m = cg, d.n = hw, d.k = cog, d.batch = s->n, d.beta = beta;
-        d.a = &wt, d.a_offset = g * cg * cog, d.lda = cog, d.a_stride = 0;
-        d.b = dy, d.b_offset = g * cog * hw, d.ldb = hw, d.b_stride = s->co * hw;
-        d.c = dx, d.c_offset = g * cg * hwx, d.ldc = hwx, d.c_stride = s->c * hwx;
-        const cl16_gemm_implicit im = {3, NULL, (int)s->wo, (int)s->wo, (int)(p->stride_h * s->w),
-                                       p->stride_w, (int)s->w, 0,
-                                       2.0 * (double)(cg * hw * cog) * (double)s->n};
-        st = cl16__gemm_implicit(ctx, &d, &im);
+    for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
+        if (pl.copy && (st = pad_planes(ctx, s->dt, 0, dy->mem, n0, cnt, s->co, s->ho, s->wo,
+                                        pl.pad_h, pl.pad_w, dpm)))
+            break;
+        for (int ph = 0; ph < sh && !st; ph++)
+            for (int pw = 0; pw < sw && !st; pw++) {
+                const phase_dim r = phase_of(s->h, s->kh, sh, p->pad_h, ph),
+                                c = phase_of(s->w, s->kw, sw, p->pad_w, pw);
+                if (!r.n || !c.n || !r.q || !c.q)
+                    continue;
+                const int i = ph * sw + pw;
+                const int64_t k = cog * r.n * c.n;
+                /* Output (i, j) of the phase is column i*wp + j, from dy row i + lo + a. */
+                const int64_t b0 = pl.copy ? (r.lo + pl.pad_h) * wp + pl.pad_w + c.lo
+                                           : (int64_t)r.lo * wp + c.lo;
+                for (int64_t gi = 0; gi < s->g && !st; gi++) {
+                    cl16_gemm_desc d;
+                    cl16_gemm_desc_init(&d);
+                    d.m = cg, d.n = (r.q - 1) * wp + c.q, d.k = k, d.batch = cnt, d.beta = beta;
+                    d.a = &wt, d.a_offset = woff[i] + gi * cg * k, d.lda = k, d.a_stride = 0;
+                    if (pl.copy)
+                        d.b = &dpt, d.b_offset = gi * cog * plane + b0, d.ldb = wp,
+                        d.b_stride = s->co * plane;
+                    else
+                        d.b = dy, d.b_offset = (n0 * s->co + gi * cog) * hw + b0, d.ldb = hw,
+                        d.b_stride = s->co * hw;
+                    d.c = dx, d.c_offset = (n0 * s->c + gi * cg) * hwx + ph * s->w + pw;
+                    d.ldc = hwx, d.c_stride = s->c * hwx;
+                    const cl16_gemm_implicit im = {pl.copy ? 2 : 3, tab[i], (int)wp, (int)c.q,
+                                                   (int)(sh * s->w), sw, (int)(s->w - pw), 0,
+                                                   2.0 * (double)(cg * r.q * c.q * k) * (double)cnt};
+                    st = cl16__gemm_implicit(ctx, &d, &im);
+                }
+            }
     }
     if (!st)
         cl16__count(ctx, 0.0,
-                    (double)cl16_dtype_size(s->dt) *
-                        ((double)(s->n * s->co * hw) + (double)w->numel +
-                         (double)(s->n * s->c * hwx) * (beta != 0.0f ? 2.0 : 1.0)));
+                    (double)es * ((double)(s->n * s->co * hw) + (double)w->numel +
+                                  (double)(s->n * s->c * hwx) * (beta != 0.0f ? 2.0 : 1.0)));
 done:
+    for (int ph = 0; ph < sh; ph++)
+        for (int pw = 0; pw < sw; pw++)
+            if (tab[ph * sw + pw])
+                cl16__dev_free(ctx, tab[ph * sw + pw],
+                               tabb * (size_t)(phase_of(s->h, s->kh, sh, p->pad_h, ph).n *
+                                               phase_of(s->w, s->kw, sw, p->pad_w, pw).n));
+    cl16__dev_free(ctx, dpm, dpb);
     cl16__dev_free(ctx, wm, wb);
     return st;
 }
@@ -1577,8 +1740,8 @@ typedef struct bwd_args {
 
 static cl16_status bwd_algo(cl16_ctx *ctx, int algo, const void *args) {
     const bwd_args *a = args;
-    if (algo == ALGO_IMPLICIT && sub_ok(a->s, a->p))
-        return bwd_sub(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx);
+    if (algo == ALGO_IMPLICIT && phase_ok(a->s, a->p))
+        return bwd_phases(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx);
     return algo == ALGO_DIRECT ? bwd_direct(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx)
                                : bwd_col2im(ctx, a->s, a->p, a->dy, a->w, a->beta, a->dx);
 }
@@ -1604,7 +1767,7 @@ static cl16_status bwd_strided(cl16_ctx *ctx, const conv_shape *s, const cl16_co
     }
     int algo, done;
     int cand[3] = {ALGO_IM2COL, ALGO_DIRECT, ALGO_IMPLICIT};
-    st = choose(ctx, key, bwd_algo, &m, cand, sub_ok(s, p) ? 3 : 2, &algo, &done);
+    st = choose(ctx, key, bwd_algo, &m, cand, phase_ok(s, p) ? 3 : 2, &algo, &done);
     if (!st && (!done || sm))
         st = bwd_algo(ctx, algo, &a);
     cl16__dev_free(ctx, sm, dx->bytes);

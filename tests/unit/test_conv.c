@@ -538,7 +538,7 @@ static void disk_choices(void) {
     CHECK(!memcmp(y1, y2, sizeof y1));
     cl16_ctx_free(b);
     /* Damage the file: warned about, measured again. */
-    CHECK(measured_with_file(dir, "cl16-conv-algo 6", "x y", y2) == 1);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 7", "x y", y2) == 1);
     CHECK_MSG(strstr(warned, "conv-algo") && strstr(warned, "malformed"), "warning '%s'", warned);
     /* An older version's file (other kernels, other keys, fewer algorithms):
      * measured again, no warning. */
@@ -546,6 +546,8 @@ static void disk_choices(void) {
     CHECK_MSG(!warned[0], "warning for an older file: '%s'", warned);
     CHECK(measured_with_file(dir, "cl16-conv-algo 2", "0 0 0 0 0 0 0 0 0 0 0 0 0 0 1", y2) == 1);
     CHECK_MSG(!warned[0], "warning for an older file: '%s'", warned);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 6", "0 0 0 0 0 0 0 0 0 0 0 0 0 0 1", y2) == 1);
+    CHECK_MSG(!warned[0], "warning for the previous version's file: '%s'", warned);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
@@ -594,14 +596,18 @@ static void algorithm_names(cl16_ctx *cim, cl16_ctx *cdi, cl16_ctx *cau, cl16_ct
     CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k2.p, CL16_F32, xd, wd, 0, 2, nm, sizeof nm));
     CHECK_MSG(!strcmp(nm, "im2col-nn"), "forced implicit, strided backward-weights: %s", nm);
     CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k2.p, CL16_F16, xd, wd, 0, 1, nm, sizeof nm));
-    CHECK_MSG(!strcmp(nm, "col2im"), "forced implicit, strided 3x3 backward-data: %s", nm);
-    cs k5 = mk(2, 3, 9, 7, 4, 1, 1, 2, 0, 1, 1); /* strided 1x1: one mapped GEMM */
+    CHECK_MSG(!strcmp(nm, "implicit"), "forced implicit, strided 3x3 backward-data: %s", nm);
+    k2.p.dilation_h = 2; /* phases need dilation 1 */
+    CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k2.p, CL16_F16, xd, wd, 0, 1, nm, sizeof nm));
+    CHECK_MSG(!strcmp(nm, "col2im"), "forced implicit, dilated strided backward-data: %s", nm);
+    k2.p.dilation_h = 1;
+    cs k5 = mk(2, 3, 9, 7, 4, 1, 1, 2, 0, 1, 1); /* strided 1x1: one mapped GEMM (of 4 phases) */
     const int64_t wd5[4] = {k5.co, k5.c, 1, 1};
     CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k5.p, CL16_F16, xd, wd5, 0, 1, nm, sizeof nm));
     CHECK_MSG(!strcmp(nm, "implicit"), "forced implicit, strided 1x1 backward-data: %s", nm);
     k5.p.pad_h = 1;
     CHECK_OK(cim2, cl16_conv2d_algorithm(cim2, &k5.p, CL16_F16, xd, wd5, 0, 1, nm, sizeof nm));
-    CHECK_MSG(!strcmp(nm, "col2im"), "forced implicit, padded strided 1x1 backward-data: %s", nm);
+    CHECK_MSG(!strcmp(nm, "implicit"), "forced implicit, padded strided 1x1 backward-data: %s", nm);
     /* automatic: a shape no call has seen, then after a call */
     cs k3 = mk(3, 5, 11, 6, 7, 3, 3, 2, 1, 1, 1);
     const int64_t xd3[4] = {k3.n, k3.c, k3.h, k3.w}, wd3[4] = {k3.co, k3.c, k3.kh, k3.kw};
@@ -807,6 +813,32 @@ int main(void) {
                 k.beta = 0.5f;
                 run_case(cim2, &k, DTYPES[dt], 1, NULL, NULL);
             }
+    }
+
+    /* Strided backward-data by phases (forced implicit, NaN-poisoned
+     * workspaces): every phase with taps (3x3 and 5x5 at stride 2), one tap per
+     * phase read from dy as is (2x2 stride 2), phases without taps (3x3 at
+     * stride 4, pixels scaled by beta), several taps at stride 3, unequal
+     * strides, groups, odd sizes; the padded copies one image at a time. */
+    {
+        cs ph[] = {mk(2, 5, 9, 11, 6, 3, 3, 2, 1, 1, 1),  mk(2, 4, 13, 10, 5, 5, 5, 2, 2, 1, 1),
+                   mk(3, 6, 10, 8, 4, 2, 2, 2, 0, 1, 1),  mk(2, 3, 13, 11, 4, 3, 3, 4, 1, 1, 1),
+                   mk(2, 4, 11, 12, 5, 5, 5, 3, 1, 1, 1), mk(2, 6, 9, 10, 4, 3, 3, 2, 1, 1, 2),
+                   mk(2, 3, 8, 9, 4, 3, 3, 2, 0, 1, 1)};
+        ph[4].p.stride_w = 2, ph[4].p.pad_w = 2; /* unequal strides and pads */
+        ph[6].p.stride_w = 1;                    /* one dimension at stride 1 */
+        const int nph = (int)(sizeof ph / sizeof ph[0]);
+        for (int i = 0; i < nph; i++)
+            for (int dt = 0; dt < 3; dt++) {
+                cs k = ph[i];
+                run_case(cim2, &k, DTYPES[dt], 1, NULL, NULL);
+                k.beta = 0.5f;
+                run_case(cim2, &k, DTYPES[dt], 1, NULL, NULL);
+            }
+        cl16__conv_set_col_limit(cim2, 6 * 50 * 4 + 100); /* one image per chunk */
+        run_case(cim2, &ph[0], CL16_F32, 1, NULL, NULL);
+        run_case(cim2, &ph[0], CL16_F16, 1, NULL, NULL);
+        cl16__conv_set_col_limit(cim2, 0);
     }
 
     f16_vs_f32(cim, &odd[3]);
