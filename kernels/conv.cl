@@ -398,18 +398,24 @@ __kernel void cl16_conv_flip_w(__global const raw_t *w, __global raw_t *wf, int 
     acc0 += (wv).s0 * (xv), acc1 += (wv).s1 * (xv), acc2 += (wv).s2 * (xv),                       \
     acc3 += (wv).s3 * (xv), acc4 += (wv).s4 * (xv), acc5 += (wv).s5 * (xv),                       \
     acc6 += (wv).s6 * (xv), acc7 += (wv).s7 * (xv)
+/* ST8P(v, p): v rounded into 8 raw elements of the storage type in private
+ * memory (one vector conversion, then stored element by element). */
 #if CL16_DTYPE == 0
 #define LD8U(p) vload8(0, (p))
 #define ST8U(v, p) vstore8((v), 0, (p))
+#define ST8P(v, p) vstore8((v), 0, (p))
 #elif CL16_DTYPE == 2
 #define LD8U(p) cl16_bf2f8(vload8(0, (p)))
 #define ST8U(v, p) vstore8(cl16_f2bf8(v), 0, (p))
+#define ST8P(v, p) vstore8(cl16_f2bf8(v), 0, (p))
 #elif CL16_HALF_NATIVE && CL16_HALF_ARITH
 #define LD8U(p) convert_float8(vload8(0, (p)))
 #define ST8U(v, p) vstore_half8_rte((v), 0, (p))
+#define ST8P(v, p) vstore_half8_rte((v), 0, (__private half *)(p))
 #else
 #define LD8U(p) vload_half8(0, (p))
 #define ST8U(v, p) vstore_half8_rte((v), 0, (p))
+#define ST8P(v, p) vstore_half8_rte((v), 0, (__private half *)(p))
 #endif
 
 /* wp[(((g*ctiles + tile)*cig + ci)*KK + q)*DIRECT_TC + a] = w[co][ci][q] with
@@ -529,65 +535,102 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
  * and packed as for the forward kernel (cl16_conv_flip_w, then
  * cl16_conv_direct_pack with C output and Cout input channels): tap (i, j) is
  * packed entry KH*KW - 1 - (i*KW + j). Sums in float, one rounding on store,
- * a fixed order: bitwise reproducible.
- * Grid: (ceil(W / (DIRECT_TW*sw)) * sw rounded up, H, N * groups * ceil(C_per_group / DIRECT_TC)). */
-__kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const float *wp,
-                                   __global store_t *dx, float beta, int C, int H, int W, int Cout,
-                                   int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw,
-                                   int dh, int dw, int groups) {
-    const int gx = (int)get_global_id(0), h = (int)get_global_id(1);
-    const int t = (int)get_global_id(2);
-    const int q = gx % sw, w0 = gx / sw * DIRECT_TW * sw + q; /* column of lane 0 */
-    const int cg = C / groups, cog = Cout / groups;
-    const int ctiles = (cg + DIRECT_TC - 1) / DIRECT_TC;
-    if (w0 >= W) return;
-    const int n = t / (groups * ctiles), g = (t / ctiles) % groups, tile = t % ctiles;
-    const int c0 = g * cg + tile * DIRECT_TC, clast = g * cg + cg - 1;
-    float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
-    float8 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;
-    const int kk = KH * KW;
-    const long plane = (long)Ho * Wo;
-    /* Taps outermost: which taps this phase and row take is decided once
-     * (divisions), then each runs over the group's dy channels. */
-    for (int i = 0; i < KH; i++) {
-        const int th = h + ph - i * dh; /* = oh * sh */
-        if (th < 0 || th % sh) continue;
-        const int oh = th / sh;
-        if (oh >= Ho) continue;
-        for (int j = 0; j < KW; j++) {
-            const int tw = w0 + pw - j * dw; /* = ow * sw for lane 0 */
-            if (tw % sw) continue;           /* (exact for negative tw too) */
-            const int ow0 = tw / sw;
-            if (ow0 >= Wo || ow0 + DIRECT_TW <= 0) continue; /* every lane outside */
-            const int inside = ow0 >= 0 && ow0 + DIRECT_TW <= Wo;
-            __global const store_t *dyp = dy + ((long)n * Cout + g * cog) * plane + (long)oh * Wo + ow0;
-            __global const float *wq =
-                wp + (long)(g * ctiles + tile) * cog * kk * DIRECT_TC + (kk - 1 - (i * KW + j)) * DIRECT_TC;
-            for (int o = 0; o < cog; o++, dyp += plane, wq += kk * DIRECT_TC) {
-                float8 xv;
-                if (inside) {
-                    xv = LD8U(dyp);
-                } else {
-                    float tmp[DIRECT_TW];
-                    for (int b = 0; b < DIRECT_TW; b++)
-                        tmp[b] = (ow0 + b >= 0 && ow0 + b < Wo) ? (float)LD(dyp, b) : 0.0f;
-                    xv = vload8(0, tmp);
-                }
-                const float8 wv = vload8(0, wq);
-                DIRECT_ACC(wv, xv);
-            }
-        }
-    }
-    const float8 accs[DIRECT_TC] = {acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7};
-    for (int a = 0; a < DIRECT_TC; a++) {
-        const int c = c0 + a;
-        if (c > clast) break;
-        const long base = (((long)n * C + c) * H + h) * W;
-        float res[DIRECT_TW];
-        vstore8(accs[a], 0, res);
-        for (int b = 0; b < DIRECT_TW && w0 + b * sw < W; b++) {
-            const long e = base + w0 + b * sw;
-            ST(beta != 0.0f ? MADD(beta, (float)LD(dx, e), res[b]) : res[b], dx, e);
-        }
-    }
+ * a fixed order: bitwise reproducible. dy holds the images of a chunk, dx
+ * the whole batch: image n of dy is image dx_n0 + n of dx.
+ * Grid: (ceil(W / (DIRECT_TW*sw)) * sw rounded up, H,
+ *        images * groups * ceil(C_per_group / DIRECT_TC)). */
+/* The kernel's body, for dy of type DYT read by LDY8 (8 consecutive
+ * elements as float8) and LDY (one element as float): cl16_conv_bwd_direct
+ * reads dy in the storage type; on 16-bit types cl16_conv_bwd_direct_fdy
+ * reads a float copy of dy and still writes dx in the storage type (the
+ * storage path's f16 dy loads in the inner loop made PoCL's code slower,
+ * while one rounding per dx element on store is cheap). */
+#define CL16_BWD_DIRECT(NAME, DYT, LDY8, LDY)                                                      \
+inline void NAME(__global const DYT *dy, __global const float *wp, __global store_t *dx,         \
+                 int dx_n0, float beta, int C, int H, int W, int Cout, int KH, int KW, int Ho,    \
+                 int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int groups) {            \
+    const int gx = (int)get_global_id(0), h = (int)get_global_id(1);                               \
+    const int t = (int)get_global_id(2);                                                           \
+    const int q = gx % sw, w0 = gx / sw * DIRECT_TW * sw + q; /* column of lane 0 */               \
+    const int cg = C / groups, cog = Cout / groups;                                                \
+    const int ctiles = (cg + DIRECT_TC - 1) / DIRECT_TC;                                           \
+    if (w0 >= W) return;                                                                           \
+    const int n = t / (groups * ctiles), g = (t / ctiles) % groups, tile = t % ctiles;             \
+    const int c0 = g * cg + tile * DIRECT_TC, clast = g * cg + cg - 1;                             \
+    float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;                                     \
+    float8 acc4 = 0.0f, acc5 = 0.0f, acc6 = 0.0f, acc7 = 0.0f;                                     \
+    const int kk = KH * KW;                                                                        \
+    const long plane = (long)Ho * Wo;                                                              \
+    /* Taps outermost: which taps this phase and row take is decided once                          \
+     * (divisions), then each runs over the group's dy channels. */                                \
+    for (int i = 0; i < KH; i++) {                                                                 \
+        const int th = h + ph - i * dh; /* = oh * sh */                                            \
+        if (th < 0 || th % sh) continue;                                                           \
+        const int oh = th / sh;                                                                    \
+        if (oh >= Ho) continue;                                                                    \
+        for (int j = 0; j < KW; j++) {                                                             \
+            const int tw = w0 + pw - j * dw; /* = ow * sw for lane 0 */                            \
+            if (tw % sw) continue;           /* (exact for negative tw too) */                     \
+            const int ow0 = tw / sw;                                                               \
+            if (ow0 >= Wo || ow0 + DIRECT_TW <= 0) continue; /* every lane outside */              \
+            const int inside = ow0 >= 0 && ow0 + DIRECT_TW <= Wo;                                  \
+            __global const DYT *dyp =                                                              \
+                dy + ((long)n * Cout + g * cog) * plane + (long)oh * Wo + ow0;                     \
+            __global const float *wq = wp + (long)(g * ctiles + tile) * cog * kk * DIRECT_TC +     \
+                                       (kk - 1 - (i * KW + j)) * DIRECT_TC;                        \
+            for (int o = 0; o < cog; o++, dyp += plane, wq += kk * DIRECT_TC) {                    \
+                float8 xv;                                                                         \
+                if (inside) {                                                                      \
+                    xv = LDY8(dyp);                                                                \
+                } else {                                                                           \
+                    float tmp[DIRECT_TW];                                                          \
+                    for (int b = 0; b < DIRECT_TW; b++)                                            \
+                        tmp[b] = (ow0 + b >= 0 && ow0 + b < Wo) ? (float)LDY(dyp, b) : 0.0f;       \
+                    xv = vload8(0, tmp);                                                           \
+                }                                                                                  \
+                const float8 wv = vload8(0, wq);                                                   \
+                DIRECT_ACC(wv, xv);                                                                \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    const float8 accs[DIRECT_TC] = {acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7};               \
+    for (int a = 0; a < DIRECT_TC; a++) {                                                          \
+        const int c = c0 + a;                                                                      \
+        if (c > clast) break;                                                                      \
+        const long base = (((long)(dx_n0 + n) * C + c) * H + h) * W;                               \
+        if (beta == 0.0f) { /* rounded as one vector, stored as raw elements */                    \
+            raw_t res[DIRECT_TW];                                                                  \
+            ST8P(accs[a], res);                                                                    \
+            for (int b = 0; b < DIRECT_TW && w0 + b * sw < W; b++)                                 \
+                ((__global raw_t *)dx)[base + w0 + b * sw] = res[b];                               \
+        } else {                                                                                   \
+            float res[DIRECT_TW];                                                                  \
+            vstore8(accs[a], 0, res);                                                              \
+            for (int b = 0; b < DIRECT_TW && w0 + b * sw < W; b++) {                               \
+                const long e = base + w0 + b * sw;                                                 \
+                ST(MADD(beta, (float)LD(dx, e), res[b]), dx, e);                                   \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
 }
+
+#define CL16_FLOAT8(p) vload8(0, (p))
+#define CL16_FLOAT1(p, i) ((p)[i])
+CL16_BWD_DIRECT(cl16_bwd_direct_st, store_t, LD8U, LD)
+__kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const float *wp,
+                                   __global store_t *dx, int dx_n0, float beta, int C, int H, int W,
+                                   int Cout, int KH, int KW, int Ho, int Wo, int sh, int sw, int ph,
+                                   int pw, int dh, int dw, int groups) {
+    cl16_bwd_direct_st(dy, wp, dx, dx_n0, beta, C, H, W, Cout, KH, KW, Ho, Wo, sh, sw, ph, pw, dh,
+                       dw, groups);
+}
+#if CL16_DTYPE != 0
+CL16_BWD_DIRECT(cl16_bwd_direct_f, float, CL16_FLOAT8, CL16_FLOAT1)
+__kernel void cl16_conv_bwd_direct_fdy(__global const float *dy, __global const float *wp,
+                                       __global store_t *dx, int dx_n0, float beta, int C, int H,
+                                       int W, int Cout, int KH, int KW, int Ho, int Wo, int sh,
+                                       int sw, int ph, int pw, int dh, int dw, int groups) {
+    cl16_bwd_direct_f(dy, wp, dx, dx_n0, beta, C, H, W, Cout, KH, KW, Ho, Wo, sh, sw, ph, pw, dh,
+                      dw, groups);
+}
+#endif

@@ -906,12 +906,13 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * forward, GEMM + col2im backward-data, float columns backward-weights), 2
  * (direct), 3 (im2col-float), 4 (implicit) or 5 (implicit-dot). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
- * damaged file is ignored with a warning; a file of another version (7: the
- * phase GEMMs among every strided backward-data's candidates, not only 1x1
+ * damaged file is ignored with a warning; a file of another version (8: the
+ * f16 direct backward-data reading float dy only, faster against its rivals;
+ * 7: the phase GEMMs among every strided backward-data's candidates, not only 1x1
  * ones; 6: the dot form among backward-weights' candidates; 5: the mapped GEMM among
  * strided backward-data's candidates; 4: the implicit GEMM and
  * backward-weights entries) is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 7"
+#define CONV_MAGIC "cl16-conv-algo 8"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -1424,72 +1425,69 @@ cleanup:
 
 /* dx = beta*dx + the direct gather kernel cl16_conv_bwd_direct (any stride),
  * on the rotated weights packed as float like the forward direct kernel's.
- * f16 on a CPU's storage path runs the f32 form on float copies of dy and dx,
- * a chunk of images at a time, like the forward direct kernel (see
- * direct_via_float; at ResNet-20's layer2.down the f16 form took 27 ms CPU,
- * the f32 form 21, before the taps moved outermost). */
+ * f16 on a CPU's storage path reads float copies of dy, a chunk of images at
+ * a time (see direct_via_float), and writes dx in f16 as it goes
+ * (cl16_conv_bwd_direct_fdy). At ResNet-20's layer2.down (batch 128, EPYC)
+ * the kernel reading f16 dy took 14.5-16 ms against f32's 8.2-9.3, and float
+ * dx chunks narrowed after the kernel (26 chunks, 3 launches each) made the
+ * f16 call 1.4x f32's; reading float dy and rounding dx on store, 8 chunks:
+ * 9.0-9.7 ms of kernels + 0.7-1.0 ms of widening. */
 static cl16_status bwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *dy, const cl16_tensor *w, float beta,
                               cl16_tensor *dx) {
     cl_kernel kern;
     const int via = direct_via_float(ctx, s);
-    cl16_status st = conv_kernel(ctx, via ? CL16_F32 : s->dt, "cl16_conv_bwd_direct", &kern);
+    cl16_status st =
+        conv_kernel(ctx, s->dt, via ? "cl16_conv_bwd_direct_fdy" : "cl16_conv_bwd_direct", &kern);
     if (st)
         return st;
     const int64_t cg = s->c / s->g, cog = s->co / s->g, kk = s->kh * s->kw;
     const int64_t ctiles = (cg + 7) / 8; /* DIRECT_TC = 8 */
     const int64_t yper = s->co * s->ho * s->wo, xper = s->c * s->h * s->w;
-    const int64_t nb = via ? via_chunk_images(ctx, s->n, xper + yper) : s->n;
+    const int64_t nb = via ? via_chunk_images(ctx, s->n, yper) : s->n;
     const size_t wb = (size_t)w->numel * cl16_dtype_size(s->dt),
-                 dyfb = via ? (size_t)(nb * yper) * sizeof(float) : 0,
-                 dxfb = via ? (size_t)(nb * xper) * sizeof(float) : 0;
-    cl_mem wfm = NULL, wp = NULL, dyf = NULL, dxf = NULL;
+                 dyfb = via ? (size_t)(nb * yper) * sizeof(float) : 0;
+    cl_mem wfm = NULL, wp = NULL, dyf = NULL;
     size_t wpb = 0;
     /* The rotated kernels (C output, Cout input channels), packed. */
     if ((st = cl16__dev_alloc(ctx, wb, "conv2d rotated weights", &wfm)) ||
         (via && (st = cl16__dev_alloc(ctx, dyfb, "conv2d float dy (chunk)", &dyf))) ||
-        (via && (st = cl16__dev_alloc(ctx, dxfb, "conv2d float dx (chunk)", &dxf))) ||
         (st = flip_w(ctx, s, w, wfm)) ||
         (st = pack_direct(ctx, s->dt, wfm, s->c, cog, kk, s->g, &wp, &wpb)))
         goto done;
-    cl_mem dym = via ? dyf : dy->mem, dxm = via ? dxf : dx->mem;
-    cl_int err = 0;
-    cl_uint ai = 0;
-    ARG(dym);
-    ARG(wp);
-    ARG(dxm);
-    ARG(beta);
-    if (!err)
-        err = direct_geom(kern, ai, s, p);
-    if (err) {
-        st = cl16__cl_fail(ctx, err, "conv2d: direct backward-data kernel arguments");
-        goto done;
-    }
     const cl_int sw = p->stride_w;
     /* A work-item: DIRECT_TW = 8 columns of one phase (sw of them per 8*sw columns). */
     const size_t tiles = ((size_t)s->w + 8 * (size_t)sw - 1) / (8 * (size_t)sw) * (size_t)sw;
     size_t local[3] = {tiles < 4 ? tiles : 4, 1, 1};
+    cl_mem dym = via ? dyf : dy->mem;
     for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
-        if (via && ((st = widen(ctx, s->dt, dy->mem, n0 * yper, dyf, cnt * yper)) ||
-                    (beta != 0.0f && (st = widen(ctx, s->dt, dx->mem, n0 * xper, dxf, cnt * xper)))))
+        if (via && (st = widen(ctx, s->dt, dy->mem, n0 * yper, dyf, cnt * yper)))
             goto done;
+        const cl_int dx_n0 = (cl_int)n0;
+        cl_int err = 0;
+        cl_uint ai = 0;
+        ARG(dym);
+        ARG(wp);
+        ARG(dx->mem);
+        ARG(dx_n0);
+        ARG(beta);
+        if (!err)
+            err = direct_geom(kern, ai, s, p);
         size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->h,
                             (size_t)(cnt * s->g * ctiles)};
-        err = cl16__enqueue(ctx, kern, 3, global, local);
+        if (!err)
+            err = cl16__enqueue(ctx, kern, 3, global, local);
         if (err) {
             st = cl16__cl_fail(ctx, err, "conv2d: direct backward-data kernel");
             goto done;
         }
-        if (via && (st = narrow(ctx, dxf, dx, n0 * xper, cnt * xper)))
-            goto done;
     }
     const double es = (double)cl16_dtype_size(s->dt), nx = (double)(s->n * xper);
     cl16__count(ctx, 2.0 * (double)(s->n * yper) * (double)(cg * kk),
                 es * ((double)(s->n * yper) + (double)w->numel + nx * (beta != 0.0f ? 2.0 : 1.0)));
 done:
     /* Released by OpenCL once the kernels that use them are done. */
-    cl16__dev_free(ctx, dxf, dxfb);
     cl16__dev_free(ctx, dyf, dyfb);
     cl16__dev_free(ctx, wp, wpb);
     cl16__dev_free(ctx, wfm, wb);
