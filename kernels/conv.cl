@@ -398,24 +398,29 @@ __kernel void cl16_conv_flip_w(__global const raw_t *w, __global raw_t *wf, int 
     acc0 += (wv).s0 * (xv), acc1 += (wv).s1 * (xv), acc2 += (wv).s2 * (xv),                       \
     acc3 += (wv).s3 * (xv), acc4 += (wv).s4 * (xv), acc5 += (wv).s5 * (xv),                       \
     acc6 += (wv).s6 * (xv), acc7 += (wv).s7 * (xv)
-/* ST8P(v, p): v rounded into 8 raw elements of the storage type in private
- * memory (one vector conversion, then stored element by element). */
+/* LD8P(p) / ST8P(v, p): 8 raw elements of the storage type in private memory
+ * as float8, and v rounded into them (one vector conversion each way, the
+ * elements moved one by one). */
 #if CL16_DTYPE == 0
 #define LD8U(p) vload8(0, (p))
 #define ST8U(v, p) vstore8((v), 0, (p))
 #define ST8P(v, p) vstore8((v), 0, (p))
+#define LD8P(p) vload8(0, (p))
 #elif CL16_DTYPE == 2
 #define LD8U(p) cl16_bf2f8(vload8(0, (p)))
 #define ST8U(v, p) vstore8(cl16_f2bf8(v), 0, (p))
 #define ST8P(v, p) vstore8(cl16_f2bf8(v), 0, (p))
+#define LD8P(p) cl16_bf2f8(vload8(0, (p)))
 #elif CL16_HALF_NATIVE && CL16_HALF_ARITH
 #define LD8U(p) convert_float8(vload8(0, (p)))
 #define ST8U(v, p) vstore_half8_rte((v), 0, (p))
 #define ST8P(v, p) vstore_half8_rte((v), 0, (__private half *)(p))
+#define LD8P(p) vload_half8(0, (__private const half *)(p))
 #else
 #define LD8U(p) vload_half8(0, (p))
 #define ST8U(v, p) vstore_half8_rte((v), 0, (p))
 #define ST8P(v, p) vstore_half8_rte((v), 0, (__private half *)(p))
+#define LD8P(p) vload_half8(0, (__private const half *)(p))
 #endif
 
 /* wp[(((g*ctiles + tile)*cig + ci)*KK + q)*DIRECT_TC + a] = w[co][ci][q] with
@@ -539,6 +544,37 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
  * the whole batch: image n of dy is image dx_n0 + n of dx.
  * Grid: (ceil(W / (DIRECT_TW*sw)) * sw rounded up, H,
  *        images * groups * ceil(C_per_group / DIRECT_TC)). */
+/* dx[e + b*sw] = beta*dx + v.s<b> for b < DIRECT_TW with b*sw < lim, one
+ * rounding each. 16-bit types: dx's old values (beta != 0) and the results
+ * converted as one vector each, moved as raw elements (the scalar
+ * conversions cost the f16 kernel at ResNet-20's layer2.down with beta 1:
+ * 15 ms against f32's 8-10); f32 element by element. */
+#if CL16_DTYPE == 0
+#define BWD_DIRECT_STORE(v, dx, e, sw, lim, beta)                                                  \
+    do {                                                                                           \
+        float res_[DIRECT_TW];                                                                     \
+        vstore8((v), 0, res_);                                                                     \
+        for (int b_ = 0; b_ < DIRECT_TW && b_ * (sw) < (lim); b_++) {                              \
+            const long e_ = (e) + b_ * (sw);                                                       \
+            (dx)[e_] = (beta) != 0.0f ? MADD((beta), (dx)[e_], res_[b_]) : res_[b_];              \
+        }                                                                                          \
+    } while (0)
+#else
+#define BWD_DIRECT_STORE(v, dx, e, sw, lim, beta)                                                  \
+    do {                                                                                           \
+        __global raw_t *d_ = (__global raw_t *)(dx) + (e);                                         \
+        raw_t res_[DIRECT_TW];                                                                     \
+        float8 v_ = (v);                                                                           \
+        if ((beta) != 0.0f) {                                                                      \
+            for (int b_ = 0; b_ < DIRECT_TW; b_++)                                                 \
+                res_[b_] = b_ * (sw) < (lim) ? d_[b_ * (sw)] : 0;                                  \
+            v_ = MADD((beta), LD8P(res_), v_);                                                     \
+        }                                                                                          \
+        ST8P(v_, res_);                                                                            \
+        for (int b_ = 0; b_ < DIRECT_TW && b_ * (sw) < (lim); b_++) d_[b_ * (sw)] = res_[b_];      \
+    } while (0)
+#endif
+
 /* The kernel's body, for dy of type DYT read by LDY8 (8 consecutive
  * elements as float8) and LDY (one element as float): cl16_conv_bwd_direct
  * reads dy in the storage type; on 16-bit types cl16_conv_bwd_direct_fdy
@@ -598,19 +634,7 @@ inline void NAME(__global const DYT *dy, __global const float *wp, __global stor
         const int c = c0 + a;                                                                      \
         if (c > clast) break;                                                                      \
         const long base = (((long)(dx_n0 + n) * C + c) * H + h) * W;                               \
-        if (beta == 0.0f) { /* rounded as one vector, stored as raw elements */                    \
-            raw_t res[DIRECT_TW];                                                                  \
-            ST8P(accs[a], res);                                                                    \
-            for (int b = 0; b < DIRECT_TW && w0 + b * sw < W; b++)                                 \
-                ((__global raw_t *)dx)[base + w0 + b * sw] = res[b];                               \
-        } else {                                                                                   \
-            float res[DIRECT_TW];                                                                  \
-            vstore8(accs[a], 0, res);                                                              \
-            for (int b = 0; b < DIRECT_TW && w0 + b * sw < W; b++) {                               \
-                const long e = base + w0 + b * sw;                                                 \
-                ST(MADD(beta, (float)LD(dx, e), res[b]), dx, e);                                   \
-            }                                                                                      \
-        }                                                                                          \
+        BWD_DIRECT_STORE(accs[a], dx, base + w0, sw, W - w0, beta);                                \
     }                                                                                              \
 }
 
