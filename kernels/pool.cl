@@ -99,62 +99,86 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
  * arguments as the general kernels (kh .. pw and cip unused), then idx0: the
  * first index element of the planes launched (a chunk of planes through
  * float copies; 0 otherwise). */
+/* The forward's body for x of type XT read by LDX (one element as float),
+ * its 8-window vector loop where VEC (x float: LDX16 loads 16 as float16),
+ * y and idx written from element y0 and idx0 on. */
+#define POOL2X2_FWD(NAME, XT, LDX, LDX16, VEC)                                                     \
+    inline void NAME(__global const XT *x, __global store_t *y, __global int *idx,                \
+                     const int has_idx, const int h, const int w, const int ho, const int wo,     \
+                     const int kind, const long y0, const long idx0) {                            \
+        /* One work-item per output row (grid: 1, ho, planes): PoCL's cost per                   \
+         * work-item and 64-bit index arithmetic per element made the one-output                 \
+         * form 3x slower (LeNet-5 pool1, AMD EPYC). */                                           \
+        const int oh = (int)get_global_id(1);                                                     \
+        const long plane = (long)get_global_id(2);                                                \
+        if (oh >= ho) return;                                                                     \
+        const long ob = (plane * ho + oh) * wo;                                                   \
+        __global const XT *x0 = x + plane * h * w + (long)(2 * oh) * w, *x1 = x0 + w;             \
+        int ow = 0;                                                                               \
+        /* 8 windows at a time: two 16-wide loads per input row split into even                  \
+         * and odd columns, the same comparisons lane by lane (select), so the                   \
+         * same results as the scalar loop below. */                                              \
+        for (; VEC && ow + 8 <= wo; ow += 8) {                                                    \
+            const float16 r0 = LDX16(x0 + 2 * ow), r1 = LDX16(x1 + 2 * ow);                       \
+            const float8 v00 = r0.even, v01 = r0.odd, v10 = r1.even, v11 = r1.odd;                \
+            if (kind == 0) {                                                                      \
+                const int8 i0 = (int8)((2 * oh) * w + 2 * ow) + (int8)(0, 2, 4, 6, 8, 10, 12, 14); \
+                float8 best = v00;                                                                \
+                int8 bi = i0;                                                                     \
+                int8 c = isgreater(v01, best) | (isnan(v01) & ~isnan(best));                      \
+                best = select(best, v01, c), bi = select(bi, i0 + 1, c);                          \
+                c = isgreater(v10, best) | (isnan(v10) & ~isnan(best));                           \
+                best = select(best, v10, c), bi = select(bi, i0 + w, c);                          \
+                c = isgreater(v11, best) | (isnan(v11) & ~isnan(best));                           \
+                best = select(best, v11, c), bi = select(bi, i0 + w + 1, c);                      \
+                ST8(best, y + y0 + ob + ow, 0);                                                   \
+                if (has_idx) vstore8(bi, 0, idx + idx0 + ob + ow);                                \
+            } else {                                                                              \
+                ST8((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y + y0 + ob + ow, 0);              \
+            }                                                                                     \
+        }                                                                                         \
+        for (; ow < wo; ow++) {                                                                   \
+            const int i0 = (2 * oh) * w + 2 * ow;                                                 \
+            const float v00 = (float)LDX(x0, 2 * ow), v01 = (float)LDX(x0, 2 * ow + 1);           \
+            const float v10 = (float)LDX(x1, 2 * ow), v11 = (float)LDX(x1, 2 * ow + 1);           \
+            if (kind == 0) {                                                                      \
+                /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd. */                \
+                float best = v00;                                                                 \
+                int bi = i0;                                                                      \
+                if (v01 > best || (isnan(v01) && !isnan(best))) best = v01, bi = i0 + 1;          \
+                if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;          \
+                if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;      \
+                ST(best, y, y0 + ob + ow);                                                        \
+                if (has_idx) idx[idx0 + ob + ow] = bi;                                            \
+            } else {                                                                              \
+                ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, y0 + ob + ow);                   \
+            }                                                                                     \
+        }                                                                                         \
+    }
+#define POOL_F1(p, i) ((p)[i])
+#define POOL_F16(p) vload16(0, (p))
+#define POOL_S16(p) convert_float16(LD16((p), 0)) /* unused: VEC is 0 where x is 16-bit */
+POOL2X2_FWD(cl16_pool2x2_fwd_st, store_t, LD, POOL_S16, CL16_DTYPE == 0)
 __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
                                const int has_idx, const int h, const int w, const int ho,
                                const int wo, const int kh, const int kw, const int sh,
                                const int sw, const int ph, const int pw, const int kind,
                                const int cip, const long idx0) {
-    /* One work-item per output row (grid: 1, ho, planes): PoCL's cost per
-     * work-item and 64-bit index arithmetic per element made the one-output
-     * form 3x slower (LeNet-5 pool1, AMD EPYC). */
-    const int oh = (int)get_global_id(1);
-    const long plane = (long)get_global_id(2);
-    if (oh >= ho) return;
-    const long ob = (plane * ho + oh) * wo;
-    __global const store_t *x0 = x + plane * h * w + (long)(2 * oh) * w, *x1 = x0 + w;
-    int ow = 0;
-#if CL16_DTYPE == 0
-    /* 8 windows at a time: two 16-wide loads per input row split into even
-     * and odd columns, the same comparisons lane by lane (select), so the
-     * same results as the scalar loop below. */
-    for (; ow + 8 <= wo; ow += 8) {
-        const float16 r0 = vload16(0, x0 + 2 * ow), r1 = vload16(0, x1 + 2 * ow);
-        const float8 v00 = r0.even, v01 = r0.odd, v10 = r1.even, v11 = r1.odd;
-        if (kind == 0) {
-            const int8 i0 = (int8)((2 * oh) * w + 2 * ow) + (int8)(0, 2, 4, 6, 8, 10, 12, 14);
-            float8 best = v00;
-            int8 bi = i0;
-            int8 c = isgreater(v01, best) | (isnan(v01) & ~isnan(best));
-            best = select(best, v01, c), bi = select(bi, i0 + 1, c);
-            c = isgreater(v10, best) | (isnan(v10) & ~isnan(best));
-            best = select(best, v10, c), bi = select(bi, i0 + w, c);
-            c = isgreater(v11, best) | (isnan(v11) & ~isnan(best));
-            best = select(best, v11, c), bi = select(bi, i0 + w + 1, c);
-            vstore8(best, 0, y + ob + ow);
-            if (has_idx) vstore8(bi, 0, idx + idx0 + ob + ow);
-        } else {
-            vstore8((((0.0f + v00) + v01) + v10 + v11) / 4.0f, 0, y + ob + ow);
-        }
-    }
-#endif
-    for (; ow < wo; ow++) {
-        const int i0 = (2 * oh) * w + 2 * ow;
-        const float v00 = (float)LD(x0, 2 * ow), v01 = (float)LD(x0, 2 * ow + 1);
-        const float v10 = (float)LD(x1, 2 * ow), v11 = (float)LD(x1, 2 * ow + 1);
-        if (kind == 0) {
-            /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd. */
-            float best = v00;
-            int bi = i0;
-            if (v01 > best || (isnan(v01) && !isnan(best))) best = v01, bi = i0 + 1;
-            if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;
-            if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;
-            ST(best, y, ob + ow);
-            if (has_idx) idx[idx0 + ob + ow] = bi;
-        } else {
-            ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, ob + ow);
-        }
-    }
+    cl16_pool2x2_fwd_st(x, y, idx, has_idx, h, w, ho, wo, kind, 0, idx0);
 }
+#if CL16_DTYPE != 0
+/* The 16-bit forward on a float copy of x (a chunk of images; CPUs' storage
+ * path, where PoCL vectorises float loads but not 16-bit ones), y rounded
+ * on store: y and idx of the whole batch from element idx0 on. */
+POOL2X2_FWD(cl16_pool2x2_fwd_f, float, POOL_F1, POOL_F16, 1)
+__kernel void cl16_pool2x2_fwd_fx(__global const float *x, __global store_t *y, __global int *idx,
+                                  const int has_idx, const int h, const int w, const int ho,
+                                  const int wo, const int kh, const int kw, const int sh,
+                                  const int sw, const int ph, const int pw, const int kind,
+                                  const int cip, const long idx0) {
+    cl16_pool2x2_fwd_f(x, y, idx, has_idx, h, w, ho, wo, kind, idx0, idx0);
+}
+#endif
 
 /* One work-item per input row (grid: 1, h, planes): each output of the row's
  * window row feeds two adjacent inputs; columns and rows past the last

@@ -141,50 +141,45 @@ static cl_int copy16(cl16_ctx *ctx, cl_kernel k, cl_mem src, cl_mem dst, cl_long
     return err ? err : cl16__op_launch(ctx, k, (size_t)(n / 16 + 1));
 }
 
-/* Images per chunk of the f16 2x2 pooling through float copies: about
- * VIA_CHUNK_BYTES of float input and output, so that the copies are reused
- * while in cache and the workspace stays small next to the tensors (whole-
- * batch copies made LeNet-5's f16 training step peak at 0.65x fp32's memory,
- * 0.53x without them). */
+/* Images per chunk (of n) of the f16 2x2 pooling through float copies:
+ * about VIA_CHUNK_BYTES of float copies, per_floats per image, so that the
+ * copies are reused while in cache and the workspace stays small next to
+ * the tensors (whole-batch copies made LeNet-5's f16 training step peak at
+ * 0.65x fp32's memory, 0.53x without them). */
 #define VIA_CHUNK_BYTES ((size_t)512 << 10)
-static int64_t via_images(const int64_t *big, const int64_t *small) {
-    const size_t per = (size_t)(big[1] * big[2] * big[3] + small[1] * small[2] * small[3]) * sizeof(float);
-    int64_t nb = (int64_t)(VIA_CHUNK_BYTES / per);
-    return nb < 1 ? 1 : nb > big[0] ? big[0] : nb;
+static int64_t via_images(int64_t n, int64_t per_floats) {
+    int64_t nb = (int64_t)(VIA_CHUNK_BYTES / ((size_t)per_floats * sizeof(float)));
+    return nb < 1 ? 1 : nb > n ? n : nb;
 }
 
-/* f16 2x2 pooling forward: x widened to float, the f32 kernel, y narrowed
- * (one rounding, so the same bits as the f16 kernel), a chunk of images at a
- * time (via_images). PoCL vectorises the f32 kernel but not its f16 form
- * (LeNet pool1 at batch 128: f16 kernel 1.5 ms CPU, f32 0.3). */
+/* f16 2x2 pooling forward: x widened to float a chunk of images at a time
+ * (via_images), then cl16_pool2x2_fwd_fx, which rounds y on store (the same
+ * bits as the f16 kernel). PoCL vectorises the float loads but not the f16
+ * ones (LeNet pool1 at batch 128: f16 kernel 1.5 ms CPU, f32 0.3); until
+ * 2026-12-07 y went through a float chunk too, narrowed after the kernel. */
 static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
                                      const cl16_tensor *x, cl16_tensor *y, cl16_tensor *indices,
                                      const int64_t *yd) {
-    cl16_variant vh = {CL16_F16, 0, NULL}, vf = {CL16_F32, 0, NULL};
-    cl_kernel kw, kn, kp;
+    cl16_variant vh = {CL16_F16, 0, NULL};
+    cl_kernel kw, kp;
     cl16_status s;
     if ((s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_widen16", &kw)) ||
-        (s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_narrow16", &kn)) ||
-        (s = cl16__kernel(ctx, "pool.cl", &vf, "cl16_pool2x2_fwd", &kp)))
+        (s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool2x2_fwd_fx", &kp)))
         return s;
-    const int64_t nb = via_images(x->dims, yd);
     const int64_t xper = x->dims[1] * x->dims[2] * x->dims[3], yper = yd[1] * yd[2] * yd[3];
-    cl_mem xf = NULL, yf = NULL;
-    const size_t xb = (size_t)(nb * xper) * sizeof(float), yb = (size_t)(nb * yper) * sizeof(float);
+    const int64_t nb = via_images(x->dims[0], xper);
+    cl_mem xf = NULL;
+    const size_t xb = (size_t)(nb * xper) * sizeof(float);
     if ((s = cl16__dev_alloc(ctx, xb, "pool2d float copy of x (chunk)", &xf)))
         return s;
-    if ((s = cl16__dev_alloc(ctx, yb, "pool2d float y (chunk)", &yf))) {
-        cl16__dev_free(ctx, xf, xb);
-        return s;
-    }
     cl_int err = 0, has = indices != NULL;
-    cl_mem im = indices ? indices->mem : yf;
+    cl_mem im = indices ? indices->mem : y->mem;
     cl_uint i = 0;
 #define ARG(a)                                                                                     \
     if (!err)                                                                                      \
     err = clSetKernelArg(kp, i++, sizeof(a), &(a))
     ARG(xf);
-    ARG(yf);
+    ARG(y->mem);
     ARG(im);
     ARG(has);
 #undef ARG
@@ -194,21 +189,19 @@ static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
     for (int64_t n0 = 0; n0 < x->dims[0] && !err; n0 += nb) {
         const int64_t cnt = x->dims[0] - n0 < nb ? x->dims[0] - n0 : nb;
         const int64_t cd[4] = {cnt, yd[1], yd[2], yd[3]};
-        cl_long idx0 = n0 * yper;
+        cl_long idx0 = n0 * yper; /* y's and idx's first element of the chunk */
         err = copy16(ctx, kw, x->mem, xf, cnt * xper, n0 * xper, 0.0f, 0);
         if (!err)
             err = clSetKernelArg(kp, i, sizeof idx0, &idx0);
         if (!err)
             err = launch_planes(ctx, kp, cd, 1);
-        if (!err)
-            err = copy16(ctx, kn, yf, y->mem, cnt * yper, n0 * yper, 0.0f, 1);
     }
-    cl16__dev_free(ctx, yf, yb); /* released by OpenCL once the kernels are done */
-    cl16__dev_free(ctx, xf, xb);
+    cl16__dev_free(ctx, xf, xb); /* released by OpenCL once the kernels are done */
     if (err)
         return cl16__cl_fail(ctx, err, "pool2d_forward (2x2 through float)");
     cl16__count(ctx, (double)y->numel * 4.0,
-                (double)(x->numel + y->numel) * (2.0 + 8.0) + (indices ? 4.0 * (double)y->numel : 0.0));
+                (double)x->numel * (2.0 + 8.0) + (double)y->numel * 2.0 +
+                    (indices ? 4.0 * (double)y->numel : 0.0));
     return CL16_OK;
 }
 
@@ -227,8 +220,8 @@ static cl16_status bwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
         (s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_narrow16", &kn)) ||
         (s = cl16__kernel(ctx, "pool.cl", &vf, "cl16_pool2x2_bwd", &kp)))
         return s;
-    const int64_t nb = via_images(dx->dims, yd);
     const int64_t xper = dx->dims[1] * dx->dims[2] * dx->dims[3], yper = yd[1] * yd[2] * yd[3];
+    const int64_t nb = via_images(dx->dims[0], xper + yper);
     cl_mem dyf = NULL, dxf = NULL;
     const size_t yb = (size_t)(nb * yper) * sizeof(float), xb = (size_t)(nb * xper) * sizeof(float);
     if ((s = cl16__dev_alloc(ctx, yb, "pool2d float copy of dy (chunk)", &dyf)))

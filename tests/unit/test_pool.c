@@ -503,8 +503,8 @@ int main(void) {
         check_case(ctx, PN_DTYPES[dt], &cases[0], (pshape){4, 16, 10, 10}, 2);
     }
     /* More images than one chunk of f16 2x2 pooling through float copies
-     * (512 KiB of float x and y: 22 of these images), max with indices and
-     * average. */
+     * (512 KiB: 27 of these images of float x forward, 22 of float dy and
+     * dx backward), max with indices and average. */
     check_case(ctx, CL16_F16, &cases[0], (pshape){40, 6, 28, 28}, 3);
     check_case(ctx, CL16_F16, &cases[4], (pshape){40, 6, 28, 28}, 4);
     for (int i = 0; i < ncase; i++) {
