@@ -143,10 +143,14 @@ static cl_int copy16(cl16_ctx *ctx, cl_kernel k, cl_mem src, cl_mem dst, cl_long
 
 /* Images per chunk (of n) of the f16 2x2 pooling through float copies:
  * about VIA_CHUNK_BYTES of float copies, per_floats per image, so that the
- * copies are reused while in cache and the workspace stays small next to
- * the tensors (whole-batch copies made LeNet-5's f16 training step peak at
- * 0.65x fp32's memory, 0.53x without them). */
-#define VIA_CHUNK_BYTES ((size_t)512 << 10)
+ * workspace stays small next to the tensors (whole-batch copies made
+ * LeNet-5's f16 training step peak at 0.65x fp32's memory, 0.53x without
+ * them). 2 MiB against 512 KiB, `cl16 bench train --models lenet5
+ * --profile 24`, three pairs on the EPYC: the pooling kernels 2.1-2.4 ms
+ * per fp16 step (15 launches) against 2.8-3.1 (38), the same peak memory
+ * (11.38 MB, 0.57x fp32); 4 MiB raised it to 12.03 MB and made the
+ * backward slower. */
+#define VIA_CHUNK_BYTES ((size_t)2 << 20)
 static int64_t via_images(int64_t n, int64_t per_floats) {
     int64_t nb = (int64_t)(VIA_CHUNK_BYTES / ((size_t)per_floats * sizeof(float)));
     return nb < 1 ? 1 : nb > n ? n : nb;
