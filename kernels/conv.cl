@@ -582,9 +582,10 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
  * storage path's f16 dy loads in the inner loop made PoCL's code slower,
  * while one rounding per dx element on store is cheap). */
 #define CL16_BWD_DIRECT(NAME, DYT, LDY8, LDY)                                                      \
-inline void NAME(__global const DYT *dy, __global const float *wp, __global store_t *dx,         \
-                 int dx_n0, float beta, int C, int H, int W, int Cout, int KH, int KW, int Ho,    \
-                 int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int groups) {            \
+CL16_INLINE void NAME(__global const DYT *dy, __global const float *wp, __global store_t *dx,   \
+                      int dx_n0, float beta, int C, int H, int W, int Cout, int KH, int KW,       \
+                      int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw,             \
+                      int groups) {                                                               \
     const int gx = (int)get_global_id(0), h = (int)get_global_id(1);                               \
     const int t = (int)get_global_id(2);                                                           \
     const int q = gx % sw, w0 = gx / sw * DIRECT_TW * sw + q; /* column of lane 0 */               \

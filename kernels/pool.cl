@@ -103,9 +103,9 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
  * its 8-window vector loop where VEC (x float: LDX16 loads 16 as float16),
  * y and idx written from element y0 and idx0 on. */
 #define POOL2X2_FWD(NAME, XT, LDX, LDX16, VEC)                                                     \
-    inline void NAME(__global const XT *x, __global store_t *y, __global int *idx,                \
-                     const int has_idx, const int h, const int w, const int ho, const int wo,     \
-                     const int kind, const long y0, const long idx0) {                            \
+    CL16_INLINE void NAME(__global const XT *x, __global store_t *y, __global int *idx,          \
+                          const int has_idx, const int h, const int w, const int ho,              \
+                          const int wo, const int kind, const long y0, const long idx0) {         \
         /* One work-item per output row (grid: 1, ho, planes): PoCL's cost per                   \
          * work-item and 64-bit index arithmetic per element made the one-output                 \
          * form 3x slower (LeNet-5 pool1, AMD EPYC). */                                           \
