@@ -4,7 +4,9 @@
  * same call in f16 (queue drained around each), so both see the same load on
  * a shared machine; reported: median ms of each and the median of the
  * per-round ratios. Run: build/bench/layer_ab [lenet|resnet20] [rounds] [cpu]
- * (cpu: process CPU time, PoCL's threads included, instead of wall time). */
+ * [beta1] (cpu: process CPU time, PoCL's threads included, instead of wall
+ * time; beta1: backward-data and pooling backward accumulate into dx, beta 1,
+ * as ResNet's downsampling blocks do into the shortcut's gradient). */
 #include "cl16.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,11 +72,21 @@ static const spec resnet[] = {{"resnet20.conv1", 0, 3, 32, 16, 3, 1, 1, 1},
 int main(int argc, char **argv) {
     const int res = argc > 1 && !strcmp(argv[1], "resnet20");
     const int rounds = argc > 2 ? atoi(argv[2]) : 15;
-    use_cpu = argc > 3 && !strcmp(argv[3], "cpu");
+    float beta = 0.0f;
+    for (int a = 3; a < argc; a++) {
+        if (!strcmp(argv[a], "cpu"))
+            use_cpu = 1;
+        else if (!strcmp(argv[a], "beta1"))
+            beta = 1.0f;
+        else {
+            fprintf(stderr, "layer_ab: unknown option '%s' (cpu, beta1)\n", argv[a]);
+            return 2;
+        }
+    }
     const int64_t N = 128;
     ok(cl16_ctx_create(&ctx, NULL), "context");
-    printf("%s, batch 128, %d rounds of f32 then f16 per call, %s\n", cl16_ctx_device(ctx)->name,
-           rounds, use_cpu ? "CPU time" : "wall time");
+    printf("%s, batch 128, %d rounds of f32 then f16 per call, %s, backward-data beta %g\n",
+           cl16_ctx_device(ctx)->name, rounds, use_cpu ? "CPU time" : "wall time", (double)beta);
     printf("| layer | pass | f32 ms | f16 ms | f16/f32 (median of rounds) |\n|---|---|---|---|---|\n");
     const spec *sp = res ? resnet : lenet;
     const int ns = res ? (int)(sizeof resnet / sizeof *resnet) : (int)(sizeof lenet / sizeof *lenet);
@@ -119,12 +131,12 @@ int main(int argc, char **argv) {
                     const double t0 = now();
                     if (s->pool)
                         ok(pass == 0 ? cl16_pool2d_forward(ctx, &pp, l->x, l->y, l->idx)
-                                     : cl16_pool2d_backward(ctx, &pp, l->y, l->idx, 0.0f, l->dx),
+                                     : cl16_pool2d_backward(ctx, &pp, l->y, l->idx, beta, l->dx),
                            "pool");
                     else if (pass == 0)
                         ok(cl16_conv2d_forward(ctx, &cp, l->x, l->w, l->b, l->y), "conv fwd");
                     else if (pass == 1)
-                        ok(cl16_conv2d_backward_data(ctx, &cp, l->y, l->w, 0.0f, l->dx), "conv bwd_data");
+                        ok(cl16_conv2d_backward_data(ctx, &cp, l->y, l->w, beta, l->dx), "conv bwd_data");
                     else
                         ok(cl16_conv2d_backward_weights(ctx, &cp, l->x, l->y, 0.0f, l->dw, l->db),
                            "conv bwd_w");

@@ -55,6 +55,12 @@
  * kernels from being vectorised (f16 SGD update 3.2x the f32 one's time). */
 #define CL16_INLINE inline __attribute__((always_inline))
 
+/* Loads from float buffers (the float copies the storage path's kernels
+ * read), in the form LD / LD8U take: one element, 8 or 16 from p on. */
+#define FLD(p, i) ((p)[i])
+#define FLD8(p) vload8(0, (p))
+#define FLD16(p) vload16(0, (p))
+
 /* MADD(a, b, c) = a * b + c as one expression, which OpenCL C's default
  * FP_CONTRACT ON lets the compiler fuse into a multiply-add instruction where
  * the device has one. Not mad(): PoCL 3.1 lowers mad() to a separate multiply

@@ -398,14 +398,12 @@ __kernel void cl16_conv_flip_w(__global const raw_t *w, __global raw_t *wf, int 
     acc0 += (wv).s0 * (xv), acc1 += (wv).s1 * (xv), acc2 += (wv).s2 * (xv),                       \
     acc3 += (wv).s3 * (xv), acc4 += (wv).s4 * (xv), acc5 += (wv).s5 * (xv),                       \
     acc6 += (wv).s6 * (xv), acc7 += (wv).s7 * (xv)
-/* LD8P(p) / ST8P(v, p): 8 raw elements of the storage type in private memory
- * as float8, and v rounded into them (one vector conversion each way, the
- * elements moved one by one). */
+/* LD8P(p) / ST8P(v, p), 16-bit types: 8 raw elements of the storage type in
+ * private memory as float8, and v rounded into them (one vector conversion
+ * each way, the elements moved one by one; BWD_DIRECT_STORE). */
 #if CL16_DTYPE == 0
 #define LD8U(p) vload8(0, (p))
 #define ST8U(v, p) vstore8((v), 0, (p))
-#define ST8P(v, p) vstore8((v), 0, (p))
-#define LD8P(p) vload8(0, (p))
 #elif CL16_DTYPE == 2
 #define LD8U(p) cl16_bf2f8(vload8(0, (p)))
 #define ST8U(v, p) vstore8(cl16_f2bf8(v), 0, (p))
@@ -547,8 +545,9 @@ __kernel void cl16_conv_direct(__global const store_t *x, __global const float *
 /* dx[e + b*sw] = beta*dx + v.s<b> for b < DIRECT_TW with b*sw < lim, one
  * rounding each. 16-bit types: dx's old values (beta != 0) and the results
  * converted as one vector each, moved as raw elements (the scalar
- * conversions cost the f16 kernel at ResNet-20's layer2.down with beta 1:
- * 15 ms against f32's 8-10); f32 element by element. */
+ * conversions made the f16 call 1.75-1.81x f32's at ResNet-20's
+ * layer2.down with beta 1, the vector form 1.13-1.34x: `build/bench/layer_ab
+ * resnet20 7 beta1`, EPYC); f32 element by element. */
 #if CL16_DTYPE == 0
 #define BWD_DIRECT_STORE(v, dx, e, sw, lim, beta)                                                  \
     do {                                                                                           \
@@ -639,8 +638,6 @@ CL16_INLINE void NAME(__global const DYT *dy, __global const float *wp, __global
     }                                                                                              \
 }
 
-#define CL16_FLOAT8(p) vload8(0, (p))
-#define CL16_FLOAT1(p, i) ((p)[i])
 CL16_BWD_DIRECT(cl16_bwd_direct_st, store_t, LD8U, LD)
 __kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const float *wp,
                                    __global store_t *dx, int dx_n0, float beta, int C, int H, int W,
@@ -650,7 +647,7 @@ __kernel void cl16_conv_bwd_direct(__global const store_t *dy, __global const fl
                        dw, groups);
 }
 #if CL16_DTYPE != 0
-CL16_BWD_DIRECT(cl16_bwd_direct_f, float, CL16_FLOAT8, CL16_FLOAT1)
+CL16_BWD_DIRECT(cl16_bwd_direct_f, float, FLD8, FLD)
 __kernel void cl16_conv_bwd_direct_fdy(__global const float *dy, __global const float *wp,
                                        __global store_t *dx, int dx_n0, float beta, int C, int H,
                                        int W, int Cout, int KH, int KW, int Ho, int Wo, int sh,

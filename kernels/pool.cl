@@ -155,9 +155,9 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
             }                                                                                     \
         }                                                                                         \
     }
-#define POOL_F1(p, i) ((p)[i])
-#define POOL_F16(p) vload16(0, (p))
-#define POOL_S16(p) convert_float16(LD16((p), 0)) /* unused: VEC is 0 where x is 16-bit */
+/* 16 elements of the storage type as float16: run (VEC) only where that
+ * type is float */
+#define POOL_S16(p) convert_float16(LD16((p), 0))
 POOL2X2_FWD(cl16_pool2x2_fwd_st, store_t, LD, POOL_S16, CL16_DTYPE == 0)
 __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
                                const int has_idx, const int h, const int w, const int ho,
@@ -170,7 +170,7 @@ __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, _
 /* The 16-bit forward on a float copy of x (a chunk of images; CPUs' storage
  * path, where PoCL vectorises float loads but not 16-bit ones), y rounded
  * on store: y and idx of the whole batch from element idx0 on. */
-POOL2X2_FWD(cl16_pool2x2_fwd_f, float, POOL_F1, POOL_F16, 1)
+POOL2X2_FWD(cl16_pool2x2_fwd_f, float, FLD, FLD16, 1)
 __kernel void cl16_pool2x2_fwd_fx(__global const float *x, __global store_t *y, __global int *idx,
                                   const int has_idx, const int h, const int w, const int ho,
                                   const int wo, const int kh, const int kw, const int sh,

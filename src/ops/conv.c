@@ -1427,11 +1427,11 @@ cleanup:
  * on the rotated weights packed as float like the forward direct kernel's.
  * f16 on a CPU's storage path reads float copies of dy, a chunk of images at
  * a time (see direct_via_float), and writes dx in f16 as it goes
- * (cl16_conv_bwd_direct_fdy). At ResNet-20's layer2.down (batch 128, EPYC)
- * the kernel reading f16 dy took 14.5-16 ms against f32's 8.2-9.3, and float
- * dx chunks narrowed after the kernel (26 chunks, 3 launches each) made the
- * f16 call 1.4x f32's; reading float dy and rounding dx on store, 8 chunks:
- * 9.0-9.7 ms of kernels + 0.7-1.0 ms of widening. */
+ * (cl16_conv_bwd_direct_fdy). At ResNet-20's layer2.down (batch 128, EPYC,
+ * `build/cl16 bench conv --layers resnet20.layer2.down`, f16/f32 of the
+ * paired rounds): 1.38-1.47 with float dx chunks narrowed after the kernel
+ * (26 chunks, 3 launches each), 1.02-1.14 reading float dy and rounding dx
+ * on store (8 chunks). */
 static cl16_status bwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *dy, const cl16_tensor *w, float beta,
                               cl16_tensor *dx) {
@@ -1455,25 +1455,30 @@ static cl16_status bwd_direct(cl16_ctx *ctx, const conv_shape *s, const cl16_con
         (st = flip_w(ctx, s, w, wfm)) ||
         (st = pack_direct(ctx, s->dt, wfm, s->c, cog, kk, s->g, &wp, &wpb)))
         goto done;
+    cl_mem dym = via ? dyf : dy->mem;
+    cl_int dx_n0 = 0, err = 0;
+    cl_uint ai = 0;
+    ARG(dym);
+    ARG(wp);
+    ARG(dx->mem);
+    ARG(dx_n0); /* argument 3: set again for each chunk */
+    ARG(beta);
+    if (!err)
+        err = direct_geom(kern, ai, s, p);
+    if (err) {
+        st = cl16__cl_fail(ctx, err, "conv2d: direct backward-data kernel arguments");
+        goto done;
+    }
     const cl_int sw = p->stride_w;
     /* A work-item: DIRECT_TW = 8 columns of one phase (sw of them per 8*sw columns). */
     const size_t tiles = ((size_t)s->w + 8 * (size_t)sw - 1) / (8 * (size_t)sw) * (size_t)sw;
     size_t local[3] = {tiles < 4 ? tiles : 4, 1, 1};
-    cl_mem dym = via ? dyf : dy->mem;
     for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
         if (via && (st = widen(ctx, s->dt, dy->mem, n0 * yper, dyf, cnt * yper)))
             goto done;
-        const cl_int dx_n0 = (cl_int)n0;
-        cl_int err = 0;
-        cl_uint ai = 0;
-        ARG(dym);
-        ARG(wp);
-        ARG(dx->mem);
-        ARG(dx_n0);
-        ARG(beta);
-        if (!err)
-            err = direct_geom(kern, ai, s, p);
+        dx_n0 = (cl_int)n0;
+        err = clSetKernelArg(kern, 3, sizeof dx_n0, &dx_n0);
         size_t global[3] = {(tiles + local[0] - 1) / local[0] * local[0], (size_t)s->h,
                             (size_t)(cnt * s->g * ctiles)};
         if (!err)
