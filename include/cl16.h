@@ -495,8 +495,9 @@ CL16_API cl16_status cl16_linear_backward(cl16_ctx *ctx, const cl16_tensor *x, c
  * mean loss, *correct (host, may be NULL) = how many argmax(logits) equal the
  * label (ties: the first index), and dlogits (may be NULL) = (softmax -
  * onehot) * scale / N in one kernel (scale = loss scale, 1 normally). A
- * non-finite logit makes the call return CL16_ERR_NUMERIC (loss and gradient
- * still written). Blocks until the result is on the host. */
+ * non-finite logit, or a sample's loss beyond float's range, makes the call
+ * return CL16_ERR_NUMERIC (loss and gradient still written). Blocks until the
+ * result is on the host. */
 CL16_API cl16_status cl16_softmax_xent(cl16_ctx *ctx, const cl16_tensor *logits,
                                        const cl16_tensor *labels, float scale, double *loss,
                                        int64_t *correct, cl16_tensor *dlogits);
@@ -844,9 +845,11 @@ CL16_API cl16_status cl16_trainer_create(cl16_model *m, const cl16_train_opts *o
 CL16_API void cl16_trainer_free(cl16_trainer *t);
 /* One training step on a host batch: images float [n, C, H, W] (normalised),
  * labels [n]. *loss (mean over the batch) and *correct may be NULL. A
- * non-finite loss is CL16_ERR_NUMERIC before any weight is changed (BatchNorm
- * running statistics have seen the batch). With loss scaling, a step whose
- * gradients overflow is skipped (CL16_OK; see cl16_train_stats.skipped). */
+ * non-finite loss is CL16_ERR_NUMERIC with no weight or optimizer state
+ * changed (BatchNorm running statistics have seen the batch): the loss kernel
+ * sets a device flag that the update kernels read, and the host waits once per
+ * step, at its end. With loss scaling, a step whose gradients overflow is
+ * skipped (CL16_OK; see cl16_train_stats.skipped). */
 CL16_API cl16_status cl16_trainer_step(cl16_trainer *t, const float *images,
                                        const int32_t *labels, int64_t n, double *loss,
                                        int64_t *correct);

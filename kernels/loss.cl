@@ -21,11 +21,15 @@
  *   difference x_label - m is taken first, so large common offsets cancel
  *   exactly instead of costing float precision),
  *   dlogits_j = (exp(x_j - m) / s - [j == label]) * gscale  (want_grad != 0;
- *   gscale = loss scale / N, computed by the host). */
+ *   gscale = loss scale / N, computed by the host).
+ * skip (may be NULL): set to 1 when a sample's logits or loss are not finite
+ * (a benign race: every writer writes 1), so the optimizer updates queued
+ * behind this kernel, which read the flag, write nothing. */
 __kernel void cl16_loss_softmax_xent(__global const store_t *logits, __global const int *labels,
                                      const int n, const int classes, const float gscale,
                                      const int want_grad, __global store_t *dlogits,
-                                     __global float *loss, __global int *flags) {
+                                     __global float *loss, __global int *flags,
+                                     __global int *skip) {
     const int i = (int)get_global_id(0);
     if (i >= n) return;
     const size_t base = (size_t)i * (size_t)classes;
@@ -42,8 +46,11 @@ __kernel void cl16_loss_softmax_xent(__global const store_t *logits, __global co
     const int ok = label >= 0 && label < classes;
     int f = (finite ? 0 : XENT_NONFINITE) | (ok ? 0 : XENT_BADLABEL);
     if (ok && arg == label) f |= XENT_CORRECT;
-    loss[i] = ok ? log(s) - (LDF(logits, base + (size_t)label) - m) : NAN;
+    const float li = ok ? log(s) - (LDF(logits, base + (size_t)label) - m) : NAN;
+    if (ok && !isfinite(li)) f |= XENT_NONFINITE; /* finite logits whose spread overflows float */
+    loss[i] = li;
     flags[i] = f;
+    if (skip && (f & (XENT_NONFINITE | XENT_BADLABEL))) skip[0] = 1;
     if (!want_grad) return;
     for (int j = 0; j < classes; j++) {
         float p = exp(LDF(logits, base + (size_t)j) - m) / s;

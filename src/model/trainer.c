@@ -23,7 +23,8 @@ struct cl16_trainer {
     int64_t good;                     /* clean steps since S last changed */
     int64_t step, skipped, changed, stalled;
     cl16_tensor *state[NSTATE][MODEL_MAX_PARAMS];
-    cl16_tensor *flag, *stats;        /* i32 [1] overflow flag, i32 [2] stall counters */
+    cl16_tensor *flag, *stats;        /* i32 [1] skip flag (non-finite loss or, with dynamic
+                                         scaling, gradient), i32 [2] stall counters */
 };
 
 void cl16_train_opts_init(cl16_train_opts *o) {
@@ -145,8 +146,7 @@ cl16_status cl16_trainer_create(cl16_model *m, const cl16_train_opts *o, cl16_tr
     t->scale = scaling == CL16_SCALE_NONE ? 1.0 : o->loss_scale;
     cl16_status s = CL16_OK;
     const int64_t two = 2, one = 1;
-    if (scaling == CL16_SCALE_DYNAMIC &&
-        (s = cl16_tensor_create(m->ctx, CL16_I32, 1, &one, &t->flag)))
+    if ((s = cl16_tensor_create(m->ctx, CL16_I32, 1, &one, &t->flag)))
         goto fail;
     if (o->stall_stats && (half || bf16) && (s = cl16_tensor_create(m->ctx, CL16_I32, 1, &two, &t->stats)))
         goto fail;
@@ -204,35 +204,25 @@ cl16_status cl16_trainer_step(cl16_trainer *t, const float *images, const int32_
         return CL16_ERR_INVALID_ARG;
     cl16_model *m = t->m;
     const cl16_tensor *z;
-    double l = 0;
-    int64_t hits = 0;
     cl16_status s = cl16__model_run(m, "trainer_step", images, labels, n, 1, &z);
     if (s)
         return s;
-    s = cl16_softmax_xent(m->ctx, z, m->labels, (float)t->scale, &l, &hits, m->dlogits);
-    if (loss)
-        *loss = l;
-    if (correct)
-        *correct = hits;
-    if (s == CL16_ERR_NUMERIC || (!s && !isfinite(l)))
-        return cl16__fail(m->ctx, CL16_ERR_NUMERIC,
-                          "the loss is %g at step %" PRId64 " (non-finite logits); the weights "
-                          "were not updated",
-                          l, t->step + 1);
-    if (s || (s = cl16_model_backward(m, m->dlogits)))
+    /* One host sync per step, at its end: the flag is cleared, the loss, the
+     * backward, the gradient checks and the updates are queued behind the
+     * forward, and the updates read the flag on the device. The loss kernel
+     * sets it for a non-finite sample, so such a step writes no weight, as an
+     * overflowing gradient's does. */
+    cl16__xent xe;
+    if ((s = cl16_tensor_fill(t->flag, 0.0f)) ||
+        (t->stats && (s = cl16_tensor_fill(t->stats, 0.0f))) ||
+        (s = cl16__xent_launch(m->ctx, z, m->labels, labels, (float)t->scale, m->dlogits, t->flag,
+                               &xe)))
         return s;
-    const int32_t zero[2] = {0, 0};
-    if (t->flag) { /* every gradient checked on the device before any update */
-        if ((s = cl16_tensor_write_raw(t->flag, zero, 4)))
-            return s;
+    s = cl16_model_backward(m, m->dlogits);
+    if (t->scaling == CL16_SCALE_DYNAMIC) /* every gradient checked before any update */
         for (size_t i = 0; i < m->nparams && !s; i++)
             if (m->params[i].kind == CL16_PARAM_TRAINABLE)
                 s = cl16_grad_check(m->ctx, m->params[i].grad, t->flag);
-        if (s)
-            return s;
-    }
-    if (t->stats && (s = cl16_tensor_write_raw(t->stats, zero, 8)))
-        return s;
     cl16_optim_params p = t->o.optim;
     p.lr = (float)cl16_trainer_lr(t);
     cl16_optim_extra x;
@@ -244,7 +234,7 @@ cl16_status cl16_trainer_step(cl16_trainer *t, const float *images, const int32_
     x.grad_scale = (float)(1.0 / t->scale);
     x.skip = t->flag;
     x.stats = t->stats;
-    for (size_t i = 0; i < m->nparams; i++) {
+    for (size_t i = 0; i < m->nparams && !s; i++) {
         cl16_model_param *q = &m->params[i];
         if (q->kind != CL16_PARAM_TRAINABLE)
             continue;
@@ -254,12 +244,27 @@ cl16_status cl16_trainer_step(cl16_trainer *t, const float *images, const int32_
         x.w16 = NULL;
         if (t->state[ST_W][i]) /* mixed: update the master, refresh the f16 copy */
             x.w16 = w, w = t->state[ST_W][i];
-        if ((s = cl16_optim_step_ex(m->ctx, &p, t->step + 1, w, q->grad, t->state[ST_M][i],
-                                    t->state[ST_V][i], &x)))
-            return s;
+        s = cl16_optim_step_ex(m->ctx, &p, t->step + 1, w, q->grad, t->state[ST_M][i],
+                               t->state[ST_V][i], &x);
     }
     int32_t flag = 0, st[2] = {0, 0};
-    if (t->flag && (s = cl16_tensor_read_raw(t->flag, &flag, 4)))
+    if (s || (s = cl16_tensor_read_raw(t->flag, &flag, 4))) {
+        cl16__xent_free(m->ctx, &xe); /* waits for the queued reads first */
+        return s;
+    }
+    double l = 0;
+    int64_t hits = 0;
+    s = cl16__xent_collect(m->ctx, &xe, &l, &hits);
+    if (loss)
+        *loss = l;
+    if (correct)
+        *correct = hits;
+    if (s == CL16_ERR_NUMERIC || (!s && !isfinite(l)))
+        return cl16__fail(m->ctx, CL16_ERR_NUMERIC,
+                          "the loss is %g at step %" PRId64 " (non-finite logits); the weights "
+                          "were not updated",
+                          l, t->step + 1);
+    if (s)
         return s;
     if (t->stats && !flag && (s = cl16_tensor_read_raw(t->stats, st, 8)))
         return s;

@@ -51,8 +51,37 @@ float cl16_half_to_float(uint16_t h) {
     return f;
 }
 
+/* The bulk conversion gives cl16_float_to_half's bits without its branches,
+ * so the compiler can vectorise the loop (a training step converts every
+ * input batch: 100k values for LeNet-5 at batch 128, 0.7 ms one at a time):
+ *  - normal results: the same bias-and-shift as bf16, 0xfff plus the lowest
+ *    kept bit, rounds the 13 dropped bits to nearest even; a carry runs into
+ *    the exponent, up to 0x7c00 (infinity) for 65520 and above;
+ *  - results below 2^-14: |x| + 0.5f rounds |x| to a multiple of 2^-24 (float's
+ *    spacing at 0.5) in the FPU's round-to-nearest-even, and the bits above
+ *    those of 0.5f count the 2^-24 units, 0x400 being the smallest normal;
+ *  - NaN keeps its top payload bits (0x200 when only dropped bits held it). */
 void cl16_floats_to_halves(const float *src, uint16_t *dst, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = cl16_float_to_half(src[i]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x, ux;
+        memcpy(&x, &src[i], sizeof x);
+        const uint32_t ax = x & 0x7fffffffu;
+        float a, u;
+        memcpy(&a, &ax, sizeof a);
+        u = a + 0.5f;
+        memcpy(&ux, &u, sizeof ux);
+        const uint32_t sub = ux - 0x3f000000u;
+        /* selections as masks: a branch would stop the vectoriser */
+        const uint32_t nrm = (ax - 0x38000000u + 0xfffu + ((ax >> 13) & 1u)) >> 13;
+        const uint32_t over = 0u - (uint32_t)(nrm > 0x7c00u);
+        const uint32_t fin = (nrm & ~over) | (0x7c00u & over);
+        const uint32_t pay = (ax >> 13) & 0x3ffu;
+        const uint32_t nan = 0x7c00u | pay | (0x200u & (0u - (uint32_t)(pay == 0u)));
+        const uint32_t small = 0u - (uint32_t)(ax < 0x38800000u);
+        const uint32_t isnan = 0u - (uint32_t)(ax > 0x7f800000u);
+        const uint32_t h = (nan & isnan) | (~isnan & ((sub & small) | (fin & ~small)));
+        dst[i] = (uint16_t)(((x >> 16) & 0x8000u) | h);
+    }
 }
 
 void cl16_halves_to_floats(const uint16_t *src, float *dst, size_t n) {

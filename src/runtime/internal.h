@@ -315,6 +315,29 @@ static inline void cl16__count(cl16_ctx *ctx, double flops, double bytes) {
     ctx->stats.op_bytes += bytes;
 }
 
+/* Softmax cross-entropy split at its host sync, so a training step can queue
+ * its backward and update behind the loss and wait once, at the end.
+ * cl16__xent_launch checks the arguments, checks the labels (host_labels,
+ * when the caller holds them, else one blocking read of `labels`), and queues
+ * the kernel and the non-blocking reads of its per-sample results into p;
+ * when skip (an i32 [1] tensor, may be NULL) is given, the kernel sets
+ * skip[0] = 1 if any sample's logits or loss are not finite, so the updates
+ * that read the flag write nothing. cl16__xent_collect waits for the queue and
+ * sums the results as cl16_softmax_xent does (CL16_ERR_NUMERIC for a
+ * non-finite sample); it frees p, and so does cl16__xent_free, which may be
+ * called on a launched or zeroed p. */
+typedef struct cl16__xent {
+    int64_t n;
+    float *lo;  /* per-sample losses, read back */
+    int32_t *fl; /* per-sample flags (loss.cl's XENT_*), read back */
+    cl_mem dloss, dflags;
+} cl16__xent;
+cl16_status cl16__xent_launch(cl16_ctx *ctx, const cl16_tensor *logits, const cl16_tensor *labels,
+                              const int32_t *host_labels, float scale, cl16_tensor *dlogits,
+                              cl16_tensor *skip, cl16__xent *p);
+cl16_status cl16__xent_collect(cl16_ctx *ctx, cl16__xent *p, double *loss, int64_t *correct);
+void cl16__xent_free(cl16_ctx *ctx, cl16__xent *p);
+
 /* Frees ctx->conv (the convolution algorithm table). */
 void cl16__conv_release(cl16_ctx *ctx);
 /* Caps the im2col column buffer of one call at bytes (images are processed in

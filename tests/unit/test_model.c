@@ -408,6 +408,74 @@ static void resume(cl16_ctx *ctx, const char *dir, const char *arch, cl16_dtype 
     cl16_trainer_free(ta), cl16_model_free(a);
 }
 
+/* A step whose loss is not finite fails with CL16_ERR_NUMERIC and writes no
+ * weight: the trainer queues the backward and the updates behind the loss and
+ * syncs once, so the loss kernel's flag is what skips the updates on the
+ * device. fc3.bias[0] = inf makes every sample's logits non-finite; after the
+ * refused step every trainable tensor holds the same bytes, the step count
+ * has not moved, and a finite bias trains again. */
+static void nonfinite_step(cl16_ctx *ctx, cl16_dtype dt, cl16_precision prec) {
+    enum { N = 8, MAXP = 16 };
+    static float img[N * 784];
+    int32_t lab[N];
+    for (int i = 0; i < N * 784; i++) /* not frand(): the tests after this one keep their data */
+        img[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < N; i++)
+        lab[i] = i % 10;
+    cl16_model *m = mk(ctx, "mlp", 1, 28, 28, dt, 3);
+    cl16_train_opts o;
+    cl16_train_opts_init(&o);
+    o.optim.kind = CL16_OPT_SGD, o.optim.lr = 0.05f, o.optim.momentum = 0.9f, o.precision = prec;
+    cl16_trainer *t = NULL;
+    if (m)
+        CHECK_OK(ctx, cl16_trainer_create(m, &o, &t));
+    cl16_model_param *bias = m ? find(m, "fc3.bias") : NULL;
+    if (!t || !bias)
+        goto done;
+    double loss = 0;
+    CHECK_OK(ctx, cl16_trainer_step(t, img, lab, N, &loss, NULL));
+    float bv[10];
+    CHECK_OK(ctx, cl16_tensor_read_f32(bias->value, bv, 10));
+    const float b0 = bv[0];
+    bv[0] = INFINITY;
+    CHECK_OK(ctx, cl16_tensor_write_f32(bias->value, bv, 10));
+    unsigned char *before[MAXP] = {0}, *after[MAXP] = {0};
+    size_t np = cl16_model_param_count(m), bytes[MAXP] = {0};
+    CHECK(np <= MAXP);
+    for (size_t i = 0; i < np && i < MAXP; i++) {
+        cl16_model_param *q = cl16_model_param_at(m, i);
+        if (q->kind != CL16_PARAM_TRAINABLE)
+            continue;
+        bytes[i] = (size_t)cl16_tensor_numel(q->value) * cl16_dtype_size(cl16_tensor_dtype(q->value));
+        before[i] = malloc(bytes[i]), after[i] = malloc(bytes[i]);
+        CHECK_OK(ctx, cl16_tensor_read_raw(q->value, before[i], bytes[i]));
+    }
+    const int64_t steps = cl16_trainer_steps(t);
+    const cl16_status s = cl16_trainer_step(t, img, lab, N, &loss, NULL);
+    CHECK_MSG(s == CL16_ERR_NUMERIC && strstr(cl16_ctx_last_error(ctx), "were not updated"),
+              "%s: status %s, message: %s", cl16_precision_name(prec), cl16_status_str(s),
+              cl16_ctx_last_error(ctx));
+    CHECK(cl16_trainer_steps(t) == steps);
+    int changed = 0;
+    for (size_t i = 0; i < np && i < MAXP; i++)
+        if (before[i]) {
+            CHECK_OK(ctx, cl16_tensor_read_raw(cl16_model_param_at(m, i)->value, after[i], bytes[i]));
+            changed += memcmp(before[i], after[i], bytes[i]) != 0;
+        }
+    CHECK_MSG(changed == 0, "%s: the refused step changed %d weight tensors",
+              cl16_precision_name(prec), changed);
+    bv[0] = b0;
+    CHECK_OK(ctx, cl16_tensor_write_f32(bias->value, bv, 10));
+    CHECK_OK(ctx, cl16_trainer_step(t, img, lab, N, &loss, NULL));
+    CHECK_MSG(isfinite(loss), "%s: loss %g after the bias was restored", cl16_precision_name(prec),
+              loss);
+    for (size_t i = 0; i < MAXP; i++)
+        free(before[i]), free(after[i]);
+done:
+    cl16_trainer_free(t);
+    cl16_model_free(m);
+}
+
 int main(void) {
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
     char dir[] = "/tmp/cl16-test-model-XXXXXX";
@@ -455,6 +523,8 @@ int main(void) {
         cl16_tensor_free(x);
         cl16_model_free(big);
     }
+    nonfinite_step(ctx, CL16_F32, CL16_PREC_FP32);
+    nonfinite_step(ctx, CL16_F16, CL16_PREC_FP16);
     resume(ctx, dir, "lenet5", CL16_F16, CL16_OPT_SGD, CL16_PREC_AUTO);
     resume(ctx, dir, "mlp", CL16_F32, CL16_OPT_ADAM, CL16_PREC_FP32);
     resume(ctx, dir, "mlp", CL16_F16, CL16_OPT_ADAMW, CL16_PREC_FP16);
