@@ -468,6 +468,29 @@ CL16_API cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor 
                                                cl16_tensor *dx, cl16_tensor *dgamma,
                                                cl16_tensor *dbeta_);
 
+/* BatchNorm2d followed by ReLU in the same passes: y = relu(bn(x)) with the
+ * arguments and semantics of cl16_batchnorm2d_forward, and the backward from
+ * dy, the gradient of y: the ReLU mask is recomputed from x, the saved
+ * statistics, gamma and beta_ (no extra read, no stored pre-ReLU output). The
+ * pre-ReLU value is float inside the kernel, so in 16-bit storage the mask
+ * differs from one taken on the rounded output only where that rounded to
+ * zero (|value| < 2^-25 in f16), where the gradient passes. */
+CL16_API cl16_status cl16_batchnorm2d_relu_forward(cl16_ctx *ctx, int training, float momentum,
+                                                   float eps, const cl16_tensor *x,
+                                                   const cl16_tensor *gamma,
+                                                   const cl16_tensor *beta_,
+                                                   cl16_tensor *running_mean,
+                                                   cl16_tensor *running_var, cl16_tensor *save_mean,
+                                                   cl16_tensor *save_invstd, cl16_tensor *y);
+CL16_API cl16_status cl16_batchnorm2d_relu_backward(cl16_ctx *ctx, const cl16_tensor *x,
+                                                    const cl16_tensor *dy,
+                                                    const cl16_tensor *gamma,
+                                                    const cl16_tensor *beta_,
+                                                    const cl16_tensor *save_mean,
+                                                    const cl16_tensor *save_invstd, float beta,
+                                                    cl16_tensor *dx, cl16_tensor *dgamma,
+                                                    cl16_tensor *dbeta_);
+
 /* Element-wise, over all elements (shapes must hold the same count). */
 CL16_API cl16_status cl16_relu_forward(cl16_ctx *ctx, const cl16_tensor *x, cl16_tensor *y);
 /* dx = beta * dx + (y <= 0 ? 0 : dy), y the forward's output (PyTorch's mask:

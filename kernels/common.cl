@@ -222,4 +222,15 @@ CL16_BF16_VEC(8)
 CL16_BF16_VEC(16)
 #undef CL16_BF16_VEC
 
+/* ReLU as PyTorch (act.cl, and norm.cl's fused batch norm + ReLU): NaN stays
+ * NaN (a comparison with NaN is false, so the select keeps it), -0 and
+ * negatives become +0. */
+CL16_INLINE float relu1(float v) { return (v > 0.0f || isnan(v)) ? v : 0.0f; }
+CL16_INLINE float16 reluv(float16 v) { return select((float16)(0.0f), v, (v > 0.0f) | isnan(v)); }
+
+/* Gradient mask as PyTorch's threshold_backward: dy where NOT (y <= 0), so a
+ * NaN in y lets dy through instead of hiding it. */
+CL16_INLINE float drelu1(float y, float dy) { return y <= 0.0f ? 0.0f : dy; }
+CL16_INLINE float16 dreluv(float16 y, float16 dy) { return select(dy, (float16)(0.0f), y <= 0.0f); }
+
 #endif /* CL16_COMMON_CL */

@@ -104,12 +104,13 @@ __kernel void cl16_bn_stats(__global const store_t *x, const int n, const int ch
 #define BN_EW 16
 
 /* y = gamma * (x - mean) * s + beta_, where s = invstd[c] (training, from
- * cl16_bn_stats) or 1/sqrt(var[c] + eps) (evaluation, from_var = 1). */
+ * cl16_bn_stats) or 1/sqrt(var[c] + eps) (evaluation, from_var = 1); relu:
+ * y = relu(that), the batch norm + ReLU of a network in one pass. */
 __kernel void cl16_bn_apply(__global const store_t *x, __global store_t *y, const int ch,
                             const int hw, __global const float *mean,
                             __global const float *scale_or_var, const int from_var,
                             const float eps, __global const float *gamma,
-                            __global const float *beta_) {
+                            __global const float *beta_, const int relu) {
     const int i0 = (int)get_global_id(0) * BN_EW, plane = (int)get_global_id(1);
     if (i0 >= hw) return;
     const long e = (long)plane * hw + i0;
@@ -118,23 +119,35 @@ __kernel void cl16_bn_apply(__global const store_t *x, __global store_t *y, cons
     const float m = mean[c], ga = gamma[c], be = beta_[c];
     if (i0 + BN_EW <= hw) {
         const float16 v = (convert_float16(LD16(x + e, 0)) - m) * s;
-        ST16(ga * v + be, y + e, 0);
+        const float16 o = ga * v + be;
+        ST16(relu ? reluv(o) : o, y + e, 0);
         return;
     }
     for (int i = 0; i < hw - i0; i++) {
         const float v = ((float)LD(x, e + i) - m) * s;
-        ST(ga * v + be, y, e + i);
+        const float o = ga * v + be;
+        ST(relu ? relu1(o) : o, y, e + i);
     }
 }
 
-/* Work-group c: dbeta_[c] = sum dy, dgamma[c] = sum dy * xhat over channel c. */
+/* The fused ReLU's gradient mask, from the forward's output recomputed from
+ * x (the expression of cl16_bn_apply): no pass and no stored activation for
+ * it. Where the f16 output rounded to zero (|y| < 2^-25) the gradient passes;
+ * relu_bwd on the stored output would have masked it. */
+#define BN_RELU_G16(g, xhat) (relu ? dreluv(ga * (xhat) + be, g) : (g))
+#define BN_RELU_G(g, xhat) (relu ? drelu1(ga * (xhat) + be, g) : (g))
+
+/* Work-group c: dbeta_[c] = sum g, dgamma[c] = sum g * xhat over channel c,
+ * g = dy, or with relu dy masked by the output (gamma, beta_ read only then). */
 __kernel void cl16_bn_bwd_sums(__global const store_t *x, __global const store_t *dy, const int n,
                                const int ch, const int hw, __global const float *mean,
                                __global const float *invstd, __global float *dgamma,
-                               __global float *dbeta_) {
+                               __global float *dbeta_, __global const float *gamma,
+                               __global const float *beta_, const int relu) {
     __local float tmp[CL16_BN_WG_MAX];
     int c = (int)get_group_id(0), lid = (int)get_local_id(0), wg = (int)get_local_size(0);
     float m = mean[c], is = invstd[c];
+    const float ga = relu ? gamma[c] : 0.0f, be = relu ? beta_[c] : 0.0f;
     float sd = 0.0f, sdx = 0.0f;
     const int hv = hw / BN_V * BN_V;
     for (int b = 0; b < n; b++) {
@@ -142,16 +155,18 @@ __kernel void cl16_bn_bwd_sums(__global const store_t *x, __global const store_t
 #if BN_V > 1
         float16 vd = 0.0f, vdx = 0.0f;
         for (int i = lid * BN_V; i < hv; i += wg * BN_V) {
-            const float16 g = convert_float16(LD16(dy + base + i, 0));
+            const float16 xh = (convert_float16(LD16(x + base + i, 0)) - m) * is;
+            const float16 g = BN_RELU_G16(convert_float16(LD16(dy + base + i, 0)), xh);
             vd += g;
-            vdx += g * ((convert_float16(LD16(x + base + i, 0)) - m) * is);
+            vdx += g * xh;
         }
         sd += hsum16(vd), sdx += hsum16(vdx);
 #endif
         for (int i = hv + lid; i < hw; i += wg) {
-            float g = (float)LD(dy, base + i);
+            const float xh = ((float)LD(x, base + i) - m) * is;
+            const float g = BN_RELU_G((float)LD(dy, base + i), xh);
             sd += g;
-            sdx += g * (((float)LD(x, base + i) - m) * is);
+            sdx += g * xh;
         }
     }
     float tsd = group_sum(tmp, sd);
@@ -162,31 +177,33 @@ __kernel void cl16_bn_bwd_sums(__global const store_t *x, __global const store_t
     }
 }
 
-/* dx = beta * dx + gamma * invstd * (dy - dbeta_/cnt - xhat * dgamma/cnt),
- * the training-mode input gradient (dx not read when beta is 0); BN_EW
- * elements per work-item as above. */
+/* dx = beta * dx + gamma * invstd * (g - dbeta_/cnt - xhat * dgamma/cnt),
+ * the training-mode input gradient (dx not read when beta is 0), g = dy or
+ * with relu dy masked as in cl16_bn_bwd_sums; BN_EW elements per work-item
+ * as above. */
 __kernel void cl16_bn_bwd_dx(__global const store_t *x, __global const store_t *dy,
                              __global store_t *dx, const float beta, const int ch,
                              const int hw, const float cnt,
                              __global const float *mean, __global const float *invstd,
                              __global const float *gamma, __global const float *dgamma,
-                             __global const float *dbeta_) {
+                             __global const float *dbeta_, __global const float *beta_,
+                             const int relu) {
     const int i0 = (int)get_global_id(0) * BN_EW, plane = (int)get_global_id(1);
     if (i0 >= hw) return;
     const long e = (long)plane * hw + i0;
     const int c = plane % ch;
-    const float is = invstd[c], m = mean[c], k = gamma[c] * is, db = dbeta_[c] / cnt,
-                dg = dgamma[c] / cnt;
+    const float is = invstd[c], m = mean[c], ga = gamma[c], k = ga * is, db = dbeta_[c] / cnt,
+                dg = dgamma[c] / cnt, be = relu ? beta_[c] : 0.0f;
     if (i0 + BN_EW <= hw) {
         const float16 xhat = (convert_float16(LD16(x + e, 0)) - m) * is;
-        float16 g = k * (convert_float16(LD16(dy + e, 0)) - db - xhat * dg);
+        float16 g = k * (BN_RELU_G16(convert_float16(LD16(dy + e, 0)), xhat) - db - xhat * dg);
         if (beta != 0.0f) g += beta * convert_float16(LD16(dx + e, 0));
         ST16(g, dx + e, 0);
         return;
     }
     for (int i = 0; i < hw - i0; i++) {
         const float xhat = ((float)LD(x, e + i) - m) * is;
-        float g = k * ((float)LD(dy, e + i) - db - xhat * dg);
+        float g = k * (BN_RELU_G((float)LD(dy, e + i), xhat) - db - xhat * dg);
         if (beta != 0.0f) g += beta * (float)LD(dx, e + i);
         ST(g, dx, e + i);
     }

@@ -176,6 +176,15 @@ static int batchnorm(builder *b, const char *name, int in) {
     return l->out = new_act(b, 4, c, s->dims[2], s->dims[3]);
 }
 
+/* BatchNorm2d then ReLU as one layer (cl16_batchnorm2d_relu_*): no pass and
+ * no activation for the pre-ReLU output. */
+static int bn_relu(builder *b, const char *name, int in) {
+    const int out = batchnorm(b, name, in);
+    if (!b->st)
+        b->m->layers[b->m->nlayers - 1].relu = 1;
+    return out;
+}
+
 static int simple(builder *b, layer_type t, int in) {
     if (b->st)
         return -1;
@@ -233,7 +242,7 @@ static int basic_block(builder *b, const char *prefix, int in, int64_t width, in
     snprintf(n, sizeof n, "%s.conv1", prefix);
     int x = conv(b, n, in, width, 3, stride, 1, 0);
     snprintf(n, sizeof n, "%s.bn1", prefix);
-    x = simple(b, L_RELU, batchnorm(b, n, x));
+    x = bn_relu(b, n, x);
     snprintf(n, sizeof n, "%s.conv2", prefix);
     x = conv(b, n, x, width, 3, 1, 1, 0);
     snprintf(n, sizeof n, "%s.bn2", prefix);
@@ -264,7 +273,7 @@ static void build(builder *b) {
         linear(b, "fc3", x, o->classes, 0);
     } else {
         const int n = (atoi(m->arch + 6) - 2) / 6; /* resnet20: 3 blocks per stage */
-        x = simple(b, L_RELU, batchnorm(b, "bn1", conv(b, "conv1", x, 16, 3, 1, 1, 0)));
+        x = bn_relu(b, "bn1", conv(b, "conv1", x, 16, 3, 1, 1, 0));
         for (int stage = 0; stage < 3; stage++)
             for (int i = 0; i < n; i++) {
                 char prefix[32];
@@ -467,8 +476,9 @@ cl16_status cl16_model_forward(cl16_model *m, const cl16_tensor *x, int training
             s = cl16_conv2d_forward(ctx, &l->conv, a, PV(l->w), l->b >= 0 ? PV(l->b) : NULL, y);
             break;
         case L_BN:
-            s = cl16_batchnorm2d_forward(ctx, training, 0.1f, 1e-5f, a, PV(l->w), PV(l->b),
-                                         PV(l->rmean), PV(l->rvar), l->aux1, l->aux2, y);
+            s = (l->relu ? cl16_batchnorm2d_relu_forward : cl16_batchnorm2d_forward)(
+                ctx, training, 0.1f, 1e-5f, a, PV(l->w), PV(l->b), PV(l->rmean), PV(l->rvar),
+                l->aux1, l->aux2, y);
             if (!s && training)
                 m->params[l->nbt].counter++;
             break;
@@ -521,8 +531,11 @@ cl16_status cl16_model_backward(cl16_model *m, const cl16_tensor *dlogits) {
             break;
         case L_BN:
             beta = BETA(l->in);
-            s = cl16_batchnorm2d_backward(ctx, a, dy, PV(l->w), l->aux1, l->aux2, beta, d[l->in],
-                                          PG(l->w), PG(l->b));
+            s = l->relu ? cl16_batchnorm2d_relu_backward(ctx, a, dy, PV(l->w), PV(l->b), l->aux1,
+                                                         l->aux2, beta, d[l->in], PG(l->w),
+                                                         PG(l->b))
+                        : cl16_batchnorm2d_backward(ctx, a, dy, PV(l->w), l->aux1, l->aux2, beta,
+                                                    d[l->in], PG(l->w), PG(l->b));
             break;
         case L_RELU:
             beta = BETA(l->in);

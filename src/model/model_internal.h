@@ -13,7 +13,7 @@
  * of both gradients through the beta = 1 form of the backward calls. */
 typedef enum layer_type {
     L_CONV,     /* conv2d, optional bias */
-    L_BN,       /* batchnorm2d */
+    L_BN,       /* batchnorm2d, optional fused ReLU */
     L_RELU,
     L_MAXPOOL,  /* 2x2 stride 2 */
     L_GAP,      /* global average pool to [N, C] */
@@ -24,7 +24,7 @@ typedef enum layer_type {
 typedef struct layer {
     layer_type type;
     int in, in2, out;
-    int relu;                  /* L_LINEAR */
+    int relu;                  /* L_LINEAR, L_BN: ReLU fused after */
     cl16_conv2d_params conv;   /* L_CONV */
     cl16_pool2d_params pool;   /* L_MAXPOOL */
     int w, b;                  /* parameter indices (-1: none): conv/linear weight, bias; BN gamma, beta */

@@ -60,12 +60,12 @@ static cl_int launch_planes(cl16_ctx *ctx, cl_kernel k, const cl16_tensor *x) {
     return cl16__enqueue(ctx, k, 2, global, NULL);
 }
 
-cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum, float eps,
-                                     const cl16_tensor *x, const cl16_tensor *gamma,
-                                     const cl16_tensor *beta_, cl16_tensor *running_mean,
-                                     cl16_tensor *running_var, cl16_tensor *save_mean,
-                                     cl16_tensor *save_invstd, cl16_tensor *y) {
-    static const char *op = "batchnorm2d_forward";
+/* The forward, followed by ReLU when relu (one pass writes relu(bn(x))). */
+static cl16_status bn_forward(cl16_ctx *ctx, const char *op, int relu, int training,
+                              float momentum, float eps, const cl16_tensor *x,
+                              const cl16_tensor *gamma, const cl16_tensor *beta_,
+                              cl16_tensor *running_mean, cl16_tensor *running_var,
+                              cl16_tensor *save_mean, cl16_tensor *save_invstd, cl16_tensor *y) {
     if (!ctx)
         return CL16_ERR_INVALID_ARG;
     if (ctx->init_status)
@@ -152,22 +152,44 @@ cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum
     ARG(ka, eps);
     ARG(ka, gamma->mem);
     ARG(ka, beta_->mem);
+    cl_int irelu = relu;
+    ARG(ka, irelu);
 #undef ARG
     if (!err)
         err = launch_planes(ctx, ka, x);
     if (err)
         return cl16__cl_fail(ctx, err, "%s: normalise", op);
     const double es = (double)cl16_dtype_size(x->dtype), nx = (double)x->numel;
-    cl16__count(ctx, nx * (training ? 8.0 : 4.0),
+    cl16__count(ctx, nx * ((training ? 8.0 : 4.0) + relu),
                 nx * es * (training ? 4.0 : 2.0) + 4.0 * (double)c * (training ? 8.0 : 4.0));
     return CL16_OK;
 }
 
-cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const cl16_tensor *dy,
-                                      const cl16_tensor *gamma, const cl16_tensor *save_mean,
-                                      const cl16_tensor *save_invstd, float beta, cl16_tensor *dx,
-                                      cl16_tensor *dgamma, cl16_tensor *dbeta_) {
-    static const char *op = "batchnorm2d_backward";
+cl16_status cl16_batchnorm2d_forward(cl16_ctx *ctx, int training, float momentum, float eps,
+                                     const cl16_tensor *x, const cl16_tensor *gamma,
+                                     const cl16_tensor *beta_, cl16_tensor *running_mean,
+                                     cl16_tensor *running_var, cl16_tensor *save_mean,
+                                     cl16_tensor *save_invstd, cl16_tensor *y) {
+    return bn_forward(ctx, "batchnorm2d_forward", 0, training, momentum, eps, x, gamma, beta_,
+                      running_mean, running_var, save_mean, save_invstd, y);
+}
+
+cl16_status cl16_batchnorm2d_relu_forward(cl16_ctx *ctx, int training, float momentum, float eps,
+                                          const cl16_tensor *x, const cl16_tensor *gamma,
+                                          const cl16_tensor *beta_, cl16_tensor *running_mean,
+                                          cl16_tensor *running_var, cl16_tensor *save_mean,
+                                          cl16_tensor *save_invstd, cl16_tensor *y) {
+    return bn_forward(ctx, "batchnorm2d_relu_forward", 1, training, momentum, eps, x, gamma,
+                      beta_, running_mean, running_var, save_mean, save_invstd, y);
+}
+
+/* The training-mode backward; with relu, dy is the gradient of relu(bn(x)),
+ * masked by the output recomputed from x, gamma and beta_ (the shift). */
+static cl16_status bn_backward(cl16_ctx *ctx, const char *op, int relu, const cl16_tensor *x,
+                               const cl16_tensor *dy, const cl16_tensor *gamma,
+                               const cl16_tensor *beta_, const cl16_tensor *save_mean,
+                               const cl16_tensor *save_invstd, float beta, cl16_tensor *dx,
+                               cl16_tensor *dgamma, cl16_tensor *dbeta_) {
     if (!ctx)
         return CL16_ERR_INVALID_ARG;
     if (ctx->init_status)
@@ -179,6 +201,7 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
     if ((s = cl16__op_check(ctx, op, "dy", dy, x->dtype, x->dims, 4)) ||
         (s = cl16__op_check(ctx, op, "dx", dx, x->dtype, x->dims, 4)) ||
         (s = check_vec(ctx, op, "gamma", gamma, c)) ||
+        (relu && (s = check_vec(ctx, op, "beta_", beta_, c))) ||
         (s = check_vec(ctx, op, "save_mean", save_mean, c)) ||
         (s = check_vec(ctx, op, "save_invstd", save_invstd, c)) ||
         (s = check_vec(ctx, op, "dgamma", dgamma, c)) ||
@@ -188,9 +211,9 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: beta is not finite", op);
     if (dgamma->mem == dbeta_->mem)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dgamma aliases dbeta_", op);
-    const cl16_tensor *ins[3] = {gamma, save_mean, save_invstd};
-    const char *names[3] = {"gamma", "save_mean", "save_invstd"};
-    for (int j = 0; j < 3; j++)
+    const cl16_tensor *ins[4] = {gamma, save_mean, save_invstd, relu ? beta_ : gamma};
+    const char *names[4] = {"gamma", "save_mean", "save_invstd", "beta_"};
+    for (int j = 0; j < 4; j++)
         if (ins[j]->mem == dgamma->mem || ins[j]->mem == dbeta_->mem)
             return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: %s aliases dgamma or dbeta_", op,
                               names[j]);
@@ -214,6 +237,11 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
     ARG(kr, save_invstd->mem);
     ARG(kr, dgamma->mem);
     ARG(kr, dbeta_->mem);
+    cl_mem gm = relu ? gamma->mem : NULL, bm = relu ? beta_->mem : NULL;
+    cl_int irelu = relu;
+    ARG(kr, gm);
+    ARG(kr, bm);
+    ARG(kr, irelu);
     size_t wg = reduce_wg(ctx, kr), global = wg * (size_t)c;
     if (!err)
         err = cl16__enqueue(ctx, kr, 1, &global, &wg);
@@ -233,13 +261,33 @@ cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const
     ARG(kd, gamma->mem);
     ARG(kd, dgamma->mem);
     ARG(kd, dbeta_->mem);
+    ARG(kd, bm);
+    ARG(kd, irelu);
 #undef ARG
     if (!err)
         err = launch_planes(ctx, kd, x);
     if (err)
         return cl16__cl_fail(ctx, err, "%s: input gradient", op);
     const double es = (double)cl16_dtype_size(x->dtype), nx = (double)x->numel;
-    cl16__count(ctx, nx * (beta != 0.0f ? 13.0 : 11.0),
-                nx * es * (beta != 0.0f ? 6.0 : 5.0) + 4.0 * (double)c * 7.0);
+    cl16__count(ctx, nx * ((beta != 0.0f ? 13.0 : 11.0) + 4.0 * relu),
+                nx * es * (beta != 0.0f ? 6.0 : 5.0) + 4.0 * (double)c * (7.0 + 2.0 * relu));
     return CL16_OK;
+}
+
+cl16_status cl16_batchnorm2d_backward(cl16_ctx *ctx, const cl16_tensor *x, const cl16_tensor *dy,
+                                      const cl16_tensor *gamma, const cl16_tensor *save_mean,
+                                      const cl16_tensor *save_invstd, float beta, cl16_tensor *dx,
+                                      cl16_tensor *dgamma, cl16_tensor *dbeta_) {
+    return bn_backward(ctx, "batchnorm2d_backward", 0, x, dy, gamma, NULL, save_mean, save_invstd,
+                       beta, dx, dgamma, dbeta_);
+}
+
+cl16_status cl16_batchnorm2d_relu_backward(cl16_ctx *ctx, const cl16_tensor *x,
+                                           const cl16_tensor *dy, const cl16_tensor *gamma,
+                                           const cl16_tensor *beta_, const cl16_tensor *save_mean,
+                                           const cl16_tensor *save_invstd, float beta,
+                                           cl16_tensor *dx, cl16_tensor *dgamma,
+                                           cl16_tensor *dbeta_) {
+    return bn_backward(ctx, "batchnorm2d_relu_backward", 1, x, dy, gamma, beta_, save_mean,
+                       save_invstd, beta, dx, dgamma, dbeta_);
 }

@@ -2,7 +2,8 @@
  * against a float64 host reference: PyTorch's running-statistics update
  * (unbiased variance), large-mean data in f16 and f32, N*H*W = 1, ResNet-20
  * shapes (f32, f16 and bf16), a finite-difference check of the backward against the float64
- * forward, f16 backward against f32 backward, determinism, bad input.
+ * forward, f16 backward against f32 backward, determinism, the fused batch
+ * norm + ReLU against the unfused calls, bad input.
  *
  * Bounds: a float sum of L terms errs by at most about L*u times the sum of
  * their magnitudes (u = 2^-24); the tests take L = N*H*W, the longest chain
@@ -262,6 +263,94 @@ static void check_backward(cl16_ctx *ctx, cl16_dtype dt, bshape s, float beta, u
         free(cgot);
 }
 
+/* The fused batch norm + ReLU against the two calls it replaces, on the same
+ * device data: the forward must equal relu() of cl16_batchnorm2d_forward's
+ * output bit for bit (one rounding of relu(v) = relu of v's rounding), and the
+ * backward must match cl16_batchnorm2d_backward given dy masked on the host by
+ * that output (float arithmetic in the same order: agreement to float
+ * rounding; the masks could differ only where the pre-ReLU value is within
+ * float rounding of zero). Training forward with running statistics. */
+static void check_relu(cl16_ctx *ctx, cl16_dtype dt, bshape s, float beta, uint64_t seed) {
+    const int64_t nx = s.n * s.c * s.h * s.w;
+    pn_seed(seed);
+    float *x = pn_random((size_t)nx, 2.0), *dy = pn_random((size_t)nx, 1.0),
+          *dx0 = pn_random((size_t)nx, 1.0);
+    float *g = pn_random((size_t)s.c, 1.5), *b = pn_random((size_t)s.c, 1.0);
+    pn_round_all(dt, x, (size_t)nx), pn_round_all(dt, dy, (size_t)nx),
+        pn_round_all(dt, dx0, (size_t)nx);
+    int64_t xd[4] = {s.n, s.c, s.h, s.w}, cd[1] = {s.c};
+    cl16_tensor *tx = pn_tensor(ctx, dt, 4, xd, x, 0), *ty = pn_tensor(ctx, dt, 4, xd, NULL, NAN),
+                *tyr = pn_tensor(ctx, dt, 4, xd, NULL, NAN);
+    cl16_tensor *tg = pn_tensor(ctx, CL16_F32, 1, cd, g, 0),
+                *tb = pn_tensor(ctx, CL16_F32, 1, cd, b, 0);
+    cl16_tensor *rm[2], *rv[2], *sm[2], *si[2];
+    for (int k = 0; k < 2; k++) {
+        rm[k] = pn_tensor(ctx, CL16_F32, 1, cd, NULL, 0), rv[k] = pn_tensor(ctx, CL16_F32, 1, cd, NULL, 1);
+        sm[k] = pn_tensor(ctx, CL16_F32, 1, cd, NULL, NAN), si[k] = pn_tensor(ctx, CL16_F32, 1, cd, NULL, NAN);
+    }
+    CHECK_OK(ctx, cl16_batchnorm2d_forward(ctx, 1, 0.1f, 1e-5f, tx, tg, tb, rm[0], rv[0], sm[0],
+                                           si[0], ty));
+    CHECK_OK(ctx, cl16_batchnorm2d_relu_forward(ctx, 1, 0.1f, 1e-5f, tx, tg, tb, rm[1], rv[1],
+                                                sm[1], si[1], tyr));
+    float *y = pn_read(ctx, ty), *yr = pn_read(ctx, tyr);
+    char what[160];
+    snprintf(what, sizeof what, "%s BN+ReLU %lldx%lldx%lldx%lld beta %g", cl16_dtype_name(dt),
+             (long long)s.n, (long long)s.c, (long long)s.h, (long long)s.w, (double)beta);
+    int64_t bad = 0, pos = 0;
+    for (int64_t e = 0; e < nx; e++) {
+        const float want = y[e] > 0.0f ? y[e] : 0.0f;
+        uint32_t a, w;
+        memcpy(&a, &yr[e], 4), memcpy(&w, &want, 4);
+        bad += a != w, pos += y[e] > 0.0f;
+    }
+    CHECK_MSG(bad == 0, "%s: forward differs from relu(batchnorm) in %lld of %lld", what,
+              (long long)bad, (long long)nx);
+    CHECK_MSG(pos > 0 && pos < nx, "%s: %lld of %lld outputs positive (the mask is not exercised)",
+              what, (long long)pos, (long long)nx);
+    for (int k = 0; k < 2; k++) /* the running statistics moved the same way */
+        for (int j = 0; j < 2; j++) {
+            float *a = pn_read(ctx, j ? rv[0] : rm[0]), *c = pn_read(ctx, j ? rv[1] : rm[1]);
+            CHECK_MSG(!memcmp(a, c, (size_t)s.c * 4), "%s: running statistics differ", what);
+            free(a), free(c);
+        }
+    float *dym = pn_alloc((size_t)nx);
+    for (int64_t e = 0; e < nx; e++)
+        dym[e] = y[e] <= 0.0f ? 0.0f : dy[e];
+    cl16_tensor *tdy = pn_tensor(ctx, dt, 4, xd, dy, 0), *tdym = pn_tensor(ctx, dt, 4, xd, dym, 0);
+    cl16_tensor *tdx[2], *tdg[2], *tdb[2];
+    for (int k = 0; k < 2; k++) {
+        tdx[k] = beta != 0 ? pn_tensor(ctx, dt, 4, xd, dx0, 0) : pn_tensor(ctx, dt, 4, xd, NULL, NAN);
+        tdg[k] = pn_tensor(ctx, CL16_F32, 1, cd, NULL, NAN), tdb[k] = pn_tensor(ctx, CL16_F32, 1, cd, NULL, NAN);
+    }
+    CHECK_OK(ctx, cl16_batchnorm2d_backward(ctx, tx, tdym, tg, sm[0], si[0], beta, tdx[0], tdg[0],
+                                            tdb[0]));
+    CHECK_OK(ctx, cl16_batchnorm2d_relu_backward(ctx, tx, tdy, tg, tb, sm[1], si[1], beta, tdx[1],
+                                                 tdg[1], tdb[1]));
+    const cl16_tensor *outs[3][2] = {{tdx[0], tdx[1]}, {tdg[0], tdg[1]}, {tdb[0], tdb[1]}};
+    const char *names[3] = {"dx", "dgamma", "dbeta_"};
+    for (int o = 0; o < 3; o++) {
+        const size_t cnt = o ? (size_t)s.c : (size_t)nx;
+        float *want = pn_read(ctx, outs[o][0]), *got = pn_read(ctx, outs[o][1]);
+        double *ref = calloc(cnt, 8), *bd = calloc(cnt, 8);
+        double scale = 0;
+        for (size_t e = 0; e < cnt; e++)
+            scale = fmax(scale, fabs(want[e]));
+        for (size_t e = 0; e < cnt; e++) /* float rounding of the unfused result */
+            ref[e] = want[e], bd[e] = 1e-6 * scale + 4 * pn_u(dt) * fabs(want[e]) + 1e-30;
+        char w2[256];
+        snprintf(w2, sizeof w2, "%s: %s fused against masked dy", what, names[o]);
+        pn_compare(w2, got, ref, bd, cnt);
+        free(want), free(got), free(ref), free(bd);
+    }
+    for (int k = 0; k < 2; k++)
+        cl16_tensor_free(rm[k]), cl16_tensor_free(rv[k]), cl16_tensor_free(sm[k]),
+            cl16_tensor_free(si[k]), cl16_tensor_free(tdx[k]), cl16_tensor_free(tdg[k]),
+            cl16_tensor_free(tdb[k]);
+    cl16_tensor_free(tx), cl16_tensor_free(ty), cl16_tensor_free(tyr), cl16_tensor_free(tg),
+        cl16_tensor_free(tb), cl16_tensor_free(tdy), cl16_tensor_free(tdym);
+    free(x), free(dy), free(dx0), free(g), free(b), free(y), free(yr), free(dym);
+}
+
 /* sum(y * r) of the float64 training forward. */
 static double ref_loss(bshape s, const double *x, const double *g, const double *b,
                        const float *r) {
@@ -482,6 +571,19 @@ static void check_errors(cl16_ctx *ctx) {
     EXPECT_FAIL(ctx, BWD(x, y, g, sm, si, NAN, dx, dg, db), A, "beta");
     EXPECT_FAIL(ctx, BWD(x, y, g, sm, si, 0, dx, dg, dg), A, "dgamma");
 #undef BWD
+    /* The fused ReLU forms: the same checks, and the backward needs beta_. */
+    EXPECT_FAIL(ctx, cl16_batchnorm2d_relu_forward(ctx, 1, 0.1f, 1e-5f, x, g, NULL, rm, rv, sm, si, y),
+                A, "beta_");
+    EXPECT_FAIL(ctx, cl16_batchnorm2d_relu_forward(ctx, 1, 0.1f, 1e-5f, x, g, b, rm, rv, sm, si, yb),
+                S, "y", "[2,3,4,4]");
+    EXPECT_FAIL(ctx, cl16_batchnorm2d_relu_backward(ctx, x, y, g, NULL, sm, si, 0, dx, dg, db), A,
+                "beta_");
+    EXPECT_FAIL(ctx, cl16_batchnorm2d_relu_backward(ctx, x, y, g, g4, sm, si, 0, dx, dg, db), S,
+                "beta_", "[3]");
+    EXPECT_FAIL(ctx, cl16_batchnorm2d_relu_backward(ctx, x, y, g, db, sm, si, 0, dx, dg, db), A,
+                "beta_");
+    EXPECT_FAIL(ctx, cl16_batchnorm2d_relu_backward(ctx, x, y16, g, b, sm, si, 0, dx, dg, db), S,
+                "dy", "f16");
     CHECK_MSG(pn_holds(ctx, y, 7) && pn_holds(ctx, yb, 7) && pn_holds(ctx, y16, 7) &&
                   pn_holds(ctx, rm, 7) && pn_holds(ctx, rv, 7) && pn_holds(ctx, sm, 7) &&
                   pn_holds(ctx, si, 7) && pn_holds(ctx, dx, 7) && pn_holds(ctx, dg, 7) &&
@@ -508,6 +610,9 @@ int main(void) {
             check_backward(ctx, d, resnet[i], i == 1 ? 1.0f : 0.0f, 50 + i);
         }
         check_deterministic(ctx, d);
+        check_relu(ctx, d, shapes[0], 0.0f, 80);
+        check_relu(ctx, d, shapes[4], 1.0f, 81);
+        check_relu(ctx, d, resnet[1], 0.0f, 82);
     }
     /* Large means with small spread: around 100 in f16, around 1000 in f32. */
     check_forward(ctx, CL16_F16, (bshape){4, 16, 8, 8}, 0.5, 100.0, 0.1f, 60);
