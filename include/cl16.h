@@ -424,14 +424,19 @@ typedef struct cl16_pool2d_params {
     cl16_pool_kind kind;
     int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
     int count_include_pad; /* AVG: PyTorch's count_include_pad (default 1) */
+    /* MAX only, 1: y = relu(max), the ReLU in front of a max pool moved behind
+     * it (the same outputs; a network's conv, ReLU, pool without the ReLU's
+     * pass and activation). An output the ReLU zeroes gets index -1, and the
+     * backward passes no gradient through it: the gradient of pool(relu(x)). */
+    int relu;
 } cl16_pool2d_params;
-/* MAX, 2x2, stride 2, no padding, count_include_pad 1. */
+/* MAX, 2x2, stride 2, no padding, count_include_pad 1, relu 0. */
 CL16_API void cl16_pool2d_params_init(cl16_pool2d_params *p);
 CL16_API cl16_status cl16_pool2d_out_dims(cl16_ctx *ctx, const cl16_pool2d_params *p,
                                           const int64_t x_dims[4], int64_t y_dims[4]);
 /* MAX: indices (i32, shape of y, may be NULL) receive the flat index h*W+w of
  * each maximum within its plane (ties: the first in row-major order, as
- * PyTorch); backward needs them. */
+ * PyTorch; -1 where relu zeroed the output); backward needs them. */
 CL16_API cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p,
                                          const cl16_tensor *x, cl16_tensor *y,
                                          cl16_tensor *indices);

@@ -19,7 +19,11 @@ static float avg_divisor(int oh, int ow, int h, int w, int kh, int kw, int sh, i
 }
 
 /* One work-item per output element: global (Wo, Ho, N*C), no divisions.
- * kind 0 = MAX (indices written when has_idx), 1 = AVG (cip = count_include_pad). */
+ * kind 0 = MAX (indices written when has_idx), 1 = AVG (cip = count_include_pad),
+ * 2 = MAX then ReLU: an output the ReLU zeroes gets index -1, which no input
+ * element matches, so the backward passes no gradient through it. That is
+ * the gradient of pool(relu(x)) too, which has the same outputs (ReLU is
+ * monotone) and, where the maximum is positive, the same index. */
 __kernel void cl16_pool2d_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
                               const int has_idx, const int h, const int w, const int ho,
                               const int wo, const int kh, const int kw, const int sh, const int sw,
@@ -31,7 +35,7 @@ __kernel void cl16_pool2d_fwd(__global const store_t *x, __global store_t *y, __
     long base = plane * h * w;
     int hs = oh * sh - ph, ws = ow * sw - pw;
     int h0 = max(hs, 0), w0 = max(ws, 0), h1 = min(hs + kh, h), w1 = min(ws + kw, w);
-    if (kind == 0) {
+    if (kind != 1) {
         /* Row-major scan; strict > keeps the first of equal maxima; a NaN wins
          * (the first one), as in PyTorch. Padding never takes part. */
         float best = 0.0f;
@@ -44,6 +48,7 @@ __kernel void cl16_pool2d_fwd(__global const store_t *x, __global store_t *y, __
                     bi = i * w + j;
                 }
             }
+        if (kind == 2 && best <= 0.0f) best = 0.0f, bi = -1; /* relu1: NaN passes */
         ST(best, y, o);
         if (has_idx) idx[o] = bi;
     } else {
@@ -80,7 +85,7 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
     for (int oh = oh0; oh <= oh1; oh++)
         for (int ow = ow0; ow <= ow1; ow++) {
             long o = obase + (long)oh * wo + ow;
-            if (kind == 0) {
+            if (kind != 1) {
                 if (idx[o] == self) s += (float)LD(dy, o);
             } else {
                 s += (float)LD(dy, o) / avg_divisor(oh, ow, h, w, kh, kw, sh, sw, ph, pw, cip);
@@ -121,7 +126,7 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
         for (; VEC && ow + 8 <= wo; ow += 8) {                                                    \
             const float16 r0 = LDX16(x0 + 2 * ow), r1 = LDX16(x1 + 2 * ow);                       \
             const float8 v00 = r0.even, v01 = r0.odd, v10 = r1.even, v11 = r1.odd;                \
-            if (kind == 0) {                                                                      \
+            if (kind != 1) {                                                                      \
                 const int8 i0 = (int8)((2 * oh) * w + 2 * ow) + (int8)(0, 2, 4, 6, 8, 10, 12, 14); \
                 float8 best = v00;                                                                \
                 int8 bi = i0;                                                                     \
@@ -131,6 +136,10 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
                 best = select(best, v10, c), bi = select(bi, i0 + w, c);                          \
                 c = isgreater(v11, best) | (isnan(v11) & ~isnan(best));                           \
                 best = select(best, v11, c), bi = select(bi, i0 + w + 1, c);                      \
+                if (kind == 2) {                                                                  \
+                    c = islessequal(best, (float8)(0.0f));                                        \
+                    best = select(best, (float8)(0.0f), c), bi = select(bi, (int8)(-1), c);       \
+                }                                                                                 \
                 ST8(best, y + y0 + ob + ow, 0);                                                   \
                 if (has_idx) vstore8(bi, 0, idx + idx0 + ob + ow);                                \
             } else {                                                                              \
@@ -141,13 +150,14 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
             const int i0 = (2 * oh) * w + 2 * ow;                                                 \
             const float v00 = (float)LDX(x0, 2 * ow), v01 = (float)LDX(x0, 2 * ow + 1);           \
             const float v10 = (float)LDX(x1, 2 * ow), v11 = (float)LDX(x1, 2 * ow + 1);           \
-            if (kind == 0) {                                                                      \
+            if (kind != 1) {                                                                      \
                 /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd. */                \
                 float best = v00;                                                                 \
                 int bi = i0;                                                                      \
                 if (v01 > best || (isnan(v01) && !isnan(best))) best = v01, bi = i0 + 1;          \
                 if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;          \
                 if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;      \
+                if (kind == 2 && best <= 0.0f) best = 0.0f, bi = -1;                              \
                 ST(best, y, y0 + ob + ow);                                                        \
                 if (has_idx) idx[idx0 + ob + ow] = bi;                                            \
             } else {                                                                              \
@@ -199,7 +209,7 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
         for (int ow = 0; ow < wo; ow++) {
             const long o = ob + ow;
             float a, b;
-            if (kind == 0) {
+            if (kind != 1) { /* MAX; index -1 (ReLU zeroed the output) matches nothing */
                 const int id = idx[idx0 + o] - ih * w - 2 * ow;
                 const float v = 0.0f + (float)LD(dy, o);
                 a = id == 0 ? v : 0.0f;

@@ -208,6 +208,16 @@ static int simple(builder *b, layer_type t, int in) {
     return l->out = new_act(b, s.ndim, s.dims[1], s.dims[2], s.dims[3]);
 }
 
+/* ReLU then 2x2 max-pool as one layer: the pool applies the ReLU to its
+ * output (cl16_pool2d_params.relu), the same values and gradients without the
+ * ReLU's pass and its full-size activation. */
+static int maxpool_relu(builder *b, int in) {
+    const int out = simple(b, L_MAXPOOL, in);
+    if (!b->st)
+        b->m->layers[b->m->nlayers - 1].pool.relu = 1;
+    return out;
+}
+
 static int features(const act_shape *s) {
     return (int)(s->ndim == 2 ? s->dims[1] : s->dims[1] * s->dims[2] * s->dims[3]);
 }
@@ -266,8 +276,8 @@ static void build(builder *b) {
         x = linear(b, "fc2", x, o->hidden2, 1);
         linear(b, "fc3", x, o->classes, 0);
     } else if (!strcmp(m->arch, "lenet5")) {
-        x = simple(b, L_MAXPOOL, simple(b, L_RELU, conv(b, "conv1", x, 6, 5, 1, 2, 1)));
-        x = simple(b, L_MAXPOOL, simple(b, L_RELU, conv(b, "conv2", x, 16, 5, 1, 0, 1)));
+        x = maxpool_relu(b, conv(b, "conv1", x, 6, 5, 1, 2, 1));
+        x = maxpool_relu(b, conv(b, "conv2", x, 16, 5, 1, 0, 1));
         x = linear(b, "fc1", x, 120, 1);
         x = linear(b, "fc2", x, 84, 1);
         linear(b, "fc3", x, o->classes, 0);

@@ -45,6 +45,10 @@ static cl16_status check_params(cl16_ctx *ctx, const char *op, const cl16_pool2d
     if (p->kind != CL16_POOL_MAX && p->kind != CL16_POOL_AVG)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: kind %d is not a cl16_pool_kind", op,
                           (int)p->kind);
+    if (p->relu != 0 && (p->relu != 1 || p->kind != CL16_POOL_MAX))
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
+                          "%s: relu = %d with kind %s (relu is 0, or 1 with MAX only)", op, p->relu,
+                          p->kind == CL16_POOL_MAX ? "MAX" : "AVG");
     if (p->kernel_h < 1 || p->kernel_w < 1)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG,
                           "%s: kernel_h = %d, kernel_w = %d (must be >= 1)", op, p->kernel_h,
@@ -120,9 +124,10 @@ static int is_2x2(const cl16_pool2d_params *p) {
 /* Sets the geometry arguments shared by both pool kernels from argument i on. */
 static cl_int set_geom(cl_kernel k, cl_uint i, const cl16_pool2d_params *p, const int64_t *xd,
                        const int64_t *yd) {
-    cl_int g[12] = {(cl_int)xd[2], (cl_int)xd[3], (cl_int)yd[2],   (cl_int)yd[3],
-                    p->kernel_h,   p->kernel_w,   p->stride_h,     p->stride_w,
-                    p->pad_h,      p->pad_w,      (cl_int)p->kind, p->count_include_pad ? 1 : 0};
+    const cl_int kind = p->kind == CL16_POOL_MAX && p->relu ? 2 : (cl_int)p->kind; /* pool.cl */
+    cl_int g[12] = {(cl_int)xd[2], (cl_int)xd[3], (cl_int)yd[2], (cl_int)yd[3],
+                    p->kernel_h,   p->kernel_w,   p->stride_h,   p->stride_w,
+                    p->pad_h,      p->pad_w,      kind,          p->count_include_pad ? 1 : 0};
     cl_int err = 0;
     for (int j = 0; j < 12 && !err; j++)
         err = clSetKernelArg(k, i + (cl_uint)j, sizeof(cl_int), &g[j]);

@@ -249,6 +249,64 @@ static cl16_pool2d_params mk(cl16_pool_kind kind, int kh, int kw, int sh, int sw
     return p;
 }
 
+/* Max pool with relu = 1 against ReLU on the host followed by the plain max
+ * pool, with the ReLU's gradient mask applied on the host to the plain
+ * backward: the same outputs and input gradients bit for bit (beta 0), in
+ * every dtype, on the 2x2 kernels (f16: through float copies) and the general
+ * ones. The data holds windows that are all negative, and exact ties. */
+static void check_relu(cl16_ctx *ctx, cl16_dtype dt, const cl16_pool2d_params *p, pshape s,
+                       uint64_t seed) {
+    int64_t xd[4] = {s.n, s.c, s.h, s.w}, yd[4];
+    CHECK_OK(ctx, cl16_pool2d_out_dims(ctx, p, xd, yd));
+    const size_t nx = (size_t)(s.n * s.c * s.h * s.w), ny = (size_t)(yd[0] * yd[1] * yd[2] * yd[3]);
+    pn_seed(seed);
+    float *x = pn_random(nx, 1.0), *dy = pn_random(ny, 1.0), *xr = pn_alloc(nx);
+    for (size_t e = 0; e < nx; e++) {
+        if (e % 7 == 3)
+            x[e] = x[e - 1]; /* ties */
+        if ((e / (size_t)s.w) % 5 == 2)
+            x[e] = -fabsf(x[e]) - 0.01f; /* rows of negatives: all-negative windows */
+    }
+    pn_round_all(dt, x, nx), pn_round_all(dt, dy, ny);
+    for (size_t e = 0; e < nx; e++)
+        xr[e] = x[e] > 0.0f ? x[e] : 0.0f;
+    cl16_pool2d_params q = *p;
+    q.relu = 1;
+    cl16_tensor *tx = pn_tensor(ctx, dt, 4, xd, x, 0), *txr = pn_tensor(ctx, dt, 4, xd, xr, 0);
+    cl16_tensor *ty = pn_tensor(ctx, dt, 4, yd, NULL, NAN), *tyr = pn_tensor(ctx, dt, 4, yd, NULL, NAN);
+    cl16_tensor *ti = pn_tensor(ctx, CL16_I32, 4, yd, NULL, 0), *tir = pn_tensor(ctx, CL16_I32, 4, yd, NULL, 0);
+    cl16_tensor *tdy = pn_tensor(ctx, dt, 4, yd, dy, 0);
+    cl16_tensor *tdx = pn_tensor(ctx, dt, 4, xd, NULL, NAN), *tdxr = pn_tensor(ctx, dt, 4, xd, NULL, NAN);
+    CHECK_OK(ctx, cl16_pool2d_forward(ctx, &q, tx, ty, ti));
+    CHECK_OK(ctx, cl16_pool2d_forward(ctx, p, txr, tyr, tir));
+    CHECK_OK(ctx, cl16_pool2d_backward(ctx, &q, tdy, ti, 0.0f, tdx));
+    CHECK_OK(ctx, cl16_pool2d_backward(ctx, p, tdy, tir, 0.0f, tdxr));
+    float *y = pn_read(ctx, ty), *yr = pn_read(ctx, tyr), *dx = pn_read(ctx, tdx),
+          *dxr = pn_read(ctx, tdxr);
+    int32_t *idx = pn_read_i32(ctx, ti);
+    size_t ybad = 0, dbad = 0, zeroed = 0, passed = 0;
+    for (size_t o = 0; o < ny; o++) {
+        ybad += memcmp(&y[o], &yr[o], 4) != 0;
+        zeroed += idx[o] == -1, passed += idx[o] >= 0 && y[o] > 0.0f;
+    }
+    for (size_t e = 0; e < nx; e++) {
+        const float want = xr[e] <= 0.0f ? 0.0f : dxr[e]; /* the ReLU's mask */
+        dbad += memcmp(&dx[e], &want, 4) != 0;
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s max pool %dx%d/%d pad %d + ReLU, %lldx%lldx%lldx%lld",
+             cl16_dtype_name(dt), p->kernel_h, p->kernel_w, p->stride_h, p->pad_h, (long long)s.n,
+             (long long)s.c, (long long)s.h, (long long)s.w);
+    CHECK_MSG(ybad == 0, "%s: y differs from pool(relu(x)) in %zu of %zu", what, ybad, ny);
+    CHECK_MSG(dbad == 0, "%s: dx differs from the unfused gradient in %zu of %zu", what, dbad, nx);
+    CHECK_MSG(zeroed > 0 && passed > 0, "%s: %zu outputs zeroed, %zu passed (both must occur)",
+              what, zeroed, passed);
+    cl16_tensor *ts[] = {tx, txr, ty, tyr, ti, tir, tdy, tdx, tdxr};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        cl16_tensor_free(ts[i]);
+    free(x), free(dy), free(xr), free(y), free(yr), free(dx), free(dxr), free(idx);
+}
+
 /* f16 backward against f32 backward from the same (half-valued) data. */
 static void check_f16_vs_f32(cl16_ctx *ctx, const cl16_pool2d_params *p, pshape s) {
     int64_t xd[4] = {s.n, s.c, s.h, s.w}, yd[4];
@@ -429,6 +487,10 @@ static void check_errors(cl16_ctx *ctx) {
     EXPECT_FAIL(ctx, cl16_pool2d_backward(ctx, &q, y, idx, 0, dx), CL16_ERR_INVALID_ARG, "pad_w");
     q = p, q.kind = (cl16_pool_kind)7;
     EXPECT_FAIL(ctx, cl16_pool2d_forward(ctx, &q, x, y, NULL), CL16_ERR_INVALID_ARG, "kind");
+    q = p, q.kind = CL16_POOL_AVG, q.relu = 1;
+    EXPECT_FAIL(ctx, cl16_pool2d_forward(ctx, &q, x, y, NULL), CL16_ERR_INVALID_ARG, "relu", "AVG");
+    q = p, q.relu = 2;
+    EXPECT_FAIL(ctx, cl16_pool2d_backward(ctx, &q, y, idx, 0, dx), CL16_ERR_INVALID_ARG, "relu");
     q = p, q.kernel_h = 10, q.pad_h = 0;
     EXPECT_FAIL(ctx, cl16_pool2d_out_dims(ctx, &q, xd, od), CL16_ERR_SHAPE, "kernel_h");
     EXPECT_FAIL(ctx, cl16_pool2d_forward(ctx, NULL, x, y, idx), CL16_ERR_INVALID_ARG, "params");
@@ -512,6 +574,12 @@ int main(void) {
         check_f16_vs_f32(ctx, &cases[i], (pshape){2, 3, 9, 8});
     }
     check_fd(ctx, NULL, (pshape){2, 3, 7, 7}, 900);
+    for (int dt = 0; dt < 3; dt++) {
+        check_relu(ctx, PN_DTYPES[dt], &cases[0], (pshape){4, 6, 28, 28}, 950);
+        check_relu(ctx, PN_DTYPES[dt], &cases[0], (pshape){2, 3, 9, 7}, 951);
+        check_relu(ctx, PN_DTYPES[dt], &cases[1], (pshape){2, 3, 9, 8}, 952);
+    }
+    check_relu(ctx, CL16_F16, &cases[0], (pshape){120, 6, 28, 28}, 953); /* several chunks */
     check_ties(ctx);
     for (int dt = 0; dt < 3; dt++) {
         check_global(ctx, PN_DTYPES[dt], (pshape){4, 64, 8, 8}, 0);
