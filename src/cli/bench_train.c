@@ -1,7 +1,8 @@
 /* bench_train.c - `cl16 bench train`: the time and peak device memory of a
  * whole training step (upload, forward, loss, backward, optimizer) of each
- * built-in model in fp32 and fp16 on one device, and their ratios. Each run
- * gets a fresh context so that its peak memory is its own. */
+ * built-in model in fp32 and fp16 on one device, and their ratios. Each
+ * precision gets its own context so that its peak memory is its own; a
+ * model's precisions are timed in the same rounds (bench_time_rounds). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,85 +46,95 @@ static int step_one(void *u) {
 }
 static int step_finish(void *u) { return (int)cl16_ctx_finish(((step_call *)u)->ctx); }
 
-/* One model in one dtype: two warm-up steps (kernel builds, algorithm
- * choices), then blocks of `steps` timed steps (bench_time_calls: wall clock
- * and profiling events). */
-static int run_one(const char *device, const char *model, cl16_precision prec, int batch,
-                   int steps, int quick, int profile, result *r) {
+/* One model in one precision, in its own context (so that its peak memory is
+ * its own), ready to be timed: the first warm-up step is taken here (its
+ * operation count is one step's); the second is bench_time_rounds' first call. */
+typedef struct run_state {
+    cl16_ctx *ctx;
+    cl16_model *m;
+    cl16_trainer *t;
+    float *img;
+    int32_t *lab;
+    step_call sc;
+} run_state;
+
+static void run_free(run_state *q) {
+    free(q->img), free(q->lab);
+    cl16_trainer_free(q->t);
+    cl16_model_free(q->m);
+    cl16_ctx_free(q->ctx);
+    memset(q, 0, sizeof *q);
+}
+
+static int run_setup(const char *device, const char *model, cl16_precision prec, int batch,
+                     int steps, int profile, result *r, run_state *q) {
     memset(r, 0, sizeof *r);
+    memset(q, 0, sizeof *q);
     const cl16_dtype dt = cl16_precision_dtype(prec);
     r->model = model, r->dtype = cl16_precision_name(prec);
     r->batch = batch, r->steps = steps;
-    cl16_ctx *ctx = NULL;
-    int rc = cli_ctx(&ctx, device, 0, 1); /* profiling: kernel times */
+    int rc = cli_ctx(&q->ctx, device, 0, 1); /* profiling: kernel times */
     if (rc)
         return r->rc = rc;
+    cl16_ctx *ctx = q->ctx;
     cl16_model_opts mo;
     cl16_model_opts_init(&mo);
     mo.arch = model, mo.dtype = dt;
     if (strncmp(model, "resnet", 6) == 0) /* CIFAR-10's shape, what ResNet-20 is for */
         mo.channels = 3, mo.height = mo.width = 32;
-    cl16_model *m = NULL;
-    cl16_trainer *t = NULL;
     cl16_train_opts to;
     cl16_train_opts_init(&to);
     to.optim.lr = 0.01f, to.optim.momentum = 0.9f, to.optim.weight_decay = 5e-4f;
     to.precision = prec; /* 16-bit: dynamic loss scaling and stall counting on, as in training */
     const size_t px = (size_t)batch * mo.channels * mo.height * mo.width;
-    float *img = malloc(px * sizeof *img);
-    int32_t *lab = malloc((size_t)batch * sizeof *lab);
-    cl16_status s = img && lab ? CL16_OK : CL16_ERR_OUT_OF_MEMORY;
+    q->img = malloc(px * sizeof *q->img);
+    q->lab = malloc((size_t)batch * sizeof *q->lab);
+    cl16_status s = q->img && q->lab ? CL16_OK : CL16_ERR_OUT_OF_MEMORY;
     if (!s)
-        s = cl16_model_create(ctx, &mo, 1, &m);
+        s = cl16_model_create(ctx, &mo, 1, &q->m);
     if (!s)
-        s = cl16_trainer_create(m, &to, &t);
-    if (s) {
-        rc = cli_fail(s, "bench train", cl16_ctx_last_error(ctx));
-        goto out;
+        s = cl16_trainer_create(q->m, &to, &q->t);
+    if (!s) {
+        bench_fill_random(q->img, px, 7, 0);
+        for (int i = 0; i < batch; i++)
+            q->lab[i] = (i * 7) % mo.classes;
+        cl16_ctx_stats st0, st1;
+        cl16_ctx_stats_get(ctx, &st0);
+        double t0 = bench_now();
+        s = cl16_trainer_step(q->t, q->img, q->lab, batch, &r->loss, NULL);
+        if (!s)
+            s = cl16_ctx_finish(ctx);
+        r->first_s = bench_now() - t0;
+        cl16_ctx_stats_get(ctx, &st1);
+        r->flops = st1.op_flops - st0.op_flops;
     }
-    bench_fill_random(img, px, 7, 0);
-    for (int i = 0; i < batch; i++)
-        lab[i] = (i * 7) % mo.classes;
-    /* The first warm-up step here (its operation count is one step's), the
-     * second as bench_time_calls' first call; target 0: just the minimum of blocks. */
-    cl16_ctx_stats st0, st1;
-    cl16_ctx_stats_get(ctx, &st0);
-    double t0 = bench_now();
-    s = cl16_trainer_step(t, img, lab, batch, &r->loss, NULL);
-    if (!s)
-        s = cl16_ctx_finish(ctx);
-    r->first_s = bench_now() - t0;
-    cl16_ctx_stats_get(ctx, &st1);
-    r->flops = st1.op_flops - st0.op_flops;
-    step_call sc = {ctx, t, img, lab, batch, &r->loss, 0};
-    bench_runner run = {step_one, step_finish, &sc, ctx, 0};
-    bench_stats bs;
     size_t nk;
     if (!s && profile) /* from here on: the per-kernel split of the timed steps */
         s = cl16_ctx_kernel_times(ctx, NULL, 0, &nk, 1);
-    if (!s)
-        s = (cl16_status)bench_time_calls(&run, quick, steps, 0.0, steps, &bs);
-    if (!s && profile) {
-        s = cl16_ctx_kernel_times(ctx, r->kt, sizeof r->kt / sizeof r->kt[0], &r->akt, 0);
+    if (s)
+        return r->rc = cli_fail(s, "bench train", cl16_ctx_last_error(ctx));
+    const step_call sc = {ctx, q->t, q->img, q->lab, batch, &r->loss, 0};
+    q->sc = sc;
+    return 0;
+}
+
+/* The timed blocks' figures into r (and the profile, the peak memory). */
+static int run_finish(const bench_stats *bs, int profile, result *r, run_state *q) {
+    if (profile) {
+        cl16_status s = cl16_ctx_kernel_times(q->ctx, r->kt, sizeof r->kt / sizeof r->kt[0],
+                                              &r->akt, 0);
+        if (s)
+            return r->rc = cli_fail(s, "bench train", cl16_ctx_last_error(q->ctx));
         r->nkt = r->akt < sizeof r->kt / sizeof r->kt[0] ? r->akt : sizeof r->kt / sizeof r->kt[0];
-        r->psteps = sc.calls;
+        r->psteps = q->sc.calls;
     }
-    if (s) {
-        rc = cli_fail(s, "bench train", cl16_ctx_last_error(ctx));
-        goto out;
-    }
-    r->first_s += bs.first_s;
-    r->step_s = bs.min_s, r->median_s = bs.median_s, r->max_s = bs.max_s;
-    r->kernel_s = bs.kernel_s, r->blocks = bs.blocks;
-    r->images_per_s = batch / r->step_s;
+    r->first_s += bs->first_s;
+    r->step_s = bs->min_s, r->median_s = bs->median_s, r->max_s = bs->max_s;
+    r->kernel_s = bs->kernel_s, r->blocks = bs->blocks;
+    r->images_per_s = r->batch / r->step_s;
     uint64_t cur;
-    cl16_ctx_memory(ctx, &cur, &r->peak);
-out:
-    free(img), free(lab);
-    cl16_trainer_free(t);
-    cl16_model_free(m);
-    cl16_ctx_free(ctx);
-    return r->rc = rc;
+    cl16_ctx_memory(q->ctx, &cur, &r->peak);
+    return 0;
 }
 
 /* The --profile lines under a row: the top kernels per step. */
@@ -145,8 +156,10 @@ static const char *usage_text =
     "usage: cl16 bench train [--models M1,M2,...] [--precisions P1,P2,...] [--batch B]\n"
     "                        [--steps S] [--quick] [--json FILE] [--peaks FILE] [--profile N]\n"
     "  Time whole training steps (upload, forward, loss, backward, SGD with momentum)\n"
-    "  of each model in each precision on random data, each run in a fresh context;\n"
-    "  report ms/step, images/s, peak device memory and the ratios to fp32.\n"
+    "  of each model in each precision on random data, each precision in its own\n"
+    "  context, all of a model's precisions timed in the same rounds (a block of each\n"
+    "  per round); report ms/step, images/s, peak device memory and the ratios to\n"
+    "  fp32 (time: the median of the rounds' ratios, their least and most beside it).\n"
     "  defaults: --models lenet5,resnet20 --precisions fp32,fp16 (any of fp32 fp16\n"
     "  fp16-sr fp16-kahan mixed bf16 bf16-sr; fp32 first) --batch 128 --steps 5 per block, 5 blocks\n"
     "  after 2 warm-up steps (ms/step: fastest block, with the median and slowest;\n"
@@ -224,14 +237,38 @@ int bench_train(int argc, char **argv, const char *device) {
             cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE ? "native" : "storage");
     printf("ms/step: fastest block [median, slowest]; kernel: device-busy ms/step (median); GFLOP/s "
            "from the median, %% of the f32 multiply-add peak (%.1f GFLOP/s)\n", pk.f32_gflops);
-    printf("%-10s %10s %10s %19s %9s %8s %6s %10s %10s %9s %9s\n", "model", "precision", "ms/step",
-           "[median, max]", "kernel", "GFLOP/s", "%pk", "images/s", "peak MB", "time x", "memory x");
-    for (int i = 0; i < n && !rc; i++)
+    printf("%-10s %10s %10s %19s %9s %8s %6s %10s %10s %6s %11s %9s\n", "model", "precision",
+           "ms/step", "[median, max]", "kernel", "GFLOP/s", "%pk", "images/s", "peak MB", "time x",
+           "(rounds)", "memory x");
+    static double tx[32][MAXP][3]; /* time vs fp32: median, least, most of the rounds' ratios */
+    for (int i = 0; i < n && !rc; i++) {
+        /* Every precision of the model at once, each in its own context, timed
+         * in rounds (a block of each per round, bench_time_rounds): the time
+         * ratios to fp32 are the rounds' medians, so a drift of the machine's
+         * speed between precisions does not enter them. */
+        static run_state q[MAXP];
+        bench_runner run[MAXP];
+        bench_stats bs[MAXP];
+        int err[MAXP] = {0}, ready = 0;
+        fprintf(stderr, "  %s: %d precision(s), timed in rounds ...\n", names[i], np);
+        for (int d = 0; d < np && !rc; d++, ready++)
+            rc = run_setup(device, names[i], pl[d], batch, steps, profile, &res[i][d], &q[d]);
         for (int d = 0; d < np && !rc; d++) {
-            fprintf(stderr, "  %s %s ...\n", names[i], cl16_precision_name(pl[d]));
-            rc = run_one(device, names[i], pl[d], batch, steps, quick, profile, &res[i][d]);
-            if (rc)
-                break;
+            const bench_runner one = {step_one, step_finish, &q[d].sc, q[d].ctx, 0};
+            run[d] = one;
+        }
+        if (!rc && bench_time_rounds(run, np, quick, steps, 0.0, steps, bs, err))
+            for (int d = 0; d < np && !rc; d++)
+                if (err[d])
+                    rc = res[i][d].rc = cli_fail((cl16_status)err[d], "bench train",
+                                                 cl16_ctx_last_error(q[d].ctx));
+        for (int d = 0; d < np && !rc; d++)
+            rc = run_finish(&bs[d], profile, &res[i][d], &q[d]);
+        for (int d = 0; d < np && !rc; d++)
+            tx[i][d][0] = bench_round_ratio(&bs[d], &bs[0], &tx[i][d][1], &tx[i][d][2]);
+        for (int d = 0; d < ready; d++)
+            run_free(&q[d]);
+        for (int d = 0; d < np && !rc; d++) {
             const result *r = &res[i][d], *b = &res[i][0];
             char spread[40];
             snprintf(spread, sizeof spread, "[%.2f, %.2f]", r->median_s * 1e3, r->max_s * 1e3);
@@ -242,13 +279,18 @@ int bench_train(int argc, char **argv, const char *device) {
             printf("%-10s %10s %10.2f %19s %9s %8.2f %5.1f%% %10.1f %10.2f", r->model, r->dtype,
                    r->step_s * 1e3, spread, kern, gf, bench_pct(gf, pk.f32_gflops),
                    r->images_per_s, r->peak / 1e6);
-            if (d)
-                printf(" %9.2f %9.2f\n", r->step_s / b->step_s, (double)r->peak / (double)b->peak);
-            else
-                printf(" %9s %9s\n", "1", "1");
+            if (d) {
+                char rounds[32];
+                snprintf(rounds, sizeof rounds, "%.2f-%.2f", tx[i][d][1], tx[i][d][2]);
+                printf(" %6.2f %11s %9.2f\n", tx[i][d][0], rounds,
+                       (double)r->peak / (double)b->peak);
+            } else {
+                printf(" %6s %11s %9s\n", "1", "", "1");
+            }
             print_profile(r, profile);
             fflush(stdout);
         }
+    }
     if (!rc && jf) {
         bench_json_head(jf, "train", ctx);
         bench_json_peaks(jf, &pk, peaks_from);
@@ -285,7 +327,11 @@ int bench_train(int argc, char **argv, const char *device) {
                 bench_json_num(jf, r->first_s);
                 if (d) {
                     fprintf(jf, ", \"time_vs_fp32\": ");
-                    bench_json_num(jf, r->step_s / res[i][0].step_s);
+                    bench_json_num(jf, tx[i][d][0]);
+                    fprintf(jf, ", \"time_vs_fp32_min\": ");
+                    bench_json_num(jf, tx[i][d][1]);
+                    fprintf(jf, ", \"time_vs_fp32_max\": ");
+                    bench_json_num(jf, tx[i][d][2]);
                     fprintf(jf, ", \"memory_vs_fp32\": ");
                     bench_json_num(jf, (double)r->peak / (double)res[i][0].peak);
                 }

@@ -213,6 +213,10 @@ for r in runs:
     assert all(e["name"] and e["launches_per_step"] > 0 for e in k), k
     if r["precision"] in ("fp16", "fp16-kahan", "bf16"):
         assert r["time_vs_fp32"] > 0 and 0 < r["memory_vs_fp32"] < 1, r
+    if r["precision"] != "fp32":  # timed in the same rounds as fp32: the median of the rounds' ratios
+        assert 0 < r["time_vs_fp32_min"] <= r["time_vs_fp32"] <= r["time_vs_fp32_max"], r
+    else:
+        assert "time_vs_fp32" not in r, r
     # mixed keeps f32 master weights and state: for an MLP, whose memory is
     # mostly parameters, it can exceed fp32 (16-bit GEMMs add float workspaces)
 m = {r["precision"]: r["peak_device_bytes"] for r in runs}
