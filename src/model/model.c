@@ -567,14 +567,22 @@ cl16_status cl16_model_backward(cl16_model *m, const cl16_tensor *dlogits) {
             s = cl16_linear_backward(ctx, a, PV(l->w), dy, beta, need_dx ? d[l->in] : NULL,
                                      PG(l->w), PG(l->b));
             break;
-        case L_ADD_RELU:
-            beta = BETA(l->in);
-            s = cl16_relu_backward(ctx, y, dy, beta, d[l->in]);
+        case L_ADD_RELU: {
+            /* Both inputs get the masked dy. When the first is written fresh
+             * (beta 0) it holds exactly that, so the second adds it from there
+             * (axpby: one read of a tensor instead of y and dy again); the
+             * same bits, as every value is the masked dy or its sum with the
+             * old gradient, rounded once. */
+            const float b1 = BETA(l->in);
+            s = cl16_relu_backward(ctx, y, dy, b1, d[l->in]);
             if (!s) {
                 beta = BETA(l->in2);
-                s = cl16_relu_backward(ctx, y, dy, beta, d[l->in2]);
+                s = b1 == 0.0f ? cl16_axpby(ctx, 1.0f, d[l->in], beta,
+                                            beta != 0.0f ? d[l->in2] : NULL, 0, d[l->in2])
+                               : cl16_relu_backward(ctx, y, dy, beta, d[l->in2]);
             }
             break;
+        }
         }
         if (s)
             return s;
