@@ -246,7 +246,7 @@ int bench_train(int argc, char **argv, const char *device) {
          * in rounds (a block of each per round, bench_time_rounds): the time
          * ratios to fp32 are the rounds' medians, so a drift of the machine's
          * speed between precisions does not enter them. */
-        static run_state q[MAXP];
+        run_state q[MAXP];
         bench_runner run[MAXP];
         bench_stats bs[MAXP];
         int err[MAXP] = {0}, ready = 0;

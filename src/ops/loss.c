@@ -70,11 +70,7 @@ cl16_status cl16__xent_launch(cl16_ctx *ctx, const cl16_tensor *logits, const cl
                     (s = cl16__op_shape(ctx, fn, "dlogits", dlogits, 2, logits->dims))))
         return s;
     const int64_t one = 1;
-    if (skip && ((s = cl16__op_tensor(ctx, fn, "skip", skip)) ||
-                 (skip->dtype != CL16_I32 &&
-                  (s = cl16__fail(ctx, CL16_ERR_SHAPE, "%s: tensor skip is %s; expected i32", fn,
-                                  cl16_dtype_name(skip->dtype)))) ||
-                 (s = cl16__op_shape(ctx, fn, "skip", skip, 1, &one))))
+    if (skip && (s = cl16__op_check(ctx, fn, "skip", skip, CL16_I32, &one, 1)))
         return s;
     if (!isfinite(scale))
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: scale = %g (must be finite)", fn,

@@ -211,9 +211,9 @@ static cl16_status bn_backward(cl16_ctx *ctx, const char *op, int relu, const cl
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: beta is not finite", op);
     if (dgamma->mem == dbeta_->mem)
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dgamma aliases dbeta_", op);
-    const cl16_tensor *ins[4] = {gamma, save_mean, save_invstd, relu ? beta_ : gamma};
+    const cl16_tensor *ins[4] = {gamma, save_mean, save_invstd, beta_};
     const char *names[4] = {"gamma", "save_mean", "save_invstd", "beta_"};
-    for (int j = 0; j < 4; j++)
+    for (int j = 0; j < 3 + relu; j++) /* beta_ is read only with relu */
         if (ins[j]->mem == dgamma->mem || ins[j]->mem == dbeta_->mem)
             return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: %s aliases dgamma or dbeta_", op,
                               names[j]);
