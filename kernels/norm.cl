@@ -32,8 +32,9 @@ static float group_sum(__local float *tmp, float v) {
 /* On a CPU a work-item sums 16 neighbouring elements at a time (one 16-wide
  * load: a vector conversion on the storage path, where scalar half loads made
  * the f16 reductions 1.6x slower than f32), then the plane's last hw % 16
- * elements one by one; elsewhere neighbouring work-items read neighbouring
- * elements. Either way the order is fixed. */
+ * elements one by one; the host launches one work-item per group there, so
+ * each plane is read front to back. Elsewhere neighbouring work-items read
+ * neighbouring elements. Either way the order is fixed. */
 #if CL16_DEVICE_CPU
 #define BN_V 16
 CL16_INLINE float hsum16(float16 v) {
