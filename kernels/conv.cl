@@ -85,33 +85,54 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
 
 /* The zero-padded planes from which the implicit convolution's GEMM reads the
  * rows of its column matrix in place (gemm.cl, IMPLICIT; conv.c,
- * fwd_implicit): each of a plane's Hp = H + 2*ph rows is pw zeros then W
- * values (ph rows of zeros above and below the image), and pw zeros close the
- * plane, so x[z][c][ih][iw] is at element pw + (ih + ph)*Wp + iw of plane (z,
- * c), Wp = W + pw, plane = Hp*Wp + pw. A row's pw zeros serve as the right
- * padding of the row before and the left padding of its own.
- * cl16_conv_pad keeps the dtype's bits; cl16_conv_pad_float widens to float
- * (exact). One work-item per padded row of one image, eight values at a
- * time. Grid: (C*Hp rounded up, images). */
+ * fwd_implicit). A channel's plane holds sh*sw phases of Hq rows of Wq
+ * elements, then plane - sh*sw*Hq*Wq closing zeros; element (r, q) of phase
+ * (a, b) is x[r*sh + a - ph][q*sw + b - pw], zero outside the image. At
+ * stride 1 (one phase) with Wq = W + pw a row is pw zeros then the W values,
+ * and one run of zeros pads both the row before and the row after (pw
+ * closing zeros end the plane); at stride s each phase is a stride-1 image
+ * that the taps reading it walk with unit steps. Phases no tap reads (bit a
+ * of rmask, b of cmask clear) are not written. cl16_conv_pad keeps the
+ * dtype's bits; cl16_conv_pad_float widens to float (exact). One work-item
+ * per channel plane of one image (few work-groups: PoCL's cost per group
+ * outweighed a row's copy), eight values at a time where sw is 1.
+ * Grid: (C rounded up, images). */
 #define CONV_PAD(name, in_t, out_t, GET)                                                        \
     __kernel void name(__global const in_t *restrict x, long x_off, __global out_t *restrict xp, \
-                       int C, int H, int W, int ph, int pw) {                                   \
-        const int Hp = H + 2 * ph, Wp = W + pw;                                                 \
-        const int r = (int)get_global_id(0), z = (int)get_global_id(1);                         \
-        if (r >= C * Hp) return;                                                                \
-        const int c = r / Hp, rr = r % Hp, ih = rr - ph;                                        \
-        __global out_t *o = xp + ((long)z * C + c) * (Hp * Wp + pw) + (long)rr * Wp;            \
-        if (rr == Hp - 1)                                                                       \
-            for (int q = Wp; q < Wp + pw; q++) o[q] = 0; /* the plane's closing zeros */        \
-        if (ih < 0 || ih >= H) {                                                                \
-            for (int q = 0; q < Wp; q++) o[q] = 0;                                              \
-            return;                                                                             \
+                       int C, int H, int W, int ph, int pw, int sh, int sw, int Hq, int Wq,     \
+                       int plane, int rmask, int cmask) {                                       \
+        const int c = (int)get_global_id(0), z = (int)get_global_id(1), nph = sh * sw;          \
+        if (c >= C) return;                                                                     \
+        __global out_t *pl = xp + ((long)z * C + c) * plane;                                    \
+        __global const in_t *xc = x + x_off + ((long)z * C + c) * H * W;                        \
+        for (int f = 0; f < nph; f++) {                                                         \
+            const int a = f / sw, b = f % sw;                                                   \
+            if (!((rmask >> a) & 1) || !((cmask >> b) & 1)) continue;                           \
+            /* q in [lo, hi) reads column q*sw + b - pw of the image */                        \
+            const int lo = pw > b ? min(Wq, (pw - b + sw - 1) / sw) : 0;                        \
+            const int hi = max(lo, min(Wq, (W + pw - b + sw - 1) / sw));                        \
+            for (int rr = 0; rr < Hq; rr++) {                                                   \
+                __global out_t *o = pl + ((long)f * Hq + rr) * Wq;                              \
+                const int ih = rr * sh + a - ph;                                                \
+                if (ih < 0 || ih >= H) {                                                        \
+                    for (int q = 0; q < Wq; q++) o[q] = 0;                                      \
+                    continue;                                                                   \
+                }                                                                               \
+                __global const in_t *xs = xc + (long)ih * W;                                    \
+                for (int q = 0; q < lo; q++) o[q] = 0;                                          \
+                if (sw == 1) {                                                                  \
+                    __global const in_t *xr = xs + lo + b - pw;                                 \
+                    const int n = hi - lo;                                                      \
+                    int q = 0;                                                                  \
+                    for (; q + 8 <= n; q += 8) vstore8(GET##8(xr, q), 0, o + lo + q);           \
+                    for (; q < n; q++) o[lo + q] = GET(xr, q);                                  \
+                } else {                                                                        \
+                    for (int q = lo; q < hi; q++) o[q] = GET(xs, q * sw + b - pw);              \
+                }                                                                               \
+                for (int q = hi; q < Wq; q++) o[q] = 0;                                         \
+            }                                                                                   \
         }                                                                                       \
-        __global const in_t *xs = x + x_off + (((long)z * C + c) * H + ih) * W;                 \
-        for (int q = 0; q < pw; q++) o[q] = 0;                                                  \
-        int q = 0;                                                                              \
-        for (; q + 8 <= W; q += 8) vstore8(GET##8(xs, q), 0, o + pw + q);                       \
-        for (; q < W; q++) o[pw + q] = GET(xs, q);                                              \
+        for (int q = nph * Hq * Wq; q < plane; q++) pl[q] = 0; /* closing zeros */              \
     }
 /* One element, and eight from element i on (any alignment). */
 #define PAD_RAW(p, i) ((p)[i])
@@ -127,15 +148,17 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
 CONV_PAD(cl16_conv_pad, raw_t, raw_t, PAD_RAW)
 CONV_PAD(cl16_conv_pad_float, store_t, float, PAD_FLOAT)
 
-/* tab[r] = c*plane + i*dh*Wp + j*dw for row r = (c*KH + i)*KW + j < rows of
- * the column matrix: where that row starts in a padded image (the implicit
- * GEMM's row table). Grid: (rows rounded up). */
+/* tab[r] = where row r = (c*KH + i)*KW + j < rows of the column matrix starts
+ * in a padded image (cl16_conv_pad's layout: channel planes of `plane`
+ * elements, phases of phplane, rows of Wp): tap (i, j) reads row offset
+ * u = i*dh from row phase u % sh, u / sh rows down, and likewise columns
+ * (the implicit GEMM's row table). Grid: (rows rounded up). */
 __kernel void cl16_conv_rowtab(__global int *tab, int rows, int KH, int KW, int plane, int Wp,
-                               int dh, int dw) {
+                               int dh, int dw, int sh, int sw, int phplane) {
     const int r = (int)get_global_id(0);
     if (r >= rows) return;
-    const int j = r % KW, i = (r / KW) % KH, c = r / (KH * KW);
-    tab[r] = c * plane + i * dh * Wp + j * dw;
+    const int j = r % KW, i = (r / KW) % KH, c = r / (KH * KW), u = i * dh, v = j * dw;
+    tab[r] = c * plane + (u % sh * sw + v % sw) * phplane + u / sh * Wp + v / sw;
 }
 
 /* dyt[z][P(p)][o] = (float)dy[z][o][p] for the Cout x HW planes of the images

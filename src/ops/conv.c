@@ -671,7 +671,7 @@ cleanup:
     return st;
 }
 
-/* ---- implicit GEMM (stride 1) ------------------------------------------------
+/* ---- implicit GEMM -----------------------------------------------------------
  * With unit strides, row r = (c, i, j) of an image's column matrix is its
  * zero-padded copy read from element c*plane + i*dh*Wp + j*dw on, if each
  * output row is taken Wp = W + pw pixels wide: the padded rows hold pw zeros
@@ -681,19 +681,42 @@ cleanup:
  * (gemm.cl, IMPLICIT 2) reads those rows through a table of their starts and
  * maps its columns onto y's rows: one padded copy of x (C*plane elements per
  * image) instead of the C*KH*KW*Ho*Wo of the columns, which im2col writes and
- * the GEMM reads back. Needs pw <= dw*(KW-1), so that Wo <= Wp. */
+ * the GEMM reads back. Needs pw <= dw*(KW-1), so that Wo <= Wp.
+ * With strides sh x sw the padded copy is split into sh*sw phases (rows
+ * a, a + sh, ...; columns likewise): tap (i, j) reads phase
+ * ((i*dh) % sh, (j*dw) % sw) from (i*dh) / sh rows and (j*dw) / sw columns
+ * on with unit steps, so the same GEMM runs on phases Wq = Wo + (KW-1)*dw/sw
+ * wide and Ho + (KH-1)*dh/sh tall (their own padding, not shared). */
 typedef struct padded {
-    int64_t wp, plane; /* elements per padded row and per padded plane */
+    int64_t wp, plane; /* elements per padded row and per channel (all phases) */
+    int64_t hq;        /* rows per phase */
+    int sh, sw;        /* phases: sh x sw (1 x 1 at stride 1) */
+    int rmask, cmask;  /* bit a (b): some tap reads row (column) phase a (b) */
 } padded;
 static padded padded_of(int64_t h, int64_t w, int64_t ph, int64_t pw) {
-    const padded g = {w + pw, (h + 2 * ph) * (w + pw) + pw};
+    const padded g = {w + pw, (h + 2 * ph) * (w + pw) + pw, h + 2 * ph, 1, 1, 1, 1};
+    return g;
+}
+/* The padded copy an implicit convolution of shape s reads. */
+static padded conv_padded(const conv_shape *s, const cl16_conv2d_params *p) {
+    const int sh = p->stride_h, sw = p->stride_w;
+    if (sh == 1 && sw == 1)
+        return padded_of(s->h, s->w, p->pad_h, p->pad_w);
+    padded g = {s->wo + (s->kw - 1) * p->dilation_w / sw, 0,
+                s->ho + (s->kh - 1) * p->dilation_h / sh, sh, sw, 0, 0};
+    g.plane = (int64_t)sh * sw * g.hq * g.wp;
+    for (int64_t i = 0; i < s->kh; i++)
+        g.rmask |= 1 << (i * p->dilation_h % sh);
+    for (int64_t j = 0; j < s->kw; j++)
+        g.cmask |= 1 << (j * p->dilation_w % sw);
     return g;
 }
 
 static int implicit_ok(const conv_shape *s, const cl16_conv2d_params *p) {
-    const padded g = padded_of(s->h, s->w, p->pad_h, p->pad_w);
-    return p->stride_h == 1 && p->stride_w == 1 && !col_is_x(s, p) &&
-           p->pad_w <= p->dilation_w * (s->kw - 1) &&
+    if (col_is_x(s, p) || p->stride_h > 16 || p->stride_w > 16) /* phase masks: 16 bits */
+        return 0;
+    const padded g = conv_padded(s, p);
+    return (g.sh > 1 || g.sw > 1 || p->pad_w <= p->dilation_w * (s->kw - 1)) &&
            (double)g.plane * (double)s->c < 2147483647.0;
 }
 
@@ -710,15 +733,16 @@ static int64_t implicit_images(cl16_ctx *ctx, const conv_shape *s, double per_by
 }
 
 /* Enqueues the row table of the column matrix of one group (ckk rows) for
- * padded planes of `plane` elements, rows of wp, into tab. */
+ * padded copies of geometry g, into tab. */
 static cl16_status row_table(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
-                             int64_t plane, int64_t wp, cl_mem tab) {
+                             const padded *g, cl_mem tab) {
     cl_kernel kern;
     cl16_status st = conv_kernel(ctx, s->dt, "cl16_conv_rowtab", &kern);
     if (st)
         return st;
     cl_int rows = (cl_int)(s->c / s->g * s->kh * s->kw), kh = (cl_int)s->kh, kw = (cl_int)s->kw,
-           ipl = (cl_int)plane, iwp = (cl_int)wp, dh = p->dilation_h, dw = p->dilation_w;
+           ipl = (cl_int)g->plane, iwp = (cl_int)g->wp, dh = p->dilation_h, dw = p->dilation_w,
+           sh = g->sh, sw = g->sw, php = (cl_int)(g->hq * g->wp);
     cl_int err = 0;
     cl_uint ai = 0;
     ARG(tab);
@@ -729,25 +753,29 @@ static cl16_status row_table(cl16_ctx *ctx, const conv_shape *s, const cl16_conv
     ARG(iwp);
     ARG(dh);
     ARG(dw);
+    ARG(sh);
+    ARG(sw);
+    ARG(php);
     size_t local = 8, global = ((size_t)rows + 7) / 8 * 8;
     if (!err)
         err = cl16__enqueue(ctx, kern, 1, &global, &local);
     return err ? cl16__cl_fail(ctx, err, "conv2d: implicit GEMM row table") : CL16_OK;
 }
 
-/* Enqueues the padded copy (cl16_conv_pad: planes of (h + 2*ph)*(w + pw) + pw
- * elements) of images [n0, n0 + cnt) of the c x h x w planes in src (dtype
- * dt) into dst: float when fl, else in the dtype. */
+/* Enqueues the padded copy of geometry g (cl16_conv_pad) of images
+ * [n0, n0 + cnt) of the c x h x w planes in src (dtype dt), padded by ph
+ * rows and pw columns, into dst: float when fl, else in the dtype. */
 static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, int64_t n0,
                               int64_t cnt, int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw,
-                              cl_mem dst) {
+                              const padded *g, cl_mem dst) {
     cl_kernel kern;
     cl16_status st = conv_kernel(ctx, dt, fl ? "cl16_conv_pad_float" : "cl16_conv_pad", &kern);
     if (st)
         return st;
-    const int64_t hp = h + 2 * ph, plane = padded_of(h, w, ph, pw).plane;
     cl_long xo = n0 * c * h * w;
-    cl_int ic = (cl_int)c, ih = (cl_int)h, iw = (cl_int)w, iph = (cl_int)ph, ipw = (cl_int)pw;
+    cl_int ic = (cl_int)c, ih = (cl_int)h, iw = (cl_int)w, iph = (cl_int)ph, ipw = (cl_int)pw,
+           sh = g->sh, sw = g->sw, hq = (cl_int)g->hq, wq = (cl_int)g->wp,
+           ipl = (cl_int)g->plane, rm = g->rmask, cm = g->cmask;
     cl_int err = 0;
     cl_uint ai = 0;
     ARG(src);
@@ -758,8 +786,15 @@ static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, 
     ARG(iw);
     ARG(iph);
     ARG(ipw);
+    ARG(sh);
+    ARG(sw);
+    ARG(hq);
+    ARG(wq);
+    ARG(ipl);
+    ARG(rm);
+    ARG(cm);
     size_t local[2] = {8, 1};
-    size_t global[2] = {((size_t)(c * hp) + 7) / 8 * 8, (size_t)cnt};
+    size_t global[2] = {((size_t)c + 7) / 8 * 8, (size_t)cnt};
     if (!err)
         err = cl16__enqueue(ctx, kern, 2, global, local);
     if (err)
@@ -767,7 +802,7 @@ static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, 
     cl16__count(ctx, 0.0,
                 (double)cnt * (double)c *
                     ((double)(h * w) * (double)cl16_dtype_size(dt) +
-                     (double)plane * (fl ? sizeof(float) : (double)cl16_dtype_size(dt))));
+                     (double)g->plane * (fl ? sizeof(float) : (double)cl16_dtype_size(dt))));
     return CL16_OK;
 }
 
@@ -781,7 +816,7 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
      * forward may run on float copies: a CPU's storage path. */
     const int fl = im2col_float_ok(ctx, s);
     const size_t es = fl ? sizeof(float) : cl16_dtype_size(s->dt);
-    const padded pg = padded_of(s->h, s->w, p->pad_h, p->pad_w);
+    const padded pg = conv_padded(s, p);
     const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t hw = s->ho * s->wo, cg = s->c / s->g, cog = s->co / s->g, ckk = cg * s->kh * s->kw;
     const int64_t ncols = (s->ho - 1) * wp + s->wo; /* columns of the GEMM: the last row's junk dropped */
@@ -797,7 +832,7 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
     if ((st = cl16__dev_alloc(ctx, xpb, "conv2d padded input (implicit GEMM)", &xpm)) ||
         (st = cl16__dev_alloc(ctx, tabb, "conv2d row table (implicit GEMM)", &tabm)) ||
         (fl && (st = cl16__dev_alloc(ctx, wfb, "conv2d float weights (implicit GEMM)", &wfm))) ||
-        (st = row_table(ctx, s, p, plane, wp, tabm)) ||
+        (st = row_table(ctx, s, p, &pg, tabm)) ||
         (fl && (st = widen(ctx, s->dt, w->mem, 0, wfm, w->numel))))
         goto done;
     temp_view(ctx, &xpt, xpm, fl ? CL16_F32 : s->dt, nb * s->c * plane + 64);
@@ -808,7 +843,7 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
         if ((st = pad_planes(ctx, s->dt, fl, x->mem, n0, cnt, s->c, s->h, s->w, p->pad_h, p->pad_w,
-                             xpm)))
+                             &pg, xpm)))
             break;
         for (int64_t g = 0; g < s->g && !st; g++) {
             cl16_gemm_desc d;
@@ -906,13 +941,15 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * forward, GEMM + col2im backward-data, float columns backward-weights), 2
  * (direct), 3 (im2col-float), 4 (implicit) or 5 (implicit-dot). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
- * damaged file is ignored with a warning; a file of another version (8: the
- * f16 direct backward-data reading float dy only, faster against its rivals;
+ * damaged file is ignored with a warning; a file of another version (9: the
+ * implicit GEMM on phases among strided forward and backward-weights
+ * candidates; 8: the f16 direct backward-data reading float dy only, faster
+ * against its rivals;
  * 7: the phase GEMMs among every strided backward-data's candidates, not only 1x1
  * ones; 6: the dot form among backward-weights' candidates; 5: the mapped GEMM among
  * strided backward-data's candidates; 4: the implicit GEMM and
  * backward-weights entries) is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 8"
+#define CONV_MAGIC "cl16-conv-algo 9"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -1652,7 +1689,7 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
                 tp.groups = p->groups;
                 if ((st = cl16__dev_alloc(ctx, tabb * (size_t)(r.n * c.n), "conv2d row table (phases)",
                                           &tab[i])) ||
-                    (st = row_table(ctx, &ts, &tp, plane, wp, tab[i])))
+                    (st = row_table(ctx, &ts, &tp, &pg, tab[i])))
                     break;
             }
         }
@@ -1684,7 +1721,7 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
         if (pl.copy && (st = pad_planes(ctx, s->dt, 0, dy->mem, n0, cnt, s->co, s->ho, s->wo,
-                                        pl.pad_h, pl.pad_w, dpm)))
+                                        pl.pad_h, pl.pad_w, &pg, dpm)))
             break;
         for (int ph = 0; ph < sh && !st; ph++)
             for (int pw = 0; pw < sw && !st; pw++) {
@@ -1945,13 +1982,14 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
     const conv_shape s = *a->s;
     const cl16_conv2d_params *p = a->p;
     const int64_t ld = a->ld, ldw = a->ldw;
-    const padded pg = padded_of(s.h, s.w, p->pad_h, p->pad_w);
+    const padded pg = conv_padded(&s, p);
     const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t cg = s.c / s.g, ckk = cg * s.kh * s.kw, cog = s.co / s.g;
     const int64_t kp = (s.ho - 1) * wp + s.wo, jw = wp - s.wo; /* k; junk columns per row */
     /* Floats of dy's copy per image: dy^T's Ho*wp rows of ld, or Cout planes
      * of dy's rows wp apart (yplane each). */
-    const int64_t yplane = padded_of(s.ho, s.wo, 0, jw).plane;
+    const padded yg = padded_of(s.ho, s.wo, 0, jw);
+    const int64_t yplane = yg.plane;
     const int64_t dyper = dot ? s.co * yplane : s.ho * wp * ld;
     /* at least two images, which the GEMM sums */
     const int64_t nb = implicit_images(ctx, &s, (double)(s.c * plane + dyper) * sizeof(float), 2);
@@ -1963,7 +2001,7 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
     if ((st = cl16__dev_alloc(ctx, xpb, "conv2d float padded input (implicit GEMM)", &xpm)) ||
         (st = cl16__dev_alloc(ctx, dyb, "conv2d float copy of dy (implicit GEMM)", &dym)) ||
         (st = cl16__dev_alloc(ctx, tabb, "conv2d row table (implicit GEMM)", &tabm)) ||
-        (st = row_table(ctx, &s, p, plane, wp, tabm)))
+        (st = row_table(ctx, &s, p, &pg, tabm)))
         goto done;
     temp_view(ctx, &xpt, xpm, CL16_F32, nb * s.c * plane);
     temp_view(ctx, &dyt, dym, CL16_F32, nb * dyper);
@@ -1971,8 +2009,9 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
     for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
         const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
         if ((st = pad_planes(ctx, s.dt, 1, a->x->mem, n0, cnt, s.c, s.h, s.w, p->pad_h, p->pad_w,
-                             xpm)) ||
-            (st = dot ? pad_planes(ctx, s.dt, 1, a->dy->mem, n0, cnt, s.co, s.ho, s.wo, 0, jw, dym)
+                             &pg, xpm)) ||
+            (st = dot ? pad_planes(ctx, s.dt, 1, a->dy->mem, n0, cnt, s.co, s.ho, s.wo, 0, jw, &yg,
+                                   dym)
                       : dy_transposed(ctx, a->tkern, &s, a->dy, n0, cnt, ld, wp, dym)))
             break;
         for (int64_t g = 0; g < s.g && !st; g++) {

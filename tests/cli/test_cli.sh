@@ -169,10 +169,9 @@ for r in d["rows"]:
     for k in ("cl16_f16", "cl16_f32"):
         # im2col on float copies: 16-bit on the storage path (of CPUs)
         k16 = k == "cl16_f16" and d["half_path"] == "storage"
-        fwd = {"im2col", "direct"} | ({"im2col-float"} if k16 else set())
-        if r["stride"] == 1:
-            fwd |= {"implicit"}  # the implicit GEMM: stride 1 only
-        allowed = {"fwd": fwd, "bwd_w": {"im2col-nn"} | ({"implicit", "implicit-dot"} if r["stride"] == 1 else set()),
+        # implicit: the implicit GEMM (on stride phases where the stride is not 1)
+        fwd = {"im2col", "direct", "implicit"} | ({"im2col-float"} if k16 else set())
+        allowed = {"fwd": fwd, "bwd_w": {"im2col-nn", "implicit", "implicit-dot"},
                    "bwd_data": {"fwd-" + a for a in fwd} if r["stride"] == 1 else
                                {"col2im", "direct", "implicit"}}  # implicit: by stride phases (dilation 1, as every row)
         assert r["algorithm"][k] in allowed[r["pass"]], (r["shape"], r["pass"], k, r["algorithm"])
