@@ -100,95 +100,121 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
  * output reads four fixed inputs and each input feeds at most one output.
  * A work-item takes one row; no divisions, and the same results bit for bit
  * as the general kernels (same comparison order, same summation order,
- * divisor 4). Same
- * arguments as the general kernels (kh .. pw and cip unused), then idx0: the
- * first index element of the planes launched (a chunk of planes through
- * float copies; 0 otherwise). */
-/* The forward's body for x of type XT read by LDX (one element as float),
- * its 8-window vector loop where VEC (x float: LDX16 loads 16 as float16),
- * y and idx written from element y0 and idx0 on. */
-#define POOL2X2_FWD(NAME, XT, LDX, LDX16, VEC)                                                     \
-    CL16_INLINE void NAME(__global const XT *x, __global store_t *y, __global int *idx,          \
-                          const int has_idx, const int h, const int w, const int ho,              \
-                          const int wo, const int kind, const long y0, const long idx0) {         \
-        /* One work-item per output row (grid: 1, ho, planes): PoCL's cost per                   \
-         * work-item and 64-bit index arithmetic per element made the one-output                 \
-         * form 3x slower (LeNet-5 pool1, AMD EPYC). */                                           \
-        const int oh = (int)get_global_id(1);                                                     \
-        const long plane = (long)get_global_id(2);                                                \
-        if (oh >= ho) return;                                                                     \
-        const long ob = (plane * ho + oh) * wo;                                                   \
-        __global const XT *x0 = x + plane * h * w + (long)(2 * oh) * w, *x1 = x0 + w;             \
-        int ow = 0;                                                                               \
-        /* 8 windows at a time: two 16-wide loads per input row split into even                  \
-         * and odd columns, the same comparisons lane by lane (select), so the                   \
-         * same results as the scalar loop below. */                                              \
-        for (; VEC && ow + 8 <= wo; ow += 8) {                                                    \
-            const float16 r0 = LDX16(x0 + 2 * ow), r1 = LDX16(x1 + 2 * ow);                       \
-            const float8 v00 = r0.even, v01 = r0.odd, v10 = r1.even, v11 = r1.odd;                \
-            if (kind != 1) {                                                                      \
-                const int8 i0 = (int8)((2 * oh) * w + 2 * ow) + (int8)(0, 2, 4, 6, 8, 10, 12, 14); \
-                float8 best = v00;                                                                \
-                int8 bi = i0;                                                                     \
-                int8 c = isgreater(v01, best) | (isnan(v01) & ~isnan(best));                      \
-                best = select(best, v01, c), bi = select(bi, i0 + 1, c);                          \
-                c = isgreater(v10, best) | (isnan(v10) & ~isnan(best));                           \
-                best = select(best, v10, c), bi = select(bi, i0 + w, c);                          \
-                c = isgreater(v11, best) | (isnan(v11) & ~isnan(best));                           \
-                best = select(best, v11, c), bi = select(bi, i0 + w + 1, c);                      \
-                if (kind == 2) {                                                                  \
-                    c = islessequal(best, (float8)(0.0f));                                        \
-                    best = select(best, (float8)(0.0f), c), bi = select(bi, (int8)(-1), c);       \
-                }                                                                                 \
-                ST8(best, y + y0 + ob + ow, 0);                                                   \
-                if (has_idx) vstore8(bi, 0, idx + idx0 + ob + ow);                                \
-            } else {                                                                              \
-                ST8((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y + y0 + ob + ow, 0);              \
-            }                                                                                     \
-        }                                                                                         \
-        for (; ow < wo; ow++) {                                                                   \
-            const int i0 = (2 * oh) * w + 2 * ow;                                                 \
-            const float v00 = (float)LDX(x0, 2 * ow), v01 = (float)LDX(x0, 2 * ow + 1);           \
-            const float v10 = (float)LDX(x1, 2 * ow), v11 = (float)LDX(x1, 2 * ow + 1);           \
-            if (kind != 1) {                                                                      \
-                /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd. */                \
-                float best = v00;                                                                 \
-                int bi = i0;                                                                      \
-                if (v01 > best || (isnan(v01) && !isnan(best))) best = v01, bi = i0 + 1;          \
-                if (v10 > best || (isnan(v10) && !isnan(best))) best = v10, bi = i0 + w;          \
-                if (v11 > best || (isnan(v11) && !isnan(best))) best = v11, bi = i0 + w + 1;      \
-                if (kind == 2 && best <= 0.0f) best = 0.0f, bi = -1;                              \
-                ST(best, y, y0 + ob + ow);                                                        \
-                if (has_idx) idx[idx0 + ob + ow] = bi;                                            \
-            } else {                                                                              \
-                ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, y0 + ob + ow);                   \
-            }                                                                                     \
-        }                                                                                         \
-    }
-/* 16 elements of the storage type as float16: run (VEC) only where that
- * type is float */
-#define POOL_S16(p) convert_float16(LD16((p), 0))
-POOL2X2_FWD(cl16_pool2x2_fwd_st, store_t, LD, POOL_S16, CL16_DTYPE == 0)
+ * divisor 4). Same arguments as the general kernels (kh .. pw and cip
+ * unused). */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+/* V windows of the output row from column ow on (V = 8 or 4; V2 = 2V): two
+ * 2V-wide loads per input row (one vector conversion each on the storage
+ * path) split into even and odd columns, the scalar loop's comparisons lane
+ * by lane (select), so the same results. */
+#define POOL2X2_FWD_V(V, V2, LANES)                                                             \
+    do {                                                                                        \
+        const CAT(float, V2) r0 = CAT(convert_float, V2)(CAT(LD, V2)(x0 + 2 * ow, 0));          \
+        const CAT(float, V2) r1 = CAT(convert_float, V2)(CAT(LD, V2)(x1 + 2 * ow, 0));          \
+        const CAT(float, V) v00 = r0.even, v01 = r0.odd, v10 = r1.even, v11 = r1.odd;           \
+        if (kind != 1) {                                                                        \
+            const CAT(int, V) i0 = (CAT(int, V))((2 * oh) * w + 2 * ow) + 2 * (CAT(int, V))LANES; \
+            CAT(float, V) best = v00;                                                           \
+            CAT(int, V) bi = i0;                                                                \
+            CAT(int, V) c = isgreater(v01, best) | (isnan(v01) & ~isnan(best));                 \
+            best = select(best, v01, c), bi = select(bi, i0 + 1, c);                            \
+            c = isgreater(v10, best) | (isnan(v10) & ~isnan(best));                             \
+            best = select(best, v10, c), bi = select(bi, i0 + w, c);                            \
+            c = isgreater(v11, best) | (isnan(v11) & ~isnan(best));                             \
+            best = select(best, v11, c), bi = select(bi, i0 + w + 1, c);                        \
+            if (kind == 2) {                                                                    \
+                c = islessequal(best, (CAT(float, V))(0.0f));                                   \
+                best = select(best, (CAT(float, V))(0.0f), c);                                  \
+                bi = select(bi, (CAT(int, V))(-1), c);                                          \
+            }                                                                                   \
+            CAT(ST, V)(best, y + ob + ow, 0);                                                   \
+            if (has_idx) CAT(vstore, V)(bi, 0, idx + ob + ow);                                  \
+        } else {                                                                                \
+            CAT(ST, V)((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y + ob + ow, 0);              \
+        }                                                                                       \
+    } while (0)
+#define LANES8 (0, 1, 2, 3, 4, 5, 6, 7)
+#define LANES4 (0, 1, 2, 3)
+
 __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, __global int *idx,
                                const int has_idx, const int h, const int w, const int ho,
                                const int wo, const int kh, const int kw, const int sh,
                                const int sw, const int ph, const int pw, const int kind,
-                               const int cip, const long idx0) {
-    cl16_pool2x2_fwd_st(x, y, idx, has_idx, h, w, ho, wo, kind, 0, idx0);
+                               const int cip) {
+    /* One work-item per output row (grid: 1, ho, planes): PoCL's cost per
+     * work-item and 64-bit index arithmetic per element made the one-output
+     * form 3x slower (LeNet-5 pool1, AMD EPYC). */
+    const int oh = (int)get_global_id(1);
+    const long plane = (long)get_global_id(2);
+    if (oh >= ho) return;
+    const long ob = (plane * ho + oh) * wo;
+    __global const store_t *x0 = x + plane * h * w + (long)(2 * oh) * w, *x1 = x0 + w;
+    /* Vectors of 8 windows, or of 4 in rows of 4 to 7; a row's last vector
+     * ends at its last window, overlapping the one before (its values
+     * stored again, the same bits), so no window takes the scalar loop,
+     * which is slow here (random data, batch 128, EPYC: f32 LeNet-5 pool1
+     * 0.93 ms with its last 6 windows branching on the data in that loop,
+     * 0.22-0.26 ms all in vectors). */
+    int ow = 0;
+    for (; ow + 8 <= wo; ow += 8) POOL2X2_FWD_V(8, 16, LANES8);
+    if (ow < wo && wo >= 8) {
+        ow = wo - 8;
+        POOL2X2_FWD_V(8, 16, LANES8);
+        ow = wo;
+    }
+    for (; ow + 4 <= wo; ow += 4) POOL2X2_FWD_V(4, 8, LANES4);
+    if (ow < wo && wo >= 4) {
+        ow = wo - 4;
+        POOL2X2_FWD_V(4, 8, LANES4);
+        ow = wo;
+    }
+    for (; ow < wo; ow++) {
+        const int i0 = (2 * oh) * w + 2 * ow;
+        const float v00 = (float)LD(x0, 2 * ow), v01 = (float)LD(x0, 2 * ow + 1);
+        const float v10 = (float)LD(x1, 2 * ow), v11 = (float)LD(x1, 2 * ow + 1);
+        if (kind != 1) {
+            /* Row-major, strict >, the first NaN wins: as cl16_pool2d_fwd;
+             * selects, not branches on the data. */
+            float best = v00;
+            int bi = i0, c;
+            c = isgreater(v01, best) | (isnan(v01) & !isnan(best));
+            best = c ? v01 : best, bi = c ? i0 + 1 : bi;
+            c = isgreater(v10, best) | (isnan(v10) & !isnan(best));
+            best = c ? v10 : best, bi = c ? i0 + w : bi;
+            c = isgreater(v11, best) | (isnan(v11) & !isnan(best));
+            best = c ? v11 : best, bi = c ? i0 + w + 1 : bi;
+            c = (kind == 2) & islessequal(best, 0.0f);
+            best = c ? 0.0f : best, bi = c ? -1 : bi;
+            ST(best, y, ob + ow);
+            if (has_idx) idx[ob + ow] = bi;
+        } else {
+            ST((((0.0f + v00) + v01) + v10 + v11) / 4.0f, y, ob + ow);
+        }
+    }
 }
-#if CL16_DTYPE != 0
-/* The 16-bit forward on a float copy of x (a chunk of images; CPUs' storage
- * path, where PoCL vectorises float loads but not 16-bit ones), y rounded
- * on store: y and idx of the whole batch from element idx0 on. */
-POOL2X2_FWD(cl16_pool2x2_fwd_f, float, FLD, FLD16, 1)
-__kernel void cl16_pool2x2_fwd_fx(__global const float *x, __global store_t *y, __global int *idx,
-                                  const int has_idx, const int h, const int w, const int ho,
-                                  const int wo, const int kh, const int kw, const int sh,
-                                  const int sw, const int ph, const int pw, const int kind,
-                                  const int cip, const long idx0) {
-    cl16_pool2x2_fwd_f(x, y, idx, has_idx, h, w, ho, wo, kind, idx0, idx0);
-}
-#endif
+
+/* V outputs of the row from column ow on (V = 8 or 4; V2 = 2V): their two
+ * inputs in this row interleaved into one 2V-wide store (one conversion on
+ * the storage path), the same values as the scalar loop. */
+#define POOL2X2_BWD_V(V, V2, LANES, MASK)                                                       \
+    do {                                                                                        \
+        const CAT(float, V) v = (CAT(float, V))(0.0f) + CAT(convert_float, V)(CAT(LD, V)(dy + ob + ow, 0)); \
+        CAT(float, V) a, b;                                                                     \
+        if (kind != 1) {                                                                        \
+            const CAT(int, V) id = CAT(vload, V)(0, idx + ob + ow) -                            \
+                                   ((CAT(int, V))(ih * w + 2 * ow) + 2 * (CAT(int, V))LANES);   \
+            a = select((CAT(float, V))(0.0f), v, id == 0);                                      \
+            b = select((CAT(float, V))(0.0f), v, id == 1);                                      \
+        } else {                                                                                \
+            a = b = v / 4.0f;                                                                   \
+        }                                                                                       \
+        CAT(float, V2) ab = shuffle2(a, b, MASK);                                               \
+        if (beta != 0.0f) ab += beta * CAT(convert_float, V2)(CAT(LD, V2)(dx + e0 + 2 * ow, 0)); \
+        CAT(ST, V2)(ab, dx + e0 + 2 * ow, 0);                                                   \
+    } while (0)
+#define INTERLEAVE8 (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)
+#define INTERLEAVE4 (uint8)(0, 4, 1, 5, 2, 6, 3, 7)
 
 /* One work-item per input row (grid: 1, h, planes): each output of the row's
  * window row feeds two adjacent inputs; columns and rows past the last
@@ -197,7 +223,7 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
                                __global store_t *dx, const float beta, const int h, const int w,
                                const int ho, const int wo, const int kh, const int kw,
                                const int sh, const int sw, const int ph, const int pw,
-                               const int kind, const int cip, const long idx0) {
+                               const int kind, const int cip) {
     const int ih = (int)get_global_id(1);
     const long plane = (long)get_global_id(2);
     if (ih >= h) return;
@@ -206,11 +232,29 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
     int iw = 0;
     if (oh < ho) {
         const long ob = (plane * ho + oh) * wo;
-        for (int ow = 0; ow < wo; ow++) {
+        /* Vectors of 8 outputs, then of 4; with beta 0 a row's last vector
+         * ends at its last output, overlapping the one before (the same
+         * bits stored again; with beta != 0 the overlap would add beta*dx
+         * twice), so few outputs take the scalar loop, whose scalar
+         * conversions are slow on the storage path. */
+        int ow = 0;
+        for (; ow + 8 <= wo; ow += 8) POOL2X2_BWD_V(8, 16, LANES8, INTERLEAVE8);
+        if (ow < wo && wo >= 8 && beta == 0.0f) {
+            ow = wo - 8;
+            POOL2X2_BWD_V(8, 16, LANES8, INTERLEAVE8);
+            ow = wo;
+        }
+        for (; ow + 4 <= wo; ow += 4) POOL2X2_BWD_V(4, 8, LANES4, INTERLEAVE4);
+        if (ow < wo && wo >= 4 && beta == 0.0f) {
+            ow = wo - 4;
+            POOL2X2_BWD_V(4, 8, LANES4, INTERLEAVE4);
+            ow = wo;
+        }
+        for (; ow < wo; ow++) {
             const long o = ob + ow;
             float a, b;
             if (kind != 1) { /* MAX; index -1 (ReLU zeroed the output) matches nothing */
-                const int id = idx[idx0 + o] - ih * w - 2 * ow;
+                const int id = idx[o] - ih * w - 2 * ow;
                 const float v = 0.0f + (float)LD(dy, o);
                 a = id == 0 ? v : 0.0f;
                 b = id == 1 ? v : 0.0f;
@@ -231,35 +275,6 @@ __kernel void cl16_pool2x2_bwd(__global const store_t *dy, __global const int *i
         if (beta != 0.0f) s += beta * (float)LD(dx, e0 + iw);
         ST(s, dx, e0 + iw);
     }
-}
-
-/* Element-wise copies between a tensor (from element off) and a float buffer, 16 elements per
- * work-item (vload_half16 / vstore_half16_rte on the storage path; the last
- * work-item also copies the n % 16 tail): exact widening; narrowing computes
- * dst = src + beta * dst (dst not read when beta is 0), rounded once. */
-__kernel void cl16_pool_widen16(__global const store_t *src, __global float *dst, const long n,
-                                const long off) {
-    src += off;
-    const long q = (long)get_global_id(0), nv = n / 16;
-    if (q < nv) vstore16(convert_float16(LD16(src, q)), q, dst);
-    if (q == nv)
-        for (long i = nv * 16; i < n; i++) dst[i] = (float)LD(src, i);
-}
-__kernel void cl16_pool_narrow16(__global const float *src, __global store_t *dst, const long n,
-                                 const float beta, const long off) {
-    dst += off;
-    const long q = (long)get_global_id(0), nv = n / 16;
-    if (q < nv) {
-        float16 v = vload16(q, src);
-        if (beta != 0.0f) v += (float16)(beta) * convert_float16(LD16(dst, q));
-        ST16(v, dst, q);
-    }
-    if (q == nv)
-        for (long i = nv * 16; i < n; i++) {
-            float v = src[i];
-            if (beta != 0.0f) v += beta * (float)LD(dst, i);
-            ST(v, dst, i);
-        }
 }
 
 /* One work-item per plane: y[p] = mean of the hw elements of plane p. */

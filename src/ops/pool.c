@@ -134,148 +134,6 @@ static cl_int set_geom(cl_kernel k, cl_uint i, const cl16_pool2d_params *p, cons
     return err;
 }
 
-/* Enqueues pool.cl's 16-wide copy k of n elements, at element off of the
- * tensor side (narrow16: dst = src + beta * dst). */
-static cl_int copy16(cl16_ctx *ctx, cl_kernel k, cl_mem src, cl_mem dst, cl_long n, cl_long off,
-                     float beta, int narrow) {
-    cl_int err = clSetKernelArg(k, 0, sizeof src, &src);
-    if (!err) err = clSetKernelArg(k, 1, sizeof dst, &dst);
-    if (!err) err = clSetKernelArg(k, 2, sizeof n, &n);
-    if (!err && narrow) err = clSetKernelArg(k, 3, sizeof beta, &beta);
-    if (!err) err = clSetKernelArg(k, narrow ? 4 : 3, sizeof off, &off);
-    return err ? err : cl16__op_launch(ctx, k, (size_t)(n / 16 + 1));
-}
-
-/* Images per chunk (of n) of the f16 2x2 pooling through float copies:
- * about VIA_CHUNK_BYTES of float copies, per_floats per image, so that the
- * workspace stays small next to the tensors (whole-batch copies made
- * LeNet-5's f16 training step peak at 0.65x fp32's memory, 0.53x without
- * them). 2 MiB against 512 KiB, `cl16 bench train --models lenet5
- * --profile 24`, three pairs on the EPYC: the pooling kernels 2.1-2.4 ms
- * per fp16 step (15 launches) against 2.8-3.1 (38), the same peak memory
- * (11.38 MB, 0.57x fp32); 4 MiB raised it to 12.03 MB and made the
- * backward slower. */
-#define VIA_CHUNK_BYTES ((size_t)2 << 20)
-static int64_t via_images(int64_t n, int64_t per_floats) {
-    int64_t nb = (int64_t)(VIA_CHUNK_BYTES / ((size_t)per_floats * sizeof(float)));
-    return nb < 1 ? 1 : nb > n ? n : nb;
-}
-
-/* f16 2x2 pooling forward: x widened to float a chunk of images at a time
- * (via_images), then cl16_pool2x2_fwd_fx, which rounds y on store (the same
- * bits as the f16 kernel). PoCL vectorises the float loads but not the f16
- * ones (LeNet pool1 at batch 128: f16 kernel 1.5 ms CPU, f32 0.3); until
- * 2026-12-07 y went through a float chunk too, narrowed after the kernel. */
-static cl16_status fwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
-                                     const cl16_tensor *x, cl16_tensor *y, cl16_tensor *indices,
-                                     const int64_t *yd) {
-    cl16_variant vh = {CL16_F16, 0, NULL};
-    cl_kernel kw, kp;
-    cl16_status s;
-    if ((s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_widen16", &kw)) ||
-        (s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool2x2_fwd_fx", &kp)))
-        return s;
-    const int64_t xper = x->dims[1] * x->dims[2] * x->dims[3], yper = yd[1] * yd[2] * yd[3];
-    const int64_t nb = via_images(x->dims[0], xper);
-    cl_mem xf = NULL;
-    const size_t xb = (size_t)(nb * xper) * sizeof(float);
-    if ((s = cl16__dev_alloc(ctx, xb, "pool2d float copy of x (chunk)", &xf)))
-        return s;
-    cl_int err = 0, has = indices != NULL;
-    cl_mem im = indices ? indices->mem : y->mem;
-    cl_uint i = 0;
-#define ARG(a)                                                                                     \
-    if (!err)                                                                                      \
-    err = clSetKernelArg(kp, i++, sizeof(a), &(a))
-    ARG(xf);
-    ARG(y->mem);
-    ARG(im);
-    ARG(has);
-#undef ARG
-    if (!err)
-        err = set_geom(kp, i, p, x->dims, yd);
-    i += 12;
-    for (int64_t n0 = 0; n0 < x->dims[0] && !err; n0 += nb) {
-        const int64_t cnt = x->dims[0] - n0 < nb ? x->dims[0] - n0 : nb;
-        const int64_t cd[4] = {cnt, yd[1], yd[2], yd[3]};
-        cl_long idx0 = n0 * yper; /* y's and idx's first element of the chunk */
-        err = copy16(ctx, kw, x->mem, xf, cnt * xper, n0 * xper, 0.0f, 0);
-        if (!err)
-            err = clSetKernelArg(kp, i, sizeof idx0, &idx0);
-        if (!err)
-            err = launch_planes(ctx, kp, cd, 1);
-    }
-    cl16__dev_free(ctx, xf, xb); /* released by OpenCL once the kernels are done */
-    if (err)
-        return cl16__cl_fail(ctx, err, "pool2d_forward (2x2 through float)");
-    cl16__count(ctx, (double)y->numel * 4.0,
-                (double)x->numel * (2.0 + 8.0) + (double)y->numel * 2.0 +
-                    (indices ? 4.0 * (double)y->numel : 0.0));
-    return CL16_OK;
-}
-
-/* f16 2x2 pooling backward, the same way: dy widened, the f32 kernel (beta 0)
- * into a float dx, narrowed with beta (dx = beta * dx + sum, one rounding:
- * the same bits as the f16 kernel), a chunk of images at a time. LeNet pool1
- * at batch 128: 2.5 ms CPU with the f16 kernel, 1.6 with 16 elements per
- * work-item. */
-static cl16_status bwd_2x2_via_float(cl16_ctx *ctx, const cl16_pool2d_params *p,
-                                     const cl16_tensor *dy, const cl16_tensor *indices, float beta,
-                                     cl16_tensor *dx, const int64_t *yd) {
-    cl16_variant vh = {CL16_F16, 0, NULL}, vf = {CL16_F32, 0, NULL};
-    cl_kernel kw, kn, kp;
-    cl16_status s;
-    if ((s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_widen16", &kw)) ||
-        (s = cl16__kernel(ctx, "pool.cl", &vh, "cl16_pool_narrow16", &kn)) ||
-        (s = cl16__kernel(ctx, "pool.cl", &vf, "cl16_pool2x2_bwd", &kp)))
-        return s;
-    const int64_t xper = dx->dims[1] * dx->dims[2] * dx->dims[3], yper = yd[1] * yd[2] * yd[3];
-    const int64_t nb = via_images(dx->dims[0], xper + yper);
-    cl_mem dyf = NULL, dxf = NULL;
-    const size_t yb = (size_t)(nb * yper) * sizeof(float), xb = (size_t)(nb * xper) * sizeof(float);
-    if ((s = cl16__dev_alloc(ctx, yb, "pool2d float copy of dy (chunk)", &dyf)))
-        return s;
-    if ((s = cl16__dev_alloc(ctx, xb, "pool2d float dx (chunk)", &dxf))) {
-        cl16__dev_free(ctx, dyf, yb);
-        return s;
-    }
-    cl_mem im = indices ? indices->mem : dyf;
-    const float zero = 0.0f;
-    cl_int err = 0;
-    cl_uint i = 0;
-#define ARG(a)                                                                                     \
-    if (!err)                                                                                      \
-    err = clSetKernelArg(kp, i++, sizeof(a), &(a))
-    ARG(dyf);
-    ARG(im);
-    ARG(dxf);
-    ARG(zero);
-#undef ARG
-    if (!err)
-        err = set_geom(kp, i, p, dx->dims, yd);
-    i += 12;
-    for (int64_t n0 = 0; n0 < dx->dims[0] && !err; n0 += nb) {
-        const int64_t cnt = dx->dims[0] - n0 < nb ? dx->dims[0] - n0 : nb;
-        const int64_t cd[4] = {cnt, dx->dims[1], dx->dims[2], dx->dims[3]};
-        cl_long idx0 = n0 * yper;
-        err = copy16(ctx, kw, dy->mem, dyf, cnt * yper, n0 * yper, 0.0f, 0);
-        if (!err)
-            err = clSetKernelArg(kp, i, sizeof idx0, &idx0);
-        if (!err)
-            err = launch_planes(ctx, kp, cd, 1);
-        if (!err)
-            err = copy16(ctx, kn, dxf, dx->mem, cnt * xper, n0 * xper, beta, 1);
-    }
-    cl16__dev_free(ctx, dxf, xb); /* released by OpenCL once the kernels are done */
-    cl16__dev_free(ctx, dyf, yb);
-    if (err)
-        return cl16__cl_fail(ctx, err, "pool2d_backward (2x2 through float)");
-    cl16__count(ctx, (double)dy->numel * 2.0 + (beta != 0.0f ? 2.0 * (double)dx->numel : 0.0),
-                (double)dy->numel * (10.0 + (indices ? 4.0 : 0.0)) +
-                    (double)dx->numel * (10.0 + (beta != 0.0f ? 2.0 : 0.0)));
-    return CL16_OK;
-}
-
 cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, const cl16_tensor *x,
                                 cl16_tensor *y, cl16_tensor *indices) {
     static const char *op = "pool2d_forward";
@@ -300,8 +158,6 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: y aliases x", op);
     cl16_variant v = {x->dtype, 0, NULL};
     cl_kernel k;
-    if (is_2x2(p) && x->dtype == CL16_F16)
-        return fwd_2x2_via_float(ctx, p, x, y, indices, yd);
     if ((s = cl16__kernel(ctx, "pool.cl", &v, is_2x2(p) ? "cl16_pool2x2_fwd" : "cl16_pool2d_fwd", &k)))
         return s;
     cl_int has = indices != NULL;
@@ -318,9 +174,6 @@ cl16_status cl16_pool2d_forward(cl16_ctx *ctx, const cl16_pool2d_params *p, cons
 #undef ARG
     if (!err)
         err = set_geom(k, i, p, x->dims, yd);
-    const cl_long idx0 = 0; /* the 2x2 kernel's chunk offset: none */
-    if (!err && is_2x2(p))
-        err = clSetKernelArg(k, i + 12, sizeof idx0, &idx0);
     if (!err)
         err = launch_planes(ctx, k, yd, is_2x2(p));
     if (err)
@@ -360,8 +213,6 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
         return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: dx aliases dy", op);
     cl16_variant v = {dx->dtype, 0, NULL};
     cl_kernel k;
-    if (is_2x2(p) && dx->dtype == CL16_F16)
-        return bwd_2x2_via_float(ctx, p, dy, indices, beta, dx, yd);
     if ((s = cl16__kernel(ctx, "pool.cl", &v, is_2x2(p) ? "cl16_pool2x2_bwd" : "cl16_pool2d_bwd", &k)))
         return s;
     cl_mem im = indices ? indices->mem : dy->mem;
@@ -377,9 +228,6 @@ cl16_status cl16_pool2d_backward(cl16_ctx *ctx, const cl16_pool2d_params *p, con
 #undef ARG
     if (!err)
         err = set_geom(k, i, p, dx->dims, yd);
-    const cl_long idx0 = 0; /* the 2x2 kernel's chunk offset: none */
-    if (!err && is_2x2(p))
-        err = clSetKernelArg(k, i + 12, sizeof idx0, &idx0);
     if (!err)
         err = launch_planes(ctx, k, dx->dims, is_2x2(p));
     if (err)

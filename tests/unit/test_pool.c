@@ -252,8 +252,8 @@ static cl16_pool2d_params mk(cl16_pool_kind kind, int kh, int kw, int sh, int sw
 /* Max pool with relu = 1 against ReLU on the host followed by the plain max
  * pool, with the ReLU's gradient mask applied on the host to the plain
  * backward: the same outputs and input gradients bit for bit (beta 0), in
- * every dtype, on the 2x2 kernels (f16: through float copies) and the general
- * ones. The data holds windows that are all negative, and exact ties. */
+ * every dtype, on the 2x2 kernels (their 8- and 4-wide vectors and scalar
+ * tail) and the general ones. The data holds windows that are all negative, and exact ties. */
 static void check_relu(cl16_ctx *ctx, cl16_dtype dt, const cl16_pool2d_params *p, pshape s,
                        uint64_t seed) {
     int64_t xd[4] = {s.n, s.c, s.h, s.w}, yd[4];
@@ -564,11 +564,6 @@ int main(void) {
         check_case(ctx, PN_DTYPES[dt], &cases[0], (pshape){4, 6, 28, 28}, 1);
         check_case(ctx, PN_DTYPES[dt], &cases[0], (pshape){4, 16, 10, 10}, 2);
     }
-    /* More images than one chunk of f16 2x2 pooling through float copies
-     * (2 MiB: 111 of these images of float x forward, 89 of float dy and
-     * dx backward), max with indices and average. */
-    check_case(ctx, CL16_F16, &cases[0], (pshape){120, 6, 28, 28}, 3);
-    check_case(ctx, CL16_F16, &cases[4], (pshape){120, 6, 28, 28}, 4);
     for (int i = 0; i < ncase; i++) {
         check_fd(ctx, &cases[i], (pshape){2, 3, 7, 7}, (uint64_t)i + 500);
         check_f16_vs_f32(ctx, &cases[i], (pshape){2, 3, 9, 8});
@@ -579,7 +574,6 @@ int main(void) {
         check_relu(ctx, PN_DTYPES[dt], &cases[0], (pshape){2, 3, 9, 7}, 951);
         check_relu(ctx, PN_DTYPES[dt], &cases[1], (pshape){2, 3, 9, 8}, 952);
     }
-    check_relu(ctx, CL16_F16, &cases[0], (pshape){120, 6, 28, 28}, 953); /* several chunks */
     check_ties(ctx);
     for (int dt = 0; dt < 3; dt++) {
         check_global(ctx, PN_DTYPES[dt], (pshape){4, 64, 8, 8}, 0);
