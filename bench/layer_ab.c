@@ -3,11 +3,13 @@
  * docs/benchmarks.md). One context; each round runs a call in f32, then the
  * same call in f16 (queue drained around each), so both see the same load on
  * a shared machine; reported: median ms of each and the median of the
- * per-round ratios. Run: build/bench/layer_ab [lenet|resnet20] [rounds] [cpu]
+ * per-round ratios. Inputs and weights are random (a fixed seed; until
+ * 2026-12-07 constants, which hid pooling's branches on the data). Run: build/bench/layer_ab [lenet|resnet20] [rounds] [cpu]
  * [beta1] (cpu: process CPU time, PoCL's threads included, instead of wall
  * time; beta1: backward-data and pooling backward accumulate into dx, beta 1,
  * as ResNet's downsampling blocks do into the shortcut's gradient). */
 #include "cl16.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,27 @@ static cl16_tensor *mk(cl16_dtype dt, int64_t n, int64_t c, int64_t h, int64_t w
     const int64_t d[4] = {n, c, h, w};
     ok(cl16_tensor_create(ctx, dt, 4, d, &t), "tensor");
     ok(cl16_tensor_fill(t, v), "fill");
+    return t;
+}
+
+/* A tensor of uniform values in [-a, a) from a fixed seed (the same for
+ * both dtypes): data-dependent paths (pooling's comparisons, ReLU masks)
+ * see what training gives them, not a constant. */
+static cl16_tensor *mkr(cl16_dtype dt, int64_t n, int64_t c, int64_t h, int64_t w, float a,
+                        uint64_t seed) {
+    cl16_tensor *t = mk(dt, n, c, h, w, 0.0f);
+    const size_t cnt = (size_t)(n * c * h * w);
+    float *v = malloc(cnt * sizeof *v);
+    if (!v) {
+        fprintf(stderr, "layer_ab: out of host memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        v[i] = a * ((float)(seed >> 40) / 8388608.0f - 1.0f);
+    }
+    ok(cl16_tensor_write_f32(t, v, cnt), "write");
+    free(v);
     return t;
 }
 
@@ -102,14 +125,16 @@ int main(int argc, char **argv) {
         lay L[2];
         for (int d = 0; d < 2; d++) {
             const cl16_dtype dt = d ? CL16_F16 : CL16_F32;
-            L[d].x = mk(dt, N, s->c, s->h, s->h, 0.5f), L[d].dx = mk(dt, N, s->c, s->h, s->h, 0.f);
+            L[d].x = mkr(dt, N, s->c, s->h, s->h, 1.0f, 1 + (uint64_t)si);
+            L[d].dx = mk(dt, N, s->c, s->h, s->h, 0.f);
             L[d].y = mk(dt, N, s->co, ho, ho, 0.f);
             if (s->pool) {
                 const int64_t d4[4] = {N, s->co, ho, ho};
                 ok(cl16_tensor_create(ctx, CL16_I32, 4, d4, &L[d].idx), "idx");
                 L[d].w = L[d].b = L[d].dw = L[d].db = NULL;
             } else {
-                L[d].w = mk(dt, s->co, s->c, s->k, s->k, 0.01f), L[d].dw = mk(dt, s->co, s->c, s->k, s->k, 0);
+                L[d].w = mkr(dt, s->co, s->c, s->k, s->k, 0.1f, 100 + (uint64_t)si);
+                L[d].dw = mk(dt, s->co, s->c, s->k, s->k, 0);
                 const int64_t nb = s->co;
                 ok(cl16_tensor_create(ctx, dt, 1, &nb, &L[d].b), "b");
                 ok(cl16_tensor_create(ctx, dt, 1, &nb, &L[d].db), "db");
