@@ -222,6 +222,10 @@ CL16_BF16_VEC(8)
 CL16_BF16_VEC(16)
 #undef CL16_BF16_VEC
 
+/* Token pasting after expansion: CAT(float, 8) is float8 where 8 is a macro's value. */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
 /* ReLU as PyTorch (act.cl, and norm.cl's fused batch norm + ReLU): NaN stays
  * NaN (a comparison with NaN is false, so the select keeps it), -0 and
  * negatives become +0. */

@@ -88,8 +88,6 @@
 #error "KU must be 1 or 4"
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 typedef CAT(float, VW) floatv;
 /* Full unrolling of the loops over a register tile (TM, TN, NV, VW are
  * build constants), so that its arrays become registers. */

@@ -5,7 +5,8 @@
  * Build parameters: those of common.cl (CL16_DTYPE etc.), plus
  *   CL16_BN_WG_MAX  size of the local reduction arrays: the largest work-group
  *                   the host may launch the reduction kernels with (a power
- *                   of two; the host launches min(64, device limit)). Default 64.
+ *                   of two; the host launches min(64, device limit), one
+ *                   work-item on a CPU). Default 64.
  * Sums are float whatever the storage type; the variance is two-pass (mean
  * first, then squared deviations), so data with a large mean keeps it.
  */

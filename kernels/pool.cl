@@ -102,8 +102,6 @@ __kernel void cl16_pool2d_bwd(__global const store_t *dy, __global const int *id
  * as the general kernels (same comparison order, same summation order,
  * divisor 4). Same arguments as the general kernels (kh .. pw and cip
  * unused). */
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 /* V windows of the output row from column ow on (V = 8 or 4; V2 = 2V): two
  * 2V-wide loads per input row (one vector conversion each on the storage
  * path) split into even and odd columns, the scalar loop's comparisons lane
@@ -153,9 +151,9 @@ __kernel void cl16_pool2x2_fwd(__global const store_t *x, __global store_t *y, _
     /* Vectors of 8 windows, or of 4 in rows of 4 to 7; a row's last vector
      * ends at its last window, overlapping the one before (its values
      * stored again, the same bits), so no window takes the scalar loop,
-     * which is slow here (random data, batch 128, EPYC: f32 LeNet-5 pool1
-     * 0.93 ms with its last 6 windows branching on the data in that loop,
-     * 0.22-0.26 ms all in vectors). */
+     * which is slow here (`build/bench/layer_ab lenet`, random data, EPYC:
+     * f32 pool1 0.84-0.92 ms with its last 6 windows a row branching on the
+     * data in that loop, 0.24-0.27 ms all in vectors). */
     int ow = 0;
     for (; ow + 8 <= wo; ow += 8) POOL2X2_FWD_V(8, 16, LANES8);
     if (ow < wo && wo >= 8) {

@@ -28,6 +28,9 @@ typedef struct result {
     size_t nkt;  /* entries in kt */
     size_t akt;  /* distinct kernels in all */
     int psteps;  /* steps those times cover */
+    /* time against fp32 (not for fp32 itself): the median, least and most of
+     * the rounds' ratios */
+    double time_x, time_x_min, time_x_max;
 } result;
 
 typedef struct step_call {
@@ -240,7 +243,6 @@ int bench_train(int argc, char **argv, const char *device) {
     printf("%-10s %10s %10s %19s %9s %8s %6s %10s %10s %6s %11s %9s\n", "model", "precision",
            "ms/step", "[median, max]", "kernel", "GFLOP/s", "%pk", "images/s", "peak MB", "time x",
            "(rounds)", "memory x");
-    static double tx[32][MAXP][3]; /* time vs fp32: median, least, most of the rounds' ratios */
     for (int i = 0; i < n && !rc; i++) {
         /* Every precision of the model at once, each in its own context, timed
          * in rounds (a block of each per round, bench_time_rounds): the time
@@ -265,7 +267,8 @@ int bench_train(int argc, char **argv, const char *device) {
         for (int d = 0; d < np && !rc; d++)
             rc = run_finish(&bs[d], profile, &res[i][d], &q[d]);
         for (int d = 0; d < np && !rc; d++)
-            tx[i][d][0] = bench_round_ratio(&bs[d], &bs[0], &tx[i][d][1], &tx[i][d][2]);
+            res[i][d].time_x = bench_round_ratio(&bs[d], &bs[0], &res[i][d].time_x_min,
+                                                 &res[i][d].time_x_max);
         for (int d = 0; d < ready; d++)
             run_free(&q[d]);
         for (int d = 0; d < np && !rc; d++) {
@@ -281,8 +284,8 @@ int bench_train(int argc, char **argv, const char *device) {
                    r->images_per_s, r->peak / 1e6);
             if (d) {
                 char rounds[32];
-                snprintf(rounds, sizeof rounds, "%.2f-%.2f", tx[i][d][1], tx[i][d][2]);
-                printf(" %6.2f %11s %9.2f\n", tx[i][d][0], rounds,
+                snprintf(rounds, sizeof rounds, "%.2f-%.2f", r->time_x_min, r->time_x_max);
+                printf(" %6.2f %11s %9.2f\n", r->time_x, rounds,
                        (double)r->peak / (double)b->peak);
             } else {
                 printf(" %6s %11s %9s\n", "1", "", "1");
@@ -327,11 +330,11 @@ int bench_train(int argc, char **argv, const char *device) {
                 bench_json_num(jf, r->first_s);
                 if (d) {
                     fprintf(jf, ", \"time_vs_fp32\": ");
-                    bench_json_num(jf, tx[i][d][0]);
+                    bench_json_num(jf, r->time_x);
                     fprintf(jf, ", \"time_vs_fp32_min\": ");
-                    bench_json_num(jf, tx[i][d][1]);
+                    bench_json_num(jf, r->time_x_min);
                     fprintf(jf, ", \"time_vs_fp32_max\": ");
-                    bench_json_num(jf, tx[i][d][2]);
+                    bench_json_num(jf, r->time_x_max);
                     fprintf(jf, ", \"memory_vs_fp32\": ");
                     bench_json_num(jf, (double)r->peak / (double)res[i][0].peak);
                 }

@@ -690,11 +690,12 @@ cleanup:
 typedef struct padded {
     int64_t wp, plane; /* elements per padded row and per channel (all phases) */
     int64_t hq;        /* rows per phase */
+    int64_t ph, pw;    /* the image's padding: rows above, columns left */
     int sh, sw;        /* phases: sh x sw (1 x 1 at stride 1) */
     int rmask, cmask;  /* bit a (b): some tap reads row (column) phase a (b) */
 } padded;
 static padded padded_of(int64_t h, int64_t w, int64_t ph, int64_t pw) {
-    const padded g = {w + pw, (h + 2 * ph) * (w + pw) + pw, h + 2 * ph, 1, 1, 1, 1};
+    const padded g = {w + pw, (h + 2 * ph) * (w + pw) + pw, h + 2 * ph, ph, pw, 1, 1, 1, 1};
     return g;
 }
 /* The padded copy an implicit convolution of shape s reads. */
@@ -703,7 +704,7 @@ static padded conv_padded(const conv_shape *s, const cl16_conv2d_params *p) {
     if (sh == 1 && sw == 1)
         return padded_of(s->h, s->w, p->pad_h, p->pad_w);
     padded g = {s->wo + (s->kw - 1) * p->dilation_w / sw, 0,
-                s->ho + (s->kh - 1) * p->dilation_h / sh, sh, sw, 0, 0};
+                s->ho + (s->kh - 1) * p->dilation_h / sh, p->pad_h, p->pad_w, sh, sw, 0, 0};
     g.plane = (int64_t)sh * sw * g.hq * g.wp;
     for (int64_t i = 0; i < s->kh; i++)
         g.rmask |= 1 << (i * p->dilation_h % sh);
@@ -763,17 +764,17 @@ static cl16_status row_table(cl16_ctx *ctx, const conv_shape *s, const cl16_conv
 }
 
 /* Enqueues the padded copy of geometry g (cl16_conv_pad) of images
- * [n0, n0 + cnt) of the c x h x w planes in src (dtype dt), padded by ph
- * rows and pw columns, into dst: float when fl, else in the dtype. */
+ * [n0, n0 + cnt) of the c x h x w planes in src (dtype dt) into dst: float
+ * when fl, else in the dtype. */
 static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, int64_t n0,
-                              int64_t cnt, int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw,
-                              const padded *g, cl_mem dst) {
+                              int64_t cnt, int64_t c, int64_t h, int64_t w, const padded *g,
+                              cl_mem dst) {
     cl_kernel kern;
     cl16_status st = conv_kernel(ctx, dt, fl ? "cl16_conv_pad_float" : "cl16_conv_pad", &kern);
     if (st)
         return st;
     cl_long xo = n0 * c * h * w;
-    cl_int ic = (cl_int)c, ih = (cl_int)h, iw = (cl_int)w, iph = (cl_int)ph, ipw = (cl_int)pw,
+    cl_int ic = (cl_int)c, ih = (cl_int)h, iw = (cl_int)w, iph = (cl_int)g->ph, ipw = (cl_int)g->pw,
            sh = g->sh, sw = g->sw, hq = (cl_int)g->hq, wq = (cl_int)g->wp,
            ipl = (cl_int)g->plane, rm = g->rmask, cm = g->cmask;
     cl_int err = 0;
@@ -842,8 +843,7 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
     }
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
-        if ((st = pad_planes(ctx, s->dt, fl, x->mem, n0, cnt, s->c, s->h, s->w, p->pad_h, p->pad_w,
-                             &pg, xpm)))
+        if ((st = pad_planes(ctx, s->dt, fl, x->mem, n0, cnt, s->c, s->h, s->w, &pg, xpm)))
             break;
         for (int64_t g = 0; g < s->g && !st; g++) {
             cl16_gemm_desc d;
@@ -1720,8 +1720,8 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     }
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
-        if (pl.copy && (st = pad_planes(ctx, s->dt, 0, dy->mem, n0, cnt, s->co, s->ho, s->wo,
-                                        pl.pad_h, pl.pad_w, &pg, dpm)))
+        if (pl.copy &&
+            (st = pad_planes(ctx, s->dt, 0, dy->mem, n0, cnt, s->co, s->ho, s->wo, &pg, dpm)))
             break;
         for (int ph = 0; ph < sh && !st; ph++)
             for (int pw = 0; pw < sw && !st; pw++) {
@@ -2008,10 +2008,8 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
     temp_view(ctx, &dwtt, a->dwtm, CL16_F32, s.g * ckk * ldw);
     for (int64_t n0 = 0; n0 < s.n && !st; n0 += nb) {
         const int64_t cnt = s.n - n0 < nb ? s.n - n0 : nb;
-        if ((st = pad_planes(ctx, s.dt, 1, a->x->mem, n0, cnt, s.c, s.h, s.w, p->pad_h, p->pad_w,
-                             &pg, xpm)) ||
-            (st = dot ? pad_planes(ctx, s.dt, 1, a->dy->mem, n0, cnt, s.co, s.ho, s.wo, 0, jw, &yg,
-                                   dym)
+        if ((st = pad_planes(ctx, s.dt, 1, a->x->mem, n0, cnt, s.c, s.h, s.w, &pg, xpm)) ||
+            (st = dot ? pad_planes(ctx, s.dt, 1, a->dy->mem, n0, cnt, s.co, s.ho, s.wo, &yg, dym)
                       : dy_transposed(ctx, a->tkern, &s, a->dy, n0, cnt, ld, wp, dym)))
             break;
         for (int64_t g = 0; g < s.g && !st; g++) {

@@ -39,9 +39,9 @@ static cl16_status check_vec(cl16_ctx *ctx, const char *op, const char *name, co
 /* Work-group size of the per-channel reductions: a power of two, at most 64
  * (CL16_BN_WG_MAX in norm.cl) and at most what the kernel allows here. On a
  * CPU one work-item: it then reads its channel's planes front to back, where
- * 64 work-items each took 16 elements of every plane in turn (PoCL, batch
- * 128, f32 ResNet-20 shapes: BN + ReLU forward 0.50-0.69x the time,
- * backward 0.25-0.53x). */
+ * 64 work-items each took 16 elements of every plane in turn (`cl16 bench
+ * train --models resnet20 --profile 24` on PoCL: the gradient sums 44-45 ->
+ * 14-17 ms per fp32 step, the statistics 26-28 -> 11; docs/benchmarks.md). */
 static size_t reduce_wg(cl16_ctx *ctx, cl_kernel k) {
     if (ctx->dev.type == CL16_DEVICE_CPU)
         return 1;
