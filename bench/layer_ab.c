@@ -8,6 +8,7 @@
  * [beta1] (cpu: process CPU time, PoCL's threads included, instead of wall
  * time; beta1: backward-data and pooling backward accumulate into dx, beta 1,
  * as ResNet's downsampling blocks do into the shortcut's gradient). */
+#include "bench_rand.h"
 #include "cl16.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -46,24 +47,11 @@ static cl16_tensor *mk(cl16_dtype dt, int64_t n, int64_t c, int64_t h, int64_t w
     return t;
 }
 
-/* A tensor of uniform values in [-a, a) from a fixed seed (the same for
- * both dtypes): data-dependent paths (pooling's comparisons, ReLU masks)
- * see what training gives them, not a constant. */
+/* A tensor of uniform values in [-a, a) from a fixed seed (bench_rand.h). */
 static cl16_tensor *mkr(cl16_dtype dt, int64_t n, int64_t c, int64_t h, int64_t w, float a,
                         uint64_t seed) {
     cl16_tensor *t = mk(dt, n, c, h, w, 0.0f);
-    const size_t cnt = (size_t)(n * c * h * w);
-    float *v = malloc(cnt * sizeof *v);
-    if (!v) {
-        fprintf(stderr, "layer_ab: out of host memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < cnt; i++) {
-        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-        v[i] = a * ((float)(seed >> 40) / 8388608.0f - 1.0f);
-    }
-    ok(cl16_tensor_write_f32(t, v, cnt), "write");
-    free(v);
+    ok(bench_fill_uniform(t, (size_t)(n * c * h * w), a, seed), "random contents");
     return t;
 }
 

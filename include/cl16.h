@@ -396,7 +396,8 @@ CL16_API cl16_status cl16_conv2d_out_dims(cl16_ctx *ctx, const cl16_conv2d_param
  * CPU's storage path) "im2col-float", im2col on float copies, or (stride 1)
  * "implicit", the GEMM reading the zero-padded input in place; pass 1
  * backward-data: at stride 1 "fwd-" and the forward's name (the forward form
- * on the rotated kernels), else "col2im", "direct" or (dilation 1)
+ * on the rotated kernels; a call with beta != 0 runs "fwd-im2col" in place of
+ * "fwd-direct" and "fwd-im2col-float"), else "col2im", "direct" or (dilation 1)
  * "implicit", one GEMM per stride phase writing that phase's pixels; pass 2 backward-weights:
  * "im2col-nn" or (stride 1) "implicit" or "implicit-dot". "unmeasured" when the choice has not
  * been made yet in this context or its cache directory (the first call

@@ -338,6 +338,44 @@ typedef ushort craw_t;
 #define STV_RAW(v, raw) CAT(CAT(vstore_half, VW), _rte)((v), 0, (__private half *)(raw))
 #endif
 
+/* A vector of C's bits (craw_t lanes) and the permute mask of its lanes. */
+#if CL16_DTYPE == 0
+#define CRAW float
+#define CMASK uint
+#else
+#define CRAW ushort
+#define CMASK ushort
+#endif
+typedef CAT(CRAW, VW) crawv_t;
+#if VW == 4
+#define LANES (CAT(CMASK, VW))(0, 1, 2, 3)
+#elif VW == 8
+#define LANES (CAT(CMASK, VW))(0, 1, 2, 3, 4, 5, 6, 7)
+#else
+#define LANES (CAT(CMASK, VW))(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#endif
+/* Stores lanes [a, a + cnt) of r (cnt < VW) to d[0 .. cnt): the lanes
+ * rotated to the front by one permute, then half, quarter... vectors stored
+ * by the bits of cnt. */
+CL16_INLINE void store_run(const crawv_t r, const int a, const int cnt, __global craw_t *d) {
+    const crawv_t t = shuffle(r, LANES + (CMASK)a);
+#if VW == 16
+    CAT(CRAW, 8) t8 = t.lo;
+    if (cnt & 8) { vstore8(t.lo, 0, d); t8 = t.hi; d += 8; }
+#elif VW == 8
+    const CAT(CRAW, 8) t8 = t;
+#endif
+#if VW >= 8
+    CAT(CRAW, 4) t4 = t8.lo;
+    if (cnt & 4) { vstore4(t8.lo, 0, d); t4 = t8.hi; d += 4; }
+#else
+    const CAT(CRAW, 4) t4 = t;
+#endif
+    CAT(CRAW, 2) t2 = t4.lo;
+    if (cnt & 2) { vstore2(t4.lo, 0, d); t2 = t4.hi; d += 2; }
+    if (cnt & 1) d[0] = t2.x;
+}
+
 #if IMPLICIT == 3 && VW <= 8
 /* 2*VW-element loads and stores of C's dtype, and the interleaving of the
  * results (even elements) with the bits between them (odd elements). */
@@ -405,6 +443,33 @@ CL16_INLINE void store_mapped(const floatv v, const int n, const int i, const in
         return;
     }
 #endif
+    /* A vector across the end of an output row (cwp >= VW: it reaches the
+     * next row only): the row's part and the next row's part each stored as
+     * a run of lanes (with beta, the old values read lane by lane). Element
+     * by element (below) this took 5-13 % of a 3x3 forward
+     * (bench/kernel_ab.c). */
+    if (ccs == 1 && n == VW && cwp >= VW) {
+        floatv cvv = (floatv)(0.0f);
+        if (beta != 0.0f) {
+            float cv[VW];
+            UNROLL
+            for (int c = 0; c < VW; c++) {
+                const int col = o + c, nx = col >= cwp, oc = nx ? col - cwp : col;
+                cv[c] = oc < cwo ? LDF(C, crow + (long)(q + nx) * crp + oc) : 0.0f;
+            }
+            cvv = CAT(vload, VW)(0, cv);
+        }
+        const floatv bv = bias_mode == 2 ? LDVF(bias, bias_off + j) : (floatv)(0.0f);
+        const floatv out = epi_loaded(v, cvv, bv, i, alpha, beta, bias, bias_off, bias_mode, relu);
+        craw_t raw[VW];
+        STV_RAW(out, raw);
+        const crawv_t rv = CAT(vload, VW)(0, raw);
+        __global craw_t *cr = (__global craw_t *)C + crow + (long)q * crp;
+        if (o < cwo) store_run(rv, 0, cwo - o, cr + o);
+        const int s2 = cwp - o; /* the first lane in the next row */
+        if (s2 < VW) store_run(rv, s2, min(VW - s2, cwo), cr + crp);
+        return;
+    }
     long idx[VW]; /* element of C for each column, -1 when not stored */
     for (int c = 0, oc = o; c < VW; c++) {
         idx[c] = c < n && oc < cwo ? crow + (long)q * crp + (long)oc * ccs : -1;

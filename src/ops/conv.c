@@ -1360,11 +1360,21 @@ static cl16_status bwd_data_forward(cl16_ctx *ctx, const conv_shape *s,
     struct cl16_tensor wf;
     temp_view(ctx, &wf, wfm, s->dt, w->numel);
     if (!(st = flip_w(ctx, s, w, wfm))) {
-        /* Accumulating into dx (beta != 0): the im2col form, whose GEMM takes
-         * beta (the direct kernel overwrites its output, and choosing would
-         * run it). */
-        st = beta != 0.0f ? fwd_im2col(ctx, &f, &q, dy, &wf, NULL, beta, dx)
-                          : fwd_chosen(ctx, &f, &q, dy, &wf, NULL, dx);
+        /* Accumulating into dx (beta != 0): a form whose GEMM takes beta, the
+         * implicit one where it is the forward's choice for f (forced, or
+         * measured by an earlier call: in a residual block the second
+         * convolution's backward, with beta 0, comes first), else im2col.
+         * Choosing here would run the candidates on dx, and the direct kernel
+         * overwrites its output. */
+        if (beta != 0.0f) {
+            int64_t key[KEY_LEN];
+            shape_key(&f, &q, KEY_FWD, key);
+            const int algo = ctx->conv_algo != ALGO_AUTO ? forced(ctx, NULL, 0) : table_find(ctx, key);
+            st = algo == ALGO_IMPLICIT && implicit_ok(&f, &q)
+                     ? fwd_implicit(ctx, &f, &q, dy, &wf, NULL, beta, dx)
+                     : fwd_im2col(ctx, &f, &q, dy, &wf, NULL, beta, dx);
+        } else
+            st = fwd_chosen(ctx, &f, &q, dy, &wf, NULL, dx);
     }
     cl16__dev_free(ctx, wfm, wb);
     return st;

@@ -677,6 +677,9 @@ int main(void) {
         mk(1, 1, 4, 4, 2, 4, 4, 1, 0, 1, 1),   /* kernel = image: 1x1 output */
         mk(2, 3, 5, 6, 4, 1, 1, 1, 1, 1, 1),   /* pad > d*(k-1): backward-data at stride 1
                                                   through col2im, not as a forward conv */
+        mk(2, 3, 5, 21, 4, 3, 3, 1, 1, 1, 1),  /* rows of 23 padded columns: the implicit
+                                                  GEMM's vectors (4, 8 or 16 wide) cross row
+                                                  ends, beta 1 included */
     };
     const int nodd = (int)(sizeof odd / sizeof odd[0]);
     for (int i = 0; i < nodd; i++) {
