@@ -446,7 +446,7 @@ CL16_INLINE void store_mapped(const floatv v, const int n, const int i, const in
     /* A vector across the end of an output row (cwp >= VW: it reaches the
      * next row only): the row's part and the next row's part each stored as
      * a run of lanes (with beta, the old values read lane by lane). Element
-     * by element (below) this took 5-13 % of a 3x3 forward
+     * by element (below) this took 4-17 % of a 3x3 forward
      * (bench/kernel_ab.c). */
     if (ccs == 1 && n == VW && cwp >= VW) {
         floatv cvv = (floatv)(0.0f);
