@@ -26,6 +26,8 @@
  *   KU        tile kernel, op = NN: k unroll 1 or 4 (4 reads A as 4-vectors).
  *   WGX, WGY  lmem work-group shape.   KT  lmem k slice depth.
  *   TRANS_A, TRANS_B  1 = operand stored transposed.
+ *   B_HALF    with AB_FLOAT in an f16 build: B stays f16, its vectors widened
+ *             as they load (A float); the 16-bit implicit forward on a CPU.
  *   IMPLICIT  tile kernel, NN only: 0 plain; 1 row r of A starts at element
  *             rtab[r] (not r * lda); 2 row p of B starts at rtab[p] (not
  *             p * ldb) and column j of C is mapped: stored at element
@@ -199,14 +201,30 @@ typedef float4 acc4_t;
 #define B_ROW(p) ((long)(p) * ldb)
 #endif
 #if TRANS_B
-#define B_AT(bo, p, j) ELT(B, (bo) + (long)(j) * ldb + (p))
+#define B_AT(bo, p, j) ELTB(B, (bo) + (long)(j) * ldb + (p))
 #else
-#define B_AT(bo, p, j) ELT(B, (bo) + B_ROW(p) + (j))
+#define B_AT(bo, p, j) ELTB(B, (bo) + B_ROW(p) + (j))
 #endif
 
+/* B's element type and loads: with B_HALF, f16 (C's dtype) next to float A. */
+#ifndef B_HALF
+#define B_HALF 0
+#endif
+#if B_HALF && !(AB_FLOAT && CL16_DTYPE == 1)
+#error "B_HALF goes with AB_FLOAT in an f16 build"
+#endif
+#if B_HALF
+typedef store_t b_t;
+#define LDVB(p, i) CAT(vload_half, VW)(0, (p) + (i))
+#define ELTB(p, i) LD((p), (i))
+#else
+typedef ab_t b_t;
+#define LDVB(p, i) LDV(p, i)
+#define ELTB(p, i) ELT(p, i)
+#endif
 #define GEMM_ARGS                                                                              \
     const int M, const int N, const int K, const float alpha, __global const ab_t *A,          \
-        const long a_off, const long lda, const long a_str, __global const ab_t *B,            \
+        const long a_off, const long lda, const long a_str, __global const b_t *B,            \
         const long b_off, const long ldb, const long b_str, const float beta,                  \
         __global store_t *C, const long c_off, const long ldc, const long c_str, const int nred, \
         __global const store_t *bias, const long bias_off, const int bias_mode, const int relu,     \
@@ -257,7 +275,7 @@ CL16_INLINE floatv epiv(floatv acc, int i, int j, long ci, const float alpha, co
 __attribute__((always_inline)) inline void
 tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long arow[TM],
                 const int K, __global const ab_t *A, const long a0, const long lda,
-                const long a_str, __global const ab_t *B, const long b0, const long ldb,
+                const long a_str, __global const b_t *B, const long b0, const long ldb,
                 const long b_str, const int nred, const int j0, const int nvf, const int tail,
                 const int jt, __global const int *rtab) {
     for (int red = 0; red < nred; red++) {
@@ -278,7 +296,7 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
                 accv_t b[NV];
                 UNROLL
                 for (int v = 0; v < NV; v++)
-                    b[v] = full || v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
+                    b[v] = full || v < nvf ? LDVB(B, brow + v * VW) : (accv_t)(0);
                 accv_t bt = (accv_t)(0);
                 if (!full && tail) TAIL_LOAD(bt, bo, p + u);
                 UNROLL
@@ -305,7 +323,7 @@ tile_accumulate(const int full, accv_t acc[TM][NV], accv_t acct[TM], const long 
 #else
             const long brow = bo + B_ROW(p) + j0;
             UNROLL
-            for (int v = 0; v < NV; v++) b[v] = full || v < nvf ? LDV(B, brow + v * VW) : (accv_t)(0);
+            for (int v = 0; v < NV; v++) b[v] = full || v < nvf ? LDVB(B, brow + v * VW) : (accv_t)(0);
 #endif
             accv_t bt = (accv_t)(0);
             if (!full && tail) TAIL_LOAD(bt, bo, p);

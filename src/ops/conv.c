@@ -813,10 +813,14 @@ static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, 
 static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                                 const cl16_tensor *x, const cl16_tensor *w,
                                 const cl16_tensor *bias, float beta, cl16_tensor *y) {
-    /* The padded copy is float (and the weights are widened) where the 16-bit
-     * forward may run on float copies: a CPU's storage path. */
-    const int fl = im2col_float_ok(ctx, s);
-    const size_t es = fl ? sizeof(float) : cl16_dtype_size(s->dt);
+    /* On a CPU's storage path the weights are widened to float (A's single
+     * elements would each take an integer conversion in the loop); the
+     * padded copy stays f16, its vectors widened as the GEMM loads them
+     * (bf16: a float copy): half the bytes of a float copy written and
+     * streamed, twice the images per chunk, bit for bit the same results
+     * (docs/benchmarks.md, "The f16 implicit forward reads f16 B"). */
+    const int fl = im2col_float_ok(ctx, s), bh = fl && s->dt == CL16_F16;
+    const size_t es = fl && !bh ? sizeof(float) : cl16_dtype_size(s->dt);
     const padded pg = conv_padded(s, p);
     const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t hw = s->ho * s->wo, cg = s->c / s->g, cog = s->co / s->g, ckk = cg * s->kh * s->kw;
@@ -836,14 +840,14 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
         (st = row_table(ctx, s, p, &pg, tabm)) ||
         (fl && (st = widen(ctx, s->dt, w->mem, 0, wfm, w->numel))))
         goto done;
-    temp_view(ctx, &xpt, xpm, fl ? CL16_F32 : s->dt, nb * s->c * plane + 64);
+    temp_view(ctx, &xpt, xpm, fl && !bh ? CL16_F32 : s->dt, nb * s->c * plane + 64);
     if (fl) {
         temp_view(ctx, &wft, wfm, CL16_F32, w->numel);
         wa = &wft;
     }
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
-        if ((st = pad_planes(ctx, s->dt, fl, x->mem, n0, cnt, s->c, s->h, s->w, &pg, xpm)))
+        if ((st = pad_planes(ctx, s->dt, fl && !bh, x->mem, n0, cnt, s->c, s->h, s->w, &pg, xpm)))
             break;
         for (int64_t g = 0; g < s->g && !st; g++) {
             cl16_gemm_desc d;
@@ -855,8 +859,8 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
             d.beta = beta;
             if (bias)
                 d.bias = bias, d.bias_mode = CL16_BIAS_ROW, d.bias_offset = g * cog;
-            const cl16_gemm_implicit im = {2, tabm, (int)wp, (int)s->wo, (int)s->wo, 1, (int)s->wo, fl,
-                                           2.0 * (double)(cog * hw * ckk) * (double)cnt};
+            const cl16_gemm_implicit im = {2,   tabm, (int)wp, (int)s->wo, (int)s->wo, 1, (int)s->wo,
+                                           fl,  bh,   2.0 * (double)(cog * hw * ckk) * (double)cnt};
             st = cl16__gemm_implicit(ctx, &d, &im);
         }
     }
@@ -941,9 +945,10 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * forward, GEMM + col2im backward-data, float columns backward-weights), 2
  * (direct), 3 (im2col-float), 4 (implicit) or 5 (implicit-dot). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
- * damaged file is ignored with a warning; a file of another version (10:
- * the implicit GEMM's row-crossing stores as permuted runs, faster against
- * its rivals; 9: the
+ * damaged file is ignored with a warning; a file of another version (11:
+ * the 16-bit implicit forward reading f16 B on a CPU's storage path; 10:
+ * the implicit GEMM's row-crossing stores as permuted runs, both faster
+ * against their rivals; 9: the
  * implicit GEMM on phases among strided forward and backward-weights
  * candidates; 8: the f16 direct backward-data reading float dy only, faster
  * against its rivals;
@@ -951,7 +956,7 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * ones; 6: the dot form among backward-weights' candidates; 5: the mapped GEMM among
  * strided backward-data's candidates; 4: the implicit GEMM and
  * backward-weights entries) is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 10"
+#define CONV_MAGIC "cl16-conv-algo 11"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;
@@ -1760,7 +1765,7 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
                     d.c = dx, d.c_offset = (n0 * s->c + gi * cg) * hwx + ph * s->w + pw;
                     d.ldc = hwx, d.c_stride = s->c * hwx;
                     const cl16_gemm_implicit im = {pl.copy ? 2 : 3, tab[i], (int)wp, (int)c.q,
-                                                   (int)(sh * s->w), sw, (int)(s->w - pw), 0,
+                                                   (int)(sh * s->w), sw, (int)(s->w - pw), 0, 0,
                                                    2.0 * (double)(cg * r.q * c.q * k) * (double)cnt};
                     st = cl16__gemm_implicit(ctx, &d, &im);
                 }
@@ -2036,7 +2041,7 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
             else
                 d.n = s.g == 1 ? ld : cog, d.b_offset = g * cog, d.ldb = ld;
             d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;
-            const cl16_gemm_implicit im = {1, tabm, 0, 0, 0, 0, 0, 0,
+            const cl16_gemm_implicit im = {1, tabm, 0, 0, 0, 0, 0, 0, 0,
                                            2.0 * (double)(ckk * cog * s.ho * s.wo) * (double)cnt};
             st = cl16__gemm_implicit(ctx, &d, &im);
         }

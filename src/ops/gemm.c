@@ -364,7 +364,9 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
     size_t dl = cl16__gemm_defines(p, d->trans_a, d->trans_b, d->accumulate == CL16_ACC_HALF,
                                    ab_float, defines, sizeof defines);
     if (imp && dl < sizeof defines)
-        snprintf(defines + dl, sizeof defines - dl, " -DIMPLICIT=%d", imp->which);
+        dl += (size_t)snprintf(defines + dl, sizeof defines - dl, " -DIMPLICIT=%d", imp->which);
+    if (imp && imp->b_half && dl < sizeof defines)
+        snprintf(defines + dl, sizeof defines - dl, " -DB_HALF=1");
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;
     if ((s = cl16__kernel(ctx, "gemm.cl", &v, kernel_name(p->kind), &kern))) return s;

@@ -280,7 +280,8 @@ cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_ge
  * + (j % cwp) * ccs of its row unless j % cwp >= cwo; which = 3, B's rows
  * plain (rtab unread), C's columns mapped as in 2, crw the elements of an
  * output row (the stride-2 vector stores stay within it). ab_float: A and B are
- * float buffers (views of dtype f32), C keeps its dtype. flops: the useful
+ * float buffers (views of dtype f32), C keeps its dtype; b_half (with
+ * ab_float): B is f16 instead, widened in the loop. flops: the useful
  * work, for the counters. Unvalidated: conv.c's convolutions only; with
  * which = 2 every tile is computed whole, so B must stay readable 63
  * elements past the last entry's last row of N. */
@@ -288,7 +289,7 @@ typedef struct cl16_gemm_implicit {
     int which;
     cl_mem rtab;
     int cwp, cwo, crp, ccs, crw;
-    int ab_float;
+    int ab_float, b_half;
     double flops;
 } cl16_gemm_implicit;
 cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
