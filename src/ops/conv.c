@@ -819,8 +819,9 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
      * (bf16: a float copy): half the bytes of a float copy written and
      * streamed, twice the images per chunk, bit for bit the same results
      * (docs/benchmarks.md, "The f16 implicit forward reads f16 B"). */
-    const int fl = im2col_float_ok(ctx, s), bh = fl && s->dt == CL16_F16;
-    const size_t es = fl && !bh ? sizeof(float) : cl16_dtype_size(s->dt);
+    const int fl = im2col_float_ok(ctx, s);      /* float weights */
+    const int xf = fl && s->dt != CL16_F16;      /* float padded copy (bf16) */
+    const size_t es = xf ? sizeof(float) : cl16_dtype_size(s->dt);
     const padded pg = conv_padded(s, p);
     const int64_t wp = pg.wp, plane = pg.plane;
     const int64_t hw = s->ho * s->wo, cg = s->c / s->g, cog = s->co / s->g, ckk = cg * s->kh * s->kw;
@@ -840,14 +841,14 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
         (st = row_table(ctx, s, p, &pg, tabm)) ||
         (fl && (st = widen(ctx, s->dt, w->mem, 0, wfm, w->numel))))
         goto done;
-    temp_view(ctx, &xpt, xpm, fl && !bh ? CL16_F32 : s->dt, nb * s->c * plane + 64);
+    temp_view(ctx, &xpt, xpm, xf ? CL16_F32 : s->dt, nb * s->c * plane + 64);
     if (fl) {
         temp_view(ctx, &wft, wfm, CL16_F32, w->numel);
         wa = &wft;
     }
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
-        if ((st = pad_planes(ctx, s->dt, fl && !bh, x->mem, n0, cnt, s->c, s->h, s->w, &pg, xpm)))
+        if ((st = pad_planes(ctx, s->dt, xf, x->mem, n0, cnt, s->c, s->h, s->w, &pg, xpm)))
             break;
         for (int64_t g = 0; g < s->g && !st; g++) {
             cl16_gemm_desc d;
@@ -859,8 +860,11 @@ static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_c
             d.beta = beta;
             if (bias)
                 d.bias = bias, d.bias_mode = CL16_BIAS_ROW, d.bias_offset = g * cog;
-            const cl16_gemm_implicit im = {2,   tabm, (int)wp, (int)s->wo, (int)s->wo, 1, (int)s->wo,
-                                           fl,  bh,   2.0 * (double)(cog * hw * ckk) * (double)cnt};
+            const cl16_gemm_implicit im = {.which = 2, .rtab = tabm, .cwp = (int)wp,
+                                           .cwo = (int)s->wo, .crp = (int)s->wo, .ccs = 1,
+                                           .crw = (int)s->wo, .ab_float = fl,
+                                           .b_half = fl && !xf,
+                                           .flops = 2.0 * (double)(cog * hw * ckk) * (double)cnt};
             st = cl16__gemm_implicit(ctx, &d, &im);
         }
     }
@@ -1039,6 +1043,12 @@ static int table_find(cl16_ctx *ctx, const int64_t key[KEY_LEN]) {
     return 0;
 }
 
+/* What a forward or backward-data call of key runs without measuring: the
+ * forced algorithm, else the remembered one, else 0. */
+static int known_algo(cl16_ctx *ctx, const int64_t key[KEY_LEN]) {
+    return ctx->conv_algo != ALGO_AUTO ? forced(ctx, NULL, 0) : table_find(ctx, key);
+}
+
 /* The algorithm for a shape among the ncand candidates cand[]: forced,
  * remembered, or measured now (a warm-up and two to CHOOSE_ROUNDS timed runs
  * of each through run; the output holds a correct result after every run, so
@@ -1192,7 +1202,7 @@ cl16_status cl16_conv2d_algorithm(cl16_ctx *ctx, const cl16_conv2d_params *p, cl
             shape_key(&f, &q, KEY_FWD, key);
         } else
             shape_key(&s, p, KEY_BWD_DATA, key);
-        int algo = ctx->conv_algo != ALGO_AUTO ? forced(ctx, NULL, 0) : table_find(ctx, key);
+        int algo = known_algo(ctx, key);
         if (algo == ALGO_IM2COL_FLOAT && !im2col_float_ok(ctx, &s))
             algo = ALGO_IM2COL; /* what a forced im2col-float runs where it does not apply */
         const int strided_bwd = pass == 1 && !as_fwd;
@@ -1376,8 +1386,7 @@ static cl16_status bwd_data_forward(cl16_ctx *ctx, const conv_shape *s,
         if (beta != 0.0f) {
             int64_t key[KEY_LEN];
             shape_key(&f, &q, KEY_FWD, key);
-            const int algo = ctx->conv_algo != ALGO_AUTO ? forced(ctx, NULL, 0) : table_find(ctx, key);
-            st = algo == ALGO_IMPLICIT && implicit_ok(&f, &q)
+            st = known_algo(ctx, key) == ALGO_IMPLICIT && implicit_ok(&f, &q)
                      ? fwd_implicit(ctx, &f, &q, dy, &wf, NULL, beta, dx)
                      : fwd_im2col(ctx, &f, &q, dy, &wf, NULL, beta, dx);
         } else
@@ -1764,9 +1773,10 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
                         d.b_stride = s->co * hw;
                     d.c = dx, d.c_offset = (n0 * s->c + gi * cg) * hwx + ph * s->w + pw;
                     d.ldc = hwx, d.c_stride = s->c * hwx;
-                    const cl16_gemm_implicit im = {pl.copy ? 2 : 3, tab[i], (int)wp, (int)c.q,
-                                                   (int)(sh * s->w), sw, (int)(s->w - pw), 0, 0,
-                                                   2.0 * (double)(cg * r.q * c.q * k) * (double)cnt};
+                    const cl16_gemm_implicit im = {
+                        .which = pl.copy ? 2 : 3, .rtab = tab[i], .cwp = (int)wp, .cwo = (int)c.q,
+                        .crp = (int)(sh * s->w), .ccs = sw, .crw = (int)(s->w - pw),
+                        .flops = 2.0 * (double)(cg * r.q * c.q * k) * (double)cnt};
                     st = cl16__gemm_implicit(ctx, &d, &im);
                 }
             }
@@ -2041,8 +2051,9 @@ static cl16_status bww_implicit(cl16_ctx *ctx, const bww_args *a, int dot) {
             else
                 d.n = s.g == 1 ? ld : cog, d.b_offset = g * cog, d.ldb = ld;
             d.c = &dwtt, d.c_offset = g * ckk * ldw, d.ldc = ldw, d.c_stride = 0;
-            const cl16_gemm_implicit im = {1, tabm, 0, 0, 0, 0, 0, 0, 0,
-                                           2.0 * (double)(ckk * cog * s.ho * s.wo) * (double)cnt};
+            const cl16_gemm_implicit im = {
+                .which = 1, .rtab = tabm,
+                .flops = 2.0 * (double)(ckk * cog * s.ho * s.wo) * (double)cnt};
             st = cl16__gemm_implicit(ctx, &d, &im);
         }
     }
