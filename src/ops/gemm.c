@@ -444,8 +444,9 @@ cl16_status cl16__gemm_run(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_ge
 }
 
 /* The implicit form (internal.h): the tile kernel with the parameters of d's
- * class (f32's when the operands are float copies), unpacked. Where the class
- * runs another kernel, the built-in table's tile, else a fixed 4 x 16 one. The caller vouches
+ * class (f32's when the operands are float copies), unpacked; form 2 on a CPU
+ * its own tall tile (tune.c). Where the class runs another kernel, the
+ * built-in table's tile, else a fixed 4 x 16 one. The caller vouches
  * for the operands' extents (the row table's rows lie inside them). */
 cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
                                 const cl16_gemm_implicit *im) {
@@ -470,6 +471,8 @@ cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
         const int f32 = dt == CL16_F32;
         p.kind = CL16_GK_TILE, p.vw = im->cwo % 8 == 0 ? 8 : 4;
         p.tm = 4, p.tn = (f32 ? 4 : 2) * p.vw, p.ku = f32 ? 1 : 4;
+    } else if (im->which == 2 && ctx->dev.type == CL16_DEVICE_CPU) {
+        cl16__gemm_implicit_cpu_tile(ctx, &p);
     } else {
         const int reduce = d->batch > 1 && d->c_stride == 0;
         const int cls = cl16__gemm_class(dt, 0, 0, reduce, d->m, d->n, d->k, d->batch);
