@@ -60,10 +60,10 @@ static int cpu_tile_fits(const cl16_ctx *ctx, int tm, int tn) {
 }
 
 /* The implicit GEMM (form 2) computes every tile whole over one image's
- * padded-width columns, (Ho - 1) * Wp + Wo of them: 78, 286 and 1055 at
+ * padded-width columns, (Ho - 1) * Wp + Wo of them: 71, 271 and 1055 at
  * ResNet-20's 8x8, 16x16 and 32x32 layers, so 64-column tiles compute 128,
- * 320 and 1088; and the class table's 4 x 64 (32 accumulator vectors on
- * AVX2) spills. A tall 16-column tile, 16 rows where the registers hold them
+ * 320 and 1088 (16-column ones 80, 272, 1056); and the class table's 4 x 64
+ * before 2026-12-07 (32 accumulator vectors on AVX2) spilled. A tall 16-column tile, 16 rows where the registers hold them
  * (AVX-512; the backward-weights rule below, not measured on this form), else
  * 6 (AVX2). PoCL 3.1, AMD EPYC, `CL16_CONV_ALGO=implicit build/bench/layer_ab
  * resnet20 5`, f32 forward ms, 4 x 64 ku 4 against 6 x 16 ku 1, two runs:
@@ -135,6 +135,19 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
             /* k unrolled by 4 (NN): PoCL 1024^3 f16 40-46 -> 48-61 GFLOP/s;
              * Intel's CPU runtime drops from 96 to 25 with it. */
             if (pocl && (!ta || p->pack)) p->ku = 4;
+            /* Where 4 x 64 does not fit (AVX2: 32 accumulator vectors on
+             * 16 registers), 6 x 16, k unrolled only where the operands
+             * stay 16-bit (its A 4-vectors save conversions; on float
+             * operands the unroll was slower). PoCL 3.1, AMD EPYC, `bench
+             * gemm --shapes nets`, GFLOP/s 4 x 64 ku 4 -> 6 x 16: f32
+             * ResNet-20 layer3.conv forward 73 -> 107 (ku 1), backward-data
+             * (packed) 68 -> 121 (ku 1), layer1.conv backward-data 28 -> 74
+             * (ku 1); f16 layer3.conv forward 14 -> 67 (ku 4), backward-data
+             * 53 -> 77 (packed, ku 1) (docs/benchmarks.md). */
+            if (!cpu_tile_fits(ctx, p->tm, p->tn)) {
+                p->tm = 6, p->tn = 16;
+                p->ku = CLS_F16(cls) && !p->pack ? 4 : 1;
+            }
         }
     } else if (has(v, "ARM") || has(v, "QUALCOMM") || has(v, "Qualcomm")) {
         /* Mali, Adreno: local memory is ordinary memory; vector loads and a
