@@ -472,7 +472,7 @@ cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
         p.kind = CL16_GK_TILE, p.vw = im->cwo % 8 == 0 ? 8 : 4;
         p.tm = 4, p.tn = (f32 ? 4 : 2) * p.vw, p.ku = f32 ? 1 : 4;
     } else if (im->which == 2 && ctx->dev.type == CL16_DEVICE_CPU) {
-        cl16__gemm_implicit_cpu_tile(ctx, &p);
+        cl16__gemm_implicit_cpu_tile(ctx, dt, &p);
     } else {
         const int reduce = d->batch > 1 && d->c_stride == 0;
         const int cls = cl16__gemm_class(dt, 0, 0, reduce, d->m, d->n, d->k, d->batch);

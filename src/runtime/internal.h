@@ -247,8 +247,9 @@ void cl16__dev_free(cl16_ctx *ctx, cl_mem mem, size_t bytes);
  * (device type and vendor), used until the tuner has measured better ones. */
 void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p);
 /* The tile of the implicit GEMM's form 2 (a stride-1 convolution on its
- * padded input) on a CPU device, whatever the class tables say. */
-void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_gemm_params *p);
+ * padded input) on a CPU device for operands of dtype dt, whatever the
+ * class tables say. */
+void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_dtype dt, cl16_gemm_params *p);
 /* The variant of kernel file `file` that the ops use by default for dtype on
  * this device (defines points into the caller's buffer): what prebuild builds. */
 void cl16__default_variant(const cl16_ctx *ctx, const char *file, cl16_dtype dtype,

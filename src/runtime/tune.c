@@ -63,21 +63,25 @@ static int cpu_tile_fits(const cl16_ctx *ctx, int tm, int tn) {
  * padded-width columns, (Ho - 1) * Wp + Wo of them: 71, 271 and 1055 at
  * ResNet-20's 8x8, 16x16 and 32x32 layers, so 64-column tiles compute 128,
  * 320 and 1088 (16-column ones 80, 272, 1056); and the class table's 4 x 64
- * before 2026-12-07 (32 accumulator vectors on AVX2) spilled. A tall 16-column tile, 16 rows where the registers hold them
- * (AVX-512; the backward-weights rule below, not measured on this form), else
- * 6 (AVX2). PoCL 3.1, AMD EPYC, `CL16_CONV_ALGO=implicit build/bench/layer_ab
- * resnet20 5`, f32 forward ms, 4 x 64 ku 4 against 6 x 16 ku 1, two runs:
- * layer1.conv 12.8-14.7 / 7.4-9.7, layer2.conv 14.9-15.2 / 5.4-10.3,
- * layer3.conv 21.9-22.6 / 5.6-5.7 (4 x 16 ku 1: 7.2-8.7, 7.6-7.8,
- * 6.9-8.4; 8 x 16: 8.6-10.5, 9.1-17.7, 10.3-13.5; docs/benchmarks.md). */
-void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_gemm_params *p) {
+ * before 2026-12-07 (32 accumulator vectors on AVX2) spilled. A tall
+ * 16-column tile, 16 rows where the registers hold them (AVX-512; the
+ * backward-weights rule below, not measured on this form), else 6 (AVX2).
+ * PoCL 3.1, AMD EPYC, `CL16_CONV_ALGO=implicit build/bench/layer_ab resnet20
+ * 5` with f9043bf and aa65d60, f32 forward ms, two runs each, 4 x 64 ku 4 ->
+ * 6 x 16 ku 1: layer1.conv 14.6-18.5 -> 8.5-8.8, layer2.conv 15.0-15.4 ->
+ * 7.6-12.1, layer3.conv 23.3-23.5 -> 7.5-7.9 (6 x 16 was also ahead of 4 x
+ * 16 and 8 x 16 with the tile forced by a temporary edit; docs/benchmarks.md). */
+void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_dtype dt, cl16_gemm_params *p) {
     memset(p, 0, sizeof *p);
     p->backend = CL16_GEMM_OWN;
     p->kind = CL16_GK_TILE;
     p->wgx = p->wgy = 8, p->kt = 16;
     p->tm = 16, p->tn = 16, p->vw = 16, p->ku = 4;
+    /* k unrolled where A stays 16-bit (4-vectors, one conversion for four
+     * k), as in the built-in table: f16 phases of ResNet-20's strided
+     * backward-data with ku 1 took 1.7-2.8x their f32 time. */
     if (!cpu_tile_fits(ctx, p->tm, p->tn))
-        p->tm = 6, p->ku = 1;
+        p->tm = 6, p->ku = dt == CL16_F32 ? 1 : 4;
 }
 
 void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
