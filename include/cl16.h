@@ -604,6 +604,10 @@ CL16_API cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *
  * an infinity or NaN: a device-side overflow check for loss scaling, enqueued
  * without waiting; clear flag first (cl16_tensor_fill). */
 CL16_API cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag);
+/* cl16_grad_check over count gradients (any float dtypes), a few per kernel
+ * launch: the trainer checks a whole model's gradients with it. */
+CL16_API cl16_status cl16_grad_check_n(cl16_ctx *ctx, const cl16_tensor *const *g, size_t count,
+                                       cl16_tensor *flag);
 
 /* Learning rate at `step` (0-based) of `total`: constant, step decay (x gamma
  * every step_size steps) or cosine to 0, after a linear warm-up of `warmup`

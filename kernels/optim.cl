@@ -300,10 +300,21 @@ __kernel void cl16_optim_adamw(__global store_t *w, __global const grad_t *g,
     BLOCK_END
 }
 
-/* flag[0] = 1 when any of g[0..n) is infinite or NaN (a benign race: every
- * writer writes 1). Enqueued for every gradient before the updates, which
- * then read the flag: an overflowing step is skipped without a host sync. */
-__kernel void cl16_grad_check(__global const grad_t *g, const ulong n, __global int *flag) {
-    const ulong e = get_global_id(0);
-    if (e < n && !isfinite(LDG(g, e))) flag[0] = 1;
+/* flag[0] = 1 when any element of the gradients g0..g3 (n0..n3 elements; an
+ * unused one has 0) is infinite or NaN (a benign race: every writer writes
+ * 1). One work-item per element of them all, in order. Enqueued for every
+ * gradient before the updates, which then read the flag: an overflowing step
+ * is skipped without a host sync. */
+__kernel void cl16_grad_check4(__global const grad_t *g0, const ulong n0,
+                               __global const grad_t *g1, const ulong n1,
+                               __global const grad_t *g2, const ulong n2,
+                               __global const grad_t *g3, const ulong n3, __global int *flag) {
+    ulong e = get_global_id(0);
+    float v;
+    if (e < n0) v = LDG(g0, e);
+    else if ((e -= n0) < n1) v = LDG(g1, e);
+    else if ((e -= n1) < n2) v = LDG(g2, e);
+    else if ((e -= n2) < n3) v = LDG(g3, e);
+    else return;
+    if (!isfinite(v)) flag[0] = 1;
 }

@@ -268,29 +268,69 @@ cl16_status cl16_optim_step_ex(cl16_ctx *ctx, const cl16_optim_params *p, int64_
     return CL16_OK;
 }
 
-cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag) {
+/* Gradients per launch of cl16_grad_check4 (kernels/optim.cl). */
+#define CHECK_PER_LAUNCH 4
+
+cl16_status cl16_grad_check_n(cl16_ctx *ctx, const cl16_tensor *const *g, size_t count,
+                              cl16_tensor *flag) {
     static const char fn[] = "grad_check";
     CL16_OP_CTX(ctx);
-    cl16_status s = cl16__op_tensor(ctx, fn, "g", g);
-    if (s || (s = cl16__op_float(ctx, fn, "g", g, g->dtype, "g")) ||
-        (s = i32_arg(ctx, fn, "flag", flag, 1)))
-        return s;
-    cl16_variant var = {g->dtype, 0, NULL};
-    cl_kernel k;
-    if ((s = cl16__kernel(ctx, "optim.cl", &var, "cl16_grad_check", &k)))
-        return s;
-    cl_ulong n = (cl_ulong)g->numel;
-    cl_int err = 0;
-    cl_uint i = 0;
-    ARG(g->mem);
-    ARG(n);
-    ARG(flag->mem);
-    if (!err)
-        err = cl16__op_launch(ctx, k, (size_t)n);
-    if (err)
-        return cl16__cl_fail(ctx, err, "%s over %" PRIu64 " elements", fn, (uint64_t)n);
-    cl16__count(ctx, (double)n, (double)g->bytes);
-    return CL16_OK;
+    if (!g && count)
+        return cl16__fail(ctx, CL16_ERR_INVALID_ARG, "%s: the gradient list is NULL", fn);
+    cl16_status s = i32_arg(ctx, fn, "flag", flag, 1);
+    for (size_t i = 0; i < count && !s; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "g[%zu]", i);
+        if (!(s = cl16__op_tensor(ctx, fn, name, g[i])))
+            s = cl16__op_float(ctx, fn, name, g[i], g[i]->dtype, name);
+    }
+    /* Up to CHECK_PER_LAUNCH gradients of one dtype per launch, one
+     * work-item per element of them all (a ResNet-20 fp16 step: 65
+     * gradients, f16 weights and f32 batch-norm parameters, 17 launches
+     * instead of 65). */
+    static const cl16_dtype dts[3] = {CL16_F16, CL16_BF16, CL16_F32};
+    for (int d = 0; d < 3 && !s; d++) {
+        for (size_t i = 0; i < count && !s;) {
+            size_t k = 0;
+            cl_mem mem[CHECK_PER_LAUNCH];
+            cl_ulong n[CHECK_PER_LAUNCH], total = 0;
+            double bytes = 0.0;
+            for (; k < CHECK_PER_LAUNCH && i < count; i++) {
+                if (g[i]->dtype != dts[d])
+                    continue;
+                mem[k] = g[i]->mem, n[k] = (cl_ulong)g[i]->numel;
+                total += n[k], bytes += (double)g[i]->bytes;
+                k++;
+            }
+            if (!k)
+                break;
+            for (size_t e = k; e < CHECK_PER_LAUNCH; e++)
+                mem[e] = mem[0], n[e] = 0; /* unused slots: no elements */
+            cl16_variant var = {dts[d], 0, NULL};
+            cl_kernel kern;
+            if ((s = cl16__kernel(ctx, "optim.cl", &var, "cl16_grad_check4", &kern)))
+                return s;
+            cl_int err = 0;
+            for (cl_uint a = 0; a < CHECK_PER_LAUNCH && !err; a++) {
+                err = clSetKernelArg(kern, 2 * a, sizeof mem[a], &mem[a]);
+                if (!err)
+                    err = clSetKernelArg(kern, 2 * a + 1, sizeof n[a], &n[a]);
+            }
+            if (!err)
+                err = clSetKernelArg(kern, 2 * CHECK_PER_LAUNCH, sizeof flag->mem, &flag->mem);
+            if (!err)
+                err = cl16__op_launch(ctx, kern, (size_t)total);
+            if (err)
+                return cl16__cl_fail(ctx, err, "%s over %zu %s gradients (%" PRIu64 " elements)",
+                                     fn, k, cl16_dtype_name(dts[d]), (uint64_t)total);
+            cl16__count(ctx, (double)total, bytes);
+        }
+    }
+    return s;
+}
+
+cl16_status cl16_grad_check(cl16_ctx *ctx, const cl16_tensor *g, cl16_tensor *flag) {
+    return cl16_grad_check_n(ctx, &g, 1, flag);
 }
 #undef ARG
 

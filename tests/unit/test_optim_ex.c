@@ -242,8 +242,57 @@ static void mixed_and_scaling(cl16_ctx *ctx) {
         cl16_tensor_free(all[i]);
 }
 
+/* cl16_grad_check_n over seven gradients of mixed dtypes and sizes (several
+ * launches, a dtype change inside): a non-finite value in any one of them,
+ * at its first or last element, sets the flag; none leaves it clear. */
+static void grad_check_many(cl16_ctx *ctx) {
+    static const cl16_dtype dts[7] = {CL16_F16, CL16_F16, CL16_F32, CL16_F32,
+                                      CL16_F32, CL16_F32, CL16_BF16};
+    static const int64_t ns[7] = {5, 300, 1, 77, 4099, 16, 33};
+    cl16_tensor *g[7], *flag = mk(ctx, CL16_I32, 1, 0);
+    for (int i = 0; i < 7; i++)
+        g[i] = mk(ctx, dts[i], ns[i], 0.5f);
+    const cl16_tensor *const *gl = (const cl16_tensor *const *)g;
+    int32_t fv[1];
+    CHECK_OK(ctx, cl16_grad_check_n(ctx, gl, 7, flag));
+    read_i32(ctx, flag, fv, 1);
+    CHECK_MSG(fv[0] == 0, "grad_check_n: finite gradients flagged");
+    CHECK_OK(ctx, cl16_grad_check_n(ctx, gl, 0, flag));
+    static float buf[4099];
+    for (int i = 0; i < 7; i++) {
+        for (int at = 0; at < 2; at++) {
+            const int64_t e = at ? ns[i] - 1 : 0;
+            const float bad = (i + at) % 2 ? INFINITY : NAN;
+            for (int64_t k = 0; k < ns[i]; k++)
+                buf[k] = k == e ? bad : 0.5f;
+            CHECK_OK(ctx, cl16_tensor_fill(flag, 0.0f));
+            CHECK_OK(ctx, cl16_tensor_write_f32(g[i], buf, (size_t)ns[i]));
+            CHECK_OK(ctx, cl16_grad_check_n(ctx, gl, 7, flag));
+            read_i32(ctx, flag, fv, 1);
+            CHECK_MSG(fv[0] == 1, "grad_check_n: %g at element %lld of gradient %d not flagged",
+                      (double)bad, (long long)e, i);
+            CHECK_OK(ctx, cl16_tensor_fill(g[i], 0.5f));
+        }
+    }
+    /* Only the listed gradients are read. */
+    for (int64_t k = 0; k < ns[6]; k++)
+        buf[k] = k ? 0.5f : INFINITY;
+    CHECK_OK(ctx, cl16_tensor_write_f32(g[6], buf, (size_t)ns[6]));
+    CHECK_OK(ctx, cl16_tensor_fill(flag, 0.0f));
+    CHECK_OK(ctx, cl16_grad_check_n(ctx, gl, 6, flag));
+    read_i32(ctx, flag, fv, 1);
+    CHECK_MSG(fv[0] == 0, "grad_check_n: an unlisted gradient was read");
+    CHECK(cl16_grad_check_n(ctx, NULL, 2, flag) == CL16_ERR_INVALID_ARG);
+    const cl16_tensor *withnull[2] = {g[0], NULL};
+    CHECK(cl16_grad_check_n(ctx, withnull, 2, flag) == CL16_ERR_INVALID_ARG);
+    for (int i = 0; i < 7; i++)
+        cl16_tensor_free(g[i]);
+    cl16_tensor_free(flag);
+}
+
 int main(void) {
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
+    grad_check_many(ctx);
     stochastic(ctx);
     stochastic_bf16(ctx);
     kahan(ctx);
