@@ -302,9 +302,9 @@ static cl16_status pack_one(cl16_ctx *ctx, cl_kernel kern, const cl16_tensor *x,
  * NN layout in the workspace (for f32 tensors only the transposed ones), and
  * *pd (a copy of d) points at them (B's copy after A's in the workspace). */
 static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *defines,
-                                 cl16_gemm_desc *pd, struct cl16_tensor wt[2]) {
+                                 int a_only, cl16_gemm_desc *pd, struct cl16_tensor wt[2]) {
     const int f16 = d->c->dtype == CL16_F16 || d->c->dtype == CL16_BF16; /* 16-bit storage */
-    const int do_a = f16 || d->trans_a, do_b = f16 || d->trans_b;
+    const int do_a = f16 || d->trans_a, do_b = !a_only && (f16 || d->trans_b);
     const int64_t ea = d->a_stride ? d->batch : 1, eb = d->b_stride ? d->batch : 1;
     const int64_t na = do_a ? d->m * d->k * ea : 0, nb = do_b ? d->k * d->n * eb : 0;
     cl16_status s = workspace(ctx, (size_t)(na + nb) * sizeof(float));
@@ -333,18 +333,41 @@ static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const c
 static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
                                int ab_float, const cl16_gemm_implicit *im);
 
+/* Whether gemm_enqueue runs d with p as an f16 GEMM on float A and f16 B
+ * (below): the tile kernel, B not transposed, float sums, a CPU's storage path. */
+static int f16_pack_a(const cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
+    return p->backend == CL16_GEMM_OWN && p->kind == CL16_GK_TILE && d->c->dtype == CL16_F16 &&
+           !d->trans_b && d->accumulate == CL16_ACC_FLOAT && ctx->dev.type == CL16_DEVICE_CPU &&
+           ctx->half != CL16_HALF_NATIVE;
+}
+
 static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
     cl16_status s;
     if (p->backend == CL16_GEMM_CLBLAST) return run_clblast(ctx, d, p);
     cl16_gemm_desc packed;
     struct cl16_tensor wt[2];
     int ab_float = 0;
+    /* f16 on a CPU's storage path, B not transposed: A packed as float (each
+     * of its elements converted once, not once per tile), B left in f16 and
+     * widened as its vectors load (B_HALF, one conversion per vector), k not
+     * unrolled. PoCL 3.1, AMD EPYC, `bench gemm --shapes squares`, f16
+     * GFLOP/s, two alternating runs: 1024^3 74-82 -> 96-111, 256^3 56-82 ->
+     * 140-143 (f32 96-153 in the same runs; docs/benchmarks.md). */
+    if (f16_pack_a(ctx, d, p)) {
+        cl16_gemm_params q = *p;
+        q.ku = 1, q.pack = 0;
+        char pdef[192];
+        cl16__gemm_defines(&q, 0, 0, 0, 1, pdef, sizeof pdef);
+        const cl16_gemm_implicit bh = {.which = 0, .rtab = d->c->mem, .ab_float = 1, .b_half = 1};
+        s = pack_operands(ctx, d, pdef, 1, &packed, wt);
+        return s ? s : gemm_kernel(ctx, &packed, &q, 1, &bh);
+    }
     if (p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
         (d->c->dtype != CL16_F32 || d->trans_a || d->trans_b)) {
         ab_float = d->c->dtype != CL16_F32;
         char pdef[192];
         cl16__gemm_defines(p, 0, 0, 0, ab_float, pdef, sizeof pdef);
-        s = pack_operands(ctx, d, pdef, &packed, wt);
+        s = pack_operands(ctx, d, pdef, 0, &packed, wt);
         return s ? s : gemm_kernel(ctx, &packed, p, ab_float, NULL);
     }
     return gemm_kernel(ctx, d, p, 0, NULL);
@@ -509,7 +532,8 @@ cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, si
     char ps[128], cls[32];
     cl16__gemm_params_str(&p, ps, sizeof ps);
     cl16__gemm_class_name(cl16__gemm_class_of(d), cls, sizeof cls);
-    snprintf(buf, len, "%s (%s, class %s)", ps, why, cls);
+    snprintf(buf, len, "%s (%s, class %s)%s", ps, why, cls,
+             f16_pack_a(ctx, d, &p) ? "; runs with A packed as float, B f16, ku=1" : "");
     return CL16_OK;
 }
 

@@ -142,7 +142,8 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
             /* Where 4 x 64 does not fit (AVX2: 32 accumulator vectors on
              * 16 registers), 6 x 16, k unrolled only where the operands
              * stay 16-bit (its A 4-vectors save conversions; on float
-             * operands the unroll was slower). PoCL 3.1, AMD EPYC, `bench
+             * operands the unroll was slower; f16 NN on a CPU's storage
+             * path now packs A as float instead, gemm.c's f16_pack_a). PoCL 3.1, AMD EPYC, `bench
              * gemm --shapes nets`, GFLOP/s 4 x 64 ku 4 -> 6 x 16: f32
              * ResNet-20 layer3.conv forward 73 -> 107 (ku 1), backward-data
              * (packed) 68 -> 121 (ku 1), layer1.conv backward-data 28 -> 74

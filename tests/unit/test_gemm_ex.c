@@ -123,8 +123,35 @@ static void check_context_backend(void) {
     }
 }
 
+/* On a CPU's storage path an f16 tile GEMM with B not transposed runs on
+ * float A and f16 B, and its plan says so; f32 and A * B^T do not. */
+static void check_f16_pack_a_plan(cl16_ctx *ctx) {
+    const int want = cl16_ctx_device(ctx)->type == CL16_DEVICE_CPU &&
+                     cl16_ctx_half_path(ctx) != CL16_HALF_NATIVE;
+    for (int dt = 0; dt < 2; dt++)
+        for (int tb = 0; tb < 2; tb++) {
+            const cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
+            int64_t dims[2] = {64, 64};
+            cl16_tensor *t[3] = {NULL, NULL, NULL};
+            for (int i = 0; i < 3; i++) CHECK_OK(ctx, cl16_tensor_create(ctx, dtype, 2, dims, &t[i]));
+            cl16_gemm_desc d;
+            cl16_gemm_desc_init(&d);
+            d.trans_b = tb, d.backend = CL16_GEMM_OWN;
+            d.m = 64, d.n = 64, d.k = 64, d.a = t[0], d.lda = 64, d.b = t[1], d.ldb = 64;
+            d.c = t[2], d.ldc = 64;
+            char plan[256] = "";
+            CHECK_OK(ctx, cl16_gemm_plan(ctx, &d, plan, sizeof plan));
+            const int says = gc_ci_contains(plan, "A packed as float");
+            const int tile = gc_ci_contains(plan, "tile");
+            CHECK_MSG(says == (want && dt && !tb && tile), "%s trans_b %d: plan \"%s\"",
+                      cl16_dtype_name(dtype), tb, plan);
+            for (int i = 0; i < 3; i++) cl16_tensor_free(t[i]);
+        }
+}
+
 int main(void) {
     cl16_ctx *ctx = test_ctx(getenv("CL16_CACHE_DIR"));
+    check_f16_pack_a_plan(ctx);
     const cl16_device_info *dev = cl16_ctx_device(ctx);
     const int native = cl16_ctx_half_path(ctx) == CL16_HALF_NATIVE;
     printf("device: %s, half path %s, cl_khr_fp16 %s\n", dev->name, native ? "native" : "storage",
