@@ -219,15 +219,13 @@ cl16_status cl16_trainer_step(cl16_trainer *t, const float *images, const int32_
                                &xe)))
         return s;
     s = cl16_model_backward(m, m->dlogits);
-    if (t->scaling == CL16_SCALE_DYNAMIC) { /* every gradient checked before any update */
-        const cl16_tensor *gs[64];
+    if (t->scaling == CL16_SCALE_DYNAMIC && !s) { /* every gradient checked before any update */
+        const cl16_tensor *gs[MODEL_MAX_PARAMS];
         size_t ng = 0;
-        for (size_t i = 0; i <= m->nparams && !s; i++) {
-            if (i < m->nparams && m->params[i].kind == CL16_PARAM_TRAINABLE)
+        for (size_t i = 0; i < m->nparams; i++)
+            if (m->params[i].kind == CL16_PARAM_TRAINABLE)
                 gs[ng++] = m->params[i].grad;
-            if (ng && (ng == 64 || i == m->nparams)) /* a full list, or the last */
-                s = cl16_grad_check_n(m->ctx, gs, ng, t->flag), ng = 0;
-        }
+        s = cl16_grad_check_n(m->ctx, gs, ng, t->flag);
     }
     cl16_optim_params p = t->o.optim;
     p.lr = (float)cl16_trainer_lr(t);

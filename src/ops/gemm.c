@@ -331,7 +331,7 @@ static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const c
 }
 
 static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
-                               int ab_float, const cl16_gemm_implicit *im);
+                               int ab_float, int b_half, const cl16_gemm_implicit *im);
 
 /* Whether gemm_enqueue runs d with p as an f16 GEMM on float A and f16 B
  * (below): the tile kernel, B not transposed, float sums, a CPU's storage path. */
@@ -351,16 +351,16 @@ static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
      * of its elements converted once, not once per tile), B left in f16 and
      * widened as its vectors load (B_HALF, one conversion per vector), k not
      * unrolled. PoCL 3.1, AMD EPYC, `bench gemm --shapes squares`, f16
-     * GFLOP/s, two alternating runs: 1024^3 74-82 -> 96-111, 256^3 56-82 ->
-     * 140-143 (f32 96-153 in the same runs; docs/benchmarks.md). */
+     * GFLOP/s, two alternating runs of 7c46d77 and 346677a: 1024^3
+     * 74.7-74.9 -> 100.3-108.4, 512^3 42-57 -> 123-141 (docs/benchmarks.md,
+     * gemm-packa-*.json). */
     if (f16_pack_a(ctx, d, p)) {
         cl16_gemm_params q = *p;
         q.ku = 1, q.pack = 0;
         char pdef[192];
         cl16__gemm_defines(&q, 0, 0, 0, 1, pdef, sizeof pdef);
-        const cl16_gemm_implicit bh = {.which = 0, .rtab = d->c->mem, .ab_float = 1, .b_half = 1};
         s = pack_operands(ctx, d, pdef, 1, &packed, wt);
-        return s ? s : gemm_kernel(ctx, &packed, &q, 1, &bh);
+        return s ? s : gemm_kernel(ctx, &packed, &q, 1, 1, NULL);
     }
     if (p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
         (d->c->dtype != CL16_F32 || d->trans_a || d->trans_b)) {
@@ -368,15 +368,16 @@ static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
         char pdef[192];
         cl16__gemm_defines(p, 0, 0, 0, ab_float, pdef, sizeof pdef);
         s = pack_operands(ctx, d, pdef, 0, &packed, wt);
-        return s ? s : gemm_kernel(ctx, &packed, p, ab_float, NULL);
+        return s ? s : gemm_kernel(ctx, &packed, p, ab_float, 0, NULL);
     }
-    return gemm_kernel(ctx, d, p, 0, NULL);
+    return gemm_kernel(ctx, d, p, 0, 0, NULL);
 }
 
 /* Enqueues one of gemm.cl's GEMM kernels for d (operands float when
- * ab_float; im: the tile kernel's implicit form, or NULL). */
+ * ab_float, B f16 beside float A when also b_half; im: the tile kernel's
+ * implicit form, or NULL). */
 static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
-                               int ab_float, const cl16_gemm_implicit *imp) {
+                               int ab_float, int b_half, const cl16_gemm_implicit *imp) {
     cl16_status s;
     char why[160];
     if (cl16__gemm_params_fit(ctx, p, d->c->dtype, why, sizeof why))
@@ -388,7 +389,7 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
                                    ab_float, defines, sizeof defines);
     if (imp && dl < sizeof defines)
         dl += (size_t)snprintf(defines + dl, sizeof defines - dl, " -DIMPLICIT=%d", imp->which);
-    if (imp && imp->b_half && dl < sizeof defines)
+    if (b_half && dl < sizeof defines)
         snprintf(defines + dl, sizeof defines - dl, " -DB_HALF=1");
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;
@@ -509,7 +510,7 @@ cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
         }
     }
     p.backend = CL16_GEMM_OWN, p.pack = 0;
-    return counted(ctx, gemm_kernel(ctx, d, &p, im->ab_float, im), im->flops, 0.0);
+    return counted(ctx, gemm_kernel(ctx, d, &p, im->ab_float, im->b_half, im), im->flops, 0.0);
 }
 
 cl16_status cl16_gemm_ex(cl16_ctx *ctx, const cl16_gemm_desc *d) {

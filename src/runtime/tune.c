@@ -59,6 +59,18 @@ static int cpu_tile_fits(const cl16_ctx *ctx, int tm, int tn) {
     return tm * ((tn + width - 1) / width) <= cpu_vector_regs(ctx);
 }
 
+/* cl16's own tile kernel, no packing, k not unrolled, TM x TN by VW
+ * (the local-memory fields at their defaults): what every table row
+ * starts from. */
+static void own_tile(cl16_gemm_params *p, int tm, int tn, int vw) {
+    memset(p, 0, sizeof *p);
+    p->backend = CL16_GEMM_OWN;
+    p->kind = CL16_GK_TILE;
+    p->ku = 1;
+    p->wgx = p->wgy = 8, p->kt = 16;
+    p->tm = tm, p->tn = tn, p->vw = vw;
+}
+
 /* The implicit GEMM (form 2) computes every tile whole over one image's
  * padded-width columns, (Ho - 1) * Wp + Wo of them: 71, 271 and 1055 at
  * ResNet-20's 8x8, 16x16 and 32x32 layers, so 64-column tiles compute 128,
@@ -72,25 +84,20 @@ static int cpu_tile_fits(const cl16_ctx *ctx, int tm, int tn) {
  * 7.6-12.1, layer3.conv 23.3-23.5 -> 7.5-7.9 (6 x 16 was also ahead of 4 x
  * 16 and 8 x 16 with the tile forced by a temporary edit; docs/benchmarks.md). */
 void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_dtype dt, cl16_gemm_params *p) {
-    memset(p, 0, sizeof *p);
-    p->backend = CL16_GEMM_OWN;
-    p->kind = CL16_GK_TILE;
-    p->wgx = p->wgy = 8, p->kt = 16;
-    p->tm = 16, p->tn = 16, p->vw = 16, p->ku = 4;
+    own_tile(p, 16, 16, 16);
+    p->ku = 4;
     /* k unrolled where A stays 16-bit (4-vectors, one conversion for four
      * k), as in the built-in table: f16 phases of ResNet-20's strided
-     * backward-data with ku 1 took 1.7-2.8x their f32 time. */
+     * backward-data with ku 1 took 2.0-2.8x their f32 time under
+     * CL16_CONV_ALGO=implicit (docs/runs/pocl-epyc-2026-12-07g,
+     * ab-tile-layer_ab-new-*). */
     if (!cpu_tile_fits(ctx, p->tm, p->tn))
         p->tm = 6, p->ku = dt == CL16_F32 ? 1 : 4;
 }
 
 void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
     const int t = CLS_OP(cls), ta = t & 2, tb = t & 1;
-    memset(p, 0, sizeof *p);
-    p->backend = CL16_GEMM_OWN;
-    p->kind = CL16_GK_TILE;
-    p->ku = 1;
-    p->wgx = p->wgy = 8, p->kt = 16;
+    own_tile(p, 0, 0, 0);
     const char *v = ctx->dev.vendor;
     if (ctx->dev.type == CL16_DEVICE_CPU) {
         /* PoCL turns a work-group into loops, so the per-work-item register
@@ -142,13 +149,11 @@ void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
             /* Where 4 x 64 does not fit (AVX2: 32 accumulator vectors on
              * 16 registers), 6 x 16, k unrolled only where the operands
              * stay 16-bit (its A 4-vectors save conversions; on float
-             * operands the unroll was slower; f16 NN on a CPU's storage
-             * path now packs A as float instead, gemm.c's f16_pack_a). PoCL 3.1, AMD EPYC, `bench
-             * gemm --shapes nets`, GFLOP/s 4 x 64 ku 4 -> 6 x 16: f32
-             * ResNet-20 layer3.conv forward 73 -> 107 (ku 1), backward-data
-             * (packed) 68 -> 121 (ku 1), layer1.conv backward-data 28 -> 74
-             * (ku 1); f16 layer3.conv forward 14 -> 67 (ku 4), backward-data
-             * 53 -> 77 (packed, ku 1) (docs/benchmarks.md). */
+             * operands the unroll was slower; f16 on a CPU's storage path
+             * packs A as float anyway, gemm.c's f16_pack_a). PoCL 3.1, AMD
+             * EPYC, `bench gemm --shapes squares` with f9043bf then b52fc12
+             * (docs/benchmarks.md, gemm-squares-*.json), f32 GFLOP/s: 1024^3
+             * 43.9 -> 104.1, 256^3 43.8 -> 134.0. */
             if (!cpu_tile_fits(ctx, p->tm, p->tn)) {
                 p->tm = 6, p->tn = 16;
                 p->ku = CLS_F16(cls) && !p->pack ? 4 : 1;
