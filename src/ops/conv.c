@@ -949,8 +949,8 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * forward, GEMM + col2im backward-data, float columns backward-weights), 2
  * (direct), 3 (im2col-float), 4 (implicit) or 5 (implicit-dot). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
- * damaged file is ignored with a warning; a file of another version (13:
- * f16 GEMMs on a CPU's storage path on float A and f16 B; 12:
+ * damaged file is ignored with a warning; a file of another version (14:
+ * the implicit GEMM's CPU tile 4 x 24 on AVX2; 13: f16 GEMMs on a CPU's storage path on float A and f16 B; 12:
  * the CPU GEMM tiles sized to the registers, the implicit form's and the
  * built-in table's; 11:
  * the 16-bit implicit forward reading f16 B on a CPU's storage path; 10:
@@ -963,7 +963,7 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * ones; 6: the dot form among backward-weights' candidates; 5: the mapped GEMM among
  * strided backward-data's candidates; 4: the implicit GEMM and
  * backward-weights entries) is measured again, silently. */
-#define CONV_MAGIC "cl16-conv-algo 13"
+#define CONV_MAGIC "cl16-conv-algo 14"
 
 static void table_load(cl16_ctx *ctx, struct cl16_conv_table *t) {
     t->loaded = 1;

@@ -74,25 +74,31 @@ static void own_tile(cl16_gemm_params *p, int tm, int tn, int vw) {
 /* The implicit GEMM (form 2) computes every tile whole over one image's
  * padded-width columns, (Ho - 1) * Wp + Wo of them: 71, 271 and 1055 at
  * ResNet-20's 8x8, 16x16 and 32x32 layers, so 64-column tiles compute 128,
- * 320 and 1088 (16-column ones 80, 272, 1056); and the class table's 4 x 64
- * before 2026-12-07 (32 accumulator vectors on AVX2) spilled. A tall
- * 16-column tile, 16 rows where the registers hold them (AVX-512; the
- * backward-weights rule below, not measured on this form), else 6 (AVX2).
+ * 320 and 1088, 16-column ones 80, 272 and 1056, 24-column ones 72, 288 and
+ * 1056; and the class table's 4 x 64 before 2026-12-07 (32 accumulator
+ * vectors on AVX2) spilled. 16 x 16 where the registers hold it (AVX-512;
+ * the backward-weights rule below, not measured on this form). On AVX2, 12
+ * accumulators: 4 x 24 in 8-wide vectors, whose rows divide the 16, 32 and
+ * 64 output channels that 6-row tiles round up to 18, 36 and 66.
  * PoCL 3.1, AMD EPYC, `CL16_CONV_ALGO=implicit build/bench/layer_ab resnet20
  * 5` with f9043bf and aa65d60, f32 forward ms, two runs each, 4 x 64 ku 4 ->
  * 6 x 16 ku 1: layer1.conv 14.6-18.5 -> 8.5-8.8, layer2.conv 15.0-15.4 ->
- * 7.6-12.1, layer3.conv 23.3-23.5 -> 7.5-7.9 (6 x 16 was also ahead of 4 x
- * 16 and 8 x 16 with the tile forced by a temporary edit; docs/benchmarks.md). */
+ * 7.6-12.1, layer3.conv 23.3-23.5 -> 7.5-7.9; 6 x 16 -> 4 x 24, 396e4d1
+ * against its successor, the same command with `11 cpu` (process CPU ms),
+ * three runs each (docs/runs/pocl-epyc-2026-12-08, ab-impl-layer_ab-*):
+ * layer3.conv forward 11.4-15.6 -> 8.4-9.8, backward-data 11.5-13.2 ->
+ * 8.9-11.4, layer1 and layer2 within the runs' spread. k is unrolled only where A stays 16-bit
+ * (4-vectors, one conversion for four k): f16 phases of ResNet-20's strided
+ * backward-data with ku 1 took 2.0-2.8x their f32 time
+ * (docs/runs/pocl-epyc-2026-12-07g, ab-tile-layer_ab-new-*), while float A
+ * read as 4-vectors needs TM more registers and spills. */
 void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_dtype dt, cl16_gemm_params *p) {
     own_tile(p, 16, 16, 16);
     p->ku = 4;
-    /* k unrolled where A stays 16-bit (4-vectors, one conversion for four
-     * k), as in the built-in table: f16 phases of ResNet-20's strided
-     * backward-data with ku 1 took 2.0-2.8x their f32 time under
-     * CL16_CONV_ALGO=implicit (docs/runs/pocl-epyc-2026-12-07g,
-     * ab-tile-layer_ab-new-*). */
-    if (!cpu_tile_fits(ctx, p->tm, p->tn))
-        p->tm = 6, p->ku = dt == CL16_F32 ? 1 : 4;
+    if (!cpu_tile_fits(ctx, p->tm, p->tn)) {
+        own_tile(p, 4, 24, 8);
+        p->ku = dt == CL16_F32 ? 1 : 4;
+    }
 }
 
 void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {

@@ -538,7 +538,7 @@ static void disk_choices(void) {
     CHECK(!memcmp(y1, y2, sizeof y1));
     cl16_ctx_free(b);
     /* Damage the file: warned about, measured again. */
-    CHECK(measured_with_file(dir, "cl16-conv-algo 13", "x y", y2) == 1);
+    CHECK(measured_with_file(dir, "cl16-conv-algo 14", "x y", y2) == 1);
     CHECK_MSG(strstr(warned, "conv-algo") && strstr(warned, "malformed"), "warning '%s'", warned);
     /* An older version's file (other kernels, other keys, fewer algorithms):
      * measured again, no warning. */
