@@ -5,9 +5,11 @@
  * a shared machine; reported: median ms of each and the median of the
  * per-round ratios. Inputs and weights are random (a fixed seed; until
  * 2026-12-07 constants, which hid pooling's branches on the data). Run: build/bench/layer_ab [lenet|resnet20] [rounds] [cpu]
- * [beta1] (cpu: process CPU time, PoCL's threads included, instead of wall
+ * [beta1] [kernels] (cpu: process CPU time, PoCL's threads included, instead of wall
  * time; beta1: backward-data and pooling backward accumulate into dx, beta 1,
- * as ResNet's downsampling blocks do into the shortcut's gradient). */
+ * as ResNet's downsampling blocks do into the shortcut's gradient; kernels:
+ * also each call's device time split by kernel, from profiling events,
+ * summed over the timed rounds per dtype). */
 #include "bench_rand.h"
 #include "cl16.h"
 #include <stdint.h>
@@ -33,6 +35,24 @@ static double median(double *v, int n) {
 }
 
 static cl16_ctx *ctx;
+static int use_kernels; /* 1: per-kernel device time of each call (profiling events) */
+
+/* Per-kernel device time of one pass in one dtype, summed over its rounds. */
+#define KT_MAX 48
+typedef struct ktab {
+    cl16_kernel_time e[KT_MAX];
+    int n;
+} ktab;
+static void kt_add(ktab *t, const cl16_kernel_time *k) {
+    int i = 0;
+    while (i < t->n && strcmp(t->e[i].name, k->name)) i++;
+    if (i == t->n) {
+        if (t->n == KT_MAX) return;
+        t->e[t->n++] = *k;
+        return;
+    }
+    t->e[i].seconds += k->seconds, t->e[i].calls += k->calls;
+}
 static void ok(cl16_status s, const char *what) {
     if (s) {
         fprintf(stderr, "%s: %s: %s\n", what, cl16_status_str(s), cl16_ctx_last_error(ctx));
@@ -89,13 +109,18 @@ int main(int argc, char **argv) {
             use_cpu = 1;
         else if (!strcmp(argv[a], "beta1"))
             beta = 1.0f;
+        else if (!strcmp(argv[a], "kernels"))
+            use_kernels = 1;
         else {
-            fprintf(stderr, "layer_ab: unknown option '%s' (cpu, beta1)\n", argv[a]);
+            fprintf(stderr, "layer_ab: unknown option '%s' (cpu, beta1, kernels)\n", argv[a]);
             return 2;
         }
     }
     const int64_t N = 128;
-    ok(cl16_ctx_create(&ctx, NULL), "context");
+    cl16_ctx_opts o;
+    cl16_ctx_opts_init(&o);
+    o.profiling = use_kernels;
+    ok(cl16_ctx_create(&ctx, &o), "context");
     printf("%s, batch 128, %d rounds of f32 then f16 per call, %s, backward-data beta %g\n",
            cl16_ctx_device(ctx)->name, rounds, use_cpu ? "CPU time" : "wall time", (double)beta);
     printf("| layer | pass | f32 ms | f16 ms | f16/f32 (median of rounds) |\n|---|---|---|---|---|\n");
@@ -137,6 +162,8 @@ int main(int argc, char **argv) {
             if (!s->pool && s->first && pass == 1) continue;
             double *t[2] = {malloc(sizeof(double) * (size_t)rounds), malloc(sizeof(double) * (size_t)rounds)};
             double *ratio = malloc(sizeof(double) * (size_t)rounds);
+            static ktab kt[2];
+            kt[0].n = kt[1].n = 0;
             for (int r = -2; r < rounds; r++) /* two warm-up rounds (builds, algorithm choice) */
                 for (int d = 0; d < 2; d++) {
                     lay *l = &L[d];
@@ -155,12 +182,23 @@ int main(int argc, char **argv) {
                            "conv bwd_w");
                     ok(cl16_ctx_finish(ctx), "finish");
                     if (r >= 0) t[d][r] = (now() - t0) * 1e3;
+                    if (use_kernels) {
+                        cl16_kernel_time k[KT_MAX];
+                        size_t nk = 0;
+                        ok(cl16_ctx_kernel_times(ctx, k, KT_MAX, &nk, 1), "kernel times");
+                        for (size_t i = 0; r >= 0 && i < nk && i < KT_MAX; i++) kt_add(&kt[d], &k[i]);
+                    }
                 }
             for (int r = 0; r < rounds; r++) ratio[r] = t[1][r] / t[0][r];
             const double m32 = median(t[0], rounds), m16 = median(t[1], rounds);
             sum[0] += m32, sum[1] += m16;
             printf("| %s | %s | %.3f | %.3f | %.2f |\n", s->name, pname[pass], m32, m16,
                    median(ratio, rounds));
+            for (int d = 0; use_kernels && d < 2; d++)
+                for (int i = 0; i < kt[d].n; i++)
+                    printf("|   %s kernel | %s | %.3f ms/call | %.1f launches/call | |\n",
+                           d ? "f16" : "f32", kt[d].e[i].name, kt[d].e[i].seconds * 1e3 / rounds,
+                           (double)kt[d].e[i].calls / rounds);
             fflush(stdout);
             free(t[0]), free(t[1]), free(ratio);
         }
