@@ -1672,7 +1672,10 @@ static cl16_status phase_weights(cl16_ctx *ctx, const conv_shape *s, const cl16_
  * of images at a time. The direct kernel on float copies of dy and dx cost
  * f16 1.5-2.5x f32's time on ResNet-20's strided 1x1 shortcuts in `cl16
  * bench conv`; the 1x1 GEMM on a float copy of dy was slower than reading
- * the half dy itself. */
+ * the half dy itself. With the padded copy on a CPU's storage path, the
+ * forward's recipe (fwd_implicit): the phases' weights widened to float, the
+ * copy left f16 (bf16: a float copy), so that the GEMM's A needs no
+ * conversion in its loop. */
 enum { MAX_PHASES = 256 }; /* strides up to 16 x 16 (phase_ok) */
 static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *dy, const cl16_tensor *w, float beta,
@@ -1684,20 +1687,28 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     const int64_t wp = pl.copy ? pg.wp : s->wo, plane = pl.copy ? pg.plane : hw;
     const size_t es = cl16_dtype_size(s->dt);
     const conv_shape f = {s->n, s->co, s->ho, s->wo, s->c, 1, 1, s->h, s->w, s->g, s->dt};
-    const int64_t nb = pl.copy ? implicit_images(ctx, &f, (double)(s->co * plane) * (double)es, 1)
+    const int fl = pl.copy && im2col_float_ok(ctx, s); /* float weights */
+    const int xf = fl && s->dt != CL16_F16;             /* float padded copy (bf16) */
+    const size_t des = xf ? sizeof(float) : es;          /* the padded copy's element */
+    const int64_t nb = pl.copy ? implicit_images(ctx, &f, (double)(s->co * plane) * (double)des, 1)
                                : s->n;
-    const size_t wb = (size_t)w->numel * es, dpb = pl.copy ? (size_t)(nb * s->co * plane + 64) * es : 0,
+    const size_t wb = (size_t)w->numel * es, wfb = fl ? (size_t)w->numel * sizeof(float) : 0,
+                 dpb = pl.copy ? (size_t)(nb * s->co * plane + 64) * des : 0,
                  tabb = sizeof(cl_int) * (size_t)cog; /* times a phase's taps */
-    cl_mem wm = NULL, dpm = NULL, tab[MAX_PHASES] = {NULL};
+    cl_mem wm = NULL, wfm = NULL, dpm = NULL, tab[MAX_PHASES] = {NULL};
     struct cl16_tensor wt, dpt;
     int64_t woff[MAX_PHASES]; /* per phase: where its weights start */
     cl16_status st;
     if ((st = cl16__dev_alloc(ctx, wb, "conv2d phase weights", &wm)) ||
+        (fl && (st = cl16__dev_alloc(ctx, wfb, "conv2d float phase weights", &wfm))) ||
         (pl.copy && (st = cl16__dev_alloc(ctx, dpb, "conv2d padded dy (phases)", &dpm))))
         goto done;
-    temp_view(ctx, &wt, wm, s->dt, w->numel);
+    if (fl)
+        temp_view(ctx, &wt, wfm, CL16_F32, w->numel);
+    else
+        temp_view(ctx, &wt, wm, s->dt, w->numel);
     if (pl.copy)
-        temp_view(ctx, &dpt, dpm, s->dt, (int64_t)(dpb / es));
+        temp_view(ctx, &dpt, dpm, xf ? CL16_F32 : s->dt, (int64_t)(dpb / des));
     /* Each phase's weights and row table, once. */
     int64_t wo = 0;
     for (int ph = 0; ph < sh && !st; ph++)
@@ -1722,6 +1733,8 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
                     break;
             }
         }
+    if (!st && fl && wo)
+        st = widen(ctx, s->dt, wm, 0, wfm, wo);
     if (st)
         goto done;
     if (beta != 1.0f && !(pl.rmask == (1 << sh) - 1 && pl.cmask == (1 << sw) - 1)) {
@@ -1750,7 +1763,7 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     for (int64_t n0 = 0; n0 < s->n && !st; n0 += nb) {
         const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb;
         if (pl.copy &&
-            (st = pad_planes(ctx, s->dt, 0, dy->mem, n0, cnt, s->co, s->ho, s->wo, &pg, dpm)))
+            (st = pad_planes(ctx, s->dt, xf, dy->mem, n0, cnt, s->co, s->ho, s->wo, &pg, dpm)))
             break;
         for (int ph = 0; ph < sh && !st; ph++)
             for (int pw = 0; pw < sw && !st; pw++) {
@@ -1779,6 +1792,7 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
                     const cl16_gemm_implicit im = {
                         .which = pl.copy ? 2 : 3, .rtab = tab[i], .cwp = (int)wp, .cwo = (int)c.q,
                         .crp = (int)(sh * s->w), .ccs = sw, .crw = (int)(s->w - pw),
+                        .ab_float = fl, .b_half = fl && !xf,
                         .flops = 2.0 * (double)(cg * r.q * c.q * k) * (double)cnt};
                     st = cl16__gemm_implicit(ctx, &d, &im);
                 }
@@ -1796,6 +1810,7 @@ done:
                                tabb * (size_t)(phase_of(s->h, s->kh, sh, p->pad_h, ph).n *
                                                phase_of(s->w, s->kw, sw, p->pad_w, pw).n));
     cl16__dev_free(ctx, dpm, dpb);
+    cl16__dev_free(ctx, wfm, wfb);
     cl16__dev_free(ctx, wm, wb);
     return st;
 }
