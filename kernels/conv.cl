@@ -95,9 +95,9 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
  * of rmask, b of cmask clear) are not written. cl16_conv_pad keeps the
  * dtype's bits; cl16_conv_pad_float widens to float (exact). One work-item
  * per channel plane of one image (few work-groups: PoCL's cost per group
- * outweighed a row's copy), eight values at a time where sw is 1 or 2 (at
- * 2: sixteen loaded, the phase's eight picked; one at a time these were 1.5
- * ms of ResNet-20's f16 layer3.down backward-weights, 0.7 in f32).
+ * outweighed a row's copy), eight values at a time (then four) where sw is 1
+ * or 2 (at 2: sixteen loaded, the phase's eight picked; one at a time these
+ * were 1.5 ms of ResNet-20's f16 layer3.down backward-weights, 0.7 in f32).
  * Grid: (C rounded up, images). */
 #define CONV_PAD(name, in_t, out_t, GET)                                                        \
     __kernel void name(__global const in_t *restrict x, long x_off, __global out_t *restrict xp, \
@@ -127,6 +127,7 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
                     const int n = hi - lo;                                                      \
                     int q = 0;                                                                  \
                     for (; q + 8 <= n; q += 8) vstore8(GET##8(xr, q), 0, o + lo + q);           \
+                    for (; q + 4 <= n; q += 4) vstore4(GET##4(xr, q), 0, o + lo + q);           \
                     for (; q < n; q++) o[lo + q] = GET(xr, q);                                  \
                 } else {                                                                        \
                     int q = lo;                                                                 \
@@ -148,18 +149,22 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
         }                                                                                       \
         for (int q = nph * Hq * Wq; q < plane; q++) pl[q] = 0; /* closing zeros */              \
     }
-/* One element, and eight from element i on (any alignment). */
+/* One element, and four, eight or sixteen from element i on (any alignment). */
 #define PAD_RAW(p, i) ((p)[i])
+#define PAD_RAW4(p, i) vload4(0, (p) + (i))
 #define PAD_RAW8(p, i) vload8(0, (p) + (i))
 #define PAD_RAW16(p, i) vload16(0, (p) + (i))
 #define PAD_FLOAT(p, i) ((float)LD((p), (i)))
 #if CL16_DTYPE == 0
+#define PAD_FLOAT4(p, i) vload4(0, (p) + (i))
 #define PAD_FLOAT8(p, i) vload8(0, (p) + (i))
 #define PAD_FLOAT16(p, i) vload16(0, (p) + (i))
 #elif CL16_DTYPE == 2
+#define PAD_FLOAT4(p, i) cl16_bf2f4(vload4(0, (p) + (i)))
 #define PAD_FLOAT8(p, i) cl16_bf2f8(vload8(0, (p) + (i)))
 #define PAD_FLOAT16(p, i) cl16_bf2f16(vload16(0, (p) + (i)))
 #else
+#define PAD_FLOAT4(p, i) vload_half4(0, (p) + (i))
 #define PAD_FLOAT8(p, i) vload_half8(0, (p) + (i))
 #define PAD_FLOAT16(p, i) vload_half16(0, (p) + (i))
 #endif
