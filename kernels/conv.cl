@@ -97,7 +97,7 @@ __kernel void cl16_conv_im2col(__global const raw_t *restrict x, long x_off, __g
  * per channel plane of one image (few work-groups: PoCL's cost per group
  * outweighed a row's copy), eight values at a time (then four) where sw is 1
  * or 2 (at 2: sixteen loaded, the phase's eight picked; one at a time these
- * were 1.5 ms of ResNet-20's f16 layer3.down backward-weights, 0.7 in f32).
+ * were 1.4 ms of ResNet-20's f16 layer3.down backward-weights, 0.7 in f32).
  * Grid: (C rounded up, images). */
 #define CONV_PAD(name, in_t, out_t, GET)                                                        \
     __kernel void name(__global const in_t *restrict x, long x_off, __global out_t *restrict xp, \
