@@ -950,7 +950,8 @@ static cl16_status timed(cl16_ctx *ctx, algo_fn run, const void *args, int algo,
  * (direct), 3 (im2col-float), 4 (implicit) or 5 (implicit-dot). Read once per context;
  * rewritten (temporary file + rename) when a new shape has been measured. A
  * damaged file is ignored with a warning; a file of another version (14:
- * the implicit GEMM's CPU tile 4 x 24 on AVX2; 13: f16 GEMMs on a CPU's storage path on float A and f16 B; 12:
+ * the implicit GEMM's CPU tile 4 x 24 on AVX2; 13: f16 GEMMs on a CPU's
+ * storage path on float A and f16 B; 12:
  * the CPU GEMM tiles sized to the registers, the implicit form's and the
  * built-in table's; 11:
  * the 16-bit implicit forward reading f16 B on a CPU's storage path; 10:

@@ -87,9 +87,9 @@ static void own_tile(cl16_gemm_params *p, int tm, int tn, int vw) {
  * against its successor, the same command with `11 cpu` (process CPU ms),
  * three runs each (docs/runs/pocl-epyc-2026-12-08, ab-impl-layer_ab-*):
  * layer3.conv forward 11.4-15.6 -> 8.4-9.8, backward-data 11.5-13.2 ->
- * 8.9-11.4, layer1 and layer2 within the runs' spread. k is unrolled only where A stays 16-bit
- * (4-vectors, one conversion for four k): f16 phases of ResNet-20's strided
- * backward-data with ku 1 took 2.0-2.8x their f32 time
+ * 8.9-11.4, layer1 and layer2 within the runs' spread. k is unrolled only
+ * where A stays 16-bit (4-vectors, one conversion for four k): f16 phases of
+ * ResNet-20's strided backward-data with ku 1 took 2.0-2.8x their f32 time
  * (docs/runs/pocl-epyc-2026-12-07g, ab-tile-layer_ab-new-*), while float A
  * read as 4-vectors needs TM more registers and spills. */
 void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_dtype dt, cl16_gemm_params *p) {
