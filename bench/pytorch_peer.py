@@ -10,9 +10,11 @@ python3-torch (scripts/install-pytorch.sh). Run with `make bench-pytorch` or
 
 Like cl16's benchmark: random normal images (1x28x28 for lenet5 and mlp,
 3x32x32 for the ResNets), labels (7 i) mod classes, SGD lr 0.01, momentum
-0.9, weight decay 5e-4; two warm-up steps, then the best of `blocks` blocks of
-`steps` steps. Threads default to os.cpu_count(), all the cores, as cl16's
-OpenCL CPU device uses them.
+0.9, weight decay 5e-4; two warm-up steps, then `blocks` blocks of `steps`
+steps: the fastest block (ms_per_step, images_per_s), the median one
+(ms_per_step_median, images_per_s_median) and the slowest (ms_per_step_max).
+Threads default to os.cpu_count(), all the cores, as cl16's OpenCL CPU device
+uses them.
 """
 import argparse
 import os
@@ -46,14 +48,22 @@ def run(name, batch, steps, blocks):
     for _ in range(2):
         step()
     first = time.perf_counter() - t0
-    best = float("inf")
+    per = []  # seconds per step of each block
     for _ in range(blocks):
         t0 = time.perf_counter()
         for _ in range(steps):
             loss = step()
-        best = min(best, (time.perf_counter() - t0) / steps)
+        per.append((time.perf_counter() - t0) / steps)
+    per.sort()
+    best, worst = per[0], per[-1]
+    mid = len(per) // 2
+    med = per[mid] if len(per) % 2 else 0.5 * (per[mid - 1] + per[mid])
+    # The fastest block, and the median and slowest ones as cl16's JSON has
+    # them (`cl16 bench compare` then sets median against median).
     return {"model": name, "precision": "fp32", "input": [c, h, w],
-            "ms_per_step": round(best * 1e3, 3), "images_per_s": round(batch / best, 1),
+            "ms_per_step": round(best * 1e3, 3), "ms_per_step_median": round(med * 1e3, 3),
+            "ms_per_step_max": round(worst * 1e3, 3), "images_per_s": round(batch / best, 1),
+            "images_per_s_median": round(batch / med, 1),
             "first_steps_s": round(first, 3), "loss": round(loss, 4)}
 
 

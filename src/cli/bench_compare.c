@@ -19,7 +19,9 @@ typedef struct row_ref {
 static const char *usage_text =
     "usage: cl16 bench compare [--markdown] A.json B.json [C.json ...]\n"
     "  Side by side, from files written by `cl16 bench gemm|conv|train --json` (all of\n"
-    "  one kind, up to 8): the device, driver and half path of each, then per row\n"
+    "  one kind, up to 8; train also takes the JSON of bench/pytorch_peer.py and\n"
+    "  bench/tinygrad_peer.py): the device, driver and half path of each (a peer: its\n"
+    "  name, version, device and threads), then per row\n"
     "  gemm: cl16 f16 GFLOP/s; conv: cl16 f16 ms per call; train: images/s per model and\n"
     "  precision; with the ratio of each file to the first (higher is better: for conv,\n"
     "  the first file's time over the other's). --markdown prints a markdown table.\n"
@@ -88,7 +90,9 @@ static const char *file_stat(const jv *d, const char *kind) {
     const int median = !strcmp(kind, "train") ? jv_get(r, "images_per_s_median") != NULL
                                               : jv_get(jv_get(jv_get(r, "peers"), "cl16_f16"),
                                                        "ms_min") != NULL;
-    return median ? "median of blocks" : "fastest block (file predates medians)";
+    return median ? "median of blocks"
+           : jv_get(d, "peer") ? "fastest block (the peer's file has no median)"
+                               : "fastest block (file predates medians)";
 }
 
 int bench_compare(int argc, char **argv) {
@@ -150,11 +154,25 @@ int bench_compare(int argc, char **argv) {
     printf("%s benchmark, %s; ratio = file / file 1%s\n", kind, unit,
            !strcmp(kind, "conv") ? " speed (time 1 / time)" : "");
     for (int f = 0; f < nf; f++) {
-        printf("%sfile %d: %s: %s (%s, driver %s), half path %s, cl16 %s, %s; figures: %s",
-               md ? "- " : "", f + 1, paths[f], jv_str(&docs[f], "device", "?"),
-               jv_str(&docs[f], "platform", "?"), jv_str(&docs[f], "driver", "?"),
-               jv_str(&docs[f], "half_path", "?"), jv_str(&docs[f], "cl16_version", "?"),
-               jv_str(&docs[f], "date", "?"), file_stat(&docs[f], kind));
+        /* A peer's file (bench/pytorch_peer.py, tinygrad_peer.py): the peer,
+         * its version (<peer>_version; PyTorch's torch_version), its device
+         * (tinygrad's opencl_device) and threads where the file has them. */
+        const char *peer = jv_str(&docs[f], "peer", NULL);
+        if (peer) {
+            char ver[48], thr[32] = "";
+            snprintf(ver, sizeof ver, "%s_version", peer);
+            if (jv_num(&docs[f], "threads", 0) > 0)
+                snprintf(thr, sizeof thr, ", %g threads", jv_num(&docs[f], "threads", 0));
+            printf("%sfile %d: %s: %s %s on %s%s, %s; figures: %s", md ? "- " : "", f + 1,
+                   paths[f], peer, jv_str(&docs[f], ver, jv_str(&docs[f], "torch_version", "?")),
+                   jv_str(&docs[f], "device", jv_str(&docs[f], "opencl_device", "?")), thr,
+                   jv_str(&docs[f], "date", "?"), file_stat(&docs[f], kind));
+        } else
+            printf("%sfile %d: %s: %s (%s, driver %s), half path %s, cl16 %s, %s; figures: %s",
+                   md ? "- " : "", f + 1, paths[f], jv_str(&docs[f], "device", "?"),
+                   jv_str(&docs[f], "platform", "?"), jv_str(&docs[f], "driver", "?"),
+                   jv_str(&docs[f], "half_path", "?"), jv_str(&docs[f], "cl16_version", "?"),
+                   jv_str(&docs[f], "date", "?"), file_stat(&docs[f], kind));
         const jv *pk = jv_get(&docs[f], "peaks");
         if (pk && jv_num(pk, "f32_gflops", 0) > 0)
             printf("; peaks: f32 %.4g GFLOP/s, copy %.4g GB/s", jv_num(pk, "f32_gflops", 0),

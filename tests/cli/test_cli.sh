@@ -253,6 +253,21 @@ PY
     fail "bench compare with a file from before the median: $(cat "$out")"
 "$CL16" bench compare --markdown "$json" "$json.fast" >"$out" 2>&1 &&
     grep -q '^| mlp fp16-kahan .*(2.00x) |$' "$out" || fail "bench compare --markdown: $(cat "$out")"
+# A peer's file (bench/pytorch_peer.py): named by the peer, its version and
+# threads; its median block set against cl16's median (half the speed: 0.50x).
+python3 - "$json" "$json.torch" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = [r for r in d["runs"] if r["model"] == "mlp" and r["precision"] == "fp32"][0]["images_per_s_median"]
+json.dump({"benchmark": "train", "peer": "pytorch", "torch_version": "9.9", "device": "Test CPU",
+           "threads": 2, "date": "2026-01-01T00:00:00Z",
+           "runs": [{"model": "mlp", "precision": "fp32", "images_per_s": 10 * m,
+                     "images_per_s_median": m / 2}]}, open(sys.argv[2], "w"))
+PY
+"$CL16" bench compare "$json" "$json.torch" >"$out" 2>"$err" || fail "bench compare with a peer: $(cat "$err")"
+grep -q '^mlp fp32 .*(0.50x)' "$out" &&
+    grep -q '\.torch: pytorch 9.9 on Test CPU, 2 threads, 2026-01-01T00:00:00Z; figures: median of blocks$' "$out" ||
+    fail "bench compare with a PyTorch peer's file: $(cat "$out")"
 printf '{"benchmark": "train", "runs": [' >"$json.bad"
 "$CL16" bench compare "$json" "$json.bad" >"$out" 2>"$err"
 rc=$?
