@@ -810,17 +810,23 @@ static cl16_status pad_planes(cl16_ctx *ctx, cl16_dtype dt, int fl, cl_mem src, 
 /* y = beta*y + conv(x, w) (+ bias) on the implicit GEMM, a chunk of images
  * at a time (padded copies within cl16__conv_chunk_bytes and the column-buffer
  * cap, at least one image). */
+/* The operands of a 16-bit implicit GEMM (form 2) on a CPU's storage path:
+ * the weights (A) widened to float, since A's single elements would each take
+ * an integer conversion in the loop (*fl); the padded copy (B) left f16, its
+ * vectors widened as the GEMM loads them, but a float copy for bf16, which
+ * has no such load (*xf). Half the bytes of a float copy written and
+ * streamed, twice the images per chunk, bit for bit the same results
+ * (docs/benchmarks.md, "The f16 implicit forward reads f16 B"). */
+static void implicit_float_operands(const cl16_ctx *ctx, const conv_shape *s, int *fl, int *xf) {
+    *fl = im2col_float_ok(ctx, s);
+    *xf = *fl && s->dt != CL16_F16;
+}
+
 static cl16_status fwd_implicit(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                                 const cl16_tensor *x, const cl16_tensor *w,
                                 const cl16_tensor *bias, float beta, cl16_tensor *y) {
-    /* On a CPU's storage path the weights are widened to float (A's single
-     * elements would each take an integer conversion in the loop); the
-     * padded copy stays f16, its vectors widened as the GEMM loads them
-     * (bf16: a float copy): half the bytes of a float copy written and
-     * streamed, twice the images per chunk, bit for bit the same results
-     * (docs/benchmarks.md, "The f16 implicit forward reads f16 B"). */
-    const int fl = im2col_float_ok(ctx, s);      /* float weights */
-    const int xf = fl && s->dt != CL16_F16;      /* float padded copy (bf16) */
+    int fl, xf; /* float weights; float padded copy */
+    implicit_float_operands(ctx, s, &fl, &xf);
     const size_t es = xf ? sizeof(float) : cl16_dtype_size(s->dt);
     const padded pg = conv_padded(s, p);
     const int64_t wp = pg.wp, plane = pg.plane;
@@ -1673,10 +1679,9 @@ static cl16_status phase_weights(cl16_ctx *ctx, const conv_shape *s, const cl16_
  * of images at a time. The direct kernel on float copies of dy and dx cost
  * f16 1.5-2.5x f32's time on ResNet-20's strided 1x1 shortcuts in `cl16
  * bench conv`; the 1x1 GEMM on a float copy of dy was slower than reading
- * the half dy itself. With the padded copy on a CPU's storage path, the
- * forward's recipe (fwd_implicit): the phases' weights widened to float, the
- * copy left f16 (bf16: a float copy), so that the GEMM's A needs no
- * conversion in its loop. */
+ * the half dy itself. With the padded copy, the forward's operands
+ * (implicit_float_operands): on a CPU's storage path the phases' weights
+ * widened to float, the copy left f16. */
 enum { MAX_PHASES = 256 }; /* strides up to 16 x 16 (phase_ok) */
 static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_conv2d_params *p,
                               const cl16_tensor *dy, const cl16_tensor *w, float beta,
@@ -1688,8 +1693,9 @@ static cl16_status bwd_phases(cl16_ctx *ctx, const conv_shape *s, const cl16_con
     const int64_t wp = pl.copy ? pg.wp : s->wo, plane = pl.copy ? pg.plane : hw;
     const size_t es = cl16_dtype_size(s->dt);
     const conv_shape f = {s->n, s->co, s->ho, s->wo, s->c, 1, 1, s->h, s->w, s->g, s->dt};
-    const int fl = pl.copy && im2col_float_ok(ctx, s); /* float weights */
-    const int xf = fl && s->dt != CL16_F16;             /* float padded copy (bf16) */
+    int fl = 0, xf = 0; /* float weights; float padded copy */
+    if (pl.copy)
+        implicit_float_operands(ctx, s, &fl, &xf);
     const size_t des = xf ? sizeof(float) : es;          /* the padded copy's element */
     const int64_t nb = pl.copy ? implicit_images(ctx, &f, (double)(s->co * plane) * (double)des, 1)
                                : s->n;

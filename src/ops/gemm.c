@@ -342,11 +342,7 @@ static int f16_pack_a(const cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_g
 }
 
 static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
-    cl16_status s;
     if (p->backend == CL16_GEMM_CLBLAST) return run_clblast(ctx, d, p);
-    cl16_gemm_desc packed;
-    struct cl16_tensor wt[2];
-    int ab_float = 0;
     /* f16 on a CPU's storage path, B not transposed: A packed as float (each
      * of its elements converted once, not once per tile), B left in f16 and
      * widened as its vectors load (B_HALF, one conversion per vector), k not
@@ -354,23 +350,21 @@ static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
      * GFLOP/s, two alternating runs of 7c46d77 and 346677a: 1024^3
      * 74.7-74.9 -> 100.3-108.4, 512^3 42-57 -> 123-141 (docs/benchmarks.md,
      * gemm-packa-*.json). */
-    if (f16_pack_a(ctx, d, p)) {
-        cl16_gemm_params q = *p;
+    const int a_only = f16_pack_a(ctx, d, p);
+    if (!a_only && !(p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
+                     (d->c->dtype != CL16_F32 || d->trans_a || d->trans_b)))
+        return gemm_kernel(ctx, d, p, 0, 0, NULL);
+    /* Operands packed as float copies (for f32 only the transposed ones). */
+    cl16_gemm_params q = *p;
+    if (a_only)
         q.ku = 1, q.pack = 0;
-        char pdef[192];
-        cl16__gemm_defines(&q, 0, 0, 0, 1, pdef, sizeof pdef);
-        s = pack_operands(ctx, d, pdef, 1, &packed, wt);
-        return s ? s : gemm_kernel(ctx, &packed, &q, 1, 1, NULL);
-    }
-    if (p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
-        (d->c->dtype != CL16_F32 || d->trans_a || d->trans_b)) {
-        ab_float = d->c->dtype != CL16_F32;
-        char pdef[192];
-        cl16__gemm_defines(p, 0, 0, 0, ab_float, pdef, sizeof pdef);
-        s = pack_operands(ctx, d, pdef, 0, &packed, wt);
-        return s ? s : gemm_kernel(ctx, &packed, p, ab_float, 0, NULL);
-    }
-    return gemm_kernel(ctx, d, p, 0, 0, NULL);
+    const int ab_float = d->c->dtype != CL16_F32;
+    char pdef[192];
+    cl16__gemm_defines(&q, 0, 0, 0, ab_float, pdef, sizeof pdef);
+    cl16_gemm_desc packed;
+    struct cl16_tensor wt[2];
+    cl16_status s = pack_operands(ctx, d, pdef, a_only, &packed, wt);
+    return s ? s : gemm_kernel(ctx, &packed, &q, ab_float, a_only, NULL);
 }
 
 /* Enqueues one of gemm.cl's GEMM kernels for d (operands float when

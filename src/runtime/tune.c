@@ -93,12 +93,10 @@ static void own_tile(cl16_gemm_params *p, int tm, int tn, int vw) {
  * (docs/runs/pocl-epyc-2026-12-07g, ab-tile-layer_ab-new-*), while float A
  * read as 4-vectors needs TM more registers and spills. */
 void cl16__gemm_implicit_cpu_tile(const cl16_ctx *ctx, cl16_dtype dt, cl16_gemm_params *p) {
-    own_tile(p, 16, 16, 16);
-    p->ku = 4;
-    if (!cpu_tile_fits(ctx, p->tm, p->tn)) {
-        own_tile(p, 4, 24, 8);
-        p->ku = dt == CL16_F32 ? 1 : 4;
-    }
+    if (cpu_tile_fits(ctx, 16, 16))
+        own_tile(p, 16, 16, 16), p->ku = 4;
+    else
+        own_tile(p, 4, 24, 8), p->ku = dt == CL16_F32 ? 1 : 4;
 }
 
 void cl16__gemm_defaults(const cl16_ctx *ctx, int cls, cl16_gemm_params *p) {
