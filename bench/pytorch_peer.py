@@ -15,8 +15,17 @@ steps: the fastest block (ms_per_step, images_per_s), the median one
 (ms_per_step_median, images_per_s_median) and the slowest (ms_per_step_max).
 Threads default to os.cpu_count(), all the cores, as cl16's OpenCL CPU device
 uses them.
+
+With --serve MODEL it is the peer of `cl16 bench train --peer CMD`, which
+times its steps in the same rounds as cl16's, block for block: it builds the
+model, takes its two warm-up steps, prints one line of JSON that names it,
+then runs one step for each "step" line on its stdin and answers "ok LOSS"
+(or "error WHY"), until its stdin ends:
+
+    build/cl16 bench train --peer "/usr/bin/python3 bench/pytorch_peer.py"
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -29,7 +38,8 @@ from pytorch_fixtures import build  # noqa: E402  (the architectures, cl16's nam
 from peer_common import cpu_name, input_shape, write_json  # noqa: E402  (bench/, this directory)
 
 
-def run(name, batch, steps, blocks):
+def stepper(name, batch):
+    """One whole training step of the model on fixed data, as a function."""
     c, h, w = input_shape(name)
     torch.manual_seed(1)
     model = build(name, c, h, w).train()
@@ -44,6 +54,34 @@ def run(name, batch, steps, blocks):
         opt.step()
         return loss.item()  # waits for the step, as cl16's timing does
 
+    return step
+
+
+def serve(name, batch):
+    """The --serve protocol (see the docstring at the top)."""
+    step = stepper(name, batch)
+    for _ in range(2):
+        step()
+    hello = {"peer": "pytorch", "version": torch.__version__, "precision": "fp32",
+             "threads": torch.get_num_threads(), "device": cpu_name(), "model": name,
+             "batch": batch}
+    print(json.dumps(hello), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            print("error unknown request %r" % line.strip()[:80], flush=True)
+            continue
+        try:
+            loss = step()
+        except Exception as e:  # reported to cl16, which names the peer
+            print("error %s" % str(e).replace("\n", " ")[:500], flush=True)
+            continue
+        print("ok %.6g" % loss, flush=True)
+    return 0
+
+
+def run(name, batch, steps, blocks):
+    c, h, w = input_shape(name)
+    step = stepper(name, batch)
     t0 = time.perf_counter()
     for _ in range(2):
         step()
@@ -75,8 +113,12 @@ def main():
     ap.add_argument("--blocks", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", help="also write the JSON to this file")
+    ap.add_argument("--serve", metavar="MODEL",
+                    help="be the peer of `cl16 bench train --peer` for this model")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.serve:
+        return serve(a.serve, a.batch)
     out = {
         "benchmark": "train",
         "peer": "pytorch",

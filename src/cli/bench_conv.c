@@ -413,7 +413,9 @@ static void run_pass(cl16_ctx *ctx, problem *P, row *w, const check *chk, const 
         bench_runner rr[2] = {run[in[0]], run[in[n - 1]]};
         bench_stats rs[2];
         int re[2] = {0, 0};
-        bench_time_rounds(rr, n, o->quick, o->reps, o->target_s, o->max_reps, rs, re);
+        bench_time_rounds(rr, n, o->quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS,
+                          o->quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS, o->reps, o->target_s,
+                          o->max_reps, rs, re);
         for (int i = 0; i < n; i++)
             st[in[i]] = rs[i], err[in[i]] = re[i];
     }

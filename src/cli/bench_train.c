@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/bench_peer.h"
 #include "cli/bench_util.h"
 #include "cli/cli.h"
 
@@ -140,6 +141,33 @@ static int run_finish(const bench_stats *bs, int profile, result *r, run_state *
     return 0;
 }
 
+/* A peer framework's steps (--peer), timed in the same rounds as the model's
+ * precisions. */
+typedef struct peer_result {
+    int ok;                  /* timed: the figures below are set */
+    char name[64], version[64], precision[32], device[128];
+    int threads;
+    double loss;
+    double step_s, median_s, max_s;
+    int blocks;
+    double time_x, time_x_min, time_x_max; /* its block time over cl16 fp32's, per round */
+    /* cl16's speed over the peer's for each precision: the peer's block time
+     * over the precision's, median, least and most over the rounds */
+    double speed[8], speed_min[8], speed_max[8];
+} peer_result;
+
+/* A run's step times in the JSON: the fastest, median and slowest blocks,
+ * their count, and images/s from the fastest and the median. */
+static void json_steps(FILE *jf, int batch, double fastest, double median, double slowest,
+                       int blocks) {
+    bench_json_field(jf, "ms_per_step", fastest * 1e3);
+    bench_json_field(jf, "ms_per_step_median", median * 1e3);
+    bench_json_field(jf, "ms_per_step_max", slowest * 1e3);
+    fprintf(jf, ", \"blocks\": %d", blocks);
+    bench_json_field(jf, "images_per_s", batch / fastest);
+    bench_json_field(jf, "images_per_s_median", batch / median);
+}
+
 /* The --profile lines under a row: the top kernels per step. */
 static void print_profile(const result *r, int profile) {
     if (!profile || !r->psteps)
@@ -158,13 +186,15 @@ static void print_profile(const result *r, int profile) {
 static const char *usage_text =
     "usage: cl16 bench train [--models M1,M2,...] [--precisions P1,P2,...] [--batch B]\n"
     "                        [--steps S] [--quick] [--json FILE] [--peaks FILE] [--profile N]\n"
+    "                        [--blocks N] [--peer CMD]\n"
     "  Time whole training steps (upload, forward, loss, backward, SGD with momentum)\n"
     "  of each model in each precision on random data, each precision in its own\n"
     "  context, all of a model's precisions timed in the same rounds (a block of each\n"
     "  per round); report ms/step, images/s, peak device memory and the ratios to\n"
     "  fp32 (time: the median of the rounds' ratios, their least and most beside it).\n"
     "  defaults: --models lenet5,resnet20 --precisions fp32,fp16 (any of fp32 fp16\n"
-    "  fp16-sr fp16-kahan mixed bf16 bf16-sr; fp32 first) --batch 128 --steps 5 per block, 5 blocks\n"
+    "  fp16-sr fp16-kahan mixed bf16 bf16-sr; fp32 first) --batch 128 --steps 5 per block,\n"
+    "  --blocks 5 (rounds; up to 20)\n"
     "  after 2 warm-up steps (ms/step: fastest block, with the median and slowest;\n"
     "  kernel ms from profiling events; GFLOP/s and % of the f32 peak from the median);\n"
     "  --quick: batch 32, 2 steps, 3 blocks. ResNets take 3x32x32 inputs, the others 1x28x28.\n"
@@ -172,12 +202,19 @@ static const char *usage_text =
     "  `cl16 bench peak --json` on this device).\n"
     "  --profile N: after each row, the N kernels with the most device time over the\n"
     "  timed steps (ms/step, share of the kernel time, launches/step; up to 24),\n"
-    "  also in the JSON as \"kernels\".\n";
+    "  also in the JSON as \"kernels\".\n"
+    "  --peer CMD: also time another framework's steps of each model in the same\n"
+    "  rounds, block for block, and report cl16's speed over it per precision (the\n"
+    "  median of the rounds' ratios). CMD is run as `sh -c \"CMD --serve MODEL --batch\n"
+    "  B\"` and answers \"step\" lines (docs/benchmarks.md, \"Peers in the same\n"
+    "  rounds\"); e.g. --peer \"/usr/bin/python3 bench/pytorch_peer.py\". A peer that\n"
+    "  fails is reported by name and makes the exit status non-zero; cl16's rows and\n"
+    "  JSON are still written.\n";
 
 int bench_train(int argc, char **argv, const char *device) {
     char models[256] = "lenet5,resnet20", precs[256] = "fp32,fp16";
-    int batch = 128, steps = 5, quick = 0, profile = 0;
-    const char *json = NULL, *peaks_from = NULL;
+    int batch = 128, steps = 5, quick = 0, profile = 0, blocks = BENCH_MIN_BLOCKS;
+    const char *json = NULL, *peaks_from = NULL, *peer_cmd = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const int c = bench_common_opt(argc, argv, &i, usage_text, &quick, &json, &device);
@@ -187,37 +224,42 @@ int bench_train(int argc, char **argv, const char *device) {
             continue;
         if (v && !strcmp(a, "--peaks")) {
             peaks_from = argv[++i];
+        } else if (v && !strcmp(a, "--peer")) {
+            peer_cmd = argv[++i];
         } else if (v && !strcmp(a, "--models")) {
             snprintf(models, sizeof models, "%s", v), i++;
         } else if (v && !strcmp(a, "--precisions")) {
             snprintf(precs, sizeof precs, "%s", v), i++;
         } else if (v && (!strcmp(a, "--batch") || !strcmp(a, "--steps") ||
-                         !strcmp(a, "--profile"))) {
+                         !strcmp(a, "--profile") || !strcmp(a, "--blocks"))) {
             char *end;
-            const long hi = a[2] == 'p' ? 24 : 65536;
+            const long hi = a[2] == 'p' ? 24 : a[3] == 'l' ? BENCH_MAX_BLOCKS : 65536;
             long x = strtol(v, &end, 10);
             if (*end || x < 1 || x > hi) {
                 fprintf(stderr, "cl16 bench train: %s must be an integer in 1..%ld, got '%s'\n", a,
                         hi, v);
                 return CL16_EXIT_USAGE;
             }
-            *(a[2] == 'b' ? &batch : a[2] == 's' ? &steps : &profile) = (int)x, i++;
+            *(a[3] == 'l' ? &blocks : a[2] == 'b' ? &batch : a[2] == 's' ? &steps : &profile) =
+                (int)x;
+            i++;
         } else {
             fprintf(stderr, "cl16 bench train: unknown or incomplete option '%s'\n%s", a, usage_text);
             return CL16_EXIT_USAGE;
         }
     }
     if (quick)
-        batch = 32, steps = 2;
+        batch = 32, steps = 2, blocks = BENCH_QUICK_BLOCKS;
     bench_out jo;
     if (bench_out_open(&jo, json, "bench train"))
         return cli_exit_code(CL16_ERR_IO);
     FILE *jf = jo.f;
     enum { MAXP = 8 };
     static result res[32][MAXP];
+    static peer_result pres[32];
     const char *names[32];
     cl16_precision pl[MAXP];
-    int n = 0, np = 0, rc = 0;
+    int n = 0, np = 0, rc = 0, peer_rc = 0;
     for (char *tok = strtok(models, ","); tok && n < 32; tok = strtok(NULL, ","))
         names[n++] = tok;
     for (char *tok = strtok(precs, ","); tok; tok = strtok(NULL, ",")) {
@@ -249,17 +291,31 @@ int bench_train(int argc, char **argv, const char *device) {
          * ratios to fp32 are the rounds' medians, so a drift of the machine's
          * speed between precisions does not enter them. */
         run_state q[MAXP];
-        bench_runner run[MAXP];
-        bench_stats bs[MAXP];
-        int err[MAXP] = {0}, ready = 0;
-        fprintf(stderr, "  %s: %d precision(s), timed in rounds ...\n", names[i], np);
+        bench_runner run[MAXP + 1];
+        bench_stats bs[MAXP + 1];
+        int err[MAXP + 1] = {0}, ready = 0, nr = np;
+        bench_peer peer = {0};
+        peer_result *pr = &pres[i];
+        fprintf(stderr, "  %s: %d precision(s)%s, timed in rounds ...\n", names[i], np,
+                peer_cmd ? " and a peer" : "");
         for (int d = 0; d < np && !rc; d++, ready++)
             rc = run_setup(device, names[i], pl[d], batch, steps, profile, &res[i][d], &q[d]);
         for (int d = 0; d < np && !rc; d++) {
             const bench_runner one = {step_one, step_finish, &q[d].sc, q[d].ctx, 0};
             run[d] = one;
         }
-        if (!rc && bench_time_rounds(run, np, quick, steps, 0.0, steps, bs, err))
+        if (!rc && peer_cmd) {
+            /* The peer's own set-up and warm-up steps come before its greeting. */
+            if ((rc = bench_peer_start(&peer, peer_cmd, names[i], batch))) {
+                fprintf(stderr, "cl16 bench train: %s\n", peer.err);
+            } else {
+                const bench_runner one = {bench_peer_step, bench_peer_finish, &peer, NULL, 0};
+                run[nr++] = one;
+                fprintf(stderr, "  %s: peer %s %s (%s), %d thread(s)\n", names[i], peer.name,
+                        peer.version, peer.precision, peer.threads);
+            }
+        }
+        if (!rc && bench_time_rounds(run, nr, blocks, blocks, steps, 0.0, steps, bs, err))
             for (int d = 0; d < np && !rc; d++)
                 if (err[d])
                     rc = res[i][d].rc = cli_fail((cl16_status)err[d], "bench train",
@@ -269,6 +325,27 @@ int bench_train(int argc, char **argv, const char *device) {
         for (int d = 0; d < np && !rc; d++)
             res[i][d].time_x = bench_round_ratio(&bs[d], &bs[0], &res[i][d].time_x_min,
                                                  &res[i][d].time_x_max);
+        if (!rc && nr > np) {
+            if (err[np]) { /* cl16's rows go on; the exit status says the peer failed */
+                fprintf(stderr, "cl16 bench train: %s\n", peer.err);
+                peer_rc = err[np];
+            } else {
+                const bench_stats *b = &bs[np];
+                pr->ok = 1;
+                memcpy(pr->name, peer.name, sizeof pr->name);
+                memcpy(pr->version, peer.version, sizeof pr->version);
+                memcpy(pr->precision, peer.precision, sizeof pr->precision);
+                memcpy(pr->device, peer.device, sizeof pr->device);
+                pr->threads = peer.threads, pr->loss = peer.loss;
+                pr->step_s = b->min_s, pr->median_s = b->median_s, pr->max_s = b->max_s;
+                pr->blocks = b->blocks;
+                pr->time_x = bench_round_ratio(b, &bs[0], &pr->time_x_min, &pr->time_x_max);
+                for (int d = 0; d < np; d++)
+                    pr->speed[d] = bench_round_ratio(b, &bs[d], &pr->speed_min[d],
+                                                     &pr->speed_max[d]);
+            }
+        }
+        bench_peer_stop(&peer);
         for (int d = 0; d < ready; d++)
             run_free(&q[d]);
         for (int d = 0; d < np && !rc; d++) {
@@ -293,6 +370,22 @@ int bench_train(int argc, char **argv, const char *device) {
             print_profile(r, profile);
             fflush(stdout);
         }
+        if (!rc && pr->ok) {
+            char spread[40], rounds[32];
+            snprintf(spread, sizeof spread, "[%.2f, %.2f]", pr->median_s * 1e3, pr->max_s * 1e3);
+            snprintf(rounds, sizeof rounds, "%.2f-%.2f", pr->time_x_min, pr->time_x_max);
+            printf("%-10s %10s %10.2f %19s %9s %8s %6s %10.1f %10s %6.2f %11s %9s\n", names[i],
+                   pr->name, pr->step_s * 1e3, spread, "-", "-", "-", batch / pr->step_s, "-",
+                   pr->time_x, rounds, "-");
+            printf("  %s, cl16 over %s %s (%s, %d thread(s)), speed, median of %d rounds [least, "
+                   "most]:", names[i], pr->name, pr->version, pr->precision, pr->threads,
+                   pr->blocks);
+            for (int d = 0; d < np; d++)
+                printf("%s %s %.2fx [%.2f, %.2f]", d ? "," : "", res[i][d].dtype, pr->speed[d],
+                       pr->speed_min[d], pr->speed_max[d]);
+            printf("\n");
+            fflush(stdout);
+        }
     }
     if (!rc && jf) {
         bench_json_head(jf, "train", ctx);
@@ -304,39 +397,22 @@ int bench_train(int argc, char **argv, const char *device) {
                 const result *r = &res[i][d];
                 fprintf(jf, "%s\n    {\"model\": ", i || d ? "," : "");
                 bench_json_str(jf, r->model);
-                fprintf(jf, ", \"precision\": \"%s\", \"ms_per_step\": ", r->dtype);
-                bench_json_num(jf, r->step_s * 1e3);
-                fprintf(jf, ", \"ms_per_step_median\": ");
-                bench_json_num(jf, r->median_s * 1e3);
-                fprintf(jf, ", \"ms_per_step_max\": ");
-                bench_json_num(jf, r->max_s * 1e3);
-                fprintf(jf, ", \"blocks\": %d, \"kernel_ms_per_step\": ", r->blocks);
-                bench_json_num(jf, r->kernel_s * 1e3);
+                fprintf(jf, ", \"precision\": \"%s\"", r->dtype);
+                json_steps(jf, batch, r->step_s, r->median_s, r->max_s, r->blocks);
                 const double gf = r->flops / r->median_s * 1e-9;
-                fprintf(jf, ", \"flops_per_step\": ");
-                bench_json_num(jf, r->flops);
-                fprintf(jf, ", \"gflops\": ");
-                bench_json_num(jf, gf);
-                fprintf(jf, ", \"pct_peak\": ");
-                bench_json_num(jf, bench_pct(gf, pk.f32_gflops));
-                fprintf(jf, ", \"pct_peak_f16\": ");
-                bench_json_num(jf, bench_pct(gf, pk.f16_gflops));
-                fprintf(jf, ", \"images_per_s\": ");
-                bench_json_num(jf, r->images_per_s);
-                fprintf(jf, ", \"images_per_s_median\": ");
-                bench_json_num(jf, batch / r->median_s);
-                fprintf(jf, ", \"peak_device_bytes\": %llu, \"first_steps_s\": ",
-                        (unsigned long long)r->peak);
-                bench_json_num(jf, r->first_s);
+                bench_json_field(jf, "kernel_ms_per_step", r->kernel_s * 1e3);
+                bench_json_field(jf, "flops_per_step", r->flops);
+                bench_json_field(jf, "gflops", gf);
+                bench_json_field(jf, "pct_peak", bench_pct(gf, pk.f32_gflops));
+                bench_json_field(jf, "pct_peak_f16", bench_pct(gf, pk.f16_gflops));
+                fprintf(jf, ", \"peak_device_bytes\": %llu", (unsigned long long)r->peak);
+                bench_json_field(jf, "first_steps_s", r->first_s);
                 if (d) {
-                    fprintf(jf, ", \"time_vs_fp32\": ");
-                    bench_json_num(jf, r->time_x);
-                    fprintf(jf, ", \"time_vs_fp32_min\": ");
-                    bench_json_num(jf, r->time_x_min);
-                    fprintf(jf, ", \"time_vs_fp32_max\": ");
-                    bench_json_num(jf, r->time_x_max);
-                    fprintf(jf, ", \"memory_vs_fp32\": ");
-                    bench_json_num(jf, (double)r->peak / (double)res[i][0].peak);
+                    bench_json_field(jf, "time_vs_fp32", r->time_x);
+                    bench_json_field(jf, "time_vs_fp32_min", r->time_x_min);
+                    bench_json_field(jf, "time_vs_fp32_max", r->time_x_max);
+                    bench_json_field(jf, "memory_vs_fp32",
+                                     (double)r->peak / (double)res[i][0].peak);
                 }
                 if (profile) {
                     fprintf(jf, ", \"kernels\": [");
@@ -353,7 +429,43 @@ int bench_train(int argc, char **argv, const char *device) {
                 }
                 fprintf(jf, "}");
             }
-        fprintf(jf, "\n  ]\n}\n");
+        fprintf(jf, "\n  ]");
+        if (peer_cmd) {
+            fprintf(jf, ",\n  \"peer_command\": ");
+            bench_json_str(jf, peer_cmd);
+            fprintf(jf, ",\n  \"peer_runs\": [");
+            int first = 1;
+            for (int i = 0; i < n; i++) {
+                const peer_result *pr = &pres[i];
+                if (!pr->ok)
+                    continue;
+                fprintf(jf, "%s\n    {\"model\": ", first ? "" : ",");
+                first = 0;
+                bench_json_str(jf, names[i]);
+                fprintf(jf, ", \"peer\": ");
+                bench_json_str(jf, pr->name);
+                fprintf(jf, ", \"version\": ");
+                bench_json_str(jf, pr->version);
+                fprintf(jf, ", \"precision\": ");
+                bench_json_str(jf, pr->precision);
+                fprintf(jf, ", \"device\": ");
+                bench_json_str(jf, pr->device);
+                fprintf(jf, ", \"threads\": %d", pr->threads);
+                json_steps(jf, batch, pr->step_s, pr->median_s, pr->max_s, pr->blocks);
+                bench_json_field(jf, "loss", pr->loss);
+                fprintf(jf, ", \"cl16_speedup\": {");
+                for (int d = 0; d < np; d++) {
+                    fprintf(jf, "%s\"%s\": {\"median\": ", d ? ", " : "", res[i][d].dtype);
+                    bench_json_num(jf, pr->speed[d]);
+                    bench_json_field(jf, "min", pr->speed_min[d]);
+                    bench_json_field(jf, "max", pr->speed_max[d]);
+                    fprintf(jf, "}");
+                }
+                fprintf(jf, "}}");
+            }
+            fprintf(jf, "\n  ]");
+        }
+        fprintf(jf, "\n}\n");
     }
 out:
     cl16_ctx_free(ctx);
@@ -362,5 +474,5 @@ out:
         if (!rc)
             rc = e;
     }
-    return rc;
+    return rc ? rc : peer_rc;
 }

@@ -93,10 +93,12 @@ static int warm_up(const bench_runner *r, int min_blocks, int reps, double targe
     return 0;
 }
 
-int bench_time_rounds(const bench_runner *r, int n, int quick, int reps, double target_s,
-                      int max_reps, bench_stats *st, int *err) {
-    const int min_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS;
-    const int max_blocks = quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS;
+int bench_time_rounds(const bench_runner *r, int n, int min_blocks, int max_blocks, int reps,
+                      double target_s, int max_reps, bench_stats *st, int *err) {
+    if (max_blocks > BENCH_MAX_BLOCKS)
+        max_blocks = BENCH_MAX_BLOCKS;
+    if (min_blocks > max_blocks)
+        min_blocks = max_blocks;
     double kern[BENCH_ROUND_PEERS][BENCH_MAX_BLOCKS], spent = 0;
     int nk[BENCH_ROUND_PEERS] = {0}, live = 0, fail = 0;
     if (n < 1 || n > BENCH_ROUND_PEERS)
@@ -153,7 +155,9 @@ int bench_time_rounds(const bench_runner *r, int n, int quick, int reps, double 
 int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s, int max_reps,
                      bench_stats *st) {
     int e = 0;
-    bench_time_rounds(r, 1, quick, reps, target_s, max_reps, st, &e);
+    bench_time_rounds(r, 1, quick ? BENCH_QUICK_BLOCKS : BENCH_MIN_BLOCKS,
+                      quick ? BENCH_QUICK_BLOCKS : BENCH_MAX_BLOCKS, reps, target_s, max_reps, st,
+                      &e);
     return e;
 }
 
@@ -271,6 +275,11 @@ void bench_json_num(FILE *f, double x) {
         fprintf(f, "%.6g", x);
     else
         fputs("null", f);
+}
+
+void bench_json_field(FILE *f, const char *key, double x) {
+    fprintf(f, ", \"%s\": ", key);
+    bench_json_num(f, x);
 }
 
 void bench_json_head(FILE *f, const char *benchmark, const cl16_ctx *ctx) {

@@ -58,12 +58,13 @@ int bench_time_calls(const bench_runner *r, int quick, int reps, double target_s
  * warm-up, then round after round one block of each peer, in order in even
  * rounds and in reverse in odd ones, so the peers share the machine's state
  * block by block and a drift in its speed favours none. All take the smallest
- * block size that the warm-ups sized (reps 0). The budget is target_s
- * per peer. A peer that fails (err[p], its call's failure) drops out; the others
- * go on. Returns 0, or the first failure. */
-#define BENCH_ROUND_PEERS 8
-int bench_time_rounds(const bench_runner *r, int n, int quick, int reps, double target_s,
-                      int max_reps, bench_stats *st, int *err);
+ * block size that the warm-ups sized (reps 0). Rounds: at least min_blocks,
+ * more while the budget (target_s per peer) lasts, at most max_blocks (and
+ * BENCH_MAX_BLOCKS). A peer that fails (err[p], its call's failure) drops
+ * out; the others go on. Returns 0, or the first failure. */
+#define BENCH_ROUND_PEERS 9
+int bench_time_rounds(const bench_runner *r, int n, int min_blocks, int max_blocks, int reps,
+                      double target_s, int max_reps, bench_stats *st, int *err);
 /* Time ratio a/b of two peers timed in the same rounds: the median over the
  * rounds of a's block time over b's (*lo, *hi: the smallest and largest). */
 double bench_round_ratio(const bench_stats *a, const bench_stats *b, double *lo, double *hi);
@@ -115,6 +116,8 @@ int bench_read_json(const char *path, const char *cmd, jv *out);
 void bench_json_str(FILE *f, const char *s);
 /* A number, or null when not finite. */
 void bench_json_num(FILE *f, double x);
+/* `, "key": ` and the number (bench_json_num). */
+void bench_json_field(FILE *f, const char *key, double x);
 /* `{` and the fields every benchmark document starts with: benchmark, cl16
  * version, UTC date, device, platform, driver, half path (no trailing comma). */
 void bench_json_head(FILE *f, const char *benchmark, const cl16_ctx *ctx);

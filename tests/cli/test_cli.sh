@@ -222,6 +222,55 @@ m = {r["precision"]: r["peak_device_bytes"] for r in runs}
 # Kahan adds 2 bytes per weight; mixed adds f32 master weights and state.
 assert m["fp16"] < m["fp16-kahan"] < m["mixed"], m
 PY
+# A peer framework in the same rounds (--peer): a stand-in that takes 50 ms a
+# step. Its row and cl16's speed over it per precision; the JSON's peer_runs.
+fake="sh $(dirname "$0")/fake_peer.sh"
+"$CL16" bench train --quick --models mlp --precisions fp32,fp16 --steps 1 --peer "$fake" \
+    --json "$json.peer" >"$out" 2>"$err" || fail "bench train --peer: $(tail -5 "$err")"
+grep -q "^mlp  *fake  *[0-9.]* " "$out" &&
+    grep -q "^  mlp, cl16 over fake 0.1 (fp32, 1 thread(s)), speed, median of 3 rounds \[least, most\]: fp32 [0-9.]*x \[[0-9.]*, [0-9.]*\], fp16 " "$out" ||
+    fail "bench train --peer table: $(cat "$out")"
+python3 - "$json.peer" <<'PY' || fail "bench train --peer JSON: $(cat "$json.peer")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["peer_command"].endswith("fake_peer.sh"), d["peer_command"]
+[p] = d["peer_runs"]
+# cl16 passed the model and batch: the stand-in echoes them as its device
+assert p["model"] == "mlp" and p["peer"] == "fake" and p["device"] == "mlp at 32", p
+assert p["version"] == "0.1" and p["threads"] == 1 and p["loss"] == 2.5 and p["blocks"] == 3, p
+assert 50 <= p["ms_per_step"] <= p["ms_per_step_median"] <= p["ms_per_step_max"], p
+assert abs(p["images_per_s"] - 32e3 / p["ms_per_step"]) <= 1e-3 * p["images_per_s"], p
+fp32 = [r for r in d["runs"] if r["precision"] == "fp32"][0]
+for prec in ("fp32", "fp16"):
+    x = p["cl16_speedup"][prec]
+    assert 0 < x["min"] <= x["median"] <= x["max"], (prec, x)
+# the speed-up is the peer's block time over cl16's, round by round: within
+# the blocks' extremes of the two
+x = p["cl16_speedup"]["fp32"]
+assert p["ms_per_step"] / fp32["ms_per_step_max"] * 0.999 <= x["min"], (x, p, fp32)
+assert x["max"] <= p["ms_per_step_max"] / fp32["ms_per_step"] * 1.001, (x, p, fp32)
+PY
+# A peer that fails is named with what went wrong, and the exit status is
+# non-zero; one that fails mid-way leaves cl16's rows and JSON (no peer run).
+for m in "silent:its greeting: the peer exited with status 3" \
+         "garbled:its greeting is not JSON" \
+         "dies:a step: the peer exited with status 5" \
+         "refuses:a step failed: out of memory"; do
+    mode=${m%%:*} want=${m#*:}
+    rm -f "$json.peer"
+    "$CL16" bench train --quick --models mlp --precisions fp32 --steps 1 \
+        --peer "FAKE_PEER_MODE=$mode $fake" --json "$json.peer" >"$out" 2>"$err"
+    rc=$?
+    [ "$rc" -ge 10 ] && grep -q "bench train: peer 'FAKE_PEER_MODE=$mode sh .*fake_peer.sh': $want" "$err" ||
+        fail "bench train --peer ($mode): exit $rc: $(cat "$err")"
+    case $mode in dies | refuses)
+        grep -q "^mlp  *fp32 " "$out" && ! grep -q "^mlp  *fake " "$out" &&
+            python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["peer_runs"] == [] and d["runs"]' "$json.peer" ||
+            fail "bench train --peer ($mode): cl16's rows or JSON missing: $(cat "$out")" ;;
+    esac
+done
+"$CL16" bench train --quick --models mlp --blocks 0 >/dev/null 2>"$err"
+[ $? = 2 ] && grep -q "blocks must be an integer in 1..20" "$err" || fail "bench train --blocks 0: $(cat "$err")"
 # `bench step` is the same benchmark under its other name.
 "$CL16" bench step --quick --models mlp --precisions fp32 --steps 1 >"$out" 2>"$err" &&
     grep -q "^mlp  *fp32 " "$out" || fail "bench step: $(cat "$out" "$err")"

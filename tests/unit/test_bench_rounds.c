@@ -39,7 +39,7 @@ int main(void) {
     int err[2] = {-1, -1};
 
     /* Two calls per block (reps 2), no time budget: exactly BENCH_MIN_BLOCKS rounds. */
-    int e = bench_time_rounds(r, 2, 0, 2, 0.0, 50, st, err);
+    int e = bench_time_rounds(r, 2, BENCH_MIN_BLOCKS, BENCH_MAX_BLOCKS, 2, 0.0, 50, st, err);
     CHECK(e == 0 && err[0] == 0 && err[1] == 0);
     CHECK(st[0].blocks == BENCH_MIN_BLOCKS && st[1].blocks == BENCH_MIN_BLOCKS);
     CHECK(st[0].reps == 2 && st[1].reps == 2);
@@ -59,15 +59,24 @@ int main(void) {
     /* Peer b fails in its third block (calls: 1 warm-up, 2 + 2, then the 6th):
      * it drops out, a goes on to the minimum, the first failure is returned. */
     nlog = 0, a.calls = b.calls = 0, b.fail_at = 6;
-    e = bench_time_rounds(r, 2, 0, 2, 0.0, 50, st, err);
+    e = bench_time_rounds(r, 2, BENCH_MIN_BLOCKS, BENCH_MAX_BLOCKS, 2, 0.0, 50, st, err);
     CHECK(e == 42 && err[0] == 0 && err[1] == 42);
     CHECK(st[0].blocks == BENCH_MIN_BLOCKS && st[1].blocks == 2);
     CHECK(isnan(st[1].median_s) && !isnan(st[0].median_s));
 
     /* A peer failing its warm-up is never timed. */
     nlog = 0, a.calls = b.calls = 0, b.fail_at = 1;
-    e = bench_time_rounds(r, 2, 1, 1, 0.0, 50, st, err);
+    e = bench_time_rounds(r, 2, BENCH_QUICK_BLOCKS, BENCH_QUICK_BLOCKS, 1, 0.0, 50, st, err);
     CHECK(e == 42 && err[1] == 42 && st[1].blocks == 0 && st[0].blocks == BENCH_QUICK_BLOCKS);
+
+    /* A number of rounds asked for (`bench train --blocks`): exactly that, and
+     * never more than BENCH_MAX_BLOCKS. */
+    nlog = 0, a.calls = b.calls = 0, b.fail_at = 0;
+    e = bench_time_rounds(r, 2, 7, 7, 1, 0.0, 50, st, err);
+    CHECK(e == 0 && st[0].blocks == 7 && st[1].blocks == 7 && a.calls == 1 + 7);
+    nlog = 0, a.calls = b.calls = 0;
+    e = bench_time_rounds(r, 2, 99, 99, 1, 0.0, 50, st, err);
+    CHECK(e == 0 && st[0].blocks == BENCH_MAX_BLOCKS && st[1].blocks == BENCH_MAX_BLOCKS);
 
     /* One peer: bench_time_calls is the same loop. */
     nlog = 0, a.calls = 0;
