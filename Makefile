@@ -15,7 +15,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 INTEL_OCL_DIR ?= .deps/intel-ocl
 
-.PHONY: all deps build demo test test-sanitize test-all fuzz test-valgrind intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch bench-tinygrad tune-clblast clean
+.PHONY: all deps build demo test test-sanitize test-all fuzz test-valgrind intel-ocl test-all-devices bench-quick bench-study test-kill test-faults bench-pytorch bench-vs-pytorch bench-tinygrad tune-clblast clean
 
 all: build
 
@@ -119,6 +119,15 @@ bench-pytorch:
 	@sh scripts/install-pytorch.sh
 	@mkdir -p $(BUILD)
 	$(PYTHON) bench/pytorch_peer.py --json $(BUILD)/bench-pytorch.json
+
+# cl16 against PyTorch in the same rounds: `cl16 bench train --peer`, PyTorch's
+# steps (bench/pytorch_peer.py --serve) timed block for block between cl16's,
+# cl16's speed over PyTorch per precision the median of the rounds' ratios
+# (docs/benchmarks.md, "Peers in the same rounds"). Not part of the tests.
+bench-vs-pytorch: build
+	@sh scripts/install-pytorch.sh
+	$(BUILD)/cl16 bench train --blocks 15 --peer "$(PYTHON) bench/pytorch_peer.py" \
+	  --json $(BUILD)/bench-vs-pytorch.json
 
 # The tinygrad peer of `cl16 bench train` on the same OpenCL device (fp32 steps of
 # LeNet-5 and ResNet-20, then cl16's own run and the ratio; JSON on stdout and in

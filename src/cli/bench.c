@@ -867,7 +867,7 @@ int cmd_bench(int argc, char **argv, const char *device) {
     fprintf(stderr, "cl16 bench: which benchmark? usage: cl16 bench gemm [--json FILE] [--quick] "
                     "[--reps R] [--shapes squares|nets|all] [--peaks FILE]\n"
                     "       cl16 bench conv [--json FILE] [--quick] [--reps R] [--peaks FILE] [--cpu-time]\n"
-                    "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE] [--peaks FILE] [--profile N]\n"
+                    "       cl16 bench train [--models M,...] [--precisions P,...] [--batch B] [--steps S] [--quick] [--json FILE] [--peaks FILE] [--profile N] [--blocks N] [--peer CMD]\n"
                     "       cl16 bench optim [--elements N] [--quick] [--json FILE] [--peaks FILE]\n"
                     "       cl16 bench peak [--quick] [--json FILE]\n"
                     "       cl16 bench startup [--quick] [--json FILE]\n"
