@@ -25,7 +25,6 @@ then runs one step for each "step" line on its stdin and answers "ok LOSS"
     build/cl16 bench train --peer "/usr/bin/python3 bench/pytorch_peer.py"
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from pytorch_fixtures import build  # noqa: E402  (the architectures, cl16's names)
-from peer_common import cpu_name, input_shape, write_json  # noqa: E402  (bench/, this directory)
+from peer_common import cpu_name, input_shape, serve, write_json  # noqa: E402  (bench/)
 
 
 def stepper(name, batch):
@@ -57,26 +56,14 @@ def stepper(name, batch):
     return step
 
 
-def serve(name, batch):
-    """The --serve protocol (see the docstring at the top)."""
+def serve_model(name, batch):
+    """--serve: the peer of `cl16 bench train --peer` (peer_common.serve)."""
     step = stepper(name, batch)
     for _ in range(2):
         step()
-    hello = {"peer": "pytorch", "version": torch.__version__, "precision": "fp32",
-             "threads": torch.get_num_threads(), "device": cpu_name(), "model": name,
-             "batch": batch}
-    print(json.dumps(hello), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "step":
-            print("error unknown request %r" % line.strip()[:80], flush=True)
-            continue
-        try:
-            loss = step()
-        except Exception as e:  # reported to cl16, which names the peer
-            print("error %s" % str(e).replace("\n", " ")[:500], flush=True)
-            continue
-        print("ok %.6g" % loss, flush=True)
-    return 0
+    return serve(step, {"peer": "pytorch", "version": torch.__version__, "precision": "fp32",
+                        "threads": torch.get_num_threads(), "device": cpu_name(),
+                        "model": name, "batch": batch})
 
 
 def run(name, batch, steps, blocks):
@@ -118,7 +105,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.serve:
-        return serve(a.serve, a.batch)
+        return serve_model(a.serve, a.batch)
     out = {
         "benchmark": "train",
         "peer": "pytorch",

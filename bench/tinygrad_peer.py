@@ -21,13 +21,18 @@ the ResNets, as `cl16 bench train` feeds them), labels (7 i) mod 10, SGD lr
 first call runs eagerly and compiles every kernel, the second records, from the
 third on it replays; those three are timed apart (first_steps_s), then the best
 of `blocks` blocks of `steps` steps, each step waited for.
+
+With --serve MODEL it is a peer of `cl16 bench train --peer CMD` instead, its
+steps timed in cl16's rounds (bench/peer_common.py, serve):
+
+    build/cl16 bench train --peer ".deps/tinygrad-venv/bin/python bench/tinygrad_peer.py"
 """
 import argparse
 import os
 import sys
 import time
 
-from peer_common import cl16_train, cpu_name, input_shape, write_json
+from peer_common import cl16_train, cpu_name, input_shape, serve, write_json
 
 from tinygrad import Device, Tensor, TinyJit, nn
 from tinygrad.nn.state import get_parameters
@@ -108,7 +113,9 @@ def build(name, c, h, w):
     return ResNet(depth, c)
 
 
-def run(name, batch, steps, blocks):
+def stepper(name, batch):
+    """One whole training step of the model on fixed data, as a function
+    returning the loss once the step is done."""
     c, h, w = input_shape(name)
     Tensor.manual_seed(1)
     model = build(name, c, h, w)
@@ -117,22 +124,41 @@ def run(name, batch, steps, blocks):
     y = Tensor([(7 * i) % 10 for i in range(batch)]).realize()
 
     @TinyJit
-    def step(x, y):
+    def jitted(x, y):
         with Tensor.train():
             opt.zero_grad()
             loss = model(x).sparse_categorical_crossentropy(y).backward()
             opt.step()
             return loss.realize()
 
+    return lambda: jitted(x, y).item()  # .item() waits for the step, as cl16's timing does
+
+
+def serve_model(name, batch):
+    """--serve: the peer of `cl16 bench train --peer` (peer_common.serve)."""
+    import importlib.metadata as md
+    step = stepper(name, batch)
+    for _ in range(WARM):
+        step()
+    dev = Device[Device.DEFAULT]
+    return serve(step, {"peer": "tinygrad", "version": md.version("tinygrad"),
+                        "precision": "fp32", "device": "%s %s" % (
+                            Device.DEFAULT, getattr(dev, "device_name", None) or cpu_name()),
+                        "model": name, "batch": batch})
+
+
+def run(name, batch, steps, blocks):
+    c, h, w = input_shape(name)
+    step = stepper(name, batch)
     t0 = time.perf_counter()
     for _ in range(WARM):
-        loss = step(x, y).item()  # .item() waits for the step, as cl16's timing does
+        loss = step()
     first = time.perf_counter() - t0
     best = float("inf")
     for _ in range(blocks):
         t0 = time.perf_counter()
         for _ in range(steps):
-            loss = step(x, y).item()
+            loss = step()
         best = min(best, (time.perf_counter() - t0) / steps)
     return {"model": name, "precision": "fp32", "input": [c, h, w],
             "ms_per_step": round(best * 1e3, 3), "images_per_s": round(batch / best, 1),
@@ -150,8 +176,12 @@ def main():
     ap.add_argument("--cl16", default="build/cl16", help="cl16 binary; 'none' skips cl16's run")
     ap.add_argument("--cl16-precisions", default="fp32,fp16")
     ap.add_argument("--json", help="also write the JSON to this file")
+    ap.add_argument("--serve", metavar="MODEL",
+                    help="be the peer of `cl16 bench train --peer` for this model")
     a = ap.parse_args()
     Device.DEFAULT = a.device
+    if a.serve:
+        return serve_model(a.serve, a.batch)
     dev = Device[Device.DEFAULT]
     import importlib.metadata as md
     opencl = Device.DEFAULT in ("GPU", "CL")

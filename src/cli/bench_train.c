@@ -19,6 +19,7 @@ typedef struct result {
     int batch, steps;
     double first_s, step_s, images_per_s, loss;
     double median_s, max_s; /* over the blocks: the spread of ms/step */
+    double round_s[BENCH_MAX_BLOCKS]; /* per step, block by block in the order timed */
     double kernel_s;        /* device-busy time per step (median block); NAN if not measured */
     double flops;           /* floating-point operations of one step (cl16_ctx_stats) */
     int blocks;
@@ -135,6 +136,7 @@ static int run_finish(const bench_stats *bs, int profile, result *r, run_state *
     r->first_s += bs->first_s;
     r->step_s = bs->min_s, r->median_s = bs->median_s, r->max_s = bs->max_s;
     r->kernel_s = bs->kernel_s, r->blocks = bs->blocks;
+    memcpy(r->round_s, bs->round_s, sizeof r->round_s);
     r->images_per_s = r->batch / r->step_s;
     uint64_t cur;
     cl16_ctx_memory(q->ctx, &cur, &r->peak);
@@ -150,6 +152,7 @@ typedef struct peer_result {
     double loss;
     double step_s, median_s, max_s;
     int blocks;
+    double round_s[BENCH_MAX_BLOCKS]; /* per step, block by block in the order timed */
     double time_x, time_x_min, time_x_max; /* its block time over cl16 fp32's, per round */
     /* cl16's speed over the peer's for each precision: the peer's block time
      * over the precision's, median, least and most over the rounds */
@@ -157,13 +160,20 @@ typedef struct peer_result {
 } peer_result;
 
 /* A run's step times in the JSON: the fastest, median and slowest blocks,
- * their count, and images/s from the fastest and the median. */
+ * their count, each block's in the order timed (the same rounds for a
+ * model's precisions and its peer: block k of each is round k), and images/s
+ * from the fastest and the median. */
 static void json_steps(FILE *jf, int batch, double fastest, double median, double slowest,
-                       int blocks) {
+                       int blocks, const double *round_s) {
     bench_json_field(jf, "ms_per_step", fastest * 1e3);
     bench_json_field(jf, "ms_per_step_median", median * 1e3);
     bench_json_field(jf, "ms_per_step_max", slowest * 1e3);
-    fprintf(jf, ", \"blocks\": %d", blocks);
+    fprintf(jf, ", \"blocks\": %d, \"ms_per_step_rounds\": [", blocks);
+    for (int k = 0; k < blocks; k++) {
+        fprintf(jf, "%s", k ? ", " : "");
+        bench_json_num(jf, round_s[k] * 1e3);
+    }
+    fprintf(jf, "]");
     bench_json_field(jf, "images_per_s", batch / fastest);
     bench_json_field(jf, "images_per_s_median", batch / median);
 }
@@ -311,8 +321,8 @@ int bench_train(int argc, char **argv, const char *device) {
             } else {
                 const bench_runner one = {bench_peer_step, bench_peer_finish, &peer, NULL, 0};
                 run[nr++] = one;
-                fprintf(stderr, "  %s: peer %s %s (%s), %d thread(s)\n", names[i], peer.name,
-                        peer.version, peer.precision, peer.threads);
+                fprintf(stderr, "  %s: peer %s %s (%s) on %s\n", names[i], peer.name,
+                        peer.version, peer.precision, peer.device[0] ? peer.device : "?");
             }
         }
         if (!rc && bench_time_rounds(run, nr, blocks, blocks, steps, 0.0, steps, bs, err))
@@ -339,6 +349,7 @@ int bench_train(int argc, char **argv, const char *device) {
                 pr->threads = peer.threads, pr->loss = peer.loss;
                 pr->step_s = b->min_s, pr->median_s = b->median_s, pr->max_s = b->max_s;
                 pr->blocks = b->blocks;
+                memcpy(pr->round_s, b->round_s, sizeof pr->round_s);
                 pr->time_x = bench_round_ratio(b, &bs[0], &pr->time_x_min, &pr->time_x_max);
                 for (int d = 0; d < np; d++)
                     pr->speed[d] = bench_round_ratio(b, &bs[d], &pr->speed_min[d],
@@ -377,9 +388,11 @@ int bench_train(int argc, char **argv, const char *device) {
             printf("%-10s %10s %10.2f %19s %9s %8s %6s %10.1f %10s %6.2f %11s %9s\n", names[i],
                    pr->name, pr->step_s * 1e3, spread, "-", "-", "-", batch / pr->step_s, "-",
                    pr->time_x, rounds, "-");
-            printf("  %s, cl16 over %s %s (%s, %d thread(s)), speed, median of %d rounds [least, "
-                   "most]:", names[i], pr->name, pr->version, pr->precision, pr->threads,
-                   pr->blocks);
+            char threads[32] = "";
+            if (pr->threads)
+                snprintf(threads, sizeof threads, ", %d thread(s)", pr->threads);
+            printf("  %s, cl16 over %s %s (%s%s), speed, median of %d rounds [least, most]:",
+                   names[i], pr->name, pr->version, pr->precision, threads, pr->blocks);
             for (int d = 0; d < np; d++)
                 printf("%s %s %.2fx [%.2f, %.2f]", d ? "," : "", res[i][d].dtype, pr->speed[d],
                        pr->speed_min[d], pr->speed_max[d]);
@@ -398,7 +411,7 @@ int bench_train(int argc, char **argv, const char *device) {
                 fprintf(jf, "%s\n    {\"model\": ", i || d ? "," : "");
                 bench_json_str(jf, r->model);
                 fprintf(jf, ", \"precision\": \"%s\"", r->dtype);
-                json_steps(jf, batch, r->step_s, r->median_s, r->max_s, r->blocks);
+                json_steps(jf, batch, r->step_s, r->median_s, r->max_s, r->blocks, r->round_s);
                 const double gf = r->flops / r->median_s * 1e-9;
                 bench_json_field(jf, "kernel_ms_per_step", r->kernel_s * 1e3);
                 bench_json_field(jf, "flops_per_step", r->flops);
@@ -451,7 +464,7 @@ int bench_train(int argc, char **argv, const char *device) {
                 fprintf(jf, ", \"device\": ");
                 bench_json_str(jf, pr->device);
                 fprintf(jf, ", \"threads\": %d", pr->threads);
-                json_steps(jf, batch, pr->step_s, pr->median_s, pr->max_s, pr->blocks);
+                json_steps(jf, batch, pr->step_s, pr->median_s, pr->max_s, pr->blocks, pr->round_s);
                 bench_json_field(jf, "loss", pr->loss);
                 fprintf(jf, ", \"cl16_speedup\": {");
                 for (int d = 0; d < np; d++) {
