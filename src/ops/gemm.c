@@ -298,21 +298,61 @@ static cl16_status pack_one(cl16_ctx *ctx, cl_kernel kern, const cl16_tensor *x,
     return CL16_OK;
 }
 
+/* Enqueues cl16_gemm_panel: op(B) of d in column panels of tn (gemm.cl,
+ * PANEL_B), in B's dtype, into the workspace from byte off on, and points
+ * pd's B at it (a view described in *wt). */
+static cl16_status panel_b(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *defines, int tn,
+                           size_t off, cl16_gemm_desc *pd, struct cl16_tensor *wt) {
+    cl16_variant v = {d->c->dtype, 0, defines};
+    cl_kernel kern;
+    cl16_status s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_panel", &kern);
+    if (s) return s;
+    const size_t es = cl16_dtype_size(d->c->dtype);
+    const int64_t eb = d->b_stride ? d->batch : 1, npan = (d->n + tn - 1) / tn;
+    const int64_t per = d->k * npan * tn; /* elements per entry */
+    cl_int err = 0;
+    cl_int r = (cl_int)d->k, c = (cl_int)d->n, t = d->trans_b, itn = tn;
+    cl_long o = d->b_offset, l = d->ldb, st = d->b_stride, wo = (cl_long)(off / es);
+    cl_uint i = 0;
+#define ARG(x) \
+    if (!err) err = clSetKernelArg(kern, i++, sizeof(x), &(x))
+    ARG(r); ARG(c); ARG(t); ARG(itn); ARG(d->b->mem); ARG(o); ARG(l); ARG(st); ARG(ctx->ws); ARG(wo);
+#undef ARG
+    size_t global[3] = {(size_t)npan, (size_t)d->k, (size_t)eb};
+    if (!err) err = cl16__enqueue(ctx, kern, 3, global, NULL);
+    if (err)
+        return cl16__cl_fail(ctx, err, "gemm: B of %" PRId64 "x%" PRId64 " in panels", d->k, d->n);
+    memset(wt, 0, sizeof *wt);
+    wt->ctx = ctx, wt->dtype = d->c->dtype, wt->ndim = 1;
+    wt->numel = (int64_t)(off / es) + per * eb, wt->dims[0] = wt->numel;
+    wt->bytes = (size_t)wt->numel * es, wt->mem = ctx->ws;
+    pd->b = wt, pd->b_offset = (int64_t)(off / es), pd->ldb = tn;
+    pd->b_stride = d->b_stride ? per : 0, pd->trans_b = 0;
+    return CL16_OK;
+}
+
 /* The pack step of params with `pack`: op(A) and op(B) become float copies in
  * NN layout in the workspace (for f32 tensors only the transposed ones), and
- * *pd (a copy of d) points at them (B's copy after A's in the workspace). */
+ * *pd (a copy of d) points at them (B's copy after A's in the workspace).
+ * With panel (tn wide), B goes into column panels in its own dtype instead. */
 static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const char *defines,
-                                 int a_only, cl16_gemm_desc *pd, struct cl16_tensor wt[2]) {
+                                 int a_only, int panel, cl16_gemm_desc *pd,
+                                 struct cl16_tensor wt[2]) {
     const int f16 = d->c->dtype == CL16_F16 || d->c->dtype == CL16_BF16; /* 16-bit storage */
-    const int do_a = f16 || d->trans_a, do_b = !a_only && (f16 || d->trans_b);
+    const int do_a = f16 || d->trans_a, do_b = !panel && !a_only && (f16 || d->trans_b);
     const int64_t ea = d->a_stride ? d->batch : 1, eb = d->b_stride ? d->batch : 1;
     const int64_t na = do_a ? d->m * d->k * ea : 0, nb = do_b ? d->k * d->n * eb : 0;
-    cl16_status s = workspace(ctx, (size_t)(na + nb) * sizeof(float));
+    const size_t pb = panel ? (size_t)(d->k * ((d->n + panel - 1) / panel * panel) * eb) *
+                                  cl16_dtype_size(d->c->dtype)
+                            : 0;
+    cl16_status s = workspace(ctx, (size_t)(na + nb) * sizeof(float) + pb);
     if (s) return s;
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;
     if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_pack", &kern))) return s;
     *pd = *d;
+    if (panel && (s = panel_b(ctx, d, defines, panel, (size_t)na * sizeof(float), pd, &wt[1])))
+        return s;
     if (do_a) {
         if ((s = pack_one(ctx, kern, d->a, d->trans_a, d->m, d->k, d->a_offset, d->lda, d->a_stride, ea,
                           0, &wt[0])))
@@ -331,7 +371,7 @@ static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const c
 }
 
 static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
-                               int ab_float, int b_half, const cl16_gemm_implicit *im);
+                               int ab_float, int b_half, int panel, const cl16_gemm_implicit *im);
 
 /* Whether gemm_enqueue runs d with p as an f16 GEMM on float A and f16 B
  * (below): the tile kernel, B not transposed, float sums, a CPU's storage path. */
@@ -340,6 +380,31 @@ static int f16_pack_a(const cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_g
            !d->trans_b && d->accumulate == CL16_ACC_FLOAT && ctx->dev.type == CL16_DEVICE_CPU &&
            ctx->half != CL16_HALF_NATIVE;
 }
+
+/* Whether gemm_enqueue reads B from column panels (gemm.cl, PANEL_B): on a
+ * CPU, the tile kernel with float sums, B read in its dtype (f32, or f16
+ * beside float A), where the rows of B that one tile's k loop walks span at
+ * least PANEL_SPAN bytes and C has at least PANEL_MIN_M rows to share each
+ * panel (the copy is one more launch, reading and writing B once). Walking
+ * K rows ldb apart touches a page per row: f32 2048^3 ran at 16-35 GFLOP/s,
+ * on panels 111-122; 1024^3 f32 87-104 -> 138-163, f16 65-103 -> 149-166;
+ * at 256^3 the copy made it slower (docs/benchmarks.md). ctx->gemm_panel
+ * forces it on (1) or off (0); -1: this rule. */
+#define PANEL_SPAN (2.0 * 1024 * 1024)
+#define PANEL_MIN_M 128
+static int panel_wanted(const cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
+                        int a_only) {
+    if (p->backend != CL16_GEMM_OWN || p->kind != CL16_GK_TILE || d->accumulate != CL16_ACC_FLOAT ||
+        !(d->c->dtype == CL16_F32 || a_only))
+        return 0;
+    if (ctx->gemm_panel >= 0)
+        return ctx->gemm_panel;
+    const double span = (double)d->k * (double)(d->trans_b ? d->n : d->ldb) *
+                        (double)cl16_dtype_size(d->c->dtype);
+    return ctx->dev.type == CL16_DEVICE_CPU && d->m >= PANEL_MIN_M && span >= PANEL_SPAN;
+}
+
+void cl16__gemm_set_panel(cl16_ctx *ctx, int mode) { ctx->gemm_panel = mode < 0 ? -1 : mode != 0; }
 
 static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p) {
     if (p->backend == CL16_GEMM_CLBLAST) return run_clblast(ctx, d, p);
@@ -351,10 +416,13 @@ static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
      * 74.7-74.9 -> 100.3-108.4, 512^3 42-57 -> 123-141 (docs/benchmarks.md,
      * gemm-packa-*.json). */
     const int a_only = f16_pack_a(ctx, d, p);
-    if (!a_only && !(p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
-                     (d->c->dtype != CL16_F32 || d->trans_a || d->trans_b)))
-        return gemm_kernel(ctx, d, p, 0, 0, NULL);
-    /* Operands packed as float copies (for f32 only the transposed ones). */
+    const int panel = panel_wanted(ctx, d, p, a_only) ? p->tn : 0;
+    if (!a_only && !panel &&
+        !(p->pack && p->kind != CL16_GK_DOT && d->accumulate == CL16_ACC_FLOAT &&
+          (d->c->dtype != CL16_F32 || d->trans_a || d->trans_b)))
+        return gemm_kernel(ctx, d, p, 0, 0, 0, NULL);
+    /* Operands packed as float copies (for f32 only the transposed ones), or
+     * B in panels. */
     cl16_gemm_params q = *p;
     if (a_only)
         q.ku = 1, q.pack = 0;
@@ -363,15 +431,16 @@ static cl16_status gemm_enqueue(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl
     cl16__gemm_defines(&q, 0, 0, 0, ab_float, pdef, sizeof pdef);
     cl16_gemm_desc packed;
     struct cl16_tensor wt[2];
-    cl16_status s = pack_operands(ctx, d, pdef, a_only, &packed, wt);
-    return s ? s : gemm_kernel(ctx, &packed, &q, ab_float, a_only, NULL);
+    cl16_status s = pack_operands(ctx, d, pdef, a_only, panel, &packed, wt);
+    return s ? s : gemm_kernel(ctx, &packed, &q, ab_float, a_only, panel != 0, NULL);
 }
 
 /* Enqueues one of gemm.cl's GEMM kernels for d (operands float when
  * ab_float, B f16 beside float A when also b_half; im: the tile kernel's
  * implicit form, or NULL). */
 static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
-                               int ab_float, int b_half, const cl16_gemm_implicit *imp) {
+                               int ab_float, int b_half, int panel,
+                               const cl16_gemm_implicit *imp) {
     cl16_status s;
     char why[160];
     if (cl16__gemm_params_fit(ctx, p, d->c->dtype, why, sizeof why))
@@ -384,7 +453,9 @@ static cl16_status gemm_kernel(cl16_ctx *ctx, const cl16_gemm_desc *d, const cl1
     if (imp && dl < sizeof defines)
         dl += (size_t)snprintf(defines + dl, sizeof defines - dl, " -DIMPLICIT=%d", imp->which);
     if (b_half && dl < sizeof defines)
-        snprintf(defines + dl, sizeof defines - dl, " -DB_HALF=1");
+        dl += (size_t)snprintf(defines + dl, sizeof defines - dl, " -DB_HALF=1");
+    if (panel && dl < sizeof defines)
+        snprintf(defines + dl, sizeof defines - dl, " -DPANEL_B=1");
     cl16_variant v = {d->c->dtype, 0, defines};
     cl_kernel kern;
     if ((s = cl16__kernel(ctx, "gemm.cl", &v, kernel_name(p->kind), &kern))) return s;
@@ -504,7 +575,7 @@ cl16_status cl16__gemm_implicit(cl16_ctx *ctx, const cl16_gemm_desc *d,
         }
     }
     p.backend = CL16_GEMM_OWN, p.pack = 0;
-    return counted(ctx, gemm_kernel(ctx, d, &p, im->ab_float, im->b_half, im), im->flops, 0.0);
+    return counted(ctx, gemm_kernel(ctx, d, &p, im->ab_float, im->b_half, 0, im), im->flops, 0.0);
 }
 
 cl16_status cl16_gemm_ex(cl16_ctx *ctx, const cl16_gemm_desc *d) {
@@ -527,8 +598,10 @@ cl16_status cl16_gemm_plan(cl16_ctx *ctx, const cl16_gemm_desc *d, char *buf, si
     char ps[128], cls[32];
     cl16__gemm_params_str(&p, ps, sizeof ps);
     cl16__gemm_class_name(cl16__gemm_class_of(d), cls, sizeof cls);
-    snprintf(buf, len, "%s (%s, class %s)%s", ps, why, cls,
-             f16_pack_a(ctx, d, &p) ? "; runs with A packed as float, B f16, ku=1" : "");
+    const int a_only = f16_pack_a(ctx, d, &p);
+    snprintf(buf, len, "%s (%s, class %s)%s%s", ps, why, cls,
+             a_only ? "; runs with A packed as float, B f16, ku=1" : "",
+             panel_wanted(ctx, d, &p, a_only) ? "; B in column panels" : "");
     return CL16_OK;
 }
 

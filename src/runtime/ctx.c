@@ -176,6 +176,7 @@ cl16_status cl16_ctx_create(cl16_ctx **out, const cl16_ctx_opts *opts) {
     memcpy(ctx->kernel_dir, cfg.kernel_dir, sizeof ctx->kernel_dir);
 
     ctx->gemm_force = cfg.gemm;
+    ctx->gemm_panel = -1;
     ctx->conv_algo = cfg.conv_algo;
     const char *poison = getenv("CL16_DEBUG_POISON");
     ctx->poison = poison && !strcmp(poison, "1");

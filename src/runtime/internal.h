@@ -126,6 +126,8 @@ struct cl16_ctx {
     cl16_gemm_backend gemm_force;          /* from opts / CL16_GEMM */
     int gemm_tune_loaded;
     int clblast_used;
+    int gemm_panel;                         /* B in column panels: -1 by size (gemm.c), 0 never,
+                                               1 always (tests) */
     cl_mem ws;                              /* GEMM workspace (packed B), grown on demand */
     size_t ws_bytes;
     char gemm_tune_path[CL16_PATH_MAX];    /* "" when the cache is off */
@@ -358,6 +360,9 @@ double cl16__conv_chunk_bytes(const cl16_ctx *ctx, cl16_dtype dt);
  * they were timed with the GEMM parameters that a new tuning replaces, so the
  * next convolution of each shape measures the candidates again. */
 void cl16__conv_choices_forget(cl16_ctx *ctx);
+/* Whether GEMMs read B from column panels (gemm.c, panel_wanted): -1 by
+ * size (the default), 0 never, 1 wherever the kernel can (tests). */
+void cl16__gemm_set_panel(cl16_ctx *ctx, int mode);
 /* Backward-weights' images per chunk (at least 2): float columns (col_floats
  * per image, 0 when x is its own) and dy^T (dyt_floats per image) within
  * cl16__conv_chunk_bytes; before the column-buffer cap. The GEMM tuner's

@@ -11,7 +11,7 @@ if [ -z "$CLANG" ] || ! command -v "$CLANG" >/dev/null 2>&1; then
 fi
 fails=0 n=0
 # gemm.cl also in each kernel kind's configuration (tile, dot, local memory;
-# the tile kernel's implicit forms, on float copies too).
+# the tile kernel's implicit forms, on float copies too, and on B in panels).
 for f in "$KDIR"/*.cl; do
     [ "$(basename "$f")" = common.cl ] && continue
     shapes="-DKU=4"
@@ -26,7 +26,9 @@ for f in "$KDIR"/*.cl; do
 -DTM=4:-DTN=16:-DVW=8:-DKU=4:-DIMPLICIT=3
 -DTM=4:-DTN=16:-DVW=4:-DKU=1:-DIMPLICIT=3
 -DTM=2:-DTN=16:-DVW=16:-DKU=1:-DIMPLICIT=3
--DTM=4:-DTN=2:-DVW=8:-DTRANS_B=1:-DIMPLICIT=1"
+-DTM=4:-DTN=2:-DVW=8:-DTRANS_B=1:-DIMPLICIT=1
+-DTM=4:-DTN=24:-DVW=8:-DKU=1:-DPANEL_B=1
+-DTM=4:-DTN=32:-DVW=8:-DKU=4:-DPANEL_B=1"
     for v in "0 0 0 0" "1 0 0 0" "1 1 0 0" "1 1 1 0" "1 1 1 1" "2 0 0 0"; do
         for shape in $shapes; do
             set -- $v

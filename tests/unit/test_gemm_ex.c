@@ -3,6 +3,7 @@
  * or B), batch-reduce (c_stride 0), bias per row and per column, ReLU, half
  * accumulation, the backends; and the short forms agree with it bit for bit. */
 #include "gemm_check.h"
+#include "runtime/internal.h" /* cl16__gemm_set_panel */
 
 static const int64_t sizes[6] = {1, 3, 17, 64, 100, 257};
 static int64_t pick(int big) { return sizes[gc_rand_int(0, big ? 5 : 4)]; }
@@ -250,6 +251,53 @@ int main(void) {
         gc_init(&g, dtype, 0, 0, 17, 33, 9); /* alpha 0, beta 0 over NaN: zeros */
         g.d.alpha = 0, g.d.beta = 0, g.c_nan = 1;
         gc_run(ctx, &g);
+    }
+
+    gc_section("B in column panels");
+    /* Forced on (cl16__gemm_set_panel): every tile reads B from TN-wide
+     * panels (gemm.cl, PANEL_B), edges (N not a multiple of TN) included:
+     * offsets and ld > columns, B transposed, strided and shared batches,
+     * batch-reduce, bias and ReLU. */
+    cl16__gemm_set_panel(ctx, 1);
+    for (int dt = 0; dt < 2; dt++) {
+        cl16_dtype dtype = dt ? CL16_F16 : CL16_F32;
+        for (int t = 0; t < 4; t++) {
+            const int ta = t & 1, tb = t >> 1;
+            for (int i = 0; i < 4; i++) {
+                gc_init(&g, dtype, ta, tb, pick(1), pick(1), pick(1));
+                g.d.backend = CL16_GEMM_OWN;
+                scalars(&g, i);
+                g.d.b_offset = gc_rand_int(0, 50), g.d.ldb += gc_rand_int(0, 9);
+                gc_run(ctx, &g);
+                gc_init(&g, dtype, ta, tb, pick(0), pick(1), pick(0));
+                g.d.backend = CL16_GEMM_OWN;
+                scalars(&g, i + 1);
+                batched(&g, gc_rand_int(2, 4), i % 2 ? -1 : 3, i == 2 ? -1 : 1,
+                        i == 3 ? -1 : 2); /* i 3: batch-reduce */
+                g.d.bias_mode = i % 2 ? CL16_BIAS_COL : CL16_BIAS_ROW;
+                g.d.activation = i < 2 ? CL16_ACT_RELU : CL16_ACT_NONE;
+                gc_run(ctx, &g);
+            }
+        }
+    }
+    /* By size (the default): a large f32 GEMM on a CPU reads B from panels,
+     * a small one does not, and the plan says which. */
+    cl16__gemm_set_panel(ctx, -1);
+    for (int big = 0; big < 2; big++) {
+        const int64_t n = big ? 1024 : 64;
+        int64_t dims[2] = {n, n};
+        cl16_tensor *t[3] = {NULL, NULL, NULL};
+        for (int i = 0; i < 3; i++) CHECK_OK(ctx, cl16_tensor_create(ctx, CL16_F32, 2, dims, &t[i]));
+        cl16_gemm_desc d;
+        cl16_gemm_desc_init(&d);
+        d.backend = CL16_GEMM_OWN;
+        d.m = n, d.n = n, d.k = n, d.a = t[0], d.lda = n, d.b = t[1], d.ldb = n, d.c = t[2], d.ldc = n;
+        char plan[256] = "";
+        CHECK_OK(ctx, cl16_gemm_plan(ctx, &d, plan, sizeof plan));
+        const int want = big && dev->type == CL16_DEVICE_CPU && gc_ci_contains(plan, "tile");
+        CHECK_MSG(gc_ci_contains(plan, "column panels") == want, "f32 %lld^3: plan \"%s\"",
+                  (long long)n, plan);
+        for (int i = 0; i < 3; i++) cl16_tensor_free(t[i]);
     }
 
     gc_section("backend chosen by the context");
