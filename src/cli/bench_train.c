@@ -463,7 +463,7 @@ int bench_train(int argc, char **argv, const char *device) {
                 bench_json_str(jf, pr->precision);
                 fprintf(jf, ", \"device\": ");
                 bench_json_str(jf, pr->device);
-                fprintf(jf, ", \"threads\": %d", pr->threads);
+                bench_json_field(jf, "threads", pr->threads ? (double)pr->threads : NAN);
                 json_steps(jf, batch, pr->step_s, pr->median_s, pr->max_s, pr->blocks, pr->round_s);
                 bench_json_field(jf, "loss", pr->loss);
                 fprintf(jf, ", \"cl16_speedup\": {");
