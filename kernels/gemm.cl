@@ -575,7 +575,8 @@ __kernel void cl16_gemm_tile(GEMM_ARGS) {
 #elif PANEL_B
     /* A panel is whole, zeros past N. The test stays a run-time one (ldb is
      * the panel width there, never 0), for the reason above: folded away,
-     * f32 1024^3 ran at 73-76 GFLOP/s instead of 138-163. */
+     * f32 1024^3 ran at 73-76 GFLOP/s instead of 138-163 (unsaved runs of
+     * `cl16 gemm`). */
     const int whole = nvf == NV || ldb > 0;
 #else
     const int whole = nvf == NV;

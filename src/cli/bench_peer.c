@@ -56,6 +56,14 @@ static void ended(bench_peer *p, int wait_s, char *out, size_t n) {
     }
 }
 
+/* The failure of an exchange because the peer's end of the pipe closed:
+ * how it ended (waited for up to 2 s). */
+static int gone(bench_peer *p, const char *what) {
+    char how[64];
+    ended(p, 2, how, sizeof how);
+    return fail(p, CL16_ERR_IO, "%s: the peer %s", what, how);
+}
+
 /* One line from the peer (without its newline) into line, within timeout_s;
  * 0, or the exit code with p->err set. */
 static int read_line(bench_peer *p, int timeout_s, const char *what, char *line, size_t n) {
@@ -89,11 +97,8 @@ static int read_line(bench_peer *p, int timeout_s, const char *what, char *line,
         const ssize_t got = read(p->from, p->buf + p->nbuf, sizeof p->buf - p->nbuf);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0) {
-            char how[64];
-            ended(p, 2, how, sizeof how);
-            return fail(p, CL16_ERR_IO, "%s: the peer %s", what, how);
-        }
+        if (got <= 0)
+            return gone(p, what);
         p->nbuf += (size_t)got;
     }
 }
@@ -104,11 +109,8 @@ static int write_all(bench_peer *p, const char *s, const char *what) {
         const ssize_t w = write(p->to, s, left);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            char how[64];
-            ended(p, 2, how, sizeof how);
-            return fail(p, CL16_ERR_IO, "%s: the peer %s", what, how);
-        }
+        if (w <= 0)
+            return gone(p, what);
         s += w, left -= (size_t)w;
     }
     return 0;
@@ -162,12 +164,12 @@ int bench_peer_start(bench_peer *p, const char *cmd, const char *model, int batc
         return fail(p, CL16_ERR_FORMAT, "its greeting names no \"peer\" and \"precision\": '%.200s'",
                     line);
     }
-    copy_str(p->name, sizeof p->name, &d, "peer", "");
-    copy_str(p->precision, sizeof p->precision, &d, "precision", "");
-    copy_str(p->version, sizeof p->version, &d, "version", "");
-    copy_str(p->device, sizeof p->device, &d, "device", "");
+    copy_str(p->id.name, sizeof p->id.name, &d, "peer", "");
+    copy_str(p->id.precision, sizeof p->id.precision, &d, "precision", "");
+    copy_str(p->id.version, sizeof p->id.version, &d, "version", "");
+    copy_str(p->id.device, sizeof p->id.device, &d, "device", "");
     const double th = jv_num(&d, "threads", 0);
-    p->threads = th >= 1 && th < 1e6 ? (int)th : 0;
+    p->id.threads = th >= 1 && th < 1e6 ? (int)th : 0;
     jv_free(&d);
     return 0;
 }

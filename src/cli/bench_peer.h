@@ -14,14 +14,19 @@
 #define CL16_BENCH_PEER_H
 #include <sys/types.h>
 
+/* What a peer's greeting says of it. */
+typedef struct bench_peer_id {
+    char name[64], version[64], precision[32], device[128];
+    int threads; /* 0 when it did not say */
+} bench_peer_id;
+
 typedef struct bench_peer {
     const char *cmd;  /* as given to --peer */
     pid_t pid;        /* 0 when not running */
     int to, from;     /* its stdin (we write) and stdout (we read) */
     char buf[4096];   /* what has been read from it and not yet taken */
     size_t nbuf;
-    char name[64], version[64], precision[32], device[128];
-    int threads;      /* 0 when it did not say */
+    bench_peer_id id;
     double loss;      /* the last step's, NAN when it did not say */
     char err[1024];   /* the last failure, naming the peer */
 } bench_peer;

@@ -146,14 +146,10 @@ static int run_finish(const bench_stats *bs, int profile, result *r, run_state *
 /* A peer framework's steps (--peer), timed in the same rounds as the model's
  * precisions. */
 typedef struct peer_result {
-    int ok;                  /* timed: the figures below are set */
-    char name[64], version[64], precision[32], device[128];
-    int threads;
-    double loss;
-    double step_s, median_s, max_s;
-    int blocks;
-    double round_s[BENCH_MAX_BLOCKS]; /* per step, block by block in the order timed */
-    double time_x, time_x_min, time_x_max; /* its block time over cl16 fp32's, per round */
+    int ok;        /* timed: the figures below are set */
+    bench_peer_id id;
+    double loss;   /* its last step's */
+    bench_stats bs; /* its blocks, in the model's rounds */
     /* cl16's speed over the peer's for each precision: the peer's block time
      * over the precision's, median, least and most over the rounds */
     double speed[8], speed_min[8], speed_max[8];
@@ -321,8 +317,8 @@ int bench_train(int argc, char **argv, const char *device) {
             } else {
                 const bench_runner one = {bench_peer_step, bench_peer_finish, &peer, NULL, 0};
                 run[nr++] = one;
-                fprintf(stderr, "  %s: peer %s %s (%s) on %s\n", names[i], peer.name,
-                        peer.version, peer.precision, peer.device[0] ? peer.device : "?");
+                fprintf(stderr, "  %s: peer %s %s (%s) on %s\n", names[i], peer.id.name,
+                        peer.id.version, peer.id.precision, peer.id.device[0] ? peer.id.device : "?");
             }
         }
         if (!rc && bench_time_rounds(run, nr, blocks, blocks, steps, 0.0, steps, bs, err))
@@ -341,16 +337,7 @@ int bench_train(int argc, char **argv, const char *device) {
                 peer_rc = err[np];
             } else {
                 const bench_stats *b = &bs[np];
-                pr->ok = 1;
-                memcpy(pr->name, peer.name, sizeof pr->name);
-                memcpy(pr->version, peer.version, sizeof pr->version);
-                memcpy(pr->precision, peer.precision, sizeof pr->precision);
-                memcpy(pr->device, peer.device, sizeof pr->device);
-                pr->threads = peer.threads, pr->loss = peer.loss;
-                pr->step_s = b->min_s, pr->median_s = b->median_s, pr->max_s = b->max_s;
-                pr->blocks = b->blocks;
-                memcpy(pr->round_s, b->round_s, sizeof pr->round_s);
-                pr->time_x = bench_round_ratio(b, &bs[0], &pr->time_x_min, &pr->time_x_max);
+                pr->ok = 1, pr->id = peer.id, pr->loss = peer.loss, pr->bs = *b;
                 for (int d = 0; d < np; d++)
                     pr->speed[d] = bench_round_ratio(b, &bs[d], &pr->speed_min[d],
                                                      &pr->speed_max[d]);
@@ -382,17 +369,19 @@ int bench_train(int argc, char **argv, const char *device) {
             fflush(stdout);
         }
         if (!rc && pr->ok) {
+            /* "time x": the peer's block time over fp32's, cl16_speedup's fp32 */
+            const bench_stats *b = &pr->bs;
             char spread[40], rounds[32];
-            snprintf(spread, sizeof spread, "[%.2f, %.2f]", pr->median_s * 1e3, pr->max_s * 1e3);
-            snprintf(rounds, sizeof rounds, "%.2f-%.2f", pr->time_x_min, pr->time_x_max);
+            snprintf(spread, sizeof spread, "[%.2f, %.2f]", b->median_s * 1e3, b->max_s * 1e3);
+            snprintf(rounds, sizeof rounds, "%.2f-%.2f", pr->speed_min[0], pr->speed_max[0]);
             printf("%-10s %10s %10.2f %19s %9s %8s %6s %10.1f %10s %6.2f %11s %9s\n", names[i],
-                   pr->name, pr->step_s * 1e3, spread, "-", "-", "-", batch / pr->step_s, "-",
-                   pr->time_x, rounds, "-");
+                   pr->id.name, b->min_s * 1e3, spread, "-", "-", "-", batch / b->min_s, "-",
+                   pr->speed[0], rounds, "-");
             char threads[32] = "";
-            if (pr->threads)
-                snprintf(threads, sizeof threads, ", %d thread(s)", pr->threads);
+            if (pr->id.threads)
+                snprintf(threads, sizeof threads, ", %d thread(s)", pr->id.threads);
             printf("  %s, cl16 over %s %s (%s%s), speed, median of %d rounds [least, most]:",
-                   names[i], pr->name, pr->version, pr->precision, threads, pr->blocks);
+                   names[i], pr->id.name, pr->id.version, pr->id.precision, threads, b->blocks);
             for (int d = 0; d < np; d++)
                 printf("%s %s %.2fx [%.2f, %.2f]", d ? "," : "", res[i][d].dtype, pr->speed[d],
                        pr->speed_min[d], pr->speed_max[d]);
@@ -456,15 +445,16 @@ int bench_train(int argc, char **argv, const char *device) {
                 first = 0;
                 bench_json_str(jf, names[i]);
                 fprintf(jf, ", \"peer\": ");
-                bench_json_str(jf, pr->name);
+                bench_json_str(jf, pr->id.name);
                 fprintf(jf, ", \"version\": ");
-                bench_json_str(jf, pr->version);
+                bench_json_str(jf, pr->id.version);
                 fprintf(jf, ", \"precision\": ");
-                bench_json_str(jf, pr->precision);
+                bench_json_str(jf, pr->id.precision);
                 fprintf(jf, ", \"device\": ");
-                bench_json_str(jf, pr->device);
-                bench_json_field(jf, "threads", pr->threads ? (double)pr->threads : NAN);
-                json_steps(jf, batch, pr->step_s, pr->median_s, pr->max_s, pr->blocks, pr->round_s);
+                bench_json_str(jf, pr->id.device);
+                bench_json_field(jf, "threads", pr->id.threads ? (double)pr->id.threads : NAN);
+                json_steps(jf, batch, pr->bs.min_s, pr->bs.median_s, pr->bs.max_s, pr->bs.blocks,
+                           pr->bs.round_s);
                 bench_json_field(jf, "loss", pr->loss);
                 fprintf(jf, ", \"cl16_speedup\": {");
                 for (int d = 0; d < np; d++) {

@@ -348,8 +348,8 @@ static cl16_status pack_operands(cl16_ctx *ctx, const cl16_gemm_desc *d, const c
     cl16_status s = workspace(ctx, (size_t)(na + nb) * sizeof(float) + pb);
     if (s) return s;
     cl16_variant v = {d->c->dtype, 0, defines};
-    cl_kernel kern;
-    if ((s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_pack", &kern))) return s;
+    cl_kernel kern = NULL;
+    if ((do_a || do_b) && (s = cl16__kernel(ctx, "gemm.cl", &v, "cl16_gemm_pack", &kern))) return s;
     *pd = *d;
     if (panel && (s = panel_b(ctx, d, defines, panel, (size_t)na * sizeof(float), pd, &wt[1])))
         return s;
@@ -386,10 +386,12 @@ static int f16_pack_a(const cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_g
  * beside float A), where the rows of B that one tile's k loop walks span at
  * least PANEL_SPAN bytes and C has at least PANEL_MIN_M rows to share each
  * panel (the copy is one more launch, reading and writing B once). Walking
- * K rows ldb apart touches a page per row: f32 2048^3 ran at 16-35 GFLOP/s,
- * on panels 111-122; 1024^3 f32 87-104 -> 138-163, f16 65-103 -> 149-166;
- * at 256^3 the copy made it slower (docs/benchmarks.md). ctx->gemm_panel
- * forces it on (1) or off (0); -1: this rule. */
+ * K rows ldb apart touches a page per row. `bench gemm --shapes squares`,
+ * before and after (docs/benchmarks.md, gemm-panel-*.json): f32 2048^3
+ * 20-26 -> 124-137 GFLOP/s, 1024^3 98-105 -> 143-175; f16 2048^3 46-69 ->
+ * 180-188, 1024^3 102-118 -> 150-156. Forced at 256^3 (unsaved runs of
+ * `cl16 gemm`) the copy made it slower. ctx->gemm_panel forces it on (1) or
+ * off (0); -1: this rule. */
 #define PANEL_SPAN (2.0 * 1024 * 1024)
 #define PANEL_MIN_M 128
 static int panel_wanted(const cl16_ctx *ctx, const cl16_gemm_desc *d, const cl16_gemm_params *p,
